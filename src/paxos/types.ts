@@ -1,0 +1,162 @@
+// The vocabulary of the legislator: ballots, governments, log entries and the
+// messages legislators exchange. Everything here is plain JSON so that any
+// transport (the simulator, HTTP) can carry it unchanged.
+
+/** A proposer's ballot. Ordered by `round`, then by `id` as the tiebreak. */
+export interface Ballot {
+  readonly round: number
+  readonly id: string
+}
+
+/** Member properties, set by the application (e.g. `location`, the URL peers use). */
+export type Properties = Readonly<Record<string, unknown>>
+
+/**
+ * Per-submitter record of applied submissions: `[watermark, ...above]` where
+ * every seq <= watermark has been applied and `above` lists applied seqs past
+ * the watermark. Carried in every government so a newcomer that starts its log
+ * at its arrival deduplicates exactly as the older members do.
+ */
+export type SubmitterTable = Readonly<Record<string, readonly number[]>>
+
+/** The configuration of the island, itself an entry of the log. */
+export interface Government {
+  readonly islandId: string
+  /** Sequential number of this government, 1 for the bootstrap government. */
+  readonly number: number
+  /** `${number}/0`: the promise label of the government entry itself. */
+  readonly promise: string
+  /** Voting members; the leader is `majority[0]`. */
+  readonly majority: readonly string[]
+  readonly minority: readonly string[]
+  /** Members that receive the log but do not vote. */
+  readonly constituents: readonly string[]
+  /** Members that have declared they hold the application state. */
+  readonly naturalized: readonly string[]
+  /** Recently exiled ids (bounded); an exiled id never votes or joins again. */
+  readonly exiled: readonly string[]
+  /** Member id to its properties. */
+  readonly properties: Readonly<Record<string, Properties>>
+  /** Member id to the promise of the government that admitted it. */
+  readonly arrived: Readonly<Record<string, string>>
+  readonly submitters: SubmitterTable
+}
+
+/** A value enqueued by a member, identified by `from` and a per-member `seq`. */
+export interface Submission {
+  readonly from: string
+  readonly seq: number
+  readonly value: unknown
+}
+
+/** What a log position holds. */
+export type LogEntry =
+  | { readonly type: 'government'; readonly government: Government }
+  | { readonly type: 'value'; readonly submission: Submission }
+  | { readonly type: 'noop' }
+
+/** An entry as an acceptor holds it: accepted under `ballot`. */
+export interface Accepted {
+  readonly position: number
+  readonly ballot: Ballot
+  readonly entry: LogEntry
+}
+
+/** A chosen entry, as output to the application layer, strictly in position order. */
+export interface Committed {
+  readonly position: number
+  /** `${governmentNumber}/${offset}`: identical on every member. */
+  readonly promise: string
+  readonly entry: LogEntry
+  /** For `value` entries: false when this submission was already applied (a resubmission). */
+  readonly apply: boolean
+}
+
+export type Message =
+  /** Phase 1a: a candidate asks for promises on every position >= `from`. */
+  | { readonly type: 'prepare'; readonly ballot: Ballot; readonly from: number }
+  /** Phase 1b: the acceptor's accepted entries at positions >= `from`. */
+  | {
+      readonly type: 'promise'
+      readonly ballot: Ballot
+      readonly accepted: readonly Accepted[]
+      readonly commit: number
+    }
+  /**
+   * Phase 2a plus heartbeat: new `entries` under `ballot`, the leader's
+   * `commit` and `trim` positions, and already chosen entries (`chosen`) that
+   * this recipient is missing.
+   */
+  | {
+      readonly type: 'accept'
+      readonly ballot: Ballot
+      readonly entries: readonly Accepted[]
+      readonly chosen: readonly Accepted[]
+      readonly commit: number
+      readonly trim: number
+    }
+  /** Phase 2b: positions accepted under `ballot`, and the acceptor's commit. */
+  | {
+      readonly type: 'accepted'
+      readonly ballot: Ballot
+      readonly positions: readonly number[]
+      readonly commit: number
+    }
+  /** A refusal: the sender has promised `promised`, or does not take part (`reason`). */
+  | {
+      readonly type: 'reject'
+      readonly ballot: Ballot
+      readonly promised: Ballot
+      readonly commit: number
+      readonly reason: 'ballot' | 'leader-alive' | 'not-parliament' | 'trimmed'
+    }
+  /** A member's submissions, forwarded to the leader. */
+  | { readonly type: 'forward'; readonly submissions: readonly Submission[] }
+  /** A request, forwarded to the leader, to admit a newcomer. */
+  | { readonly type: 'immigrate'; readonly id: string; readonly properties: Properties }
+  /** A member declares it holds the application state. */
+  | { readonly type: 'naturalize'; readonly id: string }
+
+export interface Envelope {
+  readonly from: string
+  readonly to: string
+  readonly message: Message
+}
+
+/**
+ * What the legislator asks its driver to do, in this order: persist
+ * `persist` (a durable mode writes it before anything is sent), send
+ * `messages`, apply `committed` in order.
+ */
+export interface Ready {
+  readonly persist: {
+    readonly promised: Ballot | null
+    readonly accepted: readonly Accepted[]
+  }
+  readonly messages: readonly Envelope[]
+  readonly committed: readonly Committed[]
+}
+
+/** Operating errors the legislator returns as values, never throws. */
+export type LegislatorRefusal =
+  | 'NOT_A_MEMBER'
+  | 'EXILED'
+  | 'QUEUE_FULL'
+  | 'NOT_NATURALIZED'
+  | 'ISLAND_FULL'
+
+export type EnqueueResult =
+  | { readonly ok: true; readonly from: string; readonly seq: number }
+  | { readonly ok: false; readonly code: LegislatorRefusal }
+
+/** Deliberately broken variants of the core, used only to prove the checker bites. */
+export const MUTANTS = [
+  'phase1-lowest-ballot',
+  'commit-without-quorum',
+  'drop-accepted-on-step-down',
+  'apply-out-of-order',
+  'ballot-no-tiebreak',
+  'no-dedupe',
+  'ignore-government-chain',
+] as const
+export type Mutant = (typeof MUTANTS)[number]
