@@ -72,6 +72,13 @@ export interface Committed {
   readonly apply: boolean
 }
 
+export interface PositionRange {
+  readonly from: number
+  readonly to: number
+}
+
+export type RejectReason = 'ballot' | 'leader-alive' | 'not-member' | 'exiled' | 'trimmed'
+
 export type Message =
   /** Phase 1a: a candidate asks for promises on every position >= `from`. */
   | { readonly type: 'prepare'; readonly ballot: Ballot; readonly from: number }
@@ -95,11 +102,11 @@ export type Message =
       readonly commit: number
       readonly trim: number
     }
-  /** Phase 2b: positions accepted under `ballot`, and the acceptor's commit. */
+  /** Phase 2b: position ranges (inclusive) accepted under `ballot`, and the acceptor's commit. */
   | {
       readonly type: 'accepted'
       readonly ballot: Ballot
-      readonly positions: readonly number[]
+      readonly ranges: readonly PositionRange[]
       readonly commit: number
     }
   /** A refusal: the sender has promised `promised`, or does not take part (`reason`). */
@@ -108,7 +115,7 @@ export type Message =
       readonly ballot: Ballot
       readonly promised: Ballot
       readonly commit: number
-      readonly reason: 'ballot' | 'leader-alive' | 'not-parliament' | 'trimmed'
+      readonly reason: RejectReason
     }
   /** A member's submissions, forwarded to the leader. */
   | { readonly type: 'forward'; readonly submissions: readonly Submission[] }
