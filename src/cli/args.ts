@@ -1,0 +1,255 @@
+// Command-line parsing for the paxos-colleague binary. Pure: no I/O, no
+// process access, so every error path is testable without spawning.
+
+import { parseArgs } from 'node:util'
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
+export interface ServeOptions {
+  readonly island: string
+  readonly host: string
+  /** 0 lets the system choose a free port. */
+  readonly port: number
+  /** Exactly one of `bootstrap` and `join` is set. */
+  readonly bootstrap: boolean
+  readonly join: string | null
+  readonly id: string | null
+  readonly location: string | null
+  readonly pingMs: number | null
+  readonly timeoutMs: number | null
+  readonly parliamentSize: number | null
+  readonly secretFile: string | null
+  readonly logLevel: LogLevel
+}
+
+export interface DemoOptions {
+  readonly members: number
+  readonly keys: number
+  readonly deadlineMs: number
+  readonly logLevel: LogLevel
+}
+
+export type Command =
+  | { readonly command: 'help' }
+  | { readonly command: 'serve'; readonly options: ServeOptions }
+  | { readonly command: 'demo'; readonly options: DemoOptions }
+  | { readonly command: 'health'; readonly url: string; readonly timeoutMs: number }
+
+/** A bad command line: the binary prints the message and the usage, and exits 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError'
+}
+
+export const USAGE = `usage:
+  paxos-colleague serve --island NAME --bind HOST:PORT (--bootstrap | --join URL)
+      [--id ID] [--location URL] [--ping-ms N] [--timeout-ms N]
+      [--parliament-size N] [--secret-file PATH] [--log-level LEVEL]
+  paxos-colleague demo [--members N] [--keys N] [--deadline-ms N] [--log-level LEVEL]
+  paxos-colleague health URL [--timeout-ms N]
+  paxos-colleague --help
+
+serve   run one member of a replicated key-value island; prints
+        "listening URL" on stdout once it is a member, logs JSON lines on stderr
+demo    start an island of N (default 3) local members, kill the leader, add a
+        newcomer, and check that every member holds every key
+health  print a member's health (government, leader, members, positions)
+
+LEVEL is one of ${LOG_LEVELS.join(', ')} (default info; demo default warn).
+exit status: 0 success, 1 failure or crash, 2 bad arguments`
+
+const MEMBERS_MIN = 3
+const MEMBERS_MAX = 7
+const KEYS_MAX = 10_000
+const DEADLINE_MS_MAX = 600_000
+
+export function parseCommand(argv: readonly string[]): Command {
+  const [command, ...rest] = argv
+  switch (command) {
+    case undefined:
+      throw new UsageError('missing command')
+    case '--help':
+    case '-h':
+    case 'help':
+      return { command: 'help' }
+    case 'serve':
+      return parseServe(rest)
+    case 'demo':
+      return parseDemo(rest)
+    case 'health':
+      return parseHealth(rest)
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`)
+  }
+}
+
+function parseServe(argv: readonly string[]): Command {
+  const values = parseStrict(argv, {
+    island: { type: 'string' },
+    bind: { type: 'string' },
+    bootstrap: { type: 'boolean' },
+    join: { type: 'string' },
+    id: { type: 'string' },
+    location: { type: 'string' },
+    'ping-ms': { type: 'string' },
+    'timeout-ms': { type: 'string' },
+    'parliament-size': { type: 'string' },
+    'secret-file': { type: 'string' },
+    'log-level': { type: 'string' },
+  })
+  const island = requireString(values, 'island')
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(island)) {
+    throw new UsageError('--island must be 1 to 64 characters of A-Z a-z 0-9 . _ -')
+  }
+  const { host, port } = parseBind(requireString(values, 'bind'))
+  const bootstrap = values['bootstrap'] === true
+  const join = optionalString(values, 'join')
+  if (bootstrap === (join !== null)) {
+    throw new UsageError('give exactly one of --bootstrap and --join URL')
+  }
+  if (join !== null) parseHttpUrl('--join', join)
+  const location = optionalString(values, 'location')
+  if (location !== null) parseHttpUrl('--location', location)
+  const id = optionalString(values, 'id')
+  if (id !== null && !/^[A-Za-z0-9._-]{1,64}$/.test(id)) {
+    throw new UsageError('--id must be 1 to 64 characters of A-Z a-z 0-9 . _ -')
+  }
+  const pingMs = optionalInteger(values, 'ping-ms', 1, 60_000)
+  const timeoutMs = optionalInteger(values, 'timeout-ms', 1, 600_000)
+  if (pingMs !== null && timeoutMs !== null && timeoutMs <= pingMs) {
+    throw new UsageError('--timeout-ms must be greater than --ping-ms')
+  }
+  const parliamentSize = optionalInteger(values, 'parliament-size', 1, 15)
+  if (parliamentSize !== null && parliamentSize % 2 === 0) {
+    throw new UsageError('--parliament-size must be odd')
+  }
+  const secretFile = optionalString(values, 'secret-file')
+  if (secretFile === '') throw new UsageError('--secret-file needs a path')
+  return {
+    command: 'serve',
+    options: {
+      island,
+      host,
+      port,
+      bootstrap,
+      join,
+      id,
+      location,
+      pingMs,
+      timeoutMs,
+      parliamentSize,
+      secretFile,
+      logLevel: parseLogLevel(optionalString(values, 'log-level') ?? 'info'),
+    },
+  }
+}
+
+function parseDemo(argv: readonly string[]): Command {
+  const values = parseStrict(argv, {
+    members: { type: 'string' },
+    keys: { type: 'string' },
+    'deadline-ms': { type: 'string' },
+    'log-level': { type: 'string' },
+  })
+  return {
+    command: 'demo',
+    options: {
+      members: optionalInteger(values, 'members', MEMBERS_MIN, MEMBERS_MAX) ?? 3,
+      keys: optionalInteger(values, 'keys', 1, KEYS_MAX) ?? 30,
+      deadlineMs: optionalInteger(values, 'deadline-ms', 1_000, DEADLINE_MS_MAX) ?? 60_000,
+      logLevel: parseLogLevel(optionalString(values, 'log-level') ?? 'warn'),
+    },
+  }
+}
+
+function parseHealth(argv: readonly string[]): Command {
+  const { values, positionals } = parseWithPositionals(argv, {
+    'timeout-ms': { type: 'string' },
+  })
+  const [url, ...extra] = positionals
+  if (url === undefined) throw new UsageError('health needs the URL of a member')
+  if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`)
+  parseHttpUrl('URL', url)
+  return {
+    command: 'health',
+    url,
+    timeoutMs: optionalInteger(values, 'timeout-ms', 1, 600_000) ?? 5_000,
+  }
+}
+
+type OptionSpec = Record<string, { type: 'string' | 'boolean' }>
+type Values = Record<string, string | boolean | undefined>
+
+function parseStrict(argv: readonly string[], options: OptionSpec): Values {
+  const { values, positionals } = parseWithPositionals(argv, options)
+  const [first] = positionals
+  if (first !== undefined) throw new UsageError(`unexpected argument ${JSON.stringify(first)}`)
+  return values
+}
+
+function parseWithPositionals(
+  argv: readonly string[],
+  options: OptionSpec,
+): { values: Values; positionals: string[] } {
+  try {
+    const parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true })
+    return { values: parsed.values as Values, positionals: parsed.positionals }
+  } catch (error) {
+    // parseArgs' messages are already one line and name the option.
+    throw new UsageError(error instanceof Error ? firstLine(error.message) : String(error))
+  }
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0] ?? text
+}
+
+function requireString(values: Values, name: string): string {
+  const value = optionalString(values, name)
+  if (value === null) throw new UsageError(`missing --${name}`)
+  return value
+}
+
+function optionalString(values: Values, name: string): string | null {
+  const value = values[name]
+  return typeof value === 'string' ? value : null
+}
+
+function optionalInteger(values: Values, name: string, min: number, max: number): number | null {
+  const text = optionalString(values, name)
+  if (text === null) return null
+  if (!/^[0-9]+$/.test(text)) throw new UsageError(`--${name} must be an integer, got ${JSON.stringify(text)}`)
+  const value = Number(text)
+  if (value < min || value > max) throw new UsageError(`--${name} must be between ${min} and ${max}`)
+  return value
+}
+
+function parseLogLevel(text: string): LogLevel {
+  const level = LOG_LEVELS.find((candidate) => candidate === text)
+  if (level === undefined) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`)
+  return level
+}
+
+/** `HOST:PORT`, `[IPv6]:PORT`; port 0 asks the system for a free port. */
+export function parseBind(text: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):([0-9]{1,5})$/.exec(text)
+  const host = match?.[1] ?? match?.[2]
+  const port = Number(match?.[3])
+  if (host === undefined || !Number.isInteger(port) || port > 65_535) {
+    throw new UsageError(`--bind must be HOST:PORT, got ${JSON.stringify(text)}`)
+  }
+  return { host, port }
+}
+
+function parseHttpUrl(name: string, text: string): URL {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw new UsageError(`${name} must be an http URL, got ${JSON.stringify(text)}`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`${name} must be an http URL, got ${JSON.stringify(text)}`)
+  }
+  return url
+}

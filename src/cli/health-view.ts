@@ -1,0 +1,135 @@
+// Reading a member's health object (GET /health) for people: the demo's
+// report and `paxos-colleague health`. Defensive: health is JSON from the
+// network, so every field is checked before use.
+
+export interface GovernmentView {
+  readonly number: number | null
+  readonly promise: string | null
+  readonly leader: string | null
+  readonly majority: readonly string[]
+  readonly minority: readonly string[]
+  readonly constituents: readonly string[]
+  readonly naturalized: readonly string[]
+  readonly exiled: readonly string[]
+  readonly locations: Readonly<Record<string, string>>
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : []
+}
+
+function field(value: unknown, name: string): unknown {
+  return isObject(value) ? value[name] : undefined
+}
+
+export function governmentOf(health: unknown): GovernmentView | null {
+  const government = field(health, 'government')
+  if (!isObject(government)) return null
+  const majority = strings(government['majority'])
+  const locations: Record<string, string> = {}
+  const properties = government['properties']
+  if (isObject(properties)) {
+    for (const [id, props] of Object.entries(properties)) {
+      const location = field(props, 'location')
+      if (typeof location === 'string') locations[id] = location
+    }
+  }
+  const number = government['number']
+  const promise = government['promise']
+  return {
+    number: typeof number === 'number' ? number : null,
+    promise: typeof promise === 'string' ? promise : null,
+    leader: majority[0] ?? null,
+    majority,
+    minority: strings(government['minority']),
+    constituents: strings(government['constituents']),
+    naturalized: strings(government['naturalized']),
+    exiled: strings(government['exiled']),
+    locations,
+  }
+}
+
+export function parliamentOf(government: GovernmentView): string[] {
+  return [...government.majority, ...government.minority]
+}
+
+export function membersOf(government: GovernmentView): string[] {
+  return [...government.majority, ...government.minority, ...government.constituents]
+}
+
+export function colleagueIdOf(health: unknown): string | null {
+  const id = field(health, 'colleagueId')
+  return typeof id === 'string' ? id : null
+}
+
+/** A short line: `government 4: leader a, parliament a b c, constituents d`. */
+export function describeGovernment(government: GovernmentView): string {
+  const parts = [
+    `government ${government.number ?? '?'}: leader ${government.leader ?? 'none'}`,
+    `parliament ${list(parliamentOf(government))}`,
+  ]
+  if (government.constituents.length > 0) parts.push(`constituents ${list(government.constituents)}`)
+  if (government.exiled.length > 0) parts.push(`exiled ${list(government.exiled)}`)
+  return parts.join(', ')
+}
+
+function list(ids: readonly string[]): string {
+  return ids.length === 0 ? '(none)' : ids.join(' ')
+}
+
+/** The readable form `paxos-colleague health` prints. */
+export function formatHealth(url: string, health: unknown): string {
+  const lines: string[] = [`health of ${url}`]
+  const scalar = (name: string, label = name): void => {
+    const value = field(health, name)
+    if (value !== undefined && !isObject(value) && !Array.isArray(value)) lines.push(`  ${label.padEnd(14)} ${String(value)}`)
+  }
+  scalar('islandName', 'island')
+  scalar('islandId')
+  scalar('colleagueId')
+  scalar('leader')
+  scalar('naturalized')
+  scalar('startedAt')
+  const government = governmentOf(health)
+  if (government === null) {
+    lines.push('  government     none (not in an island yet)')
+  } else {
+    lines.push(`  government     ${government.number ?? '?'} (promise ${government.promise ?? '?'})`)
+    lines.push(`  leader         ${government.leader ?? 'none'}`)
+    lines.push('  members:')
+    for (const id of membersOf(government)) {
+      const role = government.majority.includes(id)
+        ? id === government.leader
+          ? 'leader'
+          : 'majority'
+        : government.minority.includes(id)
+          ? 'minority'
+          : 'constituent'
+      const naturalized = government.naturalized.includes(id) ? '' : ' (not naturalized)'
+      lines.push(`    ${id.padEnd(12)} ${role.padEnd(11)} ${government.locations[id] ?? '-'}${naturalized}`)
+    }
+    if (government.exiled.length > 0) lines.push(`  exiled         ${government.exiled.join(' ')}`)
+  }
+  for (const name of ['log', 'positions', 'requests', 'counters']) {
+    const group = field(health, name)
+    if (isObject(group)) {
+      const pairs = Object.entries(group)
+        .filter(([, value]) => !isObject(value) && !Array.isArray(value))
+        .map(([key, value]) => `${key} ${String(value)}`)
+      if (pairs.length > 0) lines.push(`  ${name.padEnd(14)} ${pairs.join(', ')}`)
+    }
+  }
+  const known = new Set([
+    'islandName', 'islandId', 'colleagueId', 'leader', 'naturalized', 'startedAt',
+    'government', 'log', 'positions', 'requests', 'counters',
+  ])
+  for (const [name, value] of isObject(health) ? Object.entries(health) : []) {
+    if (known.has(name)) continue
+    lines.push(`  ${name.padEnd(14)} ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`)
+  }
+  return lines.join('\n')
+}

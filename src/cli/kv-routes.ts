@@ -1,0 +1,208 @@
+// HTTP routes of the key-value application: PUT/GET/DELETE /kv/:key and
+// GET /kv. Writes answer once committed and applied on this member.
+
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { isKvKey, type KvOperation, type KvRecord, type KvStore } from './kv-store.js'
+
+/** What the routes need from a colleague: the store's writer. */
+export interface KvRoutesOptions {
+  readonly store: KvStore
+  /** Resolves once the value is committed and applied on this member. */
+  readonly enqueue: (operation: KvOperation) => Promise<{ readonly position: number }>
+  /** Bound on one write or barrier; past it the answer is 503 KV_TIMEOUT (the write may still apply). */
+  readonly writeTimeoutMs?: number
+  readonly bodyBytesMax?: number
+}
+
+export type KvErrorCode =
+  | 'KV_BAD_KEY'
+  | 'KV_BAD_QUERY'
+  | 'KV_BAD_JSON'
+  | 'KV_BODY_TOO_LARGE'
+  | 'KV_NOT_FOUND'
+  | 'KV_METHOD_NOT_ALLOWED'
+  | 'KV_TIMEOUT'
+  | 'KV_UNAVAILABLE'
+
+/** One table maps the kv application's error codes to HTTP statuses. */
+export const KV_ERROR_STATUS: Readonly<Record<KvErrorCode, number>> = {
+  KV_BAD_KEY: 400,
+  KV_BAD_QUERY: 400,
+  KV_BAD_JSON: 400,
+  KV_BODY_TOO_LARGE: 413,
+  KV_NOT_FOUND: 404,
+  KV_METHOD_NOT_ALLOWED: 405,
+  KV_TIMEOUT: 503,
+  KV_UNAVAILABLE: 503,
+}
+
+export const BODY_BYTES_MAX = 64 * 1024
+export const WRITE_TIMEOUT_MS = 10_000
+
+class KvHttpError extends Error {
+  constructor(
+    readonly code: KvErrorCode,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+export function isKvPath(pathname: string): boolean {
+  return pathname === '/kv' || pathname.startsWith('/kv/')
+}
+
+export type RequestListener = (request: IncomingMessage, response: ServerResponse) => void
+
+export function createKvListener(options: KvRoutesOptions): RequestListener {
+  const writeTimeoutMs = options.writeTimeoutMs ?? WRITE_TIMEOUT_MS
+  const bodyBytesMax = options.bodyBytesMax ?? BODY_BYTES_MAX
+
+  async function commit(operation: KvOperation): Promise<number> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new KvHttpError('KV_TIMEOUT', `not committed within ${writeTimeoutMs} ms; it may still apply`)),
+        writeTimeoutMs,
+      )
+    })
+    try {
+      const { position } = await Promise.race([options.enqueue(operation), timeout])
+      return position
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://kv.invalid')
+    const consistent = parseConsistent(url.searchParams.get('consistent'))
+    const method = request.method ?? 'GET'
+    if (url.pathname === '/kv') {
+      if (method !== 'GET') throw methodNotAllowed(response, 'GET')
+      if (consistent) await commit({ kv: 'barrier' })
+      const { store } = options
+      const entries = store.entries().map(([key, record]) => ({ key, ...record }))
+      return send(response, 200, { position: store.position, count: entries.length, entries })
+    }
+    const key = parseKey(url.pathname.slice('/kv/'.length))
+    switch (method) {
+      case 'GET': {
+        if (consistent) await commit({ kv: 'barrier' })
+        const record = options.store.get(key)
+        if (record === undefined) throw new KvHttpError('KV_NOT_FOUND', `no key ${JSON.stringify(key)}`)
+        return send(response, 200, describe(key, record))
+      }
+      case 'PUT': {
+        const value = await readValue(request, bodyBytesMax)
+        const position = await commit({ kv: 'put', key, value })
+        return send(response, 200, { key, value, position })
+      }
+      case 'DELETE': {
+        await drain(request, bodyBytesMax)
+        const position = await commit({ kv: 'delete', key })
+        return send(response, 200, { key, position })
+      }
+      default:
+        throw methodNotAllowed(response, 'GET, PUT, DELETE')
+    }
+  }
+
+  return (request, response) => {
+    route(request, response).catch((error: unknown) => sendError(response, error))
+  }
+}
+
+function describe(key: string, record: KvRecord): { key: string; value: unknown; position: number } {
+  return { key, value: record.value, position: record.position }
+}
+
+function methodNotAllowed(response: ServerResponse, allow: string): KvHttpError {
+  response.setHeader('allow', allow)
+  return new KvHttpError('KV_METHOD_NOT_ALLOWED', `allowed: ${allow}`)
+}
+
+function parseConsistent(text: string | null): boolean {
+  if (text === null || text === '0' || text === 'false') return false
+  if (text === '1' || text === 'true' || text === '') return true
+  throw new KvHttpError('KV_BAD_QUERY', 'consistent must be 1 or 0')
+}
+
+function parseKey(encoded: string): string {
+  let key: string
+  try {
+    key = decodeURIComponent(encoded)
+  } catch {
+    throw new KvHttpError('KV_BAD_KEY', 'key is not valid percent-encoding')
+  }
+  if (!isKvKey(key)) {
+    throw new KvHttpError('KV_BAD_KEY', 'a key is 1 to 256 characters of A-Z a-z 0-9 . _ ~ : @ -')
+  }
+  return key
+}
+
+async function readBody(request: IncomingMessage, bodyBytesMax: number): Promise<Buffer> {
+  const declared = Number(request.headers['content-length'] ?? 0)
+  if (declared > bodyBytesMax) throw new KvHttpError('KV_BODY_TOO_LARGE', `body over ${bodyBytesMax} bytes`)
+  const chunks: Buffer[] = []
+  let length = 0
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    length += chunk.length
+    if (length > bodyBytesMax) throw new KvHttpError('KV_BODY_TOO_LARGE', `body over ${bodyBytesMax} bytes`)
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks, length)
+}
+
+async function drain(request: IncomingMessage, bodyBytesMax: number): Promise<void> {
+  await readBody(request, bodyBytesMax)
+}
+
+/** A JSON body (by content type) is parsed; anything else is kept as text. */
+async function readValue(request: IncomingMessage, bodyBytesMax: number): Promise<unknown> {
+  const body = await readBody(request, bodyBytesMax)
+  const text = body.toString('utf8')
+  const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
+  if (type !== 'application/json' && !type.endsWith('+json')) return text
+  try {
+    return JSON.parse(text) as unknown
+  } catch (error) {
+    throw new KvHttpError('KV_BAD_JSON', `body is not JSON: ${error instanceof Error ? error.message : String(error)}`)
+  }
+}
+
+function send(response: ServerResponse, status: number, body: unknown): void {
+  if (response.headersSent) {
+    response.end()
+    return
+  }
+  const text = JSON.stringify(body)
+  response.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  })
+  response.end(text)
+}
+
+/** Maps any error to `{ error: { code, message } }`: kv codes by table, colleague errors by their own status. */
+export function errorStatus(error: unknown): { status: number; code: string; message: string } {
+  if (error instanceof KvHttpError) {
+    return { status: KV_ERROR_STATUS[error.code], code: error.code, message: error.message }
+  }
+  const message = error instanceof Error ? error.message : String(error)
+  if (typeof error === 'object' && error !== null) {
+    const { code, status, statusCode } = error as { code?: unknown; status?: unknown; statusCode?: unknown }
+    const given = typeof status === 'number' ? status : typeof statusCode === 'number' ? statusCode : null
+    if (typeof code === 'string') {
+      // A colleague that cannot take writes (no quorum, shut down, crashed) is unavailable, not broken.
+      return { status: given !== null && given >= 400 && given < 600 ? given : 503, code, message }
+    }
+  }
+  return { status: 500, code: 'KV_INTERNAL', message }
+}
+
+function sendError(response: ServerResponse, error: unknown): void {
+  const { status, code, message } = errorStatus(error)
+  if (status === 413) response.setHeader('connection', 'close')
+  send(response, status, { error: { code, message } })
+}

@@ -1,0 +1,120 @@
+// The key-value application the CLI replicates: a Map driven by the log.
+// Every member applies the same operations in the same order, so every
+// member's map is the same at the same position.
+
+/** What the kv application enqueues. A barrier changes nothing; it orders reads. */
+export type KvOperation =
+  | { readonly kv: 'put'; readonly key: string; readonly value: unknown }
+  | { readonly kv: 'delete'; readonly key: string }
+  | { readonly kv: 'barrier' }
+
+export interface KvRecord {
+  readonly value: unknown
+  /** Log position of the write that set this value. */
+  readonly position: number
+}
+
+/** The state a newcomer receives out of band: the map as an array of pairs. */
+export interface KvSnapshot {
+  readonly position: number
+  readonly pairs: ReadonlyArray<readonly [string, KvRecord]>
+}
+
+/** The entry as the colleague hands it to the application. */
+export interface KvEntry {
+  readonly position: number
+  readonly value: unknown
+}
+
+export const KEY_PATTERN = /^[A-Za-z0-9._~:@-]{1,256}$/
+
+export function isKvKey(key: string): boolean {
+  return KEY_PATTERN.test(key)
+}
+
+export class KvStore {
+  readonly #map = new Map<string, KvRecord>()
+  #position = -1
+
+  /** Highest log position applied to this map; -1 before any. */
+  get position(): number {
+    return this.#position
+  }
+
+  get size(): number {
+    return this.#map.size
+  }
+
+  /** Applies one committed entry. Values that are not kv operations are skipped. */
+  entry(entry: KvEntry): void {
+    if (entry.position > this.#position) this.#position = entry.position
+    const operation = asOperation(entry.value)
+    if (operation === null) return
+    switch (operation.kv) {
+      case 'put':
+        this.#map.set(operation.key, { value: operation.value, position: entry.position })
+        return
+      case 'delete':
+        this.#map.delete(operation.key)
+        return
+      case 'barrier':
+        return
+    }
+  }
+
+  get(key: string): KvRecord | undefined {
+    return this.#map.get(key)
+  }
+
+  /** Every record, sorted by key so that equal maps print equal. */
+  entries(): Array<[string, KvRecord]> {
+    return [...this.#map.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  }
+
+  snapshot(): KvSnapshot {
+    return { position: this.#position, pairs: this.entries() }
+  }
+
+  /** Installs a snapshot taken by the leader. Throws on a malformed one: the colleague then crashes. */
+  restore(state: unknown): void {
+    const snapshot = asSnapshot(state)
+    if (snapshot === null) throw new TypeError('malformed kv snapshot')
+    this.#map.clear()
+    for (const [key, record] of snapshot.pairs) this.#map.set(key, record)
+    this.#position = snapshot.position
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+export function asOperation(value: unknown): KvOperation | null {
+  if (!isObject(value)) return null
+  const key = value['key']
+  switch (value['kv']) {
+    case 'put':
+      return typeof key === 'string' && 'value' in value ? { kv: 'put', key, value: value['value'] } : null
+    case 'delete':
+      return typeof key === 'string' ? { kv: 'delete', key } : null
+    case 'barrier':
+      return { kv: 'barrier' }
+    default:
+      return null
+  }
+}
+
+function asSnapshot(state: unknown): KvSnapshot | null {
+  if (!isObject(state)) return null
+  const position = state['position']
+  const pairs = state['pairs']
+  if (typeof position !== 'number' || !Number.isInteger(position) || !Array.isArray(pairs)) return null
+  const checked: Array<[string, KvRecord]> = []
+  for (const pair of pairs as unknown[]) {
+    if (!Array.isArray(pair) || pair.length !== 2) return null
+    const [key, record] = pair as [unknown, unknown]
+    if (typeof key !== 'string' || !isObject(record) || typeof record['position'] !== 'number') return null
+    checked.push([key, { value: record['value'], position: record['position'] }])
+  }
+  return { position, pairs: checked }
+}

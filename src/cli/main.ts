@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// The paxos-colleague binary: argument errors exit 2, failures and crashes 1.
+
+import { parseCommand, USAGE, UsageError, type Command } from './args.js'
+import { demo } from './demo.js'
+import { health } from './health.js'
+
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const
+
+async function run(command: Command): Promise<number> {
+  switch (command.command) {
+    case 'help':
+      process.stdout.write(`${USAGE}\n`)
+      return 0
+    case 'health':
+      return health(command.url, command.timeoutMs, process)
+    case 'demo': {
+      const controller = new AbortController()
+      for (const signal of STOP_SIGNALS) process.once(signal, () => controller.abort(new Error(signal)))
+      return demo(command.options, { stdout: process.stdout, stderr: process.stderr, signal: controller.signal })
+    }
+    case 'serve': {
+      // Loaded on demand: the other commands do not need the library itself.
+      const { serve } = await import('./serve.js')
+      return serve(command.options, { stdout: process.stdout, stopped: stopRequested() })
+    }
+  }
+}
+
+/** SIGTERM, SIGINT, or the loss of the parent that spawned us with an IPC channel (the demo, a test). */
+function stopRequested(): Promise<string> {
+  return new Promise((resolve) => {
+    for (const signal of STOP_SIGNALS) process.once(signal, () => resolve(signal))
+    if (process.channel !== undefined) {
+      process.channel.unref()
+      process.once('disconnect', () => resolve('disconnect'))
+    }
+  })
+}
+
+function usageError(error: UsageError): number {
+  process.stderr.write(`paxos-colleague: ${error.message}\n${USAGE}\n`)
+  return 2
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  try {
+    return await run(parseCommand(argv))
+  } catch (error) {
+    if (error instanceof UsageError) return usageError(error)
+    process.stderr.write(`paxos-colleague: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+    return 1
+  }
+}
+
+// Exit only once stdout has drained, so a piped report is never cut short.
+const code = await main(process.argv.slice(2))
+process.stdout.write('', () => process.exit(code))

@@ -1,0 +1,129 @@
+// `paxos-colleague serve`: one member of a replicated key-value island.
+
+import { readFile } from 'node:fs/promises'
+import { pino, type Logger } from 'pino'
+import { Colleague } from '../index.js'
+import { UsageError, type ServeOptions } from './args.js'
+import { createKvServer } from './kv-server.js'
+import { KvStore } from './kv-store.js'
+
+/** Bound on a clean shutdown; past it the process exits 1 anyway. */
+export const SHUTDOWN_TIMEOUT_MS = 5_000
+const SECRET_BYTES_MAX = 4096
+
+export interface ServeIo {
+  readonly stdout: NodeJS.WritableStream
+  /** Resolves with the signal that asks this member to stop. */
+  readonly stopped: Promise<string>
+}
+
+/** Runs a member until stopped or crashed; resolves with the exit status. */
+export async function serve(options: ServeOptions, io: ServeIo): Promise<number> {
+  const secret = options.secretFile === null ? null : await readSecret(options.secretFile)
+  const logger = pino(
+    { level: options.logLevel, base: { island: options.island } },
+    pino.destination({ fd: 2, sync: true }),
+  )
+  const store = new KvStore()
+  let colleague: Colleague | null = null
+  const kvServer = createKvServer({
+    store,
+    enqueue: async (operation) => {
+      if (colleague === null) throw Object.assign(new Error('not started'), { code: 'KV_UNAVAILABLE' })
+      return colleague.enqueue(operation)
+    },
+  })
+  const address = await kvServer.listen(options.host, options.port)
+  const location = options.location ?? address.url
+  colleague = new Colleague({
+    islandName: options.island,
+    location,
+    logger,
+    ...(options.id !== null && { colleagueId: options.id }),
+    ...(options.pingMs !== null && { pingMs: options.pingMs }),
+    ...(options.timeoutMs !== null && { timeoutMs: options.timeoutMs }),
+    ...(options.parliamentSize !== null && { parliamentSize: options.parliamentSize }),
+    ...(secret !== null && { secret }),
+    application: {
+      entry: (entry) => store.entry(entry),
+      snapshot: () => store.snapshot(),
+      restore: (state) => store.restore(state),
+    },
+  })
+  kvServer.mountColleague(colleague.handler)
+
+  const crashed = new Promise<unknown>((resolve) => colleague?.on('crash', resolve))
+  const started = options.bootstrap ? colleague.bootstrap() : colleague.join(options.join ?? '')
+  const first = await Promise.race([
+    started.then(() => ({ kind: 'started' }) as const),
+    crashed.then((error) => ({ kind: 'crashed', error }) as const),
+    io.stopped.then((signal) => ({ kind: 'stopped', signal }) as const),
+  ]).catch((error: unknown) => ({ kind: 'failed', error }) as const)
+  if (first.kind === 'crashed' || first.kind === 'failed') {
+    logger.fatal({ err: first.error }, first.kind === 'crashed' ? 'colleague crashed' : 'could not start')
+    await stop(colleague, kvServer.close, logger)
+    return 1
+  }
+  if (first.kind === 'started') {
+    io.stdout.write(`listening ${address.url}\n`)
+    logger.info({ url: address.url, location, bootstrap: options.bootstrap }, 'serving')
+  }
+  const last =
+    first.kind === 'stopped'
+      ? first
+      : await Promise.race([
+          crashed.then((error) => ({ kind: 'crashed', error }) as const),
+          io.stopped.then((signal) => ({ kind: 'stopped', signal }) as const),
+        ])
+  if (last.kind === 'crashed') {
+    // A supervisor restarts us as a newcomer: a crashed colleague never comes back as itself.
+    logger.fatal({ err: last.error }, 'colleague crashed')
+    await stop(colleague, kvServer.close, logger)
+    return 1
+  }
+  logger.info({ signal: last.signal }, 'shutting down')
+  return (await stop(colleague, kvServer.close, logger)) ? 0 : 1
+}
+
+async function stop(
+  colleague: Colleague,
+  closeServer: (timeoutMs: number) => Promise<void>,
+  logger: Logger,
+): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), SHUTDOWN_TIMEOUT_MS)
+  })
+  const clean = (async () => {
+    try {
+      await colleague.shutdown()
+    } catch (error) {
+      // A crashed colleague is already stopped; its shutdown may refuse.
+      logger.debug({ err: error }, 'shutdown of the colleague failed')
+    }
+    await closeServer(SHUTDOWN_TIMEOUT_MS / 2)
+    return true as const
+  })()
+  try {
+    const result = await Promise.race([clean, deadline])
+    if (!result) logger.error({ timeoutMs: SHUTDOWN_TIMEOUT_MS }, 'shutdown timed out')
+    return result
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+async function readSecret(path: string): Promise<string> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (error) {
+    const reason = error instanceof Error && 'code' in error ? String(error.code) : 'unreadable'
+    throw new UsageError(`--secret-file ${JSON.stringify(path)}: ${reason}`)
+  }
+  const secret = text.trim()
+  if (secret.length === 0 || secret.length > SECRET_BYTES_MAX) {
+    throw new UsageError(`--secret-file ${JSON.stringify(path)} must hold 1 to ${SECRET_BYTES_MAX} characters`)
+  }
+  return secret
+}

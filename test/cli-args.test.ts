@@ -1,0 +1,113 @@
+import { strict as assert } from 'node:assert'
+import { spawnSync } from 'node:child_process'
+import { test } from 'node:test'
+import { parseBind, parseCommand, UsageError } from '../src/cli/args.js'
+import { MAIN_PATH } from '../src/cli/member-process.js'
+
+const SERVE = ['serve', '--island', 'kv', '--bind', '127.0.0.1:0']
+
+test('serve: bootstrap with defaults', () => {
+  const command = parseCommand([...SERVE, '--bootstrap'])
+  assert.deepEqual(command, {
+    command: 'serve',
+    options: {
+      island: 'kv', host: '127.0.0.1', port: 0, bootstrap: true, join: null, id: null, location: null,
+      pingMs: null, timeoutMs: null, parliamentSize: null, secretFile: null, logLevel: 'info',
+    },
+  })
+})
+
+test('serve: join with every option', () => {
+  const command = parseCommand([
+    ...SERVE, '--join', 'http://127.0.0.1:9000', '--id', 'b', '--location', 'http://10.0.0.2:9001',
+    '--ping-ms', '100', '--timeout-ms', '500', '--parliament-size', '3', '--secret-file', '/tmp/s',
+    '--log-level', 'trace',
+  ])
+  assert.equal(command.command, 'serve')
+  if (command.command !== 'serve') return
+  assert.equal(command.options.join, 'http://127.0.0.1:9000')
+  assert.equal(command.options.bootstrap, false)
+  assert.equal(command.options.pingMs, 100)
+  assert.equal(command.options.timeoutMs, 500)
+  assert.equal(command.options.parliamentSize, 3)
+  assert.equal(command.options.logLevel, 'trace')
+})
+
+test('bind: host and port forms', () => {
+  assert.deepEqual(parseBind('127.0.0.1:8080'), { host: '127.0.0.1', port: 8080 })
+  assert.deepEqual(parseBind('localhost:0'), { host: 'localhost', port: 0 })
+  assert.deepEqual(parseBind('[::1]:7000'), { host: '::1', port: 7000 })
+  for (const bad of ['127.0.0.1', ':80', '127.0.0.1:70000', 'a b:1', '127.0.0.1:-1']) {
+    assert.throws(() => parseBind(bad), UsageError, bad)
+  }
+})
+
+test('demo and health and help', () => {
+  assert.deepEqual(parseCommand(['demo']), {
+    command: 'demo',
+    options: { members: 3, keys: 30, deadlineMs: 60_000, logLevel: 'warn' },
+  })
+  const five = parseCommand(['demo', '--members', '5'])
+  assert.equal(five.command === 'demo' && five.options.members, 5)
+  assert.deepEqual(parseCommand(['health', 'http://127.0.0.1:1']), {
+    command: 'health', url: 'http://127.0.0.1:1', timeoutMs: 5_000,
+  })
+  assert.deepEqual(parseCommand(['--help']), { command: 'help' })
+  assert.deepEqual(parseCommand(['-h']), { command: 'help' })
+})
+
+const BAD_ARGUMENTS: ReadonlyArray<readonly [string, readonly string[], RegExp]> = [
+  ['no command', [], /missing command/],
+  ['unknown command', ['launch'], /unknown command "launch"/],
+  ['unknown option', [...SERVE, '--bootstrap', '--fast'], /--fast/],
+  ['neither bootstrap nor join', SERVE, /exactly one of --bootstrap and --join/],
+  ['both bootstrap and join', [...SERVE, '--bootstrap', '--join', 'http://127.0.0.1:1'], /exactly one/],
+  ['missing island', ['serve', '--bind', '127.0.0.1:0', '--bootstrap'], /missing --island/],
+  ['missing bind', ['serve', '--island', 'kv', '--bootstrap'], /missing --bind/],
+  ['bad bind', ['serve', '--island', 'kv', '--bind', 'nowhere', '--bootstrap'], /--bind must be HOST:PORT/],
+  ['bad join URL', [...SERVE, '--join', 'not a url'], /--join must be an http URL/],
+  ['ftp join URL', [...SERVE, '--join', 'ftp://x'], /--join must be an http URL/],
+  ['bad number', [...SERVE, '--bootstrap', '--ping-ms', '10ms'], /--ping-ms must be an integer/],
+  ['timeout not above ping', [...SERVE, '--bootstrap', '--ping-ms', '500', '--timeout-ms', '500'], /greater than --ping-ms/],
+  ['even parliament', [...SERVE, '--bootstrap', '--parliament-size', '4'], /must be odd/],
+  ['bad log level', [...SERVE, '--bootstrap', '--log-level', 'loud'], /--log-level must be one of/],
+  ['bad island name', ['serve', '--island', 'a b', '--bind', '127.0.0.1:0', '--bootstrap'], /--island/],
+  ['option without value', [...SERVE, '--join'], /--join/],
+  ['stray positional', [...SERVE, '--bootstrap', 'extra'], /unexpected argument "extra"/],
+  ['too few demo members', ['demo', '--members', '2'], /--members must be between 3 and 7/],
+  ['health without URL', ['health'], /needs the URL/],
+  ['health with bad URL', ['health', 'localhost'], /URL must be an http URL/],
+]
+
+for (const [name, argv, message] of BAD_ARGUMENTS) {
+  test(`bad arguments: ${name}`, () => {
+    assert.throws(() => parseCommand(argv), (error: unknown) => error instanceof UsageError && message.test(error.message))
+  })
+}
+
+test('the binary exits 2 with one error line and the usage on stderr', () => {
+  for (const argv of [[], ['launch'], [...SERVE], ['demo', '--members', 'many'], ['health']]) {
+    const result = spawnSync(process.execPath, [MAIN_PATH, ...argv], { encoding: 'utf8', timeout: 10_000 })
+    assert.equal(result.status, 2, `${argv.join(' ')}: ${result.stderr}`)
+    assert.equal(result.stdout, '')
+    const [first, second] = result.stderr.split('\n')
+    assert.match(first ?? '', /^paxos-colleague: \S/)
+    assert.equal(second, 'usage:')
+  }
+})
+
+test('an unreadable --secret-file is a bad argument: exit 2', () => {
+  const result = spawnSync(process.execPath, [MAIN_PATH, ...SERVE, '--bootstrap', '--secret-file', '/nonexistent/secret'], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  })
+  assert.equal(result.status, 2, result.stderr)
+  assert.match(result.stderr, /^paxos-colleague: --secret-file "\/nonexistent\/secret": ENOENT\n/)
+})
+
+test('--help prints the usage on stdout and exits 0', () => {
+  const result = spawnSync(process.execPath, [MAIN_PATH, '--help'], { encoding: 'utf8', timeout: 10_000 })
+  assert.equal(result.status, 0)
+  assert.match(result.stdout, /^usage:\n {2}paxos-colleague serve --island NAME --bind HOST:PORT/)
+  assert.equal(result.stderr, '')
+})

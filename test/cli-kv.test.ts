@@ -1,0 +1,153 @@
+// The kv application's routes against a stand-in log: one process, no colleague.
+
+import { strict as assert } from 'node:assert'
+import { after, before, test } from 'node:test'
+import { callJson } from '../src/cli/http-client.js'
+import { createKvServer, type KvServer } from '../src/cli/kv-server.js'
+import { KvStore, type KvOperation } from '../src/cli/kv-store.js'
+
+const store = new KvStore()
+const enqueued: KvOperation[] = []
+let failWith: Error | null = null
+let server: KvServer
+let url: string
+
+/** A log of one: each operation is committed and applied at the next position. */
+async function enqueue(operation: KvOperation): Promise<{ position: number }> {
+  if (failWith !== null) throw failWith
+  const position = enqueued.length
+  enqueued.push(operation)
+  store.entry({ position, value: operation })
+  return { position }
+}
+
+before(async () => {
+  server = createKvServer({ store, enqueue, bodyBytesMax: 1024 })
+  ;({ url } = await server.listen('127.0.0.1', 0))
+})
+
+after(async () => {
+  await server.close(1_000)
+})
+
+async function call(method: string, path: string, body?: string, type?: string): Promise<{ status: number; body: any }> {
+  const init: RequestInit = { method, signal: AbortSignal.timeout(5_000) }
+  if (body !== undefined) {
+    init.body = body
+    if (type !== undefined) init.headers = { 'content-type': type }
+  }
+  const response = await fetch(`${url}${path}`, init)
+  return { status: response.status, body: await response.json() }
+}
+
+test('PUT a JSON value, GET it back with the position of its write', async () => {
+  const put = await call('PUT', '/kv/alpha', JSON.stringify({ n: 1 }), 'application/json')
+  assert.equal(put.status, 200)
+  assert.deepEqual(put.body, { key: 'alpha', value: { n: 1 }, position: put.body.position })
+  const get = await call('GET', '/kv/alpha')
+  assert.deepEqual(get.body, { key: 'alpha', value: { n: 1 }, position: put.body.position })
+})
+
+test('PUT a text value keeps it as a string', async () => {
+  const put = await call('PUT', '/kv/beta', 'hello', 'text/plain')
+  assert.equal(put.status, 200)
+  assert.equal(put.body.value, 'hello')
+  assert.equal((await call('GET', '/kv/beta')).body.value, 'hello')
+})
+
+test('DELETE removes a key; GET then answers 404', async () => {
+  await call('PUT', '/kv/gamma', '1', 'application/json')
+  const deleted = await call('DELETE', '/kv/gamma')
+  assert.equal(deleted.status, 200)
+  assert.equal(deleted.body.key, 'gamma')
+  const missing = await call('GET', '/kv/gamma')
+  assert.equal(missing.status, 404)
+  assert.equal(missing.body.error.code, 'KV_NOT_FOUND')
+})
+
+test('GET /kv lists every key sorted, with the applied position', async () => {
+  await call('PUT', '/kv/zeta', '"z"', 'application/json')
+  const all = await call('GET', '/kv')
+  assert.equal(all.status, 200)
+  assert.equal(all.body.position, store.position)
+  const keys = all.body.entries.map((entry: { key: string }) => entry.key)
+  assert.deepEqual(keys, [...keys].sort())
+  assert.ok(keys.includes('alpha') && keys.includes('zeta') && !keys.includes('gamma'))
+  assert.equal(all.body.count, keys.length)
+})
+
+test('a consistent read goes through a barrier in the log first', async () => {
+  const before = enqueued.length
+  const read = await call('GET', '/kv/alpha?consistent=1')
+  assert.equal(read.status, 200)
+  assert.deepEqual(enqueued.slice(before), [{ kv: 'barrier' }])
+  await call('GET', '/kv?consistent=1')
+  assert.equal(enqueued.length, before + 2)
+  await call('GET', '/kv/alpha')
+  assert.equal(enqueued.length, before + 2, 'a plain read enqueues nothing')
+})
+
+test('bad input answers 4xx JSON and changes nothing', async () => {
+  const before = enqueued.length
+  const cases: Array<[string, string, string | undefined, string | undefined, number, string]> = [
+    ['PUT', '/kv/has%20space', 'x', 'text/plain', 400, 'KV_BAD_KEY'],
+    ['PUT', '/kv/%E0%A4%A', 'x', 'text/plain', 400, 'KV_BAD_KEY'],
+    ['PUT', `/kv/${'k'.repeat(257)}`, 'x', 'text/plain', 400, 'KV_BAD_KEY'],
+    ['PUT', '/kv/a%2Fb', 'x', 'text/plain', 400, 'KV_BAD_KEY'],
+    ['PUT', '/kv/', 'x', 'text/plain', 400, 'KV_BAD_KEY'],
+    ['PUT', '/kv/json', '{nope', 'application/json', 400, 'KV_BAD_JSON'],
+    ['PUT', '/kv/json', '', 'application/json; charset=utf-8', 400, 'KV_BAD_JSON'],
+    ['PUT', '/kv/big', 'x'.repeat(1025), 'text/plain', 413, 'KV_BODY_TOO_LARGE'],
+    ['GET', '/kv/alpha?consistent=maybe', undefined, undefined, 400, 'KV_BAD_QUERY'],
+    ['POST', '/kv/alpha', 'x', 'text/plain', 405, 'KV_METHOD_NOT_ALLOWED'],
+    ['DELETE', '/kv', undefined, undefined, 405, 'KV_METHOD_NOT_ALLOWED'],
+  ]
+  for (const [method, path, body, type, status, code] of cases) {
+    const answer = await call(method, path, body, type)
+    assert.equal(answer.status, status, `${method} ${path}`)
+    assert.equal(answer.body.error.code, code, `${method} ${path}`)
+    assert.equal(typeof answer.body.error.message, 'string')
+  }
+  assert.equal(enqueued.length, before)
+})
+
+test('a colleague error keeps its code and answers 503', async () => {
+  failWith = Object.assign(new Error('no quorum'), { code: 'NO_QUORUM' })
+  try {
+    const answer = await call('PUT', '/kv/delta', 'x', 'text/plain')
+    assert.equal(answer.status, 503)
+    assert.deepEqual(answer.body, { error: { code: 'NO_QUORUM', message: 'no quorum' } })
+  } finally {
+    failWith = null
+  }
+})
+
+test('other paths go to the colleague once mounted, 503 before', async () => {
+  const early = await callJson(`${url}/health`, { timeoutMs: 5_000 })
+  assert.equal(early.status, 503)
+  server.mountColleague((_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json' })
+    response.end('{"colleague":true}')
+  })
+  const mounted = await callJson(`${url}/health`, { timeoutMs: 5_000 })
+  assert.deepEqual(mounted, { status: 200, body: { colleague: true } })
+})
+
+test('snapshot and restore carry the map and its position', () => {
+  const copy = new KvStore()
+  copy.restore(JSON.parse(JSON.stringify(store.snapshot())))
+  assert.deepEqual(copy.entries(), store.entries())
+  assert.equal(copy.position, store.position)
+  assert.throws(() => copy.restore({ position: 1, pairs: [['k']] }), TypeError)
+  assert.throws(() => copy.restore(null), TypeError)
+  assert.deepEqual(copy.entries(), store.entries(), 'a refused snapshot changes nothing')
+})
+
+test('entries that are not kv operations advance the position only', () => {
+  const fresh = new KvStore()
+  fresh.entry({ position: 0, value: { something: 'else' } })
+  fresh.entry({ position: 1, value: { kv: 'put', key: 'a', value: null } })
+  fresh.entry({ position: 2, value: { kv: 'put', key: 7, value: 1 } })
+  assert.equal(fresh.position, 2)
+  assert.deepEqual(fresh.entries(), [['a', { value: null, position: 1 }]])
+})
