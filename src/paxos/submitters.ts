@@ -1,0 +1,68 @@
+import type { SubmitterTable } from './types.js'
+
+/** Seqs past the watermark remembered per submitter before the oldest gaps are given up. */
+export const SUBMITTER_ABOVE_MAX = 4096
+
+interface Record_ {
+  watermark: number
+  above: Set<number>
+}
+
+/**
+ * Which submissions have been applied, per submitter: a watermark below which
+ * every seq was applied, plus the sparse seqs above it. Part of the replicated
+ * state: every member updates it identically as it applies entries in order.
+ */
+export class SubmitterLedger {
+  readonly #records = new Map<string, Record_>()
+
+  static fromTable(table: SubmitterTable): SubmitterLedger {
+    const ledger = new SubmitterLedger()
+    for (const [from, [watermark = 0, ...above]] of Object.entries(table)) {
+      ledger.#records.set(from, { watermark, above: new Set(above) })
+    }
+    return ledger
+  }
+
+  applied(from: string, seq: number): boolean {
+    const record = this.#records.get(from)
+    if (record === undefined) return false
+    return seq <= record.watermark || record.above.has(seq)
+  }
+
+  /** Records `seq` as applied; returns false when it already was. */
+  record(from: string, seq: number): boolean {
+    let record = this.#records.get(from)
+    if (record === undefined) {
+      record = { watermark: 0, above: new Set() }
+      this.#records.set(from, record)
+    }
+    if (seq <= record.watermark || record.above.has(seq)) return false
+    if (seq === record.watermark + 1) {
+      record.watermark = seq
+      while (record.above.delete(record.watermark + 1)) record.watermark++
+    } else {
+      record.above.add(seq)
+      if (record.above.size > SUBMITTER_ABOVE_MAX) {
+        // A submitter never leaves this many gaps unless it abandoned seqs
+        // (it crashed mid-flight); jump the watermark past the oldest gap.
+        record.watermark = Math.min(...record.above)
+        record.above.delete(record.watermark)
+        while (record.above.delete(record.watermark + 1)) record.watermark++
+      }
+    }
+    return true
+  }
+
+  forget(from: string): void {
+    this.#records.delete(from)
+  }
+
+  toTable(): SubmitterTable {
+    const table: Record<string, readonly number[]> = {}
+    for (const [from, { watermark, above }] of this.#records) {
+      table[from] = [watermark, ...[...above].sort((a, b) => a - b)]
+    }
+    return table
+  }
+}
