@@ -91,9 +91,12 @@ export function formatHealth(url: string, health: unknown): string {
   scalar('islandName', 'island')
   scalar('islandId')
   scalar('colleagueId')
-  scalar('leader')
+  scalar('state')
+  scalar('location')
+  scalar('isLeader')
   scalar('naturalized')
   scalar('startedAt')
+  scalar('pending')
   const government = governmentOf(health)
   if (government === null) {
     lines.push('  government     none (not in an island yet)')
@@ -114,7 +117,7 @@ export function formatHealth(url: string, health: unknown): string {
     }
     if (government.exiled.length > 0) lines.push(`  exiled         ${government.exiled.join(' ')}`)
   }
-  for (const name of ['log', 'positions', 'requests', 'counters']) {
+  for (const name of ['positions', 'requests', 'transport']) {
     const group = field(health, name)
     if (isObject(group)) {
       const pairs = Object.entries(group)
@@ -123,9 +126,11 @@ export function formatHealth(url: string, health: unknown): string {
       if (pairs.length > 0) lines.push(`  ${name.padEnd(14)} ${pairs.join(', ')}`)
     }
   }
+  const crash = field(health, 'crash')
+  if (isObject(crash)) lines.push(`  crashed        ${String(crash['code'])}: ${String(crash['message'])}`)
   const known = new Set([
-    'islandName', 'islandId', 'colleagueId', 'leader', 'naturalized', 'startedAt',
-    'government', 'log', 'positions', 'requests', 'counters',
+    'islandName', 'islandId', 'colleagueId', 'state', 'location', 'leader', 'isLeader', 'naturalized',
+    'startedAt', 'pending', 'government', 'positions', 'requests', 'transport', 'crash',
   ])
   for (const [name, value] of isObject(health) ? Object.entries(health) : []) {
     if (known.has(name)) continue

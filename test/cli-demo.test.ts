@@ -1,0 +1,49 @@
+import { strict as assert } from 'node:assert'
+import { spawn } from 'node:child_process'
+import { test } from 'node:test'
+import { MAIN_PATH } from '../src/cli/member-process.js'
+
+const DEMO_TIMEOUT_MS = 60_000
+
+test('demo runs to completion, reports the failover, and leaves no process behind', async () => {
+  const child = spawn(process.execPath, [MAIN_PATH, 'demo', '--keys', '10', '--deadline-ms', '50000'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+  const timer = setTimeout(() => child.kill('SIGKILL'), DEMO_TIMEOUT_MS)
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  clearTimeout(timer)
+  assert.equal(code, 0, `${stdout}\n${stderr}`)
+  assert.match(stdout, /SIGKILL leader m\d \(pid (\d+)\)/)
+  assert.match(stdout, /first write after the kill acknowledged by m\d \d+ ms after SIGKILL/)
+  assert.match(stdout, /newcomer m4 holds \d+ keys, received out of band/)
+  assert.match(stdout, /stopped 3 members with SIGTERM .* every one exited 0/)
+  assert.match(stdout, /^demo passed in .*; first write .* after SIGKILL of the leader$/m)
+
+  const pids = [...stdout.matchAll(/pid (\d+)/g)].map((match) => Number(match[1]))
+  for (const pid of pids) assert.throws(() => process.kill(pid, 0), 'the killed leader is gone')
+})
+
+test('demo stops its members when interrupted with SIGINT', async () => {
+  const child = spawn(process.execPath, [MAIN_PATH, 'demo', '--keys', '10'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+  const timer = setTimeout(() => child.kill('SIGKILL'), DEMO_TIMEOUT_MS)
+  await new Promise<void>((resolve) => {
+    const check = (): void => {
+      if (/m1 founded the island/.test(stdout)) resolve()
+    }
+    child.stdout.on('data', check)
+    child.once('exit', () => resolve())
+  })
+  child.kill('SIGINT')
+  const code = await new Promise<number | null>((resolve) =>
+    child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve),
+  )
+  clearTimeout(timer)
+  assert.equal(code, 130, stdout)
+  assert.match(stdout, /interrupted/)
+})

@@ -1,0 +1,174 @@
+// Real `serve` processes on loopback: writes spread over members, the leader
+// killed with SIGKILL, writes continuing, a newcomer joining and serving
+// every key, and every member holding the same map.
+
+import { strict as assert } from 'node:assert'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, test } from 'node:test'
+import { isDeepStrictEqual } from 'node:util'
+import { governmentOf, membersOf, parliamentOf } from '../src/cli/health-view.js'
+import { callJson, type HttpAnswer } from '../src/cli/http-client.js'
+import { spawnMember, type MemberProcess } from '../src/cli/member-process.js'
+
+const READY_TIMEOUT_MS = 15_000
+const WAIT_MS = 15_000
+const CALL_TIMEOUT_MS = 12_000
+const WRITES = 200
+const CONCURRENCY = 8
+
+const started: MemberProcess[] = []
+
+after(async () => {
+  await Promise.all(started.map((member) => member.stop(2_000)))
+})
+
+function start(id: string, args: readonly string[]): MemberProcess {
+  const member = spawnMember({
+    name: id,
+    readyTimeoutMs: READY_TIMEOUT_MS,
+    args: ['--island', 'test', '--bind', '127.0.0.1:0', '--id', id, '--ping-ms', '100', '--timeout-ms', '500', '--log-level', 'warn', ...args],
+  })
+  started.push(member)
+  return member
+}
+
+async function ready(member: MemberProcess): Promise<string> {
+  try {
+    return await member.ready
+  } catch (error) {
+    throw new Error(`${String(error)}\n${member.stderrTail()}`)
+  }
+}
+
+async function poll<T>(what: string, probe: () => Promise<T | null>): Promise<T> {
+  const until = Date.now() + WAIT_MS
+  while (Date.now() < until) {
+    const value = await probe().catch(() => null)
+    if (value !== null) return value
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  throw new Error(`no ${what} within ${WAIT_MS} ms`)
+}
+
+async function health(url: string): Promise<unknown> {
+  const answer = await callJson(`${url}/health`, { timeoutMs: 2_000 })
+  return answer.status === 200 ? answer.body : null
+}
+
+function get(url: string): Promise<HttpAnswer> {
+  return callJson(url, { timeoutMs: CALL_TIMEOUT_MS })
+}
+
+/** A write is retried (same key, same value: idempotent) only while the island has no leader to take it. */
+async function put(url: string, key: string, value: unknown): Promise<void> {
+  const until = Date.now() + WAIT_MS
+  for (;;) {
+    const answer = await callJson(`${url}/kv/${key}`, { method: 'PUT', body: value, timeoutMs: CALL_TIMEOUT_MS }).catch(
+      (error: unknown) => ({ status: 0, body: String(error) }),
+    )
+    if (answer.status === 200) return
+    if (Date.now() > until || (answer.status >= 400 && answer.status < 500)) {
+      throw new Error(`PUT ${key} at ${url}: ${answer.status} ${JSON.stringify(answer.body)}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+async function writeAll(prefix: string, through: readonly string[], expected: Map<string, unknown>): Promise<void> {
+  let next = 0
+  const worker = async (): Promise<void> => {
+    for (let index = next++; index < WRITES; index = next++) {
+      const key = `${prefix}-${index}`
+      const value = { index, prefix }
+      await put(through[index % through.length] ?? '', key, value)
+      expected.set(key, value)
+    }
+  }
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+}
+
+test('three members survive the SIGKILL of their leader and admit a newcomer that serves every key', async () => {
+  const m1 = start('m1', ['--bootstrap'])
+  const url1 = await ready(m1)
+  const m2 = start('m2', ['--join', url1])
+  await ready(m2)
+  const m3 = start('m3', ['--join', url1])
+  await ready(m3)
+  const members = [m1, m2, m3]
+  const whole = await poll('government of three', async () => {
+    const view = governmentOf(await health(url1))
+    return view !== null && parliamentOf(view).length === 3 && view.naturalized.length === 3 ? view : null
+  })
+
+  const expected = new Map<string, unknown>()
+  await writeAll('before', members.map((member) => member.url ?? ''), expected)
+
+  const leader = members.find((member) => member.name === whole.leader)
+  assert.ok(leader, `leader ${String(whole.leader)} is one of ours`)
+  leader.kill('SIGKILL')
+  const killed = await leader.exited
+  assert.equal(killed.signal, 'SIGKILL')
+  const survivors = members.filter((member) => member !== leader)
+  await writeAll('after', survivors.map((member) => member.url ?? ''), expected)
+  const afterKill = governmentOf(await health(survivors[0]?.url ?? ''))
+  assert.notEqual(afterKill?.leader, leader.name, 'a new leader governs')
+
+  const newcomer = start('m4', ['--join', survivors[1]?.url ?? ''])
+  const url4 = await ready(newcomer)
+  const first = await get(`${url4}/kv?consistent=1`)
+  assert.equal(first.status, 200)
+  for (const [key, value] of expected) {
+    const answer = await get(`${url4}/kv/${key}`)
+    assert.equal(answer.status, 200, key)
+    assert.deepEqual((answer.body as { value: unknown }).value, value, key)
+  }
+
+  const living = [...survivors, newcomer]
+  // Every member's map is the same once each has applied the same prefix.
+  await get(`${survivors[0]?.url ?? ''}/kv?consistent=1`)
+  const bodies = await poll('identical GET /kv on every member', async () => {
+    const answers = await Promise.all(living.map((member) => get(`${member.url ?? ''}/kv`)))
+    const [reference, ...others] = answers.map((answer) => answer.body)
+    return others.every((body) => isDeepStrictEqual(body, reference)) ? answers : null
+  })
+  const body = bodies[0]?.body as { count: number; entries: Array<{ key: string; value: unknown }> }
+  assert.equal(body.count, expected.size)
+  assert.deepEqual(new Map(body.entries.map((entry) => [entry.key, entry.value])), expected)
+
+  const view = governmentOf(await health(url4))
+  assert.ok(view !== null && membersOf(view).includes('m4'))
+
+  const exits = await Promise.all(living.map((member) => member.stop(5_000)))
+  assert.deepEqual(exits, living.map(() => ({ code: 0, signal: null })), 'SIGTERM: clean shutdown, exit 0')
+})
+
+test('a member that cannot join exits 1 without printing a URL', async () => {
+  const member = start('lost', ['--join', 'http://127.0.0.1:9'])
+  const exit = await member.exited
+  assert.equal(exit.code, 1, member.stderrTail())
+  assert.equal(member.url, null)
+})
+
+test('members sharing --secret-file form an island; the secret is required', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'paxos-colleague-cli-'))
+  try {
+    const secretPath = join(directory, 'secret')
+    await writeFile(secretPath, 'island secret\n', { mode: 0o600 })
+    const founder = start('s1', ['--bootstrap', '--secret-file', secretPath])
+    const url1 = await ready(founder)
+    const peer = start('s2', ['--join', url1, '--secret-file', secretPath])
+    const url2 = await ready(peer)
+    await put(url2, 'shared', 'yes')
+    const read = await get(`${url1}/kv/shared?consistent=1`)
+    assert.deepEqual(read.body, { key: 'shared', value: 'yes', position: (read.body as { position: number }).position })
+
+    const outsider = start('s3', ['--join', url1])
+    const exit = await outsider.exited
+    assert.notEqual(exit.code, 0, 'an unsigned join is refused')
+    assert.equal(outsider.url, null)
+  } finally {
+    await rm(directory, { recursive: true, force: true })
+  }
+})
