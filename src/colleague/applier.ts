@@ -1,0 +1,88 @@
+// Applies committed entries strictly in position order, one at a time, even
+// when handling an entry is asynchronous (an application callback returning a
+// promise, a newcomer fetching its state out of band). Synchronous handlers
+// run without a microtask hop per entry.
+
+import type { Committed } from '../paxos/types.js'
+
+export type ApplyHandler = (committed: Committed) => void | Promise<void>
+
+export interface ApplierOptions {
+  handle: ApplyHandler
+  /** After each entry is fully handled. */
+  onApplied(position: number): void
+  /** The handler threw or rejected, or positions arrived out of order. The applier has stopped. */
+  onFault(error: unknown, committed: Committed): void
+}
+
+export class Applier {
+  private readonly options: ApplierOptions
+  private queue: Committed[] = []
+  private head = 0
+  private draining = false
+  private stopped = false
+  private last = -1
+  private started = false
+
+  constructor(options: ApplierOptions) {
+    this.options = options
+  }
+
+  /** Position of the last entry fully applied; -1 before any. */
+  get applied(): number {
+    return this.last
+  }
+
+  /** Entries waiting to be applied. */
+  get backlog(): number {
+    return this.queue.length - this.head
+  }
+
+  push(entries: readonly Committed[]): void {
+    if (this.stopped) return
+    for (const entry of entries) this.queue.push(entry)
+    if (!this.draining) {
+      this.draining = true
+      // Never apply inside the caller's stack: the caller may be the kibitzer's flush.
+      queueMicrotask(() => void this.drain())
+    }
+  }
+
+  stop(): void {
+    this.stopped = true
+    this.queue = []
+    this.head = 0
+  }
+
+  private async drain(): Promise<void> {
+    while (!this.stopped && this.head < this.queue.length) {
+      const committed = this.queue[this.head] as Committed
+      this.head++
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head)
+        this.head = 0
+      }
+      if (this.started && committed.position !== this.last + 1) {
+        this.fail(new Error(`committed position ${committed.position} after ${this.last}: not in order`), committed)
+        break
+      }
+      try {
+        const pending = this.options.handle(committed)
+        if (pending !== undefined) await pending
+      } catch (error) {
+        this.fail(error, committed)
+        break
+      }
+      if (this.stopped) break
+      this.started = true
+      this.last = committed.position
+      this.options.onApplied(committed.position)
+    }
+    this.draining = false
+  }
+
+  private fail(error: unknown, committed: Committed): void {
+    this.stop()
+    this.options.onFault(error, committed)
+  }
+}

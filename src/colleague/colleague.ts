@@ -1,0 +1,660 @@
+// The public face of the library: one colleague of an island. It owns a
+// legislator (through a kibitzer), an HTTP server and client, and the
+// application's callbacks, and it walks the lifecycle of DESIGN.md:
+// idle -> (bootstrap | join -> immigration) -> member -> shut down or crashed.
+
+import { randomUUID } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { systemClock, type Clock } from '../kibitzer/clock.js'
+import { Kibitzer } from '../kibitzer/kibitzer.js'
+import { tickSchedule } from '../kibitzer/tick-schedule.js'
+import { Legislator } from '../paxos/legislator.js'
+import type { Committed, Government, LegislatorRefusal, Submission } from '../paxos/types.js'
+import { Applier } from './applier.js'
+import { ColleagueError, isColleagueError } from './errors.js'
+import type { ColleagueState, Health } from './health.js'
+import { createHandler, REQUEST_TYPES, type RequestListener, type RequestType } from './http-handler.js'
+import { HttpTransport } from './http-transport.js'
+import { bindLogger, silentLogger, type PinoLikeLogger } from './logger.js'
+import { DEFAULTS, type Application, type ColleagueOptions } from './options.js'
+import { callOutOfBand } from './out-of-band-client.js'
+import { PeerClient } from './peer-client.js'
+import { randomSeed, seededRandom } from './random.js'
+import type { Static, TSchema } from '@sinclair/typebox'
+import type { TypeCheck } from '@sinclair/typebox/compiler'
+import { firstError, validators, type JoinBody, type KibitzBody, type OutOfBandBody } from './schemas.js'
+import { Signer } from './signature.js'
+import { SnapshotStore } from './snapshot-store.js'
+import { Waiters } from './waiters.js'
+
+/** The built-in out-of-band request a newcomer makes without a `join` callback. */
+export const SNAPSHOT_REQUEST = 'snapshot'
+
+/** Grace for in-flight HTTP responses when the server closes. */
+const CLOSE_GRACE_MS = 1_000
+
+export interface ColleagueEvents {
+  crash: [error: ColleagueError]
+  government: [government: Government]
+  naturalized: []
+}
+
+export interface Enqueued {
+  readonly position: number
+  readonly promise: string
+}
+
+interface Deferred<T> {
+  resolve(value: T): void
+  reject(error: unknown): void
+}
+
+export class Colleague extends EventEmitter<ColleagueEvents> {
+  readonly islandName: string
+  readonly colleagueId: string
+  /** The colleague's routes as a `(request, response)` listener, to mount in any node:http server. */
+  readonly handler: RequestListener
+
+  private readonly application: Application
+  private readonly options: ColleagueOptions
+  private readonly clock: Clock
+  private readonly logger: PinoLikeLogger
+  private readonly legislator: Legislator
+  private readonly kibitzer: Kibitzer<Legislator>
+  private readonly applier: Applier
+  private readonly client: PeerClient
+  private readonly waiters: Waiters
+  private readonly snapshots = new SnapshotStore()
+  private readonly submissions = new Map<number, Deferred<Enqueued>>()
+  private readonly startedAt = new Date().toISOString()
+  private readonly requestCounts: Record<string, number> = { refused: 0 }
+  private readonly timeoutMs: number
+  private readonly joinTimeoutMs: number
+  private readonly outOfBandTimeoutMs: number
+
+  private state: ColleagueState = 'idle'
+  private founder = false
+  private location: string | null
+  private islandId: string | null = null
+  private server: Server | null = null
+  /** The latest government entry applied here (the legislator may be ahead). */
+  private appliedGovernment: Government | null = null
+  private immigrated = false
+  private outOfBandInvocations = 0
+  private failure: ColleagueError | null = null
+  private closing: Promise<void> | null = null
+
+  constructor(options: ColleagueOptions) {
+    super()
+    validateOptions(options)
+    this.options = options
+    this.application = options.application
+    this.islandName = options.islandName
+    this.colleagueId = options.colleagueId ?? randomUUID()
+    this.location = options.location ?? null
+    this.clock = options.clock ?? systemClock
+    this.logger = bindLogger(options.logger ?? silentLogger, { colleagueId: this.colleagueId })
+    this.timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs
+    this.joinTimeoutMs = options.joinTimeoutMs ?? DEFAULTS.joinTimeoutMs
+    this.outOfBandTimeoutMs = options.outOfBandTimeoutMs ?? DEFAULTS.outOfBandTimeoutMs
+    const bodyBytesMax = options.bodyBytesMax ?? DEFAULTS.bodyBytesMax
+    const schedule = tickSchedule(options.pingMs ?? DEFAULTS.pingMs, this.timeoutMs)
+    this.legislator = new Legislator({
+      id: this.colleagueId,
+      random: options.random ?? seededRandom(randomSeed()),
+      pingTicks: schedule.pingTicks,
+      timeoutTicks: schedule.timeoutTicks,
+      ...(options.parliamentSize !== undefined && { parliamentSize: options.parliamentSize }),
+    })
+    const signer =
+      options.secret === undefined
+        ? null
+        : new Signer(options.secret, {
+            now: () => this.clock.now(),
+            ...(options.signatureWindowMs !== undefined && { windowMs: options.signatureWindowMs }),
+          })
+    this.client = new PeerClient({ signer })
+    this.waiters = new Waiters(this.clock)
+    this.applier = new Applier({
+      handle: (committed) => this.apply(committed),
+      onApplied: () => this.waiters.check(),
+      onFault: (error, committed) => this.onApplyFault(error, committed),
+    })
+    this.kibitzer = new Kibitzer({
+      legislator: this.legislator,
+      clock: this.clock,
+      tickMs: schedule.tickMs,
+      transport: new HttpTransport({
+        client: this.client,
+        islandName: this.islandName,
+        from: this.colleagueId,
+        islandId: () => this.currentIslandId(),
+        locate: (id) => locationOf(this.legislator.properties(id)),
+        bodyBytesMax,
+        timeoutMs: this.timeoutMs,
+        onOversized: (to, bytes) => this.logger.error({ to, bytes }, 'message larger than bodyBytesMax dropped'),
+      }),
+      onCommitted: (committed) => this.applier.push(committed),
+      onSendFailure: (to, error) => this.logger.debug({ to, err: error }, 'kibitz send failed'),
+      onFault: (error) => this.crash(new ColleagueError('INTERNAL', 'the legislator failed', { cause: error })),
+    })
+    this.handler = createHandler({
+      dispatch: (type, body) => this.request(type, body),
+      signer,
+      bodyBytesMax,
+      logger: this.logger,
+      onRefused: () => this.countRequest('refused'),
+    })
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  /** Starts an HTTP server with the colleague's routes on `host`:`port`. */
+  async listen(): Promise<{ url: string }> {
+    this.assertAlive()
+    if (this.server !== null) throw new ColleagueError('ALREADY_JOINED', 'already listening')
+    const server = createServer(this.handler)
+    this.server = server
+    const host = this.options.host ?? DEFAULTS.host
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(this.options.port ?? DEFAULTS.port, host, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+    const { port } = server.address() as AddressInfo
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+    this.location ??= url
+    this.logger.info({ url, location: this.location }, 'listening')
+    return { url }
+  }
+
+  /** Founds a new island with this colleague as its whole government and leader. */
+  async bootstrap(): Promise<void> {
+    this.assertIdle()
+    const location = this.requireLocation()
+    this.islandId = randomUUID()
+    this.founder = true
+    this.state = 'member'
+    this.kibitzer.act((legislator) => legislator.bootstrap(this.islandId as string, { location }))
+    this.kibitzer.start()
+    await this.waiters.until(
+      () => this.appliedGovernment !== null,
+      this.joinTimeoutMs,
+      () => this.crash(new ColleagueError('JOIN_TIMEOUT', 'bootstrap government not applied in time')),
+    )
+    this.logger.info({ islandId: this.islandId }, 'bootstrapped')
+    this.emit('naturalized')
+  }
+
+  /**
+   * Asks the member at `url` to admit this colleague, then waits until the
+   * leader's messages arrive, the state is fetched out of band, and this
+   * colleague is naturalized.
+   */
+  async join(url: string): Promise<void> {
+    this.assertIdle()
+    const location = this.requireLocation()
+    this.state = 'joining'
+    this.kibitzer.start()
+    const body: JoinBody = { islandName: this.islandName, id: this.colleagueId, properties: { location } }
+    let answer
+    try {
+      answer = await this.client.post(url, '/join', JSON.stringify(body), this.timeoutMs)
+    } catch (error) {
+      throw this.abandonJoin(new ColleagueError('JOIN_FAILED', `POST ${url}/join failed`, { cause: error }))
+    }
+    const parsed = parseJson(answer.text)
+    if (answer.status < 200 || answer.status > 299) {
+      const remote = remoteError(parsed)
+      const code = answer.status < 500 ? 'JOIN_REFUSED' : 'JOIN_FAILED'
+      throw this.abandonJoin(
+        new ColleagueError(code, `${url} refused the join (${answer.status} ${remote?.code ?? ''})`, { cause: remote ?? answer.text }),
+      )
+    }
+    if (!validators.joinAnswer.Check(parsed) || parsed.islandName !== this.islandName) {
+      throw this.abandonJoin(new ColleagueError('JOIN_FAILED', `${url} answered an unexpected body`, { cause: answer.text }))
+    }
+    this.islandId ??= parsed.islandId
+    this.logger.info({ url, islandId: parsed.islandId }, 'immigration requested')
+    await this.waiters.until(
+      () => this.immigrated,
+      this.joinTimeoutMs,
+      () => this.crash(new ColleagueError('JOIN_TIMEOUT', `not naturalized within ${this.joinTimeoutMs} ms`)),
+    )
+  }
+
+  /** Stops timers, rejects pending calls, closes HTTP. Idempotent; also fine after a crash. */
+  shutdown(): Promise<void> {
+    if (this.closing !== null) return this.closing
+    this.state = 'shut-down'
+    this.logger.info({}, 'shutting down')
+    this.closing = this.teardown(new ColleagueError('SHUT_DOWN', 'the colleague was shut down'))
+    return this.closing
+  }
+
+  // ------------------------------------------------------------------ the log
+
+  /** Enqueues `value` (JSON) and resolves once it is committed and applied here. */
+  enqueue(value: unknown): Promise<Enqueued> {
+    try {
+      this.assertAlive()
+      if (this.state !== 'member') throw new ColleagueError('NOT_JOINED', 'enqueue before bootstrap or join completed')
+      const result = this.kibitzer.act((legislator) => legislator.enqueue(value))
+      if (!result.ok) throw refusalError(result.code)
+      return new Promise((resolve, reject) => this.submissions.set(result.seq, { resolve, reject }))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /**
+   * One out-of-band request to the leader of the government applied here
+   * (for a newcomer: its arrival government). Any failure crashes the
+   * colleague: see DESIGN.md, out-of-band rules.
+   */
+  async outOfBand(name: string, post: unknown): Promise<unknown> {
+    this.assertAlive()
+    const government = this.appliedGovernment
+    if (government === null) throw new ColleagueError('NOT_JOINED', 'no government applied yet')
+    const leader = government.majority[0] ?? ''
+    const location = locationOf(government.properties[leader])
+    const invocation = ++this.outOfBandInvocations
+    this.logger.trace({ invocation, name, leader, location }, 'outOfBandCall')
+    const body: OutOfBandBody = {
+      islandName: this.islandName,
+      islandId: government.islandId,
+      from: this.colleagueId,
+      arrival: this.legislator.arrival,
+      name,
+      post: post ?? null,
+    }
+    try {
+      if (location === null) throw new ColleagueError('OUT_OF_BAND_FAILED', `leader ${leader} has no location`)
+      const result = await callOutOfBand(this.client, location, body, this.outOfBandTimeoutMs)
+      this.logger.trace({ invocation, ok: true }, 'outOfBandReturn')
+      return result
+    } catch (error) {
+      const failure = isColleagueError(error)
+        ? error
+        : new ColleagueError('OUT_OF_BAND_FAILED', 'out-of-band request failed', { cause: error })
+      this.logger.trace({ invocation, ok: false, code: failure.code, message: failure.message }, 'outOfBandReturn')
+      this.crash(failure)
+      throw failure
+    }
+  }
+
+  naturalized(): boolean {
+    return this.founder ? this.state === 'member' : this.immigrated
+  }
+
+  health(): Health {
+    const government = this.appliedGovernment
+    return {
+      startedAt: this.startedAt,
+      islandName: this.islandName,
+      colleagueId: this.colleagueId,
+      islandId: this.currentIslandId(),
+      state: this.state,
+      location: this.location,
+      government,
+      leader: government?.majority[0] ?? null,
+      isLeader: this.state === 'member' && this.legislator.isLeader,
+      naturalized: this.naturalized(),
+      positions: { commit: this.legislator.commit, applied: this.applier.applied, backlog: this.applier.backlog },
+      pending: this.submissions.size,
+      requests: { ...this.requestCounts },
+      transport: this.kibitzer.statistics,
+      crash: this.failure === null ? null : { code: this.failure.code, message: this.failure.message },
+    }
+  }
+
+  // ------------------------------------------------------------------ requests
+
+  /**
+   * The transport-agnostic entry point every HTTP route maps onto. Unknown
+   * types and bad bodies reject with a ColleagueError and change nothing.
+   */
+  async request(type: string, body?: unknown): Promise<unknown> {
+    try {
+      if (!(REQUEST_TYPES as readonly string[]).includes(type)) {
+        throw new ColleagueError('UNKNOWN_REQUEST', `unknown request type ${JSON.stringify(type)}`)
+      }
+      this.countRequest(type)
+      return await this.dispatch(type as RequestType, body)
+    } catch (error) {
+      this.countRequest('refused')
+      throw error
+    }
+  }
+
+  private countRequest(key: string): void {
+    this.requestCounts[key] = (this.requestCounts[key] ?? 0) + 1
+  }
+
+  private async dispatch(type: RequestType, body: unknown): Promise<unknown> {
+    switch (type) {
+      case 'health':
+        return this.health()
+      case 'kibitz':
+        return this.receiveKibitz(body)
+      case 'join':
+        return this.receiveJoin(body)
+      case 'bootstrap':
+        return this.receiveBootstrap(body)
+      case 'shutdown':
+        return this.receiveShutdown(body)
+      case 'oob':
+        return this.receiveOutOfBand(body)
+    }
+  }
+
+  private receiveKibitz(body: unknown): undefined {
+    const kibitz: KibitzBody = validate(validators.kibitz, body)
+    this.assertAlive()
+    this.assertIsland(kibitz.islandName, kibitz.islandId, this.state === 'joining')
+    this.kibitzer.receive(kibitz.from, kibitz.messages)
+    return undefined
+  }
+
+  private receiveJoin(body: unknown): { islandName: string; islandId: string } {
+    const join = validate(validators.join, body)
+    this.assertAlive()
+    this.assertIsland(join.islandName, null, false)
+    const islandId = this.currentIslandId() as string
+    const refusal = this.kibitzer.act((legislator) => legislator.immigrate(join.id, join.properties))
+    if (refusal !== null) throw refusalError(refusal)
+    this.logger.info({ newcomer: join.id, location: join.properties.location }, 'immigration forwarded')
+    return { islandName: this.islandName, islandId }
+  }
+
+  private async receiveBootstrap(body: unknown): Promise<{ islandName: string; islandId: string }> {
+    const bootstrap = validate(validators.bootstrap, body)
+    if (bootstrap.islandName !== this.islandName) throw wrongIsland(bootstrap.islandName)
+    await this.bootstrap()
+    return { islandName: this.islandName, islandId: this.islandId as string }
+  }
+
+  private receiveShutdown(body: unknown): { shuttingDown: true } {
+    const shutdown = validate(validators.shutdown, body)
+    if (shutdown.islandName !== this.islandName) throw wrongIsland(shutdown.islandName)
+    const islandId = this.currentIslandId()
+    if (shutdown.islandId !== undefined && islandId !== null && shutdown.islandId !== islandId) {
+      throw wrongIsland(shutdown.islandId)
+    }
+    // Not awaited: an HTTP caller gets its answer while the server closes behind it.
+    void this.shutdown()
+    return { shuttingDown: true }
+  }
+
+  /** Serves a newcomer's out-of-band request, once this colleague has applied its arrival. */
+  private async receiveOutOfBand(body: unknown): Promise<{ result: unknown }> {
+    const oob = validate(validators.oob, body)
+    this.assertAlive()
+    this.assertIsland(oob.islandName, oob.islandId, false)
+    if (oob.arrival !== null) {
+      const arrivalNumber = governmentNumber(oob.arrival)
+      await this.waiters.until(
+        () => (this.appliedGovernment?.number ?? 0) >= arrivalNumber,
+        this.outOfBandTimeoutMs / 2,
+        () => new ColleagueError('ARRIVAL_NOT_APPLIED', `arrival ${oob.arrival} not applied here in time`),
+      )
+    }
+    if (oob.name === SNAPSHOT_REQUEST && this.application.join === undefined) {
+      const snapshot = oob.arrival === null ? undefined : this.snapshots.take(oob.arrival, oob.from)
+      if (snapshot === undefined) {
+        throw new ColleagueError('OUT_OF_BAND_NOT_FOUND', `no snapshot kept for ${oob.from} at ${oob.arrival}`)
+      }
+      this.logger.info({ newcomer: oob.from, arrival: oob.arrival }, 'snapshot served')
+      return { result: snapshot.state }
+    }
+    const serve = this.application.outOfBand
+    if (serve === undefined) throw new ColleagueError('OUT_OF_BAND_NOT_FOUND', `no out-of-band handler for ${oob.name}`)
+    try {
+      const result = await serve.call(this.application, oob.name, oob.post, { from: oob.from })
+      return { result: result ?? null }
+    } catch (error) {
+      throw new ColleagueError('APPLICATION_FAILED', `outOfBand(${oob.name}) failed`, { cause: error })
+    }
+  }
+
+  // ------------------------------------------------------------------ applying
+
+  private apply(committed: Committed): void | Promise<void> {
+    const entry = committed.entry
+    switch (entry.type) {
+      case 'government':
+        return this.applyGovernment(entry.government)
+      case 'value':
+        return committed.apply ? this.applyValue(committed, entry.submission) : undefined
+      case 'noop':
+        return undefined
+    }
+  }
+
+  private applyValue(committed: Committed, submission: Submission): void | Promise<void> {
+    const applied = this.application.entry({
+      position: committed.position,
+      promise: committed.promise,
+      value: submission.value,
+      from: submission.from,
+    })
+    if (isThenable(applied)) return applied.then(() => this.settleSubmission(committed, submission))
+    this.settleSubmission(committed, submission)
+  }
+
+  private settleSubmission(committed: Committed, submission: Submission): void {
+    if (submission.from !== this.colleagueId) return
+    const deferred = this.submissions.get(submission.seq)
+    if (deferred === undefined) return
+    this.submissions.delete(submission.seq)
+    deferred.resolve({ position: committed.position, promise: committed.promise })
+  }
+
+  private async applyGovernment(government: Government): Promise<void> {
+    const arrival = this.appliedGovernment === null && !this.founder
+    if (arrival && government.arrived[this.colleagueId] !== government.promise) {
+      throw new ColleagueError('INTERNAL', `first government ${government.promise} is not this newcomer's arrival`)
+    }
+    const members = new Set([...government.majority, ...government.minority, ...government.constituents])
+    if (!members.has(this.colleagueId)) {
+      throw new ColleagueError('EXILED', `government ${government.promise} no longer names this colleague`)
+    }
+    this.appliedGovernment = government
+    this.islandId ??= government.islandId
+    this.emit('government', government)
+    this.application.government?.(government)
+    if (arrival) {
+      await this.immigrate(government)
+      return
+    }
+    this.snapshots.forgetExcept(members)
+    await this.keepSnapshotForNewcomers(government)
+  }
+
+  /** As the arrival government's leader, keeps the state its newcomers will ask for. */
+  private async keepSnapshotForNewcomers(government: Government): Promise<void> {
+    if (government.majority[0] !== this.colleagueId || this.application.join !== undefined) return
+    const newcomers = Object.keys(government.arrived).filter(
+      (id) => id !== this.colleagueId && government.arrived[id] === government.promise,
+    )
+    if (newcomers.length === 0) return
+    const state = this.application.snapshot === undefined ? null : await this.application.snapshot()
+    this.snapshots.keep(government.promise, newcomers, state)
+    this.logger.debug({ arrival: government.promise, newcomers }, 'snapshot kept for newcomers')
+  }
+
+  /** The newcomer's first applied entry is its arrival: get the state, then naturalize. */
+  private async immigrate(government: Government): Promise<void> {
+    const arrival = government.promise
+    this.logger.info({ arrival, leader: government.majority[0] }, 'admitted; fetching state out of band')
+    if (this.application.join !== undefined) {
+      await this.application.join({ arrival, outOfBand: (name, post) => this.outOfBand(name, post) })
+    } else {
+      const state = await this.outOfBand(SNAPSHOT_REQUEST, { arrival })
+      await this.application.restore?.(state)
+    }
+    if (this.state !== 'joining') return
+    this.kibitzer.act((legislator) => legislator.naturalize())
+    this.immigrated = true
+    this.state = 'member'
+    this.logger.info({ arrival }, 'naturalized')
+    this.emit('naturalized')
+  }
+
+  private onApplyFault(error: unknown, committed: Committed): void {
+    if (this.state === 'crashed' || this.state === 'shut-down') return
+    const failure =
+      isColleagueError(error) && (error.code === 'EXILED' || error.code === 'INTERNAL' || error.code === 'OUT_OF_BAND_FAILED')
+        ? error
+        : new ColleagueError('APPLICATION_FAILED', `applying position ${committed.position} failed`, { cause: error })
+    this.crash(failure)
+  }
+
+  // ------------------------------------------------------------------ endings
+
+  /** Stops for good: the colleague never recovers; a supervisor starts a new one. */
+  private crash(error: ColleagueError): ColleagueError {
+    if (this.state === 'crashed' || this.state === 'shut-down') return error
+    this.state = 'crashed'
+    this.failure = error
+    this.logger.error({ err: error, code: error.code }, 'crashed')
+    // Pending calls fail with the crash itself; later calls get CRASHED.
+    this.closing = this.teardown(error)
+    this.emit('crash', error)
+    return error
+  }
+
+  private async teardown(reason: ColleagueError): Promise<void> {
+    this.kibitzer.stop()
+    this.applier.stop()
+    for (const deferred of this.submissions.values()) deferred.reject(reason)
+    this.submissions.clear()
+    this.waiters.rejectAll(reason)
+    await Promise.all([this.closeServer(), this.client.close()])
+  }
+
+  private closeServer(): Promise<void> {
+    const server = this.server
+    if (server === null) return Promise.resolve()
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS)
+      server.close(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+      server.closeIdleConnections()
+    })
+  }
+
+  /** A failed join leaves the colleague idle: nothing was admitted that it knows of. */
+  private abandonJoin(error: ColleagueError): ColleagueError {
+    if (this.state === 'joining') this.state = 'idle'
+    return error
+  }
+
+  // ------------------------------------------------------------------ checks
+
+  private currentIslandId(): string | null {
+    return this.islandId ?? this.legislator.government?.islandId ?? null
+  }
+
+  private assertAlive(): void {
+    if (this.state === 'crashed') {
+      throw new ColleagueError('CRASHED', 'the colleague crashed', { cause: this.failure })
+    }
+    if (this.state === 'shut-down') throw new ColleagueError('SHUT_DOWN', 'the colleague was shut down')
+  }
+
+  private assertIdle(): void {
+    this.assertAlive()
+    if (this.state !== 'idle') throw new ColleagueError('ALREADY_JOINED', `the colleague is ${this.state}`)
+  }
+
+  /** Refuses bodies for another island, and everything before this colleague is in one. */
+  private assertIsland(islandName: string, islandId: string | null, joining: boolean): void {
+    if (islandName !== this.islandName) throw wrongIsland(islandName)
+    const known = this.currentIslandId()
+    if (known === null) {
+      if (!joining) throw new ColleagueError('NOT_JOINED', 'this colleague is not in an island yet')
+      return
+    }
+    if (islandId !== null && islandId !== known) throw wrongIsland(islandId)
+  }
+
+  private requireLocation(): string {
+    if (this.location === null) throw new ColleagueError('NO_LOCATION', 'call listen() first or pass location')
+    return this.location
+  }
+}
+
+// -------------------------------------------------------------------- helpers
+
+function validateOptions(options: ColleagueOptions): void {
+  const invalid = (message: string): ColleagueError => new ColleagueError('INVALID_OPTIONS', message)
+  if (typeof options.islandName !== 'string' || options.islandName.length === 0 || options.islandName.length > 256) {
+    throw invalid('islandName must be a non-empty string of at most 256 characters')
+  }
+  if (options.colleagueId !== undefined && (options.colleagueId.length === 0 || options.colleagueId.length > 256)) {
+    throw invalid('colleagueId must be a non-empty string of at most 256 characters')
+  }
+  if (typeof options.application?.entry !== 'function') throw invalid('application.entry must be a function')
+  if (options.location !== undefined && !/^https?:\/\//.test(options.location)) {
+    throw invalid('location must be an http(s) URL')
+  }
+  if (options.secret !== undefined && options.secret.length === 0) throw invalid('secret must not be empty')
+  try {
+    tickSchedule(options.pingMs ?? DEFAULTS.pingMs, options.timeoutMs ?? DEFAULTS.timeoutMs)
+  } catch (error) {
+    throw new ColleagueError('INVALID_OPTIONS', (error as Error).message, { cause: error })
+  }
+}
+
+function validate<T extends TSchema>(check: TypeCheck<T>, body: unknown): Static<T> {
+  if (!check.Check(body)) throw new ColleagueError('INVALID_BODY', firstError(check, body))
+  return body
+}
+
+function wrongIsland(name: string): ColleagueError {
+  return new ColleagueError('WRONG_ISLAND', `addressed to island ${JSON.stringify(name)}, not this one`)
+}
+
+function refusalError(code: LegislatorRefusal): ColleagueError {
+  return new ColleagueError(code, `the legislator refused: ${code}`)
+}
+
+function locationOf(properties: Readonly<Record<string, unknown>> | undefined): string | null {
+  const location = properties?.location
+  return typeof location === 'string' ? location : null
+}
+
+/** The government number in a government's promise label, `${number}/0`. */
+function governmentNumber(promise: string): number {
+  const number = Number(promise.split('/', 1)[0])
+  if (!Number.isInteger(number) || number < 1) {
+    throw new ColleagueError('INVALID_BODY', `arrival ${JSON.stringify(promise)} is not a government promise`)
+  }
+  return number
+}
+
+function isThenable(value: unknown): value is PromiseLike<void> {
+  return typeof (value as PromiseLike<void> | null)?.then === 'function'
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    return undefined
+  }
+}
+
+function remoteError(body: unknown): { code: string; message: string } | null {
+  const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error
+  if (typeof error?.code !== 'string') return null
+  return { code: error.code, message: String(error.message ?? '') }
+}
+

@@ -1,0 +1,33 @@
+import type { KibitzerStats } from '../kibitzer/kibitzer.js'
+import type { Government } from '../paxos/types.js'
+
+export type ColleagueState = 'idle' | 'joining' | 'member' | 'shut-down' | 'crashed'
+
+/** What `colleague.health()` and `GET /health` report. */
+export interface Health {
+  readonly startedAt: string
+  readonly islandName: string
+  readonly colleagueId: string
+  readonly islandId: string | null
+  readonly state: ColleagueState
+  readonly location: string | null
+  readonly government: Government | null
+  readonly leader: string | null
+  readonly isLeader: boolean
+  readonly naturalized: boolean
+  readonly positions: {
+    /** Highest position the legislator has chosen (gap free); -1 before any. */
+    readonly commit: number
+    /** Highest position the application has applied; -1 before any. */
+    readonly applied: number
+    /** Committed entries waiting to be applied. */
+    readonly backlog: number
+  }
+  /** Local enqueues not yet applied. */
+  readonly pending: number
+  /** Requests received, by type, and those refused with an error. */
+  readonly requests: Readonly<Record<string, number>>
+  readonly transport: KibitzerStats
+  /** Present once crashed: why. */
+  readonly crash: { readonly code: string; readonly message: string } | null
+}

@@ -1,0 +1,138 @@
+// Maps HTTP routes onto `colleague.request(type, body)`. Reads the body with
+// a size limit, checks the signature when the island has a secret, parses
+// JSON, and turns every ColleagueError into its status and a JSON error body.
+// Nothing reaches the colleague unless all of that passed.
+
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { ColleagueError, isColleagueError } from './errors.js'
+import type { PinoLikeLogger } from './logger.js'
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, type Signer } from './signature.js'
+
+export type RequestType = 'health' | 'kibitz' | 'join' | 'bootstrap' | 'shutdown' | 'oob'
+
+export const REQUEST_TYPES: readonly RequestType[] = ['health', 'kibitz', 'join', 'bootstrap', 'shutdown', 'oob']
+
+interface Route {
+  readonly method: 'GET' | 'POST'
+  readonly type: RequestType
+}
+
+const ROUTES: ReadonlyMap<string, Route> = new Map([
+  ['/health', { method: 'GET', type: 'health' }],
+  ['/kibitz', { method: 'POST', type: 'kibitz' }],
+  ['/join', { method: 'POST', type: 'join' }],
+  ['/bootstrap', { method: 'POST', type: 'bootstrap' }],
+  ['/shutdown', { method: 'POST', type: 'shutdown' }],
+  ['/oob', { method: 'POST', type: 'oob' }],
+])
+
+export type RequestListener = (request: IncomingMessage, response: ServerResponse) => void
+
+export interface HandlerOptions {
+  dispatch(type: RequestType, body: unknown): Promise<unknown>
+  signer: Signer | null
+  bodyBytesMax: number
+  logger: PinoLikeLogger
+  /** Counts requests refused before dispatch (bad route, size, signature, JSON). */
+  onRefused(error: ColleagueError): void
+}
+
+export function createHandler(options: HandlerOptions): RequestListener {
+  return (request, response) => {
+    handle(options, request, response).catch((error: unknown) => {
+      options.logger.error({ err: error }, 'http handler failed')
+      if (!response.headersSent) send(response, 500, new ColleagueError('INTERNAL', 'internal error').toBody())
+      else response.destroy()
+    })
+  }
+}
+
+async function handle(options: HandlerOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const pathname = (request.url ?? '/').split('?', 1)[0] ?? '/'
+  const route = ROUTES.get(pathname)
+  try {
+    if (route === undefined) throw refuse(options, new ColleagueError('UNKNOWN_REQUEST', `no route ${pathname}`))
+    if (request.method !== route.method) {
+      response.setHeader('allow', route.method)
+      throw refuse(options, new ColleagueError('METHOD_NOT_ALLOWED', `${pathname} takes ${route.method}`))
+    }
+    const body = route.method === 'GET' ? undefined : await readBody(options, request, pathname)
+    const result = await options.dispatch(route.type, body)
+    if (result === undefined) {
+      response.writeHead(204).end()
+    } else {
+      send(response, 200, result)
+    }
+  } catch (error) {
+    if (!isColleagueError(error)) throw error
+    if (error.status >= 500) options.logger.warn({ err: error, route: pathname }, 'request failed')
+    else options.logger.debug({ code: error.code, route: pathname, message: error.message }, 'request refused')
+    send(response, error.status, error.toBody())
+  }
+}
+
+async function readBody(options: HandlerOptions, request: IncomingMessage, route: string): Promise<unknown> {
+  const text = await readText(options, request)
+  if (options.signer !== null) {
+    const ok = options.signer.verify(
+      'POST',
+      route,
+      text,
+      request.headers[TIMESTAMP_HEADER],
+      request.headers[SIGNATURE_HEADER],
+    )
+    if (!ok) throw refuse(options, new ColleagueError('UNAUTHORIZED', 'missing, wrong, stale or replayed signature'))
+  }
+  try {
+    return JSON.parse(text) as unknown
+  } catch (error) {
+    throw refuse(options, new ColleagueError('INVALID_JSON', 'body is not JSON', { cause: error }))
+  }
+}
+
+function readText(options: HandlerOptions, request: IncomingMessage): Promise<string> {
+  const limit = options.bodyBytesMax
+  const declared = Number(request.headers['content-length'] ?? 0)
+  if (declared > limit) {
+    request.resume()
+    return Promise.reject(refuse(options, tooLarge(limit)))
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    let over = false
+    request.on('data', (chunk: Buffer) => {
+      if (over) return
+      size += chunk.length
+      if (size > limit) {
+        over = true
+        chunks.length = 0
+        reject(refuse(options, tooLarge(limit)))
+        return
+      }
+      chunks.push(chunk)
+    })
+    request.on('end', () => {
+      if (!over) resolve(Buffer.concat(chunks).toString('utf8'))
+    })
+    request.on('error', reject)
+  })
+}
+
+function tooLarge(limit: number): ColleagueError {
+  return new ColleagueError('BODY_TOO_LARGE', `body exceeds ${limit} bytes`)
+}
+
+function refuse(options: HandlerOptions, error: ColleagueError): ColleagueError {
+  options.onRefused(error)
+  return error
+}
+
+function send(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  response.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  })
+  response.end(text)
+}

@@ -1,0 +1,69 @@
+// The kibitzer's transport over HTTP: a batch of messages becomes one
+// POST /kibitz to the peer's `location`. A batch too large for one body is
+// split; a single message too large for any body is dropped (and reported),
+// since no peer would accept it.
+
+import type { Transport } from '../kibitzer/transport.js'
+import type { Message } from '../paxos/types.js'
+import { ColleagueError } from './errors.js'
+import type { PeerClient } from './peer-client.js'
+
+export interface HttpTransportOptions {
+  client: PeerClient
+  islandName: string
+  from: string
+  /** The island id to stamp on bodies; null before this colleague knows it. */
+  islandId(): string | null
+  /** The URL a peer listens on, from the governments this colleague has seen. */
+  locate(id: string): string | null
+  bodyBytesMax: number
+  timeoutMs: number
+  onOversized?(to: string, bytes: number): void
+}
+
+export class HttpTransport implements Transport {
+  private readonly options: HttpTransportOptions
+
+  constructor(options: HttpTransportOptions) {
+    this.options = options
+  }
+
+  async send(to: string, messages: readonly Message[]): Promise<void> {
+    const { client, islandName, from, timeoutMs } = this.options
+    const location = this.options.locate(to)
+    if (location === null) throw new ColleagueError('PEER_UNREACHABLE', `no location known for ${to}`)
+    const islandId = this.options.islandId()
+    if (islandId === null) throw new ColleagueError('NOT_JOINED', 'no island id yet')
+    const head = `{"islandName":${JSON.stringify(islandName)},"islandId":${JSON.stringify(islandId)},"from":${JSON.stringify(from)},"messages":[`
+    for (const body of this.pack(to, head, messages)) {
+      const answer = await client.post(location, '/kibitz', body, timeoutMs)
+      if (answer.status < 200 || answer.status > 299) {
+        throw new ColleagueError('PEER_UNREACHABLE', `POST /kibitz to ${to} answered ${answer.status}: ${answer.text.slice(0, 200)}`)
+      }
+    }
+  }
+
+  /** Bodies of at most `bodyBytesMax` bytes holding `messages` in order. */
+  private *pack(to: string, head: string, messages: readonly Message[]): Generator<string> {
+    const limit = this.options.bodyBytesMax
+    const overhead = Buffer.byteLength(head) + 2
+    let parts: string[] = []
+    let bytes = overhead
+    for (const message of messages) {
+      const part = JSON.stringify(message)
+      const size = Buffer.byteLength(part) + 1
+      if (overhead + size > limit) {
+        this.options.onOversized?.(to, overhead + size)
+        continue
+      }
+      if (bytes + size > limit && parts.length > 0) {
+        yield `${head}${parts.join(',')}]}`
+        parts = []
+        bytes = overhead
+      }
+      parts.push(part)
+      bytes += size
+    }
+    if (parts.length > 0) yield `${head}${parts.join(',')}]}`
+  }
+}

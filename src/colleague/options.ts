@@ -1,0 +1,78 @@
+// What an application passes to `new Colleague(...)`, and the defaults.
+
+import type { Clock } from '../kibitzer/clock.js'
+import type { Government } from '../paxos/types.js'
+import type { PinoLikeLogger } from './logger.js'
+
+/** An applied log entry, as the application sees it. */
+export interface AppliedEntry {
+  readonly position: number
+  readonly promise: string
+  readonly value: unknown
+  /** The colleagueId that enqueued it. */
+  readonly from: string
+}
+
+export interface JoinContext {
+  /** Promise of the government that admitted this colleague. */
+  readonly arrival: string
+  /** Asks the arrival government's leader; a failure crashes the colleague. */
+  outOfBand(name: string, post: unknown): Promise<unknown>
+}
+
+export interface Application {
+  /** Applies one entry; entries come strictly in position order, each once. */
+  entry(entry: AppliedEntry): void | Promise<void>
+  /** The state a newcomer needs, taken right after applying its arrival. Must be JSON. */
+  snapshot?(): unknown | Promise<unknown>
+  /** Installs a snapshot on a newcomer, before any entry after its arrival. */
+  restore?(state: unknown): void | Promise<void>
+  /** Replaces the default immigration (fetch `snapshot`, then `restore`). */
+  join?(context: JoinContext): Promise<void>
+  /** Serves a newcomer's out-of-band request other than `snapshot`. */
+  outOfBand?(name: string, post: unknown, context: { readonly from: string }): unknown | Promise<unknown>
+  /** Called for every government entry applied, in log order. */
+  government?(government: Government): void
+}
+
+export interface ColleagueOptions {
+  islandName: string
+  /** Unique among living members; default a random UUID. */
+  colleagueId?: string
+  /** Interface for `listen()`; default 127.0.0.1. */
+  host?: string
+  /** Port for `listen()`; default 0 (any free port). */
+  port?: number
+  /** The URL peers use; default the address `listen()` bound. */
+  location?: string
+  parliamentSize?: number
+  /** Leader heartbeat interval; default 250. */
+  pingMs?: number
+  /** Silence after which a peer is suspected; default 1000. */
+  timeoutMs?: number
+  /** When set, every peer request is signed with it and unsigned ones get 401. */
+  secret?: string
+  logger?: PinoLikeLogger
+  application: Application
+  /** Seeded source in [0, 1) for the legislator; default a generator seeded from crypto. */
+  random?: () => number
+  clock?: Clock
+  /** Bound on `join()`/`bootstrap()` until naturalized; default 30 000. */
+  joinTimeoutMs?: number
+  /** Bound on one out-of-band request; default 10 000. */
+  outOfBandTimeoutMs?: number
+  /** Largest inbound body; default 8 MiB. */
+  bodyBytesMax?: number
+  /** Replay window for signed requests; default 30 000. */
+  signatureWindowMs?: number
+}
+
+export const DEFAULTS = {
+  host: '127.0.0.1',
+  port: 0,
+  pingMs: 250,
+  timeoutMs: 1000,
+  joinTimeoutMs: 30_000,
+  outOfBandTimeoutMs: 10_000,
+  bodyBytesMax: 8 * 1024 * 1024,
+} as const

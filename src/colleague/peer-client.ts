@@ -1,0 +1,82 @@
+// Outbound HTTP to other colleagues: one keep-alive undici Pool per peer
+// origin, every request signed when the island has a secret, every request
+// bounded by a timeout. No retries here: callers decide what a failure means.
+
+import { Pool } from 'undici'
+import type { Signer } from './signature.js'
+
+export const POOLS_MAX = 256
+export const CONNECTIONS_PER_PEER = 4
+
+export interface PostAnswer {
+  readonly status: number
+  readonly text: string
+}
+
+export interface PeerClientOptions {
+  signer: Signer | null
+  poolsMax?: number
+  connectionsPerPeer?: number
+}
+
+export class PeerClient {
+  private readonly signer: Signer | null
+  private readonly poolsMax: number
+  private readonly connectionsPerPeer: number
+  /** Origin to pool, least recently used first. */
+  private readonly pools = new Map<string, Pool>()
+  private closed = false
+
+  constructor(options: PeerClientOptions) {
+    this.signer = options.signer
+    this.poolsMax = options.poolsMax ?? POOLS_MAX
+    this.connectionsPerPeer = options.connectionsPerPeer ?? CONNECTIONS_PER_PEER
+  }
+
+  /**
+   * POSTs `body` (JSON text) to `route` under `location` and returns the
+   * status and body text. Rejects on connection failure or timeout.
+   */
+  async post(location: string, route: string, body: string, timeoutMs: number): Promise<PostAnswer> {
+    if (this.closed) throw new Error('peer client closed')
+    const base = new URL(location)
+    const path = `${base.pathname.replace(/\/+$/, '')}${route}`
+    const headers: Record<string, string> = { 'content-type': 'application/json' }
+    if (this.signer !== null) Object.assign(headers, this.signer.sign('POST', route, body))
+    const response = await this.pool(base.origin).request({
+      method: 'POST',
+      path,
+      headers,
+      body,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: AbortSignal.timeout(timeoutMs),
+    })
+    const text = await response.body.text()
+    return { status: response.statusCode, text }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    const pools = [...this.pools.values()]
+    this.pools.clear()
+    await Promise.allSettled(pools.map((pool) => pool.destroy()))
+  }
+
+  private pool(origin: string): Pool {
+    let pool = this.pools.get(origin)
+    if (pool !== undefined) {
+      this.pools.delete(origin)
+      this.pools.set(origin, pool)
+      return pool
+    }
+    pool = new Pool(origin, { connections: this.connectionsPerPeer, keepAliveTimeout: 4_000 })
+    this.pools.set(origin, pool)
+    for (const [oldest, old] of this.pools) {
+      if (this.pools.size <= this.poolsMax) break
+      this.pools.delete(oldest)
+      void old.close().catch(() => {})
+    }
+    return pool
+  }
+}

@@ -1,0 +1,160 @@
+// Schemas of every inbound body, compiled once into validators. The message
+// schemas mirror src/paxos/types.ts; the type assertions at the bottom fail
+// the build if the two drift apart.
+
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
+import type { Message } from '../paxos/types.js'
+
+/** Limits on what a peer may send: ids, names, and array lengths. */
+export const ID_LENGTH_MAX = 256
+export const NAME_LENGTH_MAX = 256
+export const LOCATION_LENGTH_MAX = 2048
+export const MESSAGES_PER_BODY_MAX = 16_384
+export const ENTRIES_PER_MESSAGE_MAX = 65_536
+export const MEMBERS_MAX = 1024
+
+const Id = Type.String({ minLength: 1, maxLength: ID_LENGTH_MAX })
+const Name = Type.String({ minLength: 1, maxLength: NAME_LENGTH_MAX })
+const Label = Type.String({ maxLength: NAME_LENGTH_MAX })
+const Count = Type.Integer({ minimum: 0 })
+const Position = Type.Integer({ minimum: -1 })
+const Ids = Type.Array(Id, { maxItems: MEMBERS_MAX })
+
+const Ballot = Type.Object({ round: Count, id: Type.String({ maxLength: ID_LENGTH_MAX }) })
+
+const Properties = Type.Record(Type.String(), Type.Unknown())
+
+const Government = Type.Object({
+  islandId: Id,
+  number: Count,
+  promise: Label,
+  majority: Ids,
+  minority: Ids,
+  constituents: Ids,
+  naturalized: Ids,
+  exiled: Ids,
+  properties: Type.Record(Type.String(), Properties),
+  arrived: Type.Record(Type.String(), Label),
+  submitters: Type.Record(Type.String(), Type.Array(Type.Integer(), { maxItems: ENTRIES_PER_MESSAGE_MAX })),
+})
+
+const Submission = Type.Object({ from: Id, seq: Count, value: Type.Unknown() })
+
+const LogEntry = Type.Union([
+  Type.Object({ type: Type.Literal('government'), government: Government }),
+  Type.Object({ type: Type.Literal('value'), submission: Submission }),
+  Type.Object({ type: Type.Literal('noop') }),
+])
+
+const Accepted = Type.Object({ position: Count, ballot: Ballot, entry: LogEntry })
+const AcceptedList = Type.Array(Accepted, { maxItems: ENTRIES_PER_MESSAGE_MAX })
+const PositionRange = Type.Object({ from: Count, to: Count })
+
+export const MessageSchema = Type.Union([
+  Type.Object({ type: Type.Literal('prepare'), ballot: Ballot, from: Position }),
+  Type.Object({ type: Type.Literal('promise'), ballot: Ballot, accepted: AcceptedList, commit: Position }),
+  Type.Object({
+    type: Type.Literal('accept'),
+    ballot: Ballot,
+    entries: AcceptedList,
+    chosen: AcceptedList,
+    commit: Position,
+    trim: Position,
+  }),
+  Type.Object({
+    type: Type.Literal('accepted'),
+    ballot: Ballot,
+    ranges: Type.Array(PositionRange, { maxItems: ENTRIES_PER_MESSAGE_MAX }),
+    commit: Position,
+  }),
+  Type.Object({
+    type: Type.Literal('reject'),
+    ballot: Ballot,
+    promised: Ballot,
+    commit: Position,
+    reason: Type.Union([
+      Type.Literal('ballot'),
+      Type.Literal('leader-alive'),
+      Type.Literal('not-member'),
+      Type.Literal('exiled'),
+      Type.Literal('trimmed'),
+    ]),
+  }),
+  Type.Object({ type: Type.Literal('forward'), submissions: Type.Array(Submission, { maxItems: ENTRIES_PER_MESSAGE_MAX }) }),
+  Type.Object({ type: Type.Literal('immigrate'), id: Id, properties: Properties }),
+  Type.Object({ type: Type.Literal('naturalize'), id: Id }),
+])
+
+export const KibitzBody = Type.Object({
+  islandName: Name,
+  islandId: Id,
+  from: Id,
+  messages: Type.Array(MessageSchema, { maxItems: MESSAGES_PER_BODY_MAX }),
+})
+
+const Location = Type.String({ minLength: 1, maxLength: LOCATION_LENGTH_MAX, pattern: '^https?://' })
+
+export const JoinBody = Type.Object({
+  islandName: Name,
+  id: Id,
+  properties: Type.Intersect([Properties, Type.Object({ location: Location })]),
+})
+
+export const BootstrapBody = Type.Object({ islandName: Name })
+
+export const ShutdownBody = Type.Object({ islandName: Name, islandId: Type.Optional(Id) })
+
+export const OutOfBandBody = Type.Object({
+  islandName: Name,
+  islandId: Id,
+  from: Id,
+  /** The asker's arrival promise: the server answers only once it applied that government. */
+  arrival: Type.Union([Label, Type.Null()]),
+  name: Name,
+  post: Type.Unknown(),
+})
+
+export const OutOfBandAnswer = Type.Object({ result: Type.Unknown() })
+
+export const JoinAnswer = Type.Object({ islandName: Name, islandId: Id })
+
+export type KibitzBody = Static<typeof KibitzBody>
+export type JoinBody = Static<typeof JoinBody>
+export type BootstrapBody = Static<typeof BootstrapBody>
+export type ShutdownBody = Static<typeof ShutdownBody>
+export type OutOfBandBody = Static<typeof OutOfBandBody>
+export type OutOfBandAnswer = Static<typeof OutOfBandAnswer>
+export type JoinAnswer = Static<typeof JoinAnswer>
+
+function compile<T extends TSchema>(schema: T): TypeCheck<T> {
+  return TypeCompiler.Compile(schema)
+}
+
+export const validators = {
+  kibitz: compile(KibitzBody),
+  join: compile(JoinBody),
+  bootstrap: compile(BootstrapBody),
+  shutdown: compile(ShutdownBody),
+  oob: compile(OutOfBandBody),
+  oobAnswer: compile(OutOfBandAnswer),
+  joinAnswer: compile(JoinAnswer),
+}
+
+/** A short description of the first schema violation, for error messages. */
+export function firstError<T extends TSchema>(check: TypeCheck<T>, value: unknown): string {
+  const error = check.Errors(value).First()
+  return error === undefined ? 'invalid body' : `${error.path || '/'}: ${error.message}`
+}
+
+// Compile-time guard: the schema accepts exactly the legislator's messages.
+type DeepReadonly<T> = T extends (infer E)[]
+  ? readonly DeepReadonly<E>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T
+type MessageFromSchema = Static<typeof MessageSchema>
+const schemaToCore = (message: MessageFromSchema): Message => message
+const coreToSchema = (message: Message): DeepReadonly<MessageFromSchema> => message
+void schemaToCore
+void coreToSchema

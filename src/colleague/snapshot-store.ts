@@ -1,0 +1,50 @@
+// Snapshots a leader took for newcomers, kept until each newcomer has
+// fetched its own, or until the store overflows (oldest arrival first).
+
+export const SNAPSHOTS_MAX = 16
+
+interface Snapshot {
+  /** A deep JSON copy: the application may keep mutating the object it returned. */
+  readonly state: unknown
+  readonly waiting: Set<string>
+}
+
+export class SnapshotStore {
+  private readonly max: number
+  /** Arrival promise to the snapshot taken right after applying it. */
+  private readonly snapshots = new Map<string, Snapshot>()
+
+  constructor(max = SNAPSHOTS_MAX) {
+    this.max = max
+  }
+
+  get size(): number {
+    return this.snapshots.size
+  }
+
+  keep(arrival: string, newcomers: readonly string[], state: unknown): void {
+    const copy = state === undefined ? null : (JSON.parse(JSON.stringify(state)) as unknown)
+    this.snapshots.set(arrival, { state: copy, waiting: new Set(newcomers) })
+    for (const oldest of this.snapshots.keys()) {
+      if (this.snapshots.size <= this.max) break
+      this.snapshots.delete(oldest)
+    }
+  }
+
+  /** The snapshot for `newcomer` at `arrival`, once; undefined if none is kept. */
+  take(arrival: string, newcomer: string): { state: unknown } | undefined {
+    const snapshot = this.snapshots.get(arrival)
+    if (snapshot === undefined || !snapshot.waiting.has(newcomer)) return undefined
+    snapshot.waiting.delete(newcomer)
+    if (snapshot.waiting.size === 0) this.snapshots.delete(arrival)
+    return { state: snapshot.state }
+  }
+
+  /** Drops what is kept for newcomers no longer in the island. */
+  forgetExcept(members: ReadonlySet<string>): void {
+    for (const [arrival, snapshot] of this.snapshots) {
+      for (const id of snapshot.waiting) if (!members.has(id)) snapshot.waiting.delete(id)
+      if (snapshot.waiting.size === 0) this.snapshots.delete(arrival)
+    }
+  }
+}

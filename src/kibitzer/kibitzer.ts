@@ -1,0 +1,226 @@
+// The kibitzer drives one legislator: it ticks it on a clock, feeds it the
+// messages peers send, and after every input asks it once for its output
+// (`ready()`), coalescing many inputs into one flush. Outgoing messages are
+// grouped per peer so that each flush costs at most one send per peer.
+//
+// The legislator is synchronous and not re-entrant: every call into it goes
+// through `act`, which refuses to run while a flush is inside `ready()`, and
+// committed entries leave through `onCommitted` only after `ready()` returned.
+
+import type { Committed, Message, Ready } from '../paxos/types.js'
+import type { Clock, TimerHandle } from './clock.js'
+import type { Transport } from './transport.js'
+
+/** What the kibitzer needs of a legislator. */
+export interface Driven {
+  readonly id: string
+  tick(): void
+  receive(from: string, message: Message): void
+  ready(): Ready
+}
+
+export interface KibitzerOptions<L extends Driven> {
+  legislator: L
+  transport: Transport
+  clock: Clock
+  tickMs: number
+  /** Receives committed entries in order, after `ready()` returned. */
+  onCommitted(committed: readonly Committed[]): void
+  /** A send failed: the batch is lost (Paxos repeats what matters). */
+  onSendFailure?(to: string, error: unknown): void
+  /** The legislator threw: a bug in the core. The kibitzer has stopped. */
+  onFault(error: unknown): void
+  /** Defers a flush until the current burst of inputs is in. */
+  defer?(callback: () => void): void
+  /** Messages waiting for one peer; beyond it the oldest are dropped. */
+  peerQueueMax?: number
+  /** Messages handed to the transport in one send. */
+  sendBatchMax?: number
+}
+
+export interface KibitzerStats {
+  readonly flushes: number
+  readonly sends: number
+  readonly messagesSent: number
+  readonly sendFailures: number
+  readonly messagesDropped: number
+}
+
+interface PeerQueue {
+  messages: Message[]
+  sending: boolean
+}
+
+export const PEER_QUEUE_MAX = 8192
+export const SEND_BATCH_MAX = 2048
+
+export class Kibitzer<L extends Driven> {
+  private readonly legislator: L
+  private readonly transport: Transport
+  private readonly clock: Clock
+  private readonly tickMs: number
+  private readonly onCommitted: (committed: readonly Committed[]) => void
+  private readonly onSendFailure: (to: string, error: unknown) => void
+  private readonly onFault: (error: unknown) => void
+  private readonly defer: (callback: () => void) => void
+  private readonly peerQueueMax: number
+  private readonly sendBatchMax: number
+  private readonly queues = new Map<string, PeerQueue>()
+  private ticker: TimerHandle | null = null
+  private flushScheduled = false
+  private flushing = false
+  private stopped = false
+  private stats = { flushes: 0, sends: 0, messagesSent: 0, sendFailures: 0, messagesDropped: 0 }
+
+  constructor(options: KibitzerOptions<L>) {
+    this.legislator = options.legislator
+    this.transport = options.transport
+    this.clock = options.clock
+    this.tickMs = options.tickMs
+    this.onCommitted = options.onCommitted
+    this.onSendFailure = options.onSendFailure ?? (() => {})
+    this.onFault = options.onFault
+    this.defer = options.defer ?? ((callback) => setImmediate(callback))
+    this.peerQueueMax = options.peerQueueMax ?? PEER_QUEUE_MAX
+    this.sendBatchMax = options.sendBatchMax ?? SEND_BATCH_MAX
+    if (this.peerQueueMax < 1 || this.sendBatchMax < 1) throw new RangeError('queue and batch limits must be >= 1')
+  }
+
+  get running(): boolean {
+    return this.ticker !== null
+  }
+
+  get statistics(): KibitzerStats {
+    return { ...this.stats }
+  }
+
+  /** Starts ticking. Idempotent. */
+  start(): void {
+    if (this.stopped || this.ticker !== null) return
+    this.ticker = this.clock.setInterval(() => this.onTick(), this.tickMs)
+  }
+
+  /** Stops ticking, sending and flushing for good; queued messages are dropped. */
+  stop(): void {
+    this.stopped = true
+    if (this.ticker !== null) this.clock.clearInterval(this.ticker)
+    this.ticker = null
+    this.queues.clear()
+  }
+
+  /**
+   * Runs `action` against the legislator and schedules a flush of its output.
+   * Returns what `action` returned; throws what it threw.
+   */
+  act<T>(action: (legislator: L) => T): T {
+    if (this.flushing) throw new Error('kibitzer: legislator called re-entrantly from inside ready()')
+    if (this.stopped) throw new Error('kibitzer: stopped')
+    const result = action(this.legislator)
+    this.scheduleFlush()
+    return result
+  }
+
+  /** Delivers a batch of messages from one peer. */
+  receive(from: string, messages: readonly Message[]): void {
+    if (this.stopped) return
+    this.guard(() => {
+      for (const message of messages) this.legislator.receive(from, message)
+    })
+    this.scheduleFlush()
+  }
+
+  private onTick(): void {
+    if (this.stopped) return
+    this.guard(() => this.legislator.tick())
+    this.scheduleFlush()
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.stopped) return
+    this.flushScheduled = true
+    this.defer(() => this.flush())
+  }
+
+  private flush(): void {
+    this.flushScheduled = false
+    if (this.stopped) return
+    let ready: Ready | undefined
+    this.flushing = true
+    try {
+      ready = this.guard(() => this.legislator.ready())
+    } finally {
+      this.flushing = false
+    }
+    if (ready === undefined) return
+    this.stats.flushes++
+    // In-memory mode: `ready.persist` needs no write before sending. A durable
+    // mode writes it here, before any message leaves.
+    const touched = new Set<string>()
+    const loopback: Message[] = []
+    for (const envelope of ready.messages) {
+      if (envelope.to === this.legislator.id) loopback.push(envelope.message)
+      else {
+        this.enqueueFor(envelope.to, envelope.message)
+        touched.add(envelope.to)
+      }
+    }
+    for (const peer of touched) this.pump(peer)
+    if (ready.committed.length > 0) this.onCommitted(ready.committed)
+    if (loopback.length > 0) this.receive(this.legislator.id, loopback)
+  }
+
+  private enqueueFor(peer: string, message: Message): void {
+    let queue = this.queues.get(peer)
+    if (queue === undefined) {
+      queue = { messages: [], sending: false }
+      this.queues.set(peer, queue)
+    }
+    queue.messages.push(message)
+    if (queue.messages.length > this.peerQueueMax) {
+      // A peer that cannot keep up loses its oldest messages; the legislator
+      // resends what is still needed on later heartbeats.
+      const excess = queue.messages.length - this.peerQueueMax
+      queue.messages.splice(0, excess)
+      this.stats.messagesDropped += excess
+    }
+  }
+
+  /** Sends what is queued for `peer`, one send in flight per peer. */
+  private pump(peer: string): void {
+    const queue = this.queues.get(peer)
+    if (queue === undefined || queue.sending || this.stopped) return
+    if (queue.messages.length === 0) {
+      this.queues.delete(peer)
+      return
+    }
+    const batch = queue.messages.splice(0, this.sendBatchMax)
+    queue.sending = true
+    this.stats.sends++
+    this.stats.messagesSent += batch.length
+    const settle = (): void => {
+      queue.sending = false
+      this.pump(peer)
+    }
+    let sent: Promise<void>
+    try {
+      sent = this.transport.send(peer, batch)
+    } catch (error) {
+      sent = Promise.reject(error)
+    }
+    sent.then(settle, (error: unknown) => {
+      this.stats.sendFailures++
+      this.onSendFailure(peer, error)
+      settle()
+    })
+  }
+
+  private guard<T>(action: () => T): T | undefined {
+    try {
+      return action()
+    } catch (error) {
+      this.stop()
+      this.onFault(error)
+      return undefined
+    }
+  }
+}
