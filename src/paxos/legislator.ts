@@ -356,7 +356,13 @@ export class Legislator {
 
   receive(from: string, message: Message): void {
     if (typeof message !== 'object' || message === null || from === this.id) return
-    if (this.#role === 'exiled') return
+    if (this.#role === 'exiled') {
+      // An exiled member still answers as an acceptor: the parliament that
+      // exiled it may need its vote to finish deciding that very government.
+      if (message.type === 'prepare') this.#receivePrepare(from, message)
+      else if (message.type === 'accept') this.#receiveAccept(from, message)
+      return
+    }
     switch (message.type) {
       case 'prepare':
         return this.#receivePrepare(from, message)
@@ -540,7 +546,7 @@ export class Legislator {
     }
     if (!elected) return
     this.#candidacy = null
-    this.#becomeLeader(candidacy.ballot, end)
+    this.#becomeLeader(candidacy.ballot, end, voters)
     const leadership = this.#leadership as Leadership | null
     assert(leadership !== null, 'elected without leadership')
     let runFrom = this.#commit + 1
@@ -572,7 +578,8 @@ export class Legislator {
     return merged
   }
 
-  #becomeLeader(ballot: Ballot, recoveredTo: number): void {
+  /** `heard`: members known alive now (the promisers); the others count as silent. */
+  #becomeLeader(ballot: Ballot, recoveredTo: number, heard: ReadonlySet<string> = new Set()): void {
     const government = this.#government
     assert(government !== null, 'leader without government')
     this.#role = 'leader'
@@ -595,7 +602,10 @@ export class Legislator {
       recipients: new Set(),
     }
     this.#updateRecipients(this.#leadership)
-    for (const id of membersOf(government)) this.#progressOf(this.#leadership, id)
+    for (const id of membersOf(government)) {
+      const progress = this.#progressOf(this.#leadership, id)
+      if (!heard.has(id)) progress.heardTick = this.#now - this.#timeoutTicks - 1
+    }
     if (this.#naturalized && !government.naturalized.includes(this.id)) this.#leadership.naturalize.add(this.id)
     for (const [seq, value] of this.#pending) this.#queueSubmission(this.#leadership, { from: this.id, seq, value })
   }
@@ -875,6 +885,15 @@ export class Legislator {
       return
     }
     if (this.#leadership !== null && compareBallot(message.ballot, this.#leadership.ballot) === 0) return
+    if (this.#role === 'exiled') {
+      if (order > 0) this.#promise(message.ballot)
+      for (const item of message.entries) {
+        if (Number.isSafeInteger(item.position) && item.position > this.#commit) this.#store(item.position, message.ballot, item.entry, false)
+      }
+      const ranges = message.entries.length === 0 ? [] : [{ from: message.entries[0]?.position ?? 0, to: message.entries.at(-1)?.position ?? 0 }]
+      this.#send(from, { type: 'accepted', ballot: message.ballot, ranges, commit: this.#commit })
+      return
+    }
     if (order > 0 || this.#role === 'candidate' || this.#role === 'leader') {
       this.#stepDown()
       if (order > 0) {
@@ -938,6 +957,11 @@ export class Legislator {
   }
 
   #exiled(): void {
+    const leadership = this.#leadership
+    if (leadership !== null) {
+      // Last act of a leader that exiled itself: tell the others it is chosen.
+      for (const id of leadership.recipients) this.#send(id, this.#acceptMessage(leadership, id, []))
+    }
     this.#leadership = null
     this.#candidacy = null
     this.#role = 'exiled'
