@@ -148,4 +148,10 @@ function main(argv: readonly string[]): number {
   return totals.violations === 0 ? 0 : 1
 }
 
+// A closed pipe (`| head`) ends the run quietly instead of with a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+  throw error
+})
+
 process.exitCode = main(process.argv.slice(2))

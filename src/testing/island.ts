@@ -8,8 +8,10 @@
 
 import { Legislator } from '../paxos/legislator.js'
 import type {
+  Accepted,
   Committed,
   EnqueueResult,
+  Envelope,
   Government,
   LegislatorRefusal,
   Message,
@@ -63,6 +65,7 @@ export const FAULT_TYPES = [
   'crash',
   'crash-beyond-quorum',
   'newcomer',
+  'pause',
 ] as const
 export type FaultType = (typeof FAULT_TYPES)[number]
 
@@ -71,15 +74,17 @@ export interface SimulateOptions {
   /** Members of the founding parliament; default 3 for odd seeds, 5 for even ones. */
   readonly members?: 3 | 5
   readonly mutant?: Mutant
+  /** Odd limit on the parliament, given to every legislator; default 5, so a 3-member island can grow. */
+  readonly parliamentSize?: number
   /** Ticks of the fault phase. */
   readonly steps?: number
   /** Ticks the founding members get to form their parliament. */
   readonly setupTicksMax?: number
   /** Ticks the island gets to converge once the faults heal. */
   readonly livenessTicksMax?: number
-  /** Values enqueued during the fault phase, at most. */
+  /** Values enqueued during the fault phase, at most; default one per 5 steps. */
   readonly enqueuesMax?: number
-  /** Newcomers admitted during the fault phase, at most. */
+  /** Newcomers admitted during the fault phase, at most; default one per 60 steps. */
   readonly newcomersMax?: number
   /** Stop the run at its first violation (default true). */
   readonly stopAtFirstViolation?: boolean
@@ -139,20 +144,33 @@ interface Member {
   /** Seqs this member's enqueues were given. */
   readonly submitted: number[]
   wasLeader: boolean
+  /** While `tick < pausedUntil` the member is paused: no ticks, its envelopes wait in `inbox`. */
+  pausedUntil: number
+  readonly inbox: Envelope[]
 }
+
+/** Distinct proposed governments remembered past the latest committed one. */
+const PROPOSED_MAX = 64
 
 const DEFAULTS = {
   steps: 240,
   setupTicksMax: 400,
   livenessTicksMax: 400,
-  enqueuesMax: 40,
-  newcomersMax: 3,
+  parliamentSize: 5,
+  stepsPerEnqueue: 5,
+  stepsPerNewcomer: 60,
   joinTicksMax: 60,
   joinAttemptsMax: 3,
   outOfBandTicksMax: 20,
   enqueueRate: 0.2,
-  faultRate: 0.08,
-  beyondQuorumRate: 0.1,
+  faultRate: 0.15,
+  /** Partitions heal by themselves after 3 to this many ticks. */
+  partitionTicksMax: 40,
+  beyondQuorumRate: 0.03,
+  /** A paused member neither ticks nor handles messages for up to this many ticks. */
+  pauseTicksMax: 30,
+  /** Envelopes held for a paused member; more are dropped. */
+  pausedInboxMax: 1024,
 } as const
 
 const FAULT_WEIGHTS: ReadonlyArray<readonly [FaultType, number]> = [
@@ -162,10 +180,11 @@ const FAULT_WEIGHTS: ReadonlyArray<readonly [FaultType, number]> = [
   ['reorder', 1],
   ['partition', 2],
   ['one-way', 1],
-  ['isolate-leader', 2],
+  ['isolate-leader', 3],
   ['heal', 3],
   ['crash', 2],
   ['newcomer', 2],
+  ['pause', 2],
 ]
 
 function defaultFactory(options: LegislatorFactoryOptions): SimulatedLegislator {
@@ -186,6 +205,18 @@ function membersOf(government: Government): string[] {
   return [...government.majority, ...government.minority, ...government.constituents]
 }
 
+function describe(committed: Committed): string {
+  const { entry } = committed
+  switch (entry.type) {
+    case 'government':
+      return `government ${entry.government.number}`
+    case 'value':
+      return `${entry.submission.from}#${entry.submission.seq}${committed.apply ? '' : ' (skipped)'}`
+    case 'noop':
+      return 'noop'
+  }
+}
+
 function errorText(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error)
 }
@@ -193,6 +224,7 @@ function errorText(error: unknown): string {
 class IslandSimulation {
   readonly #seed: number
   readonly #size: 3 | 5
+  readonly #parliamentSize: number
   readonly #mutant: Mutant | undefined
   readonly #random: Random
   readonly #network: SimulatedNetwork
@@ -208,8 +240,17 @@ class IslandSimulation {
   #valueCounter = 0
   #latest: Government | null = null
   #previous: Government | null = null
+  /**
+   * Governments proposed in accept rounds past the latest committed one: any
+   * of them may already be chosen, so crashes must keep their quorums too.
+   */
+  #proposed = new Map<string, Government>()
   #firstPosition: number | null = null
   #leaderSeen = false
+  /** Tick at which the current partitions heal by themselves. */
+  #healTick = 0
+  /** Highest position already written to the trace. */
+  #tracedThrough = -1
 
   constructor(options: SimulateOptions) {
     this.#options = options
@@ -218,7 +259,8 @@ class IslandSimulation {
     this.#mutant = options.mutant
     this.#random = createRandom(options.seed)
     this.#network = new SimulatedNetwork(this.#random.fork('network'))
-    this.#checker = new HistoryChecker(options.seed, { parliamentSize: this.#size })
+    this.#parliamentSize = options.parliamentSize ?? DEFAULTS.parliamentSize
+    this.#checker = new HistoryChecker(options.seed, { parliamentSize: this.#parliamentSize })
     this.#factory = options.createLegislator ?? defaultFactory
     this.#trace = options.trace
     this.#stopAtFirstViolation = options.stopAtFirstViolation ?? true
@@ -286,7 +328,8 @@ class IslandSimulation {
 
   #formed(): boolean {
     const government = this.#latest
-    if (government === null || parliamentOf(government).length !== this.#size) return false
+    const expected = Math.min(this.#size, this.#parliamentSize)
+    if (government === null || parliamentOf(government).length !== expected) return false
     const founders = [...this.#members.values()]
     return (
       founders.every((member) => member.alive && member.phase === 'citizen' && member.legislator.naturalized) &&
@@ -296,14 +339,21 @@ class IslandSimulation {
 
   #faultPhase(actions: Random): void {
     const steps = this.#options.steps ?? DEFAULTS.steps
-    const enqueuesMax = this.#options.enqueuesMax ?? DEFAULTS.enqueuesMax
+    const enqueuesMax = this.#options.enqueuesMax ?? Math.ceil(steps / DEFAULTS.stepsPerEnqueue)
     for (let tick = 0; tick < steps && !this.#stopped(); tick++) {
+      const alive = this.#alive()
+      // Without a quorum nothing more can be decided; the rest of the phase would only idle.
+      if (alive.length === 0 || !this.#hasQuorum(null)) break
       if (this.stats.enqueues < enqueuesMax && actions.chance(DEFAULTS.enqueueRate)) {
         const burst = actions.chance(0.2) ? 1 + actions.int(5) : 1
-        const member = actions.pick(this.#alive())
+        const member = actions.pick(alive)
         for (let index = 0; index < burst && this.stats.enqueues < enqueuesMax; index++) this.#enqueue(member)
       }
       if (actions.chance(DEFAULTS.faultRate)) this.#injectFault(actions)
+      if (this.#network.partitioned && this.#tick >= this.#healTick) {
+        this.#network.heal()
+        this.#log('partitions expire')
+      }
       this.#step()
     }
   }
@@ -311,6 +361,7 @@ class IslandSimulation {
   #livenessPhase(): void {
     this.#network.heal()
     this.#network.setFaults(NO_FAULTS)
+    for (const member of this.#alive()) member.pausedUntil = 0
     this.#log('liveness: healed')
     if (!this.#hasQuorum(null)) {
       this.stats.quorumLost = true
@@ -346,15 +397,31 @@ class IslandSimulation {
   #step(): void {
     this.#tick++
     this.#checker.step = this.#tick
+    for (const member of this.#alive()) {
+      if (member.inbox.length === 0 || this.#paused(member)) continue
+      for (const envelope of member.inbox.splice(0)) this.#deliver(member, envelope)
+    }
     for (const envelope of this.#network.advance()) {
       const member = this.#members.get(envelope.to)
       if (member === undefined || !member.alive) continue
-      this.#guard(member, 'receive', () => member.legislator.receive(envelope.from, envelope.message))
+      if (!this.#paused(member)) this.#deliver(member, envelope)
+      else if (member.inbox.length < DEFAULTS.pausedInboxMax) member.inbox.push(envelope)
     }
-    for (const member of this.#alive()) this.#guard(member, 'tick', () => member.legislator.tick())
+    for (const member of this.#alive()) {
+      if (!this.#paused(member)) this.#guard(member, 'tick', () => member.legislator.tick())
+    }
     for (const member of this.#alive()) this.#drain(member)
     for (const member of this.#alive()) this.#advanceNewcomer(member)
     this.#observe()
+  }
+
+  #paused(member: Member): boolean {
+    return this.#tick < member.pausedUntil
+  }
+
+  #deliver(member: Member, envelope: Envelope): void {
+    if (!member.alive) return
+    this.#guard(member, 'receive', () => member.legislator.receive(envelope.from, envelope.message))
   }
 
   #drain(member: Member): void {
@@ -369,6 +436,7 @@ class IslandSimulation {
         this.#checker.report('exception', `${member.id} sent an envelope from ${envelope.from}`)
         continue
       }
+      if (envelope.message.type === 'accept') this.#noteProposals(envelope.message.entries)
       this.#network.send(envelope)
     }
     for (const entry of committed) {
@@ -381,6 +449,10 @@ class IslandSimulation {
     const { entry } = committed
     if (this.#firstPosition === null) this.#firstPosition = committed.position
     if (entry.type === 'government') this.#noteGovernment(entry.government)
+    if (this.#trace !== undefined && committed.position > this.#tracedThrough) {
+      this.#tracedThrough = committed.position
+      this.#log(`${member.id} commits ${committed.position} (${committed.promise}): ${describe(committed)}`)
+    }
     if (member.phase === 'immigrant') {
       member.arrivalPosition = committed.position
       member.arrivalLeader = entry.type === 'government' ? (entry.government.majority[0] ?? '') : ''
@@ -399,10 +471,22 @@ class IslandSimulation {
     member.applied.push({ position: committed.position, key: submissionKey(entry.submission.from, entry.submission.seq) })
   }
 
+  #noteProposals(entries: readonly Accepted[]): void {
+    const latest = this.#latest?.number ?? 0
+    for (const { entry } of entries) {
+      if (entry.type !== 'government' || entry.government.number <= latest) continue
+      const key = JSON.stringify(parliamentOf(entry.government))
+      if (this.#proposed.size < PROPOSED_MAX) this.#proposed.set(`${entry.government.number}:${key}`, entry.government)
+    }
+  }
+
   #noteGovernment(government: Government): void {
     if (this.#latest !== null && government.number <= this.#latest.number) return
     this.#previous = this.#latest
     this.#latest = government
+    for (const [key, proposed] of this.#proposed) {
+      if (proposed.number <= government.number) this.#proposed.delete(key)
+    }
     this.#log(
       `government ${government.number}: majority ${government.majority.join(',')} minority ${government.minority.join(',')} constituents ${government.constituents.join(',')}`,
     )
@@ -514,6 +598,11 @@ class IslandSimulation {
     }
   }
 
+  #partitionFor(actions: Random): void {
+    const until = this.#tick + 3 + actions.int(DEFAULTS.partitionTicksMax - 2)
+    this.#healTick = Math.max(this.#healTick, until)
+  }
+
   /** Applies one fault; false when it did not apply (e.g. no member may crash). */
   #applyFault(type: FaultType, actions: Random): boolean {
     const alive = this.#alive().map((member) => member.id)
@@ -535,6 +624,7 @@ class IslandSimulation {
         const right = alive.filter((id) => !left.includes(id))
         if (left.length === 0 || right.length === 0) return false
         this.#network.partition(left, right)
+        this.#partitionFor(actions)
         this.#log(`partition ${left.join(',')} | ${right.join(',')}`)
         break
       }
@@ -543,6 +633,7 @@ class IslandSimulation {
         const to = alive.filter((id) => !from.includes(id) && actions.chance(0.6))
         if (from.length === 0 || to.length === 0) return false
         this.#network.partitionOneWay(from, to)
+        this.#partitionFor(actions)
         this.#log(`one-way ${from.join(',')} -> ${to.join(',')}`)
         break
       }
@@ -550,6 +641,7 @@ class IslandSimulation {
         const leader = this.#latest?.majority[0]
         if (leader === undefined || !alive.includes(leader)) return false
         this.#network.partition([leader], alive)
+        this.#partitionFor(actions)
         this.#log(`isolate leader ${leader}`)
         break
       }
@@ -564,6 +656,14 @@ class IslandSimulation {
         return false
       case 'newcomer':
         return this.#admitNewcomer(actions)
+      case 'pause': {
+        const leaderId = this.#latest?.majority[0]
+        const target = (actions.chance(0.5) ? this.#members.get(leaderId ?? '') : undefined) ?? actions.pick(this.#alive())
+        if (!target.alive || this.#paused(target)) return false
+        target.pausedUntil = this.#tick + 1 + actions.int(DEFAULTS.pauseTicksMax)
+        this.#log(`pause ${target.id} until ${target.pausedUntil}`)
+        break
+      }
     }
     return true
   }
@@ -572,7 +672,7 @@ class IslandSimulation {
     const candidates = this.#alive()
     if (candidates.length <= 1) return false
     const leaderId = this.#latest?.majority[0]
-    const preferLeader = actions.chance(0.3)
+    const preferLeader = actions.chance(0.5)
     const target =
       (preferLeader ? candidates.find((member) => member.id === leaderId) : undefined) ?? actions.pick(candidates)
     if (!this.#hasQuorum(target.id)) {
@@ -588,7 +688,8 @@ class IslandSimulation {
   }
 
   #admitNewcomer(actions: Random): boolean {
-    const newcomersMax = this.#options.newcomersMax ?? DEFAULTS.newcomersMax
+    const steps = this.#options.steps ?? DEFAULTS.steps
+    const newcomersMax = this.#options.newcomersMax ?? Math.ceil(steps / DEFAULTS.stepsPerNewcomer)
     if (this.stats.newcomers >= newcomersMax || this.#alive().length >= this.#size + 2) return false
     const via = this.#islanders().filter((member) => member.phase === 'citizen')
     if (via.length === 0) return false
@@ -615,8 +716,8 @@ class IslandSimulation {
     const stream = this.#random.fork(`legislator:${id}`)
     const options: LegislatorFactoryOptions =
       this.#mutant === undefined
-        ? { id, random: () => stream.next(), parliamentSize: this.#size }
-        : { id, random: () => stream.next(), parliamentSize: this.#size, mutant: this.#mutant }
+        ? { id, random: () => stream.next(), parliamentSize: this.#parliamentSize }
+        : { id, random: () => stream.next(), parliamentSize: this.#parliamentSize, mutant: this.#mutant }
     const member: Member = {
       id,
       legislator: this.#factory(options),
@@ -630,6 +731,8 @@ class IslandSimulation {
       buffered: [],
       submitted: [],
       wasLeader: false,
+      pausedUntil: 0,
+      inbox: [],
     }
     this.#members.set(id, member)
     return member
@@ -660,9 +763,12 @@ class IslandSimulation {
     return this.#alive().filter((member) => ids.has(member.id))
   }
 
-  /** Whether the latest two governments keep a live quorum without `excluded`. */
+  /**
+   * Whether the latest two committed governments, and every government
+   * proposed since, keep a live quorum without `excluded`.
+   */
   #hasQuorum(excluded: string | null): boolean {
-    for (const government of [this.#latest, this.#previous]) {
+    for (const government of [this.#latest, this.#previous, ...this.#proposed.values()]) {
       if (government === null) continue
       const parliament = parliamentOf(government)
       const live = parliament.filter((id) => id !== excluded && this.#members.get(id)?.alive === true).length
