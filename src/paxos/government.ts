@@ -81,8 +81,11 @@ export function nextGovernment(current: Government, change: GovernmentChange): G
   const parliament = chooseParliament(current, change, naturalized)
   const seated = new Set(parliament)
   const majorityCount = quorumSize(parliament.length)
+  const exiled = [...current.exiled, ...exile].slice(-EXILED_REMEMBERED_MAX)
+  // Records of remembered exiles stay: a value of theirs proposed before their
+  // exile may still be chosen later, and must be applied once, not twice.
   const submitters: Record<string, readonly number[]> = {}
-  for (const id of members) {
+  for (const id of [...members, ...exiled]) {
     const record = change.submitters[id]
     if (record !== undefined) submitters[id] = record
   }
@@ -94,7 +97,7 @@ export function nextGovernment(current: Government, change: GovernmentChange): G
     minority: parliament.slice(majorityCount),
     constituents: members.filter((id) => !seated.has(id)),
     naturalized,
-    exiled: [...current.exiled, ...exile].slice(-EXILED_REMEMBERED_MAX),
+    exiled,
     properties,
     arrived,
     submitters,

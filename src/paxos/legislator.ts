@@ -680,7 +680,13 @@ export class Legislator {
     let inflight = leadership.next - 1 - this.#commit
     while (leadership.queue.length > 0 && inflight < this.#inflightMax) {
       const count = Math.min(leadership.queue.length, this.#batchEntriesMax, this.#inflightMax - inflight)
-      const batch = leadership.queue.splice(0, count)
+      // A submitter exiled since it submitted has lost its record; its values are dropped.
+      const batch = leadership.queue.splice(0, count).filter((submission) => {
+        const member = isMember(government, submission.from)
+        if (!member) leadership.queuedKeys.delete(keyOf(submission.from, submission.seq))
+        return member
+      })
+      if (batch.length === 0) continue
       const from = leadership.next
       for (const submission of batch) this.#proposeAt(leadership, leadership.next, { type: 'value', submission }, false, true)
       this.#sendRound(leadership, from, leadership.next - 1)
