@@ -40,3 +40,22 @@ test('a fourth colleague joins and gets the state out of band', { timeout: 60_00
     await stopAll([...members, ...extra])
   }
 })
+
+test('the leader is shut down and writes continue', { timeout: 60_000 }, async () => {
+  const members = await startIsland(3, 'failover')
+  try {
+    for (let index = 0; index < 20; index++) await (members[index % 3] as Member).colleague.enqueue(index)
+    const leaderId = members[0]?.colleague.health().leader
+    const leader = members.find((member) => member.colleague.colleagueId === leaderId) as Member
+    await leader.colleague.shutdown()
+    await assert.rejects(leader.colleague.enqueue('late'), { code: 'SHUT_DOWN' })
+    const survivors = members.filter((member) => member !== leader)
+    for (let index = 20; index < 40; index++) await (survivors[index % 2] as Member).colleague.enqueue(index)
+    await waitFor(() => survivors.every((member) => member.app.values.length === 40), 20_000, 'survivors applied')
+    assert.deepEqual(survivors[0]?.app.values, survivors[1]?.app.values)
+    const newLeader = survivors[0]?.colleague.health().leader
+    assert.notEqual(newLeader, leaderId)
+  } finally {
+    await stopAll(members)
+  }
+})

@@ -83,3 +83,23 @@ export async function waitFor(predicate: () => boolean, timeoutMs = 20_000, what
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
 }
+
+/**
+ * Waits until every member applied the same government, naming them all
+ * naturalized and holding the largest odd parliament they allow: after that,
+ * a quiet island makes no more government changes.
+ */
+export async function settle(members: readonly Member[], parliamentSize = 5): Promise<void> {
+  const ids = members.map((member) => member.colleague.colleagueId)
+  const odd = Math.min(parliamentSize, ids.length % 2 === 1 ? ids.length : ids.length - 1)
+  await waitFor(() => {
+    const governments = members.map((member) => member.colleague.health().government)
+    const first = governments[0]
+    if (first === null || first === undefined) return false
+    return (
+      governments.every((government) => government?.number === first.number) &&
+      ids.every((id) => first.naturalized.includes(id)) &&
+      first.majority.length + first.minority.length === odd
+    )
+  }, 20_000, 'the island to settle')
+}

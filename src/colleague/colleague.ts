@@ -281,7 +281,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
       const failure = isColleagueError(error)
         ? error
         : new ColleagueError('OUT_OF_BAND_FAILED', 'out-of-band request failed', { cause: error })
-      this.logger.trace({ invocation, ok: false, code: failure.code, message: failure.message }, 'outOfBandReturn')
+      this.logger.trace({ invocation, ok: false, code: failure.code, reason: failure.message }, 'outOfBandReturn')
       this.crash(failure)
       throw failure
     }

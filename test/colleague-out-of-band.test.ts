@@ -1,0 +1,224 @@
+// The newcomer's out-of-band request against a mocked leader: a plain
+// node:http server stands in for majority[0]. It forwards the protocol routes
+// to a real colleague (whose advertised location is the mock) and scripts the
+// answer to POST /oob. Whatever the failure, the newcomer makes exactly one
+// request and crashes.
+
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { test } from 'node:test'
+import { Colleague, type ColleagueError, type PinoLikeLogger } from '../src/index.js'
+import { ListApplication, TEST_TIMING, startMember, type Member } from './colleague-island.js'
+
+type Script = (request: IncomingMessage, response: ServerResponse) => void
+
+interface MockLeader {
+  readonly url: string
+  readonly leader: Colleague
+  readonly oobRequests: unknown[]
+  close(): Promise<void>
+}
+
+async function listen(server: Server): Promise<string> {
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+async function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections()
+  await new Promise((resolve) => server.close(resolve))
+}
+
+/** An unused loopback URL: nothing listens there. */
+async function deadUrl(): Promise<string> {
+  const server = createServer()
+  const url = await listen(server)
+  await closeServer(server)
+  return url
+}
+
+async function startMockLeader(island: string, script: Script, advertise?: string): Promise<MockLeader> {
+  const oobRequests: unknown[] = []
+  let leader: Colleague | null = null
+  const server = createServer((request, response) => {
+    if (request.url === '/oob') {
+      const chunks: Buffer[] = []
+      request.on('data', (chunk: Buffer) => chunks.push(chunk))
+      request.on('end', () => {
+        oobRequests.push(JSON.parse(Buffer.concat(chunks).toString('utf8')))
+        script(request, response)
+      })
+      return
+    }
+    leader?.handler(request, response)
+  })
+  const url = await listen(server)
+  const app = new ListApplication()
+  app.values.push('leader-state')
+  leader = new Colleague({
+    islandName: island,
+    colleagueId: 'leader',
+    location: advertise ?? url,
+    ...TEST_TIMING,
+    application: { entry: (entry) => app.entry(entry), snapshot: () => app.snapshot() },
+  })
+  await leader.bootstrap()
+  const started = leader
+  return {
+    url,
+    leader: started,
+    oobRequests,
+    close: async () => {
+      await started.shutdown()
+      await closeServer(server)
+    },
+  }
+}
+
+function captureLogger(): { logger: PinoLikeLogger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = []
+  const log = (level: string) => (object: Record<string, unknown>, message?: string) =>
+    lines.push({ level, message, ...object })
+  return {
+    lines,
+    logger: { trace: log('trace'), debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
+  }
+}
+
+function answer(status: number, body: string): Script {
+  return (_request, response) => {
+    response.writeHead(status, { 'content-type': 'application/json' })
+    response.end(body)
+  }
+}
+
+async function expectCrash(mock: MockLeader, newcomer: Member, joinVia: string): Promise<ColleagueError> {
+  const crashed = once(newcomer.colleague, 'crash') as Promise<[ColleagueError]>
+  const joined = newcomer.colleague.join(joinVia)
+  await assert.rejects(joined, { code: 'OUT_OF_BAND_FAILED' })
+  const [error] = await crashed
+  assert.equal(error.code, 'OUT_OF_BAND_FAILED')
+  assert.equal(newcomer.colleague.health().state, 'crashed')
+  assert.equal(newcomer.colleague.naturalized(), false)
+  await assert.rejects(newcomer.colleague.enqueue('after crash'), { code: 'CRASHED' })
+  await assert.rejects(newcomer.colleague.request('join', {}), { code: 'INVALID_BODY' })
+  await newcomer.colleague.shutdown()
+  // The crashed colleague closed its server.
+  await assert.rejects(fetch(`${newcomer.url}/health`))
+  void mock
+  return error
+}
+
+test('a successful out-of-band answer is what the newcomer restores', { timeout: 30_000 }, async () => {
+  const state = { values: ['from-mock'], positions: [0] }
+  const mock = await startMockLeader('oob-ok', answer(200, JSON.stringify({ result: state })))
+  const capture = captureLogger()
+  const newcomer = await startMember('oob-ok', { colleagueId: 'newcomer', logger: capture.logger })
+  try {
+    await newcomer.colleague.join(mock.url)
+    assert.equal(newcomer.colleague.naturalized(), true)
+    assert.deepEqual(newcomer.app.restored, state)
+    assert.equal(mock.oobRequests.length, 1)
+    const [request] = mock.oobRequests as [{ name: string; from: string; post: { arrival: string } }]
+    assert.equal(request.name, 'snapshot')
+    assert.equal(request.from, 'newcomer')
+    assert.equal(typeof request.post.arrival, 'string')
+    const call = capture.lines.find((line) => line.message === 'outOfBandCall')
+    const ret = capture.lines.find((line) => line.message === 'outOfBandReturn')
+    assert.equal(call?.level, 'trace')
+    assert.equal(call?.invocation, 1)
+    assert.equal(ret?.invocation, 1)
+    assert.equal(ret?.ok, true)
+    await newcomer.colleague.enqueue('after join')
+  } finally {
+    await newcomer.colleague.shutdown()
+    await mock.close()
+  }
+})
+
+test('a custom join callback gets the leader answer for its own request', { timeout: 30_000 }, async () => {
+  const mock = await startMockLeader('oob-custom', answer(200, JSON.stringify({ result: { rows: 3 } })))
+  const seen: unknown[] = []
+  const newcomer = new Colleague({
+    islandName: 'oob-custom',
+    colleagueId: 'custom',
+    ...TEST_TIMING,
+    application: {
+      entry: () => {},
+      join: async ({ arrival, outOfBand }) => {
+        seen.push(arrival, await outOfBand('rows', { since: 0 }))
+      },
+    },
+  })
+  try {
+    await newcomer.listen()
+    await newcomer.join(mock.url)
+    assert.equal(typeof seen[0], 'string')
+    assert.deepEqual(seen[1], { rows: 3 })
+    assert.equal(mock.oobRequests.length, 1)
+    assert.deepEqual((mock.oobRequests[0] as { name: string; post: unknown }).post, { since: 0 })
+  } finally {
+    await newcomer.shutdown()
+    await mock.close()
+  }
+})
+
+const failures: [string, Script][] = [
+  ['500', answer(500, JSON.stringify({ error: { code: 'INTERNAL', message: 'boom' } }))],
+  ['404', answer(404, JSON.stringify({ error: { code: 'OUT_OF_BAND_NOT_FOUND', message: 'no' } }))],
+  ['a body that is not JSON', answer(200, '{"result": ')],
+  ['JSON without a result', answer(200, JSON.stringify({ state: 1 }))],
+]
+
+for (const [name, script] of failures) {
+  test(`an out-of-band answer of ${name} crashes the newcomer after one request`, { timeout: 30_000 }, async () => {
+    const island = `oob-${name.replace(/\W+/g, '-')}`
+    const mock = await startMockLeader(island, script)
+    const capture = captureLogger()
+    const newcomer = await startMember(island, { colleagueId: 'newcomer', logger: capture.logger })
+    try {
+      await expectCrash(mock, newcomer, mock.url)
+      assert.equal(mock.oobRequests.length, 1)
+      const ret = capture.lines.find((line) => line.message === 'outOfBandReturn')
+      assert.equal(ret?.ok, false)
+      assert.equal(ret?.invocation, 1)
+    } finally {
+      await newcomer.colleague.shutdown()
+      await mock.close()
+    }
+  })
+}
+
+test('an out-of-band request that times out crashes the newcomer after one request', { timeout: 30_000 }, async () => {
+  const hanging: ServerResponse[] = []
+  const mock = await startMockLeader('oob-timeout', (_request, response) => void hanging.push(response))
+  const newcomer = await startMember('oob-timeout', { colleagueId: 'newcomer', outOfBandTimeoutMs: 300 })
+  try {
+    await expectCrash(mock, newcomer, mock.url)
+    assert.equal(mock.oobRequests.length, 1)
+  } finally {
+    for (const response of hanging) response.destroy()
+    await newcomer.colleague.shutdown()
+    await mock.close()
+  }
+})
+
+test('an unreachable leader (connection refused) crashes the newcomer', { timeout: 30_000 }, async () => {
+  // The leader advertises a location where nothing listens; the newcomer
+  // joins through the mock, receives the leader's messages, and its single
+  // out-of-band request is refused at the connection.
+  const dead = await deadUrl()
+  const mock = await startMockLeader('oob-refused', answer(500, '{}'), dead)
+  const newcomer = await startMember('oob-refused', { colleagueId: 'newcomer' })
+  try {
+    const error = await expectCrash(mock, newcomer, mock.url)
+    assert.match(error.message, /unreachable/)
+    assert.equal(mock.oobRequests.length, 0)
+  } finally {
+    await newcomer.colleague.shutdown()
+    await mock.close()
+  }
+})

@@ -1,0 +1,167 @@
+// request() dispatch and the HTTP routes: unknown types, bad bodies, other
+// islands and unsigned outsiders are refused with a typed 4xx and change nothing.
+
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { Colleague, ColleagueError, ERROR_STATUS } from '../src/index.js'
+import { Signer } from '../src/colleague/signature.js'
+import { TEST_TIMING, settle, startIsland, startMember, stopAll, type Member } from './colleague-island.js'
+
+async function post(url: string, route: string, body: string, headers: Record<string, string> = {}) {
+  const response = await fetch(`${url}${route}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  })
+  const text = await response.text()
+  return { status: response.status, body: text.length > 0 ? (JSON.parse(text) as { error?: { code: string } }) : null }
+}
+
+function snapshotOf(member: Member) {
+  const health = member.colleague.health()
+  return { values: [...member.app.values], government: health.government, commit: health.positions.commit }
+}
+
+test('request() with an unknown type gives a typed error, and so do unknown routes', { timeout: 30_000 }, async () => {
+  const [member] = (await startIsland(1, 'dispatch')) as [Member]
+  try {
+    await assert.rejects(member.colleague.request('drop-tables', {}), (error: unknown) => {
+      assert.ok(error instanceof ColleagueError)
+      assert.equal(error.code, 'UNKNOWN_REQUEST')
+      assert.equal(error.status, 404)
+      return true
+    })
+    const unknown = await fetch(`${member.url}/drop-tables`, { method: 'POST', body: '{}' })
+    assert.equal(unknown.status, 404)
+    assert.deepEqual(((await unknown.json()) as { error: { code: string } }).error.code, 'UNKNOWN_REQUEST')
+    const wrongMethod = await fetch(`${member.url}/kibitz`)
+    assert.equal(wrongMethod.status, 405)
+    const health = (await member.colleague.request('health')) as { islandName: string; colleagueId: string }
+    assert.equal(health.islandName, 'dispatch')
+    const overHttp = (await (await fetch(`${member.url}/health`)).json()) as Record<string, unknown>
+    for (const key of ['startedAt', 'requests', 'islandName', 'colleagueId', 'islandId', 'government', 'leader']) {
+      assert.ok(key in overHttp, key)
+    }
+    assert.equal(overHttp.naturalized, true)
+    assert.equal(overHttp.leader, 'm0')
+  } finally {
+    await stopAll([member])
+  }
+})
+
+test('bad bodies get a 4xx JSON error and change nothing', { timeout: 30_000 }, async () => {
+  const members = await startIsland(2, 'bodies', { bodyBytesMax: 64 * 1024 })
+  const [first] = members as [Member]
+  try {
+    await first.colleague.enqueue('before')
+    await settle(members)
+    const before = snapshotOf(first)
+    const islandId = first.colleague.health().islandId as string
+    const cases: [string, string, number, string][] = [
+      ['/kibitz', '{"islandName": ', 400, 'INVALID_JSON'],
+      ['/kibitz', JSON.stringify({ islandName: 'bodies', islandId, from: 'x', messages: [{ type: 'bogus' }] }), 400, 'INVALID_BODY'],
+      ['/kibitz', JSON.stringify({ islandName: 'bodies', islandId, from: 'x' }), 400, 'INVALID_BODY'],
+      ['/kibitz', JSON.stringify({ islandName: 'other', islandId, from: 'x', messages: [] }), 409, 'WRONG_ISLAND'],
+      ['/kibitz', JSON.stringify({ islandName: 'bodies', islandId: 'not-ours', from: 'x', messages: [] }), 409, 'WRONG_ISLAND'],
+      ['/kibitz', JSON.stringify({ islandName: 'bodies', islandId, from: 'x', messages: ['x'.repeat(70 * 1024)] }), 413, 'BODY_TOO_LARGE'],
+      ['/join', JSON.stringify({ islandName: 'bodies', id: 'z', properties: {} }), 400, 'INVALID_BODY'],
+      ['/join', JSON.stringify({ islandName: 'bodies', id: 'z', properties: { location: 'ftp://x' } }), 400, 'INVALID_BODY'],
+      ['/join', JSON.stringify({ islandName: 'other', id: 'z', properties: { location: 'http://127.0.0.1:1' } }), 409, 'WRONG_ISLAND'],
+      ['/oob', JSON.stringify({ islandName: 'bodies', islandId: 'not-ours', from: 'z', arrival: null, name: 'snapshot', post: null }), 409, 'WRONG_ISLAND'],
+      ['/bootstrap', JSON.stringify({ islandName: 'bodies' }), 409, 'ALREADY_JOINED'],
+      ['/bootstrap', JSON.stringify({}), 400, 'INVALID_BODY'],
+      ['/shutdown', JSON.stringify({ islandName: 'other' }), 409, 'WRONG_ISLAND'],
+      ['/shutdown', JSON.stringify({ islandName: 'bodies', islandId: 'not-ours' }), 409, 'WRONG_ISLAND'],
+    ]
+    for (const [route, body, status, code] of cases) {
+      const answer = await post(first.url, route, body)
+      assert.equal(answer.status, status, `${route} ${body.slice(0, 80)}`)
+      assert.equal(answer.body?.error?.code, code, `${route} ${body.slice(0, 80)}`)
+      assert.equal(ERROR_STATUS[code as keyof typeof ERROR_STATUS], status)
+    }
+    assert.deepEqual(snapshotOf(first), before)
+    assert.equal(first.colleague.health().state, 'member')
+    await first.colleague.enqueue('after')
+    assert.deepEqual(first.app.values, ['before', 'after'])
+  } finally {
+    await stopAll(members)
+  }
+})
+
+test('lifecycle misuse gives typed errors', { timeout: 30_000 }, async () => {
+  const idle = await startMember('lifecycle')
+  const unbound = new Colleague({ islandName: 'lifecycle', ...TEST_TIMING, application: { entry: () => {} } })
+  try {
+    await assert.rejects(idle.colleague.enqueue(1), { code: 'NOT_JOINED' })
+    await assert.rejects(idle.colleague.outOfBand('x', null), { code: 'NOT_JOINED' })
+    await assert.rejects(idle.colleague.request('kibitz', { islandName: 'lifecycle', islandId: 'i', from: 'a', messages: [] }), {
+      code: 'NOT_JOINED',
+    })
+    await assert.rejects(unbound.bootstrap(), { code: 'NO_LOCATION' })
+    await idle.colleague.bootstrap()
+    await assert.rejects(idle.colleague.bootstrap(), { code: 'ALREADY_JOINED' })
+    await assert.rejects(idle.colleague.join(idle.url), { code: 'ALREADY_JOINED' })
+    assert.throws(() => new Colleague({ islandName: '', application: { entry: () => {} } }), { code: 'INVALID_OPTIONS' })
+    assert.throws(
+      () => new Colleague({ islandName: 'x', pingMs: 100, timeoutMs: 50, application: { entry: () => {} } }),
+      { code: 'INVALID_OPTIONS' },
+    )
+    await idle.colleague.shutdown()
+    await assert.rejects(idle.colleague.enqueue(1), { code: 'SHUT_DOWN' })
+    await idle.colleague.shutdown()
+  } finally {
+    await idle.colleague.shutdown()
+    await unbound.shutdown()
+  }
+})
+
+test('a join through a colleague that is not in an island is refused', { timeout: 30_000 }, async () => {
+  const lonely = await startMember('refusal')
+  const newcomer = await startMember('refusal')
+  try {
+    await assert.rejects(newcomer.colleague.join(lonely.url), (error: unknown) => {
+      assert.ok(error instanceof ColleagueError)
+      assert.equal(error.code, 'JOIN_REFUSED')
+      assert.deepEqual((error.cause as { code: string }).code, 'NOT_JOINED')
+      return true
+    })
+    assert.equal(newcomer.colleague.health().state, 'idle')
+  } finally {
+    await stopAll([lonely, newcomer])
+  }
+})
+
+test('a shared-secret island refuses unsigned, wrongly signed and replayed requests', { timeout: 30_000 }, async () => {
+  const members = await startIsland(2, 'secret', { secret: 's3cret' })
+  const [first] = members as [Member]
+  const outsider = await startMember('secret', { colleagueId: 'outsider' })
+  const impostor = await startMember('secret', { colleagueId: 'impostor', secret: 'wrong' })
+  try {
+    await first.colleague.enqueue('signed')
+    await settle(members)
+    const before = snapshotOf(first)
+    await assert.rejects(outsider.colleague.join(first.url), (error: unknown) => {
+      assert.ok(error instanceof ColleagueError)
+      assert.equal(error.code, 'JOIN_REFUSED')
+      assert.equal((error.cause as { code: string }).code, 'UNAUTHORIZED')
+      return true
+    })
+    await assert.rejects(impostor.colleague.join(first.url), { code: 'JOIN_REFUSED' })
+    const islandId = first.colleague.health().islandId as string
+    const body = JSON.stringify({ islandName: 'secret', islandId, from: 'x', messages: [] })
+    assert.equal((await post(first.url, '/kibitz', body)).status, 401)
+    const signer = new Signer('s3cret', { now: () => Date.now() })
+    const headers = signer.sign('POST', '/kibitz', body)
+    assert.equal((await post(first.url, '/kibitz', body, headers)).status, 204)
+    assert.equal((await post(first.url, '/kibitz', body, headers)).status, 401, 'exact replay refused')
+    const stale = new Signer('s3cret', { now: () => Date.now() - 10 * 60_000 }).sign('POST', '/kibitz', body)
+    assert.equal((await post(first.url, '/kibitz', body, stale)).status, 401, 'stale timestamp refused')
+    const otherRoute = signer.sign('POST', '/kibitz', body)
+    assert.equal((await post(first.url, '/shutdown', body, otherRoute)).status, 401, 'signature bound to its route')
+    assert.equal((await fetch(`${first.url}/health`)).status, 200)
+    assert.deepEqual(snapshotOf(first), before)
+    await (members[1] as Member).colleague.enqueue('still writable')
+  } finally {
+    await stopAll([...members, outsider, impostor])
+  }
+})

@@ -1,0 +1,251 @@
+// The kibitzer against a scripted legislator, a manual clock and a recording
+// transport: coalesced flushes, one send per peer per flush, bounded queues,
+// no re-entrancy, timers cleared on stop.
+
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { Kibitzer, tickSchedule, type Clock, type Driven } from '../src/index.js'
+import type { Committed, Envelope, Message, Ready } from '../src/paxos/types.js'
+
+const ping = (n: number): Message => ({ type: 'naturalize', id: `n${n}` })
+
+class ScriptedLegislator implements Driven {
+  readonly id = 'self'
+  ticks = 0
+  readies = 0
+  received: [string, Message][] = []
+  outbox: Envelope[] = []
+  committed: Committed[] = []
+  onReady: (() => void) | null = null
+
+  tick(): void {
+    this.ticks++
+  }
+
+  receive(from: string, message: Message): void {
+    this.received.push([from, message])
+  }
+
+  ready(): Ready {
+    this.readies++
+    this.onReady?.()
+    const ready: Ready = { persist: { promised: null, accepted: [] }, messages: this.outbox, committed: this.committed }
+    this.outbox = []
+    this.committed = []
+    return ready
+  }
+}
+
+class ManualClock implements Clock {
+  time = 0
+  private timers = new Map<number, { callback: () => void; ms: number; next: number; repeat: boolean }>()
+  private nextId = 1
+
+  now(): number {
+    return this.time
+  }
+
+  setInterval(callback: () => void, ms: number): unknown {
+    const id = this.nextId++
+    this.timers.set(id, { callback, ms, next: this.time + ms, repeat: true })
+    return id
+  }
+
+  clearInterval(handle: unknown): void {
+    this.timers.delete(handle as number)
+  }
+
+  setTimeout(callback: () => void, ms: number): unknown {
+    const id = this.nextId++
+    this.timers.set(id, { callback, ms, next: this.time + ms, repeat: false })
+    return id
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.timers.delete(handle as number)
+  }
+
+  get pending(): number {
+    return this.timers.size
+  }
+
+  advance(ms: number): void {
+    const end = this.time + ms
+    for (;;) {
+      let due: [number, { callback: () => void; ms: number; next: number; repeat: boolean }] | undefined
+      for (const entry of this.timers) if (entry[1].next <= end && (due === undefined || entry[1].next < due[1].next)) due = entry
+      if (due === undefined) break
+      const [id, timer] = due
+      this.time = timer.next
+      if (timer.repeat) timer.next += timer.ms
+      else this.timers.delete(id)
+      timer.callback()
+    }
+    this.time = end
+  }
+}
+
+interface Harness {
+  legislator: ScriptedLegislator
+  clock: ManualClock
+  kibitzer: Kibitzer<ScriptedLegislator>
+  sends: [string, readonly Message[]][]
+  committed: Committed[][]
+  deferred: (() => void)[]
+  settle: (() => void)[]
+  flush(): void
+}
+
+function harness(options: { peerQueueMax?: number; sendBatchMax?: number } = {}): Harness {
+  const legislator = new ScriptedLegislator()
+  const clock = new ManualClock()
+  const sends: [string, readonly Message[]][] = []
+  const committed: Committed[][] = []
+  const deferred: (() => void)[] = []
+  const settle: (() => void)[] = []
+  const kibitzer = new Kibitzer({
+    legislator,
+    clock,
+    tickMs: 10,
+    transport: {
+      send: (to, messages) => {
+        sends.push([to, messages])
+        return new Promise<void>((resolve) => settle.push(resolve))
+      },
+    },
+    onCommitted: (entries) => committed.push([...entries]),
+    onFault: (error) => {
+      throw error
+    },
+    defer: (callback) => deferred.push(callback),
+    ...options,
+  })
+  return {
+    legislator,
+    clock,
+    kibitzer,
+    sends,
+    committed,
+    deferred,
+    settle,
+    flush: () => {
+      for (const callback of deferred.splice(0)) callback()
+    },
+  }
+}
+
+const envelope = (to: string, n: number): Envelope => ({ from: 'self', to, message: ping(n) })
+
+test('many inputs coalesce into one ready() and one send per peer', () => {
+  const h = harness()
+  h.kibitzer.receive('a', [ping(1), ping(2)])
+  h.kibitzer.receive('b', [ping(3)])
+  h.kibitzer.act(() => undefined)
+  assert.equal(h.deferred.length, 1, 'one flush scheduled for three inputs')
+  h.legislator.outbox = [envelope('a', 1), envelope('b', 2), envelope('a', 3), envelope('c', 4), envelope('a', 5)]
+  h.flush()
+  assert.equal(h.legislator.readies, 1)
+  assert.equal(h.legislator.received.length, 3)
+  assert.deepEqual(
+    h.sends.map(([to, messages]) => [to, messages.length]),
+    [
+      ['a', 3],
+      ['b', 1],
+      ['c', 1],
+    ],
+  )
+})
+
+test('while a send is in flight, later messages wait and leave as one batch', async () => {
+  const h = harness()
+  h.kibitzer.act(() => undefined)
+  h.legislator.outbox = [envelope('a', 1)]
+  h.flush()
+  for (let n = 2; n < 6; n++) {
+    h.kibitzer.act(() => undefined)
+    h.legislator.outbox = [envelope('a', n)]
+    h.flush()
+  }
+  assert.equal(h.sends.length, 1, 'one send in flight per peer')
+  h.settle.shift()?.()
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(h.sends.length, 2)
+  assert.equal(h.sends[1]?.[1].length, 4)
+})
+
+test('a peer queue is bounded: the oldest messages are dropped', () => {
+  const h = harness({ peerQueueMax: 3, sendBatchMax: 2 })
+  h.kibitzer.act(() => undefined)
+  h.legislator.outbox = Array.from({ length: 8 }, (_, n) => envelope('a', n))
+  h.flush()
+  assert.equal(h.kibitzer.statistics.messagesDropped, 5)
+  assert.deepEqual(h.sends[0]?.[1], [ping(5), ping(6)])
+})
+
+test('committed entries leave after ready() returned, in order', () => {
+  const h = harness()
+  const entry = (position: number): Committed => ({ position, promise: `1/${position}`, entry: { type: 'noop' }, apply: true })
+  h.kibitzer.act(() => undefined)
+  h.legislator.committed = [entry(0), entry(1)]
+  h.flush()
+  assert.deepEqual(h.committed, [[entry(0), entry(1)]])
+})
+
+test('calling into the legislator from inside ready() is refused', () => {
+  const h = harness()
+  let refused: unknown = null
+  h.legislator.onReady = () => {
+    try {
+      h.kibitzer.act(() => undefined)
+    } catch (error) {
+      refused = error
+    }
+  }
+  h.kibitzer.act(() => undefined)
+  h.flush()
+  assert.match(String(refused), /re-entrantly/)
+})
+
+test('ticks follow the clock and stop with the kibitzer', () => {
+  const h = harness()
+  h.kibitzer.start()
+  h.kibitzer.start()
+  h.clock.advance(100)
+  assert.equal(h.legislator.ticks, 10)
+  assert.equal(h.deferred.length, 1, 'ticks coalesce into one flush')
+  h.kibitzer.stop()
+  assert.equal(h.clock.pending, 0, 'timers cleared')
+  h.clock.advance(100)
+  assert.equal(h.legislator.ticks, 10)
+  assert.throws(() => h.kibitzer.act(() => undefined), /stopped/)
+})
+
+test('a legislator that throws stops the kibitzer and is reported once', () => {
+  const faults: unknown[] = []
+  const legislator = new ScriptedLegislator()
+  legislator.receive = () => {
+    throw new Error('assertion failed')
+  }
+  const clock = new ManualClock()
+  const kibitzer = new Kibitzer({
+    legislator,
+    clock,
+    tickMs: 10,
+    transport: { send: async () => {} },
+    onCommitted: () => {},
+    onFault: (error) => faults.push(error),
+    defer: () => {},
+  })
+  kibitzer.start()
+  kibitzer.receive('a', [ping(1), ping(2)])
+  assert.equal(faults.length, 1)
+  assert.equal(clock.pending, 0)
+})
+
+test('tickSchedule maps milliseconds onto ticks', () => {
+  assert.deepEqual(tickSchedule(250, 1000), { tickMs: 50, pingTicks: 5, timeoutTicks: 20 })
+  assert.deepEqual(tickSchedule(50, 250), { tickMs: 10, pingTicks: 5, timeoutTicks: 25 })
+  assert.deepEqual(tickSchedule(3, 4), { tickMs: 1, pingTicks: 3, timeoutTicks: 4 })
+  assert.throws(() => tickSchedule(100, 100), RangeError)
+  assert.throws(() => tickSchedule(0, 100), RangeError)
+})
