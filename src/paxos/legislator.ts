@@ -116,6 +116,8 @@ interface Leadership {
   /** Governments proposed (or re-proposed) and not yet applied, by position. */
   readonly proposed: Map<number, Government>
   recipients: Set<string>
+  /** The commit position last announced to every recipient. */
+  commitAnnounced: number
 }
 
 const DEFAULTS = {
@@ -396,7 +398,10 @@ export class Legislator {
       }
       this.#outForward = []
     }
-    if (this.#leadership !== null) this.#propose(this.#leadership)
+    if (this.#leadership !== null) {
+      this.#propose(this.#leadership)
+      this.#announceCommit(this.#leadership)
+    }
     const ready: Ready = {
       persist: { promised: this.#outPromised, accepted: this.#outAccepted },
       messages: this.#outMessages,
@@ -418,6 +423,7 @@ export class Legislator {
     assert(government !== null, 'leader without government')
     if (this.#now % this.#pingTicks === 0) {
       for (const id of leadership.recipients) this.#sendHeartbeat(leadership, id)
+      leadership.commitAnnounced = this.#commit
       this.#retransmit(leadership)
     }
     for (const id of membersOf(government)) {
@@ -600,6 +606,7 @@ export class Legislator {
       parliament: parliamentOf(government),
       proposed: new Map(),
       recipients: new Set(),
+      commitAnnounced: -1,
     }
     this.#updateRecipients(this.#leadership)
     for (const id of membersOf(government)) {
@@ -771,7 +778,19 @@ export class Legislator {
     leadership.rounds.push(round)
     const entries = this.#acceptedRange(from, to)
     for (const id of leadership.recipients) this.#send(id, this.#acceptMessage(leadership, id, entries))
+    leadership.commitAnnounced = this.#commit
     this.#maybeChoose(leadership, round)
+  }
+
+  /**
+   * Members learn the commit point from the next accept; when no round went
+   * out since it advanced, announce it now rather than at the next ping, so a
+   * follower's submission resolves one round trip after it is chosen.
+   */
+  #announceCommit(leadership: Leadership): void {
+    if (this.#commit <= leadership.commitAnnounced) return
+    for (const id of leadership.recipients) this.#send(id, this.#acceptMessage(leadership, id, []))
+    leadership.commitAnnounced = this.#commit
   }
 
   #acceptMessage(leadership: Leadership, to: string, entries: readonly Accepted[]): Message {
