@@ -98,6 +98,13 @@ class DemoRun {
     const received = await this.#get(`${newcomer.url}/kv`)
     const count = field(received, 'count')
     this.say(`newcomer ${newcomer.name} holds ${String(count)} keys, received out of band (expected ${this.#expected.size})`)
+    const promoted = await this.#step('promotion', () =>
+      this.#poll(`a parliament with ${newcomer.name}`, async () => {
+        const view = governmentOf(await this.#health(newcomer))
+        return view !== null && parliamentOf(view).includes(newcomer.name) ? view : null
+      }),
+    )
+    this.say(`${newcomer.name} promoted into parliament after ${ms(promoted.ms)}: ${describeGovernment(promoted.value)}`)
 
     const read = await this.#step('read back', () => this.#readBack())
     this.say(
@@ -130,8 +137,11 @@ class DemoRun {
     )
     const [write, elected] = await Promise.all([firstWrite, newGovernment])
     this.failoverMs = write.ms
-    this.say(`new ${describeGovernment(elected.value)}, seen ${ms(elected.ms)} after the kill`)
-    this.say(`first write after the kill acknowledged by ${write.value} ${ms(write.ms)} after SIGKILL`)
+    const lines = [
+      { at: elected.ms, line: `new ${describeGovernment(elected.value)}, seen ${ms(elected.ms)} after the kill` },
+      { at: write.ms, line: `first write after the kill acknowledged by ${write.value} ${ms(write.ms)} after SIGKILL` },
+    ]
+    for (const { line } of lines.sort((a, b) => a.at - b.at)) this.say(line)
     const exiled = await this.#step('exile', () =>
       this.#poll(`a government that exiles ${leaderId}`, async () => {
         const [member] = this.#living()

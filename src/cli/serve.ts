@@ -10,6 +10,7 @@ import { KvStore } from './kv-store.js'
 /** Bound on a clean shutdown; past it the process exits 1 anyway. */
 export const SHUTDOWN_TIMEOUT_MS = 5_000
 const SECRET_BYTES_MAX = 4096
+const SHUTDOWN_POLL_MS = 250
 
 export interface ServeIo {
   readonly stdout: NodeJS.WritableStream
@@ -53,11 +54,12 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<number>
   kvServer.mountColleague(colleague.handler)
 
   const crashed = new Promise<unknown>((resolve) => colleague?.on('crash', resolve))
+  const stopped = Promise.race([io.stopped, shutDownByRequest(colleague)])
   const started = options.bootstrap ? colleague.bootstrap() : colleague.join(options.join ?? '')
   const first = await Promise.race([
     started.then(() => ({ kind: 'started' }) as const),
     crashed.then((error) => ({ kind: 'crashed', error }) as const),
-    io.stopped.then((signal) => ({ kind: 'stopped', signal }) as const),
+    stopped.then((signal) => ({ kind: 'stopped', signal }) as const),
   ]).catch((error: unknown) => ({ kind: 'failed', error }) as const)
   if (first.kind === 'crashed' || first.kind === 'failed') {
     logger.fatal({ err: first.error }, first.kind === 'crashed' ? 'colleague crashed' : 'could not start')
@@ -73,7 +75,7 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<number>
       ? first
       : await Promise.race([
           crashed.then((error) => ({ kind: 'crashed', error }) as const),
-          io.stopped.then((signal) => ({ kind: 'stopped', signal }) as const),
+          stopped.then((signal) => ({ kind: 'stopped', signal }) as const),
         ])
   if (last.kind === 'crashed') {
     // A supervisor restarts us as a newcomer: a crashed colleague never comes back as itself.
@@ -83,6 +85,18 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<number>
   }
   logger.info({ signal: last.signal }, 'shutting down')
   return (await stop(colleague, kvServer.close, logger)) ? 0 : 1
+}
+
+/** POST /shutdown stops the colleague, not this process: notice it, and exit like on SIGTERM. */
+function shutDownByRequest(colleague: Colleague): Promise<string> {
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (colleague.health().state !== 'shut-down') return
+      clearInterval(timer)
+      resolve('POST /shutdown')
+    }, SHUTDOWN_POLL_MS)
+    timer.unref()
+  })
 }
 
 async function stop(
