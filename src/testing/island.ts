@@ -153,7 +153,7 @@ interface Member {
 const PROPOSED_MAX = 64
 
 const DEFAULTS = {
-  steps: 240,
+  steps: 2000,
   setupTicksMax: 400,
   livenessTicksMax: 400,
   parliamentSize: 5,
@@ -167,6 +167,8 @@ const DEFAULTS = {
   /** Partitions heal by themselves after 3 to this many ticks. */
   partitionTicksMax: 40,
   beyondQuorumRate: 0.03,
+  /** Chance per tick that a newcomer replaces a lost member, as a supervisor would restart it. */
+  replaceRate: 0.05,
   /** A paused member neither ticks nor handles messages for up to this many ticks. */
   pauseTicksMax: 30,
   /** Envelopes held for a paused member; more are dropped. */
@@ -239,7 +241,6 @@ class IslandSimulation {
   #nextId = 1
   #valueCounter = 0
   #latest: Government | null = null
-  #previous: Government | null = null
   /**
    * Governments proposed in accept rounds past the latest committed one: any
    * of them may already be chosen, so crashes must keep their quorums too.
@@ -343,13 +344,16 @@ class IslandSimulation {
     for (let tick = 0; tick < steps && !this.#stopped(); tick++) {
       const alive = this.#alive()
       // Without a quorum nothing more can be decided; the rest of the phase would only idle.
-      if (alive.length === 0 || !this.#hasQuorum(null)) break
+      if (alive.length === 0 || !this.#hasQuorum(null, false)) break
       if (this.stats.enqueues < enqueuesMax && actions.chance(DEFAULTS.enqueueRate)) {
         const burst = actions.chance(0.2) ? 1 + actions.int(5) : 1
         const member = actions.pick(alive)
         for (let index = 0; index < burst && this.stats.enqueues < enqueuesMax; index++) this.#enqueue(member)
       }
       if (actions.chance(DEFAULTS.faultRate)) this.#injectFault(actions)
+      else if (this.#understaffed() && actions.chance(DEFAULTS.replaceRate) && this.#admitNewcomer(actions)) {
+        this.stats.faults.newcomer++
+      }
       if (this.#network.partitioned && this.#tick >= this.#healTick) {
         this.#network.heal()
         this.#log('partitions expire')
@@ -363,7 +367,7 @@ class IslandSimulation {
     this.#network.setFaults(NO_FAULTS)
     for (const member of this.#alive()) member.pausedUntil = 0
     this.#log('liveness: healed')
-    if (!this.#hasQuorum(null)) {
+    if (!this.#hasQuorum(null, false)) {
       this.stats.quorumLost = true
       this.#log('liveness: quorum lost for good, not required')
       return
@@ -380,7 +384,28 @@ class IslandSimulation {
         return
       }
     }
-    if (!this.#stopped()) this.#checker.report('liveness', `no convergence ${ticksMax} ticks after heal: ${problem}`)
+    if (this.#stopped()) return
+    if (!this.#hasQuorum(null, true) && !this.#leadingLatest()) {
+      // Members that never learned the latest government need a quorum of
+      // their own, older one, and it is gone: the island is legitimately stuck.
+      this.stats.quorumLost = true
+      this.#log(`liveness: an older government lost its quorum, not required (${problem})`)
+      return
+    }
+    this.#checker.report('liveness', `no convergence ${ticksMax} ticks after heal: ${problem}`)
+  }
+
+  /** The latest government's leader is alive, leads, and works under that government. */
+  #leadingLatest(): boolean {
+    const government = this.#latest
+    const leader = this.#members.get(government?.majority[0] ?? '')
+    return (
+      government !== null &&
+      leader !== undefined &&
+      leader.alive &&
+      leader.legislator.isLeader &&
+      leader.legislator.government?.number === government.number
+    )
   }
 
   #finish(): void {
@@ -412,6 +437,7 @@ class IslandSimulation {
     }
     for (const member of this.#alive()) this.#drain(member)
     for (const member of this.#alive()) this.#advanceNewcomer(member)
+    this.#retireExiled()
     this.#observe()
   }
 
@@ -482,7 +508,6 @@ class IslandSimulation {
 
   #noteGovernment(government: Government): void {
     if (this.#latest !== null && government.number <= this.#latest.number) return
-    this.#previous = this.#latest
     this.#latest = government
     for (const [key, proposed] of this.#proposed) {
       if (proposed.number <= government.number) this.#proposed.delete(key)
@@ -538,6 +563,26 @@ class IslandSimulation {
     for (const committed of member.buffered.splice(0)) this.#apply(member, committed)
     this.#guard(member, 'naturalize', () => member.legislator.naturalize())
     this.#log(`${member.id} has its state (${member.applied.length} values) and naturalizes`)
+  }
+
+  /**
+   * A member left out of the latest government was exiled: as a colleague it
+   * would shut down and come back only as a newcomer, so it is gone here.
+   */
+  #retireExiled(): void {
+    const government = this.#latest
+    if (government === null) return
+    const ids = new Set(membersOf(government))
+    for (const member of this.#members.values()) {
+      if (!member.alive || member.phase === 'immigrant' || ids.has(member.id)) continue
+      this.#log(`${member.id} was exiled and retires`)
+      this.#crash(member)
+    }
+  }
+
+  /** Fewer live members (and newcomers on their way) than the island was founded with. */
+  #understaffed(): boolean {
+    return this.#alive().length < this.#size
   }
 
   #observe(): void {
@@ -675,7 +720,7 @@ class IslandSimulation {
     const preferLeader = actions.chance(0.5)
     const target =
       (preferLeader ? candidates.find((member) => member.id === leaderId) : undefined) ?? actions.pick(candidates)
-    if (!this.#hasQuorum(target.id)) {
+    if (!this.#hasQuorum(target.id, true)) {
       if (!actions.chance(DEFAULTS.beyondQuorumRate)) return false
       this.stats.faults['crash-beyond-quorum']++
       this.#log(`crash ${target.id} beyond quorum`)
@@ -764,12 +809,20 @@ class IslandSimulation {
   }
 
   /**
-   * Whether the latest two committed governments, and every government
-   * proposed since, keep a live quorum without `excluded`.
+   * Whether every government that may still decide something keeps a live
+   * quorum without `excluded`: the latest committed one, every one proposed
+   * since, and with `laggards` the one each live member still works under (a
+   * member that has not learned of a newer government needs a quorum of its
+   * own, older one, to catch up through an election).
    */
-  #hasQuorum(excluded: string | null): boolean {
-    for (const government of [this.#latest, this.#previous, ...this.#proposed.values()]) {
-      if (government === null) continue
+  #hasQuorum(excluded: string | null, laggards: boolean): boolean {
+    const governments = new Map<number, Government>()
+    if (this.#latest !== null) governments.set(this.#latest.number, this.#latest)
+    for (const member of laggards ? this.#islanders() : []) {
+      const own = member.legislator.government
+      if (own !== null && !governments.has(own.number)) governments.set(own.number, own)
+    }
+    for (const government of [...governments.values(), ...this.#proposed.values()]) {
       const parliament = parliamentOf(government)
       const live = parliament.filter((id) => id !== excluded && this.#members.get(id)?.alive === true).length
       if (live < Math.floor(parliament.length / 2) + 1) return false
