@@ -3,6 +3,7 @@
 // every key, and every member holding the same map.
 
 import { strict as assert } from 'node:assert'
+import { spawnSync } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,7 +11,7 @@ import { after, test } from 'node:test'
 import { isDeepStrictEqual } from 'node:util'
 import { governmentOf, membersOf, parliamentOf } from '../src/cli/health-view.js'
 import { callJson, type HttpAnswer } from '../src/cli/http-client.js'
-import { spawnMember, type MemberProcess } from '../src/cli/member-process.js'
+import { MAIN_PATH, spawnMember, type MemberProcess } from '../src/cli/member-process.js'
 
 const READY_TIMEOUT_MS = 15_000
 const WAIT_MS = 15_000
@@ -139,6 +140,10 @@ test('three members survive the SIGKILL of their leader and admit a newcomer tha
 
   const view = governmentOf(await health(url4))
   assert.ok(view !== null && membersOf(view).includes('m4'))
+  const printed = spawnSync(process.execPath, [MAIN_PATH, 'health', url4], { encoding: 'utf8', timeout: 10_000 })
+  assert.equal(printed.status, 0, printed.stderr)
+  assert.match(printed.stdout, /^ {4}m4 +(majority|minority|constituent) +http:\/\/127\.0\.0\.1:\d+$/m)
+  assert.match(printed.stdout, new RegExp(`^ {2}leader +${view.leader ?? '?'}$`, 'm'))
 
   const exits = await Promise.all(living.map((member) => member.stop(5_000)))
   assert.deepEqual(exits, living.map(() => ({ code: 0, signal: null })), 'SIGTERM: clean shutdown, exit 0')

@@ -157,6 +157,9 @@ class DemoRun {
     const survivors = this.#living()
     for (let attempt = 0; ; attempt += 1) {
       this.#signal.throwIfAborted()
+      if (performance.now() - killedAt > STEP_TIMEOUT_MS) {
+        throw new DemoFailure(`no write acknowledged within ${STEP_TIMEOUT_MS} ms of the kill`)
+      }
       const member = survivors[attempt % survivors.length]
       if (member?.url == null) throw new DemoFailure('no survivor to write to')
       const key = `failover-${attempt}`

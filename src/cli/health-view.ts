@@ -104,6 +104,7 @@ export function formatHealth(url: string, health: unknown): string {
     lines.push(`  government     ${government.number ?? '?'} (promise ${government.promise ?? '?'})`)
     lines.push(`  leader         ${government.leader ?? 'none'}`)
     lines.push('  members:')
+    const width = Math.max(12, ...membersOf(government).map((id) => id.length))
     for (const id of membersOf(government)) {
       const role = government.majority.includes(id)
         ? id === government.leader
@@ -113,7 +114,7 @@ export function formatHealth(url: string, health: unknown): string {
           ? 'minority'
           : 'constituent'
       const naturalized = government.naturalized.includes(id) ? '' : ' (not naturalized)'
-      lines.push(`    ${id.padEnd(12)} ${role.padEnd(11)} ${government.locations[id] ?? '-'}${naturalized}`)
+      lines.push(`    ${id.padEnd(width)} ${role.padEnd(11)} ${government.locations[id] ?? '-'}${naturalized}`)
     }
     if (government.exiled.length > 0) lines.push(`  exiled         ${government.exiled.join(' ')}`)
   }

@@ -1,0 +1,65 @@
+import { strict as assert } from 'node:assert'
+import { test } from 'node:test'
+import { describeGovernment, formatHealth, governmentOf } from '../src/cli/health-view.js'
+
+const HEALTH = {
+  startedAt: '2026-01-01T00:00:00.000Z',
+  islandName: 'kv',
+  colleagueId: 'b',
+  islandId: 'island-1',
+  state: 'member',
+  location: 'http://127.0.0.1:2',
+  government: {
+    islandId: 'island-1', number: 7, promise: '7/0',
+    majority: ['a', 'b'], minority: ['c'], constituents: ['d'], naturalized: ['a', 'b', 'c'], exiled: ['z'],
+    properties: { a: { location: 'http://127.0.0.1:1' }, b: { location: 'http://127.0.0.1:2' }, c: {}, d: { location: 'http://127.0.0.1:4' } },
+    arrived: {}, submitters: {},
+  },
+  leader: 'a',
+  isLeader: false,
+  naturalized: true,
+  positions: { commit: 12, applied: 11, backlog: 1 },
+  pending: 0,
+  requests: { kibitz: 40, health: 1 },
+  transport: { flushes: 3, sends: 2, messagesSent: 5, sendFailures: 0, messagesDropped: 0 },
+  crash: null,
+}
+
+test('governmentOf reads roles and locations', () => {
+  const view = governmentOf(HEALTH)
+  assert.ok(view)
+  assert.equal(view.leader, 'a')
+  assert.deepEqual(view.locations, { a: 'http://127.0.0.1:1', b: 'http://127.0.0.1:2', d: 'http://127.0.0.1:4' })
+  assert.equal(describeGovernment(view), 'government 7: leader a, parliament a b c, constituents d, exiled z')
+})
+
+test('formatHealth prints government, members with roles, positions', () => {
+  const text = formatHealth('http://127.0.0.1:2', HEALTH)
+  assert.match(text, /^health of http:\/\/127\.0\.0\.1:2$/m)
+  assert.match(text, /^ {2}government {5}7 \(promise 7\/0\)$/m)
+  assert.match(text, /^ {4}a +leader +http:\/\/127\.0\.0\.1:1$/m)
+  assert.match(text, /^ {4}b +majority +http:\/\/127\.0\.0\.1:2$/m)
+  assert.match(text, /^ {4}c +minority +- $|^ {4}c +minority +-$/m)
+  assert.match(text, /^ {4}d +constituent +http:\/\/127\.0\.0\.1:4 \(not naturalized\)$/m)
+  assert.match(text, /^ {2}positions +commit 12, applied 11, backlog 1$/m)
+  assert.match(text, /^ {2}exiled +z$/m)
+  assert.doesNotMatch(text, /undefined|\[object Object\]/)
+})
+
+test('formatHealth survives garbage and a member outside any island', () => {
+  assert.match(formatHealth('u', { colleagueId: 'x', government: null }), /government +none/)
+  assert.match(formatHealth('u', 'not json'), /government +none/)
+  assert.equal(governmentOf({ government: { majority: 'a' } })?.leader, null)
+})
+
+test('health of an unreachable member: one line on stderr, exit 1', async () => {
+  const { spawnSync } = await import('node:child_process')
+  const { MAIN_PATH } = await import('../src/cli/member-process.js')
+  const result = spawnSync(process.execPath, [MAIN_PATH, 'health', 'http://127.0.0.1:9', '--timeout-ms', '2000'], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  })
+  assert.equal(result.status, 1)
+  assert.equal(result.stdout, '')
+  assert.match(result.stderr, /^paxos-colleague: GET http:\/\/127\.0\.0\.1:9\/health failed: .+\n$/)
+})
