@@ -1,6 +1,8 @@
 import { strict as assert } from 'node:assert'
+import { spawnSync } from 'node:child_process'
 import { test } from 'node:test'
 import { describeGovernment, formatHealth, governmentOf } from '../src/cli/health-view.js'
+import { MAIN_PATH } from '../src/cli/member-process.js'
 
 const HEALTH = {
   startedAt: '2026-01-01T00:00:00.000Z',
@@ -52,9 +54,7 @@ test('formatHealth survives garbage and a member outside any island', () => {
   assert.equal(governmentOf({ government: { majority: 'a' } })?.leader, null)
 })
 
-test('health of an unreachable member: one line on stderr, exit 1', async () => {
-  const { spawnSync } = await import('node:child_process')
-  const { MAIN_PATH } = await import('../src/cli/member-process.js')
+test('health of an unreachable member: one line on stderr, exit 1', () => {
   const result = spawnSync(process.execPath, [MAIN_PATH, 'health', 'http://127.0.0.1:9', '--timeout-ms', '2000'], {
     encoding: 'utf8',
     timeout: 10_000,

@@ -156,6 +156,19 @@ test('a member that cannot join exits 1 without printing a URL', async () => {
   assert.equal(member.url, null)
 })
 
+test('a newcomer whose out-of-band request fails crashes and exits 1', async () => {
+  // The founder advertises a location where nothing listens, so the
+  // newcomer's one snapshot request to it is refused at the connection.
+  const founder = start('c1', ['--bootstrap', '--location', 'http://127.0.0.1:9'])
+  const url1 = await ready(founder)
+  const newcomer = start('c2', ['--join', url1, '--log-level', 'info'])
+  const exit = await newcomer.exited
+  assert.equal(exit.code, 1, newcomer.stderrTail())
+  assert.equal(newcomer.url, null)
+  assert.match(newcomer.stderrTail(), /OUT_OF_BAND_FAILED/)
+  assert.match(newcomer.stderrTail(), /"msg":"colleague crashed"/)
+})
+
 test('members sharing --secret-file form an island; the secret is required', async () => {
   const directory = await mkdtemp(join(tmpdir(), 'paxos-colleague-cli-'))
   try {
