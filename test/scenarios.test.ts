@@ -3,8 +3,8 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { test } from 'node:test'
 import { runTranscript } from './support/transcript.js'
 
-// Transcripts live beside the sources; REWRITE=1 regenerates their expected output.
-const directory = new URL('../../test/scenarios/', import.meta.url)
+// Transcripts live in the source tree (tests run from the package root); REWRITE=1 regenerates them.
+const directory = new URL('test/scenarios/', `file://${process.cwd()}/`)
 
 for (const name of readdirSync(directory).filter((file) => file.endsWith('.txt')).sort()) {
   test(`scenario ${name}`, () => {

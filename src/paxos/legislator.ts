@@ -82,7 +82,9 @@ interface Round {
 }
 
 interface Progress {
+  /** Its commit position as it last reported; a guess until `answered`. */
   commit: number
+  answered: boolean
   heardTick: number
   /** Commit at the previous ping, to spot a member that stopped advancing; null before it answered. */
   pingCommit: number | null
@@ -426,10 +428,22 @@ export class Legislator {
       leadership.commitAnnounced = this.#commit
       this.#retransmit(leadership)
     }
+    // A leader that no longer hears a quorum of its parliament is the one cut
+    // off: it steps down rather than exile the others or take more writes.
+    const heard = new Set([this.id])
+    for (const [id, progress] of leadership.progress) {
+      if (this.#now - progress.heardTick <= this.#timeoutTicks) heard.add(id)
+    }
+    if (!hasQuorum(leadership.parliament, heard) || !hasQuorum(parliamentOf(government), heard)) {
+      this.#stepDown()
+      return
+    }
     for (const id of membersOf(government)) {
       if (id === this.id) continue
       const progress = this.#progressOf(leadership, id)
       if (this.#now - progress.heardTick > this.#exileTicks) leadership.exile.add(id)
+      // It needs entries this leader never held (it arrived later): only a fresh start helps.
+      if (progress.answered && progress.commit < this.#trim) leadership.exile.add(id)
     }
   }
 
@@ -820,7 +834,8 @@ export class Legislator {
     const progress = this.#progressOf(leadership, id)
     if (progress.pingCommit !== null && progress.pingCommit === progress.commit && progress.commit < this.#commit) {
       progress.catchingUp = true
-      progress.chosenSentTo = progress.commit
+      // Send onwards from where the last batch ended; start over once all was sent (some was lost).
+      if (progress.chosenSentTo >= this.#commit || progress.chosenSentTo < progress.commit) progress.chosenSentTo = progress.commit
     }
     progress.pingCommit = progress.commit
     this.#send(id, this.#acceptMessage(leadership, id, []))
@@ -842,8 +857,17 @@ export class Legislator {
     if (progress === undefined) {
       // A newcomer admitted by the current government starts its log there.
       const newcomer = this.#government !== null && this.#government.arrived[id] === this.#government.promise
-      const commit = newcomer ? this.#governmentPosition - 1 : -1
-      progress = { commit, heardTick: this.#now, pingCommit: newcomer ? commit : null, catchingUp: newcomer, chosenSentTo: commit }
+      // Until it answers, guess it holds what this leader trimmed, so a newcomer
+      // admitted under an earlier leader still gets its arrival sent.
+      const commit = newcomer ? this.#governmentPosition - 1 : this.#trim
+      progress = {
+        commit,
+        answered: false,
+        heardTick: this.#now,
+        pingCommit: newcomer ? commit : null,
+        catchingUp: newcomer,
+        chosenSentTo: commit,
+      }
       leadership.progress.set(id, progress)
     }
     return progress
@@ -854,7 +878,10 @@ export class Legislator {
     if (leadership === null || !isBallot(message.ballot) || compareBallot(message.ballot, leadership.ballot) !== 0) return
     const progress = this.#progressOf(leadership, from)
     progress.heardTick = this.#now
-    if (Number.isSafeInteger(message.commit) && message.commit > progress.commit) progress.commit = message.commit
+    if (Number.isSafeInteger(message.commit) && (message.commit > progress.commit || !progress.answered)) {
+      progress.commit = message.commit
+      progress.answered = true
+    }
     if (progress.catchingUp && progress.commit >= this.#commit) progress.catchingUp = false
     if (Array.isArray(message.ranges)) {
       for (const range of message.ranges) this.#acknowledge(leadership, from, range)
@@ -863,12 +890,21 @@ export class Legislator {
   }
 
   #acknowledge(leadership: Leadership, from: string, range: PositionRange): void {
-    for (const round of leadership.rounds) {
-      if (round.chosen || round.to < range.from || round.from > range.to) continue
-      if (range.from <= round.from && range.to >= round.to && round.parliament.includes(from)) {
-        round.acks.add(from)
-        this.#maybeChoose(leadership, round)
-      }
+    const rounds = leadership.rounds
+    // Rounds are in position order: find the first that ends at or after the range.
+    let low = 0
+    let high = rounds.length
+    while (low < high) {
+      const middle = (low + high) >>> 1
+      if ((rounds[middle] as Round).to < range.from) low = middle + 1
+      else high = middle
+    }
+    for (let index = low; index < rounds.length; index++) {
+      const round = rounds[index] as Round
+      if (round.from > range.to) break
+      if (round.chosen || range.from > round.from || range.to < round.to || !round.parliament.includes(from)) continue
+      round.acks.add(from)
+      this.#maybeChoose(leadership, round)
     }
   }
 
@@ -953,13 +989,15 @@ export class Legislator {
 
   /** A newcomer adopts its log when the leader sends its arrival government. */
   #maybeArrive(message: Extract<Message, { type: 'accept' }>): boolean {
-    const first = message.chosen[0]
-    if (first === undefined || first.entry?.type !== 'government') return false
-    const government = first.entry.government
-    if (government.arrived?.[this.id] !== government.promise || !isMember(government, this.id)) return false
-    this.#arrival = government.promise
-    this.#commit = first.position - 1
-    this.#trim = first.position - 1
+    const arrival = message.chosen.find((item) => {
+      if (item?.entry?.type !== 'government') return false
+      const government = item.entry.government
+      return government.arrived?.[this.id] === government.promise && isMember(government, this.id)
+    })
+    if (arrival === undefined || arrival.entry.type !== 'government' || !Number.isSafeInteger(arrival.position)) return false
+    this.#arrival = arrival.entry.government.promise
+    this.#commit = arrival.position - 1
+    this.#trim = arrival.position - 1
     this.#role = 'follower'
     return true
   }
