@@ -47,3 +47,18 @@ test('demo stops its members when interrupted with SIGINT', async () => {
   assert.equal(code, 130, stdout)
   assert.match(stdout, /interrupted/)
 })
+
+test('a demo past its deadline fails with exit 1 and leaves no member listening', async () => {
+  const child = spawn(process.execPath, [MAIN_PATH, 'demo', '--deadline-ms', '2000'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+  child.stderr.resume()
+  const timer = setTimeout(() => child.kill('SIGKILL'), DEMO_TIMEOUT_MS)
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  clearTimeout(timer)
+  assert.equal(code, 1, stdout)
+  assert.match(stdout, /FAILED: .*longer than 2000 ms/)
+  for (const [, url] of stdout.matchAll(/ at (http:\/\/127\.0\.0\.1:\d+) in /g)) {
+    await assert.rejects(fetch(`${url ?? ''}/health`, { signal: AbortSignal.timeout(2_000) }), `${url ?? ''} still answers`)
+  }
+})
