@@ -22,7 +22,7 @@ export interface ServeIo {
 export async function serve(options: ServeOptions, io: ServeIo): Promise<number> {
   const secret = options.secretFile === null ? null : await readSecret(options.secretFile)
   const logger = pino(
-    { level: options.logLevel, base: { island: options.island } },
+    { level: options.logLevel, base: { pid: process.pid, island: options.island } },
     pino.destination({ fd: 2, sync: true }),
   )
   const store = new KvStore()
@@ -36,6 +36,9 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<number>
   })
   const address = await kvServer.listen(options.host, options.port)
   const location = options.location ?? address.url
+  if (options.location === null && (options.host === '0.0.0.0' || options.host === '::')) {
+    logger.warn({ location }, 'bound to every interface but advertising loopback: pass --location so peers elsewhere can reach this member')
+  }
   colleague = new Colleague({
     islandName: options.island,
     location,
