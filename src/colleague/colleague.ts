@@ -139,6 +139,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
       onCommitted: (committed) => this.applier.push(committed),
       onSendFailure: (to, error) => this.logger.debug({ to, err: error }, 'kibitz send failed'),
       onFault: (error) => this.crash(new ColleagueError('INTERNAL', 'the legislator failed', { cause: error })),
+      afterFlush: () => this.checkExiled(),
     })
     this.handler = createHandler({
       dispatch: (type, body) => this.request(type, body),
@@ -515,6 +516,12 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
   }
 
   // ------------------------------------------------------------------ endings
+
+  /** A member that learns from its peers that it was exiled stops for good. */
+  private checkExiled(): void {
+    if (this.legislator.role !== 'exiled' || this.state === 'crashed' || this.state === 'shut-down') return
+    this.crash(new ColleagueError('EXILED', 'this colleague was exiled from the island'))
+  }
 
   /** Stops for good: the colleague never recovers; a supervisor starts a new one. */
   private crash(error: ColleagueError): ColleagueError {

@@ -30,6 +30,8 @@ export interface KibitzerOptions<L extends Driven> {
   onSendFailure?(to: string, error: unknown): void
   /** The legislator threw: a bug in the core. The kibitzer has stopped. */
   onFault(error: unknown): void
+  /** After each flush, once its output has been handed on. */
+  afterFlush?(): void
   /** Defers a flush until the current burst of inputs is in. */
   defer?(callback: () => void): void
   /** Messages waiting for one peer; beyond it the oldest are dropped. */
@@ -62,6 +64,7 @@ export class Kibitzer<L extends Driven> {
   private readonly onCommitted: (committed: readonly Committed[]) => void
   private readonly onSendFailure: (to: string, error: unknown) => void
   private readonly onFault: (error: unknown) => void
+  private readonly afterFlush: () => void
   private readonly defer: (callback: () => void) => void
   private readonly peerQueueMax: number
   private readonly sendBatchMax: number
@@ -80,6 +83,7 @@ export class Kibitzer<L extends Driven> {
     this.onCommitted = options.onCommitted
     this.onSendFailure = options.onSendFailure ?? (() => {})
     this.onFault = options.onFault
+    this.afterFlush = options.afterFlush ?? (() => {})
     this.defer = options.defer ?? ((callback) => setImmediate(callback))
     this.peerQueueMax = options.peerQueueMax ?? PEER_QUEUE_MAX
     this.sendBatchMax = options.sendBatchMax ?? SEND_BATCH_MAX
@@ -167,6 +171,7 @@ export class Kibitzer<L extends Driven> {
     for (const peer of touched) this.pump(peer)
     if (ready.committed.length > 0) this.onCommitted(ready.committed)
     if (loopback.length > 0) this.receive(this.legislator.id, loopback)
+    this.afterFlush()
   }
 
   private enqueueFor(peer: string, message: Message): void {
