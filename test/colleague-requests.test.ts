@@ -165,3 +165,22 @@ test('a shared-secret island refuses unsigned, wrongly signed and replayed reque
     await stopAll([...members, outsider, impostor])
   }
 })
+
+test('POST /bootstrap founds an island and POST /shutdown stops the colleague', { timeout: 30_000 }, async () => {
+  const member = await startMember('remote')
+  try {
+    const founded = await post(member.url, '/bootstrap', JSON.stringify({ islandName: 'remote' }))
+    assert.equal(founded.status, 200)
+    const islandId = (founded.body as unknown as { islandId: string }).islandId
+    assert.equal(member.colleague.health().islandId, islandId)
+    assert.equal(member.colleague.naturalized(), true)
+    await member.colleague.enqueue('remote')
+    const stopped = await post(member.url, '/shutdown', JSON.stringify({ islandName: 'remote', islandId }))
+    assert.equal(stopped.status, 200)
+    await member.colleague.shutdown()
+    assert.equal(member.colleague.health().state, 'shut-down')
+    await assert.rejects(fetch(`${member.url}/health`))
+  } finally {
+    await member.colleague.shutdown()
+  }
+})

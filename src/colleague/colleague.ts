@@ -115,7 +115,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
             now: () => this.clock.now(),
             ...(options.signatureWindowMs !== undefined && { windowMs: options.signatureWindowMs }),
           })
-    this.client = new PeerClient({ signer })
+    this.client = new PeerClient({ signer, connectTimeoutMs: this.timeoutMs })
     this.waiters = new Waiters(this.clock)
     this.applier = new Applier({
       handle: (committed) => this.apply(committed),

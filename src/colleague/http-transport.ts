@@ -36,7 +36,7 @@ export class HttpTransport implements Transport {
     if (islandId === null) throw new ColleagueError('NOT_JOINED', 'no island id yet')
     const head = `{"islandName":${JSON.stringify(islandName)},"islandId":${JSON.stringify(islandId)},"from":${JSON.stringify(from)},"messages":[`
     for (const body of this.pack(to, head, messages)) {
-      const answer = await client.post(location, '/kibitz', body, timeoutMs)
+      const answer = await client.post(location, '/kibitz', body, timeoutMs, false)
       if (answer.status < 200 || answer.status > 299) {
         throw new ColleagueError('PEER_UNREACHABLE', `POST /kibitz to ${to} answered ${answer.status}: ${answer.text.slice(0, 200)}`)
       }
@@ -51,7 +51,9 @@ export class HttpTransport implements Transport {
     let bytes = overhead
     for (const message of messages) {
       const part = JSON.stringify(message)
-      const size = Buffer.byteLength(part) + 1
+      // Three bytes per UTF-16 unit bound the UTF-8 size; count exactly only near the limit.
+      let size = part.length * 3 + 1
+      if (overhead + size > limit) size = Buffer.byteLength(part) + 1
       if (overhead + size > limit) {
         this.options.onOversized?.(to, overhead + size)
         continue

@@ -7,6 +7,7 @@ import type { Signer } from './signature.js'
 
 export const POOLS_MAX = 256
 export const CONNECTIONS_PER_PEER = 4
+export const CONNECT_TIMEOUT_MS = 5_000
 
 export interface PostAnswer {
   readonly status: number
@@ -17,12 +18,14 @@ export interface PeerClientOptions {
   signer: Signer | null
   poolsMax?: number
   connectionsPerPeer?: number
+  connectTimeoutMs?: number
 }
 
 export class PeerClient {
   private readonly signer: Signer | null
   private readonly poolsMax: number
   private readonly connectionsPerPeer: number
+  private readonly connectTimeoutMs: number
   /** Origin to pool, least recently used first. */
   private readonly pools = new Map<string, Pool>()
   private closed = false
@@ -31,13 +34,17 @@ export class PeerClient {
     this.signer = options.signer
     this.poolsMax = options.poolsMax ?? POOLS_MAX
     this.connectionsPerPeer = options.connectionsPerPeer ?? CONNECTIONS_PER_PEER
+    this.connectTimeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
   }
 
   /**
    * POSTs `body` (JSON text) to `route` under `location` and returns the
-   * status and body text. Rejects on connection failure or timeout.
+   * status and body text. Rejects on connection failure or timeout: each of
+   * connect, headers and body is bounded by `timeoutMs`, and with `overall`
+   * the whole exchange too (an abort signal, which costs a timer per request,
+   * so the hot kibitz path goes without it).
    */
-  async post(location: string, route: string, body: string, timeoutMs: number): Promise<PostAnswer> {
+  async post(location: string, route: string, body: string, timeoutMs: number, overall = true): Promise<PostAnswer> {
     if (this.closed) throw new Error('peer client closed')
     const base = new URL(location)
     const path = `${base.pathname.replace(/\/+$/, '')}${route}`
@@ -50,7 +57,7 @@ export class PeerClient {
       body,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
-      signal: AbortSignal.timeout(timeoutMs),
+      ...(overall && { signal: AbortSignal.timeout(timeoutMs) }),
     })
     const text = await response.body.text()
     return { status: response.statusCode, text }
@@ -70,7 +77,11 @@ export class PeerClient {
       this.pools.set(origin, pool)
       return pool
     }
-    pool = new Pool(origin, { connections: this.connectionsPerPeer, keepAliveTimeout: 4_000 })
+    pool = new Pool(origin, {
+      connections: this.connectionsPerPeer,
+      keepAliveTimeout: 4_000,
+      connect: { timeout: this.connectTimeoutMs },
+    })
     this.pools.set(origin, pool)
     for (const [oldest, old] of this.pools) {
       if (this.pools.size <= this.poolsMax) break
