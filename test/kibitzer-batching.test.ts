@@ -249,3 +249,25 @@ test('tickSchedule maps milliseconds onto ticks', () => {
   assert.throws(() => tickSchedule(100, 100), RangeError)
   assert.throws(() => tickSchedule(0, 100), RangeError)
 })
+
+test('a command the legislator throws on stops the kibitzer, reports the fault and rethrows', () => {
+  const faults: unknown[] = []
+  const clock = new ManualClock()
+  const kibitzer = new Kibitzer({
+    legislator: new ScriptedLegislator(),
+    clock,
+    tickMs: 10,
+    transport: { send: async () => {} },
+    onCommitted: () => {},
+    onFault: (error) => faults.push(error),
+    defer: () => {},
+  })
+  kibitzer.start()
+  assert.throws(() =>
+    kibitzer.act(() => {
+      throw new Error('assertion failed')
+    }),
+  /assertion failed/)
+  assert.equal(faults.length, 1)
+  assert.equal(clock.pending, 0)
+})

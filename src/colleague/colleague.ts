@@ -180,7 +180,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
     this.islandId = randomUUID()
     this.founder = true
     this.state = 'member'
-    this.kibitzer.act((legislator) => legislator.bootstrap(this.islandId as string, { location }))
+    this.act((legislator) => legislator.bootstrap(this.islandId as string, { location }))
     this.kibitzer.start()
     await this.waiters.until(
       () => this.appliedGovernment !== null,
@@ -244,7 +244,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
     try {
       this.assertAlive()
       if (this.state !== 'member') throw new ColleagueError('NOT_JOINED', 'enqueue before bootstrap or join completed')
-      const result = this.kibitzer.act((legislator) => legislator.enqueue(value))
+      const result = this.act((legislator) => legislator.enqueue(value))
       if (!result.ok) throw refusalError(result.code)
       return new Promise((resolve, reject) => this.submissions.set(result.seq, { resolve, reject }))
     } catch (error) {
@@ -366,7 +366,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
     this.assertAlive()
     this.assertIsland(join.islandName, null, false)
     const islandId = this.currentIslandId() as string
-    const refusal = this.kibitzer.act((legislator) => legislator.immigrate(join.id, join.properties))
+    const refusal = this.act((legislator) => legislator.immigrate(join.id, join.properties))
     if (refusal !== null) throw refusalError(refusal)
     this.logger.info({ newcomer: join.id, location: join.properties.location }, 'immigration forwarded')
     return { islandName: this.islandName, islandId }
@@ -499,7 +499,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
       await this.application.restore?.(state)
     }
     if (this.state !== 'joining') return
-    this.kibitzer.act((legislator) => legislator.naturalize())
+    this.act((legislator) => legislator.naturalize())
     this.immigrated = true
     this.state = 'member'
     this.logger.info({ arrival }, 'naturalized')
@@ -564,6 +564,16 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
   }
 
   // ------------------------------------------------------------------ checks
+
+  /** Calls into the legislator; a throw there (a core bug) has crashed the colleague: report that. */
+  private act<T>(action: (legislator: Legislator) => T): T {
+    try {
+      return this.kibitzer.act(action)
+    } catch (error) {
+      if (isColleagueError(error)) throw error
+      throw this.failure ?? new ColleagueError('INTERNAL', 'the legislator failed', { cause: error })
+    }
+  }
 
   private currentIslandId(): string | null {
     return this.islandId ?? this.legislator.government?.islandId ?? null

@@ -114,12 +114,21 @@ export class Kibitzer<L extends Driven> {
 
   /**
    * Runs `action` against the legislator and schedules a flush of its output.
-   * Returns what `action` returned; throws what it threw.
+   * Returns what `action` returned; if it threw, the kibitzer stops, reports
+   * the fault, and rethrows.
    */
   act<T>(action: (legislator: L) => T): T {
     if (this.flushing) throw new Error('kibitzer: legislator called re-entrantly from inside ready()')
     if (this.stopped) throw new Error('kibitzer: stopped')
-    const result = action(this.legislator)
+    let result: T
+    try {
+      result = action(this.legislator)
+    } catch (error) {
+      // The legislator returns operating errors as values: a throw is a bug in the core.
+      this.stop()
+      this.onFault(error)
+      throw error
+    }
     this.scheduleFlush()
     return result
   }
