@@ -153,7 +153,7 @@ interface Member {
 const PROPOSED_MAX = 64
 
 const DEFAULTS = {
-  steps: 2000,
+  steps: 3000,
   setupTicksMax: 400,
   livenessTicksMax: 400,
   parliamentSize: 5,
