@@ -6,13 +6,10 @@ import { test } from 'node:test'
 import { Colleague, type ColleagueError } from '../src/index.js'
 import { ListApplication, TEST_TIMING, settle, startIsland, stopAll, waitFor, type Member } from './colleague-island.js'
 
-// todo: the leader's 'exiled' reject cannot be addressed, because
-// Legislator.properties(id) forgets an id once the current government exiled
-// it (API.md promises the properties of any member seen in any government).
-// The healed member then stays a candidate forever instead of crashing.
+// The leader's 'exiled' refusal reaches the healed member through the
+// properties the legislator remembers for exiles.
 test('a member cut off from the island is exiled and, healed, crashes with EXILED', {
   timeout: 30_000,
-  todo: 'Legislator.properties() forgets exiled members, so they never hear they were exiled',
 }, async () => {
   const members = await startIsland(2, 'exile')
   // The third member is reached through a switch that can stop delivering to it.

@@ -169,6 +169,8 @@ export class Legislator {
   #ledger = new SubmitterLedger()
   #naturalized = false
   #arrival: string | null = null
+  /** Properties of remembered exiles, so a refusal can still reach them. */
+  readonly #exiledProperties = new Map<string, Properties>()
 
   #leaderId: string | null = null
   #leaderTick = 0
@@ -244,7 +246,7 @@ export class Legislator {
 
   /** Properties of `id` as named by the latest government that knows it. */
   properties(id: string): Properties | undefined {
-    const fromGovernment = this.#government?.properties[id]
+    const fromGovernment = this.#government?.properties[id] ?? this.#exiledProperties.get(id)
     if (fromGovernment !== undefined) return fromGovernment
     // A candidate may need to reach members of a government it has only seen accepted.
     for (let position = this.#logEnd; position > this.#commit; position--) {
@@ -1101,6 +1103,14 @@ export class Legislator {
   }
 
   #applyGovernment(position: number, government: Government): void {
+    const previous = this.#government
+    if (previous !== null) {
+      for (const id of government.exiled) {
+        const props = previous.properties[id]
+        if (props !== undefined) this.#exiledProperties.set(id, props)
+      }
+      for (const id of this.#exiledProperties.keys()) if (!government.exiled.includes(id)) this.#exiledProperties.delete(id)
+    }
     this.#government = government
     this.#governmentPosition = position
     this.#ledger = SubmitterLedger.fromTable(government.submitters)
