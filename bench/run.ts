@@ -1,0 +1,521 @@
+// `npm run bench`: our island against etcd on this machine, side by side,
+// with the embedded case, the loopback HTTP limit, failover and memory.
+// Usage: npm run bench -- [--quick] [--runs N] [--window-ms N] [--warmup-ms N]
+//          [--only ours,etcd,limit,embedded-leader,embedded-follower]
+//          [--concurrency 1,16,64] [--no-failover] [--no-memory] [--profile]
+// Prints the table and writes every raw run to bench/results/bench-<time>.json.
+
+import { execFileSync, spawn } from 'node:child_process'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpus, platform, release, totalmem } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import type { DriveSpec } from './drive.js'
+import { etcdWriters, failover, httpWriters, type FailoverTrial } from './failover.js'
+import type { LoadResult, LoadSpec } from './load.js'
+import type { MemberReply } from './member.js'
+import { cleanup, installCleanup, stopProcess } from './processes.js'
+import { median, ratio, totalCpuMicros } from './stats.js'
+import {
+  etcdVersion,
+  startEmbedded,
+  startEtcd,
+  startIsland,
+  startLimit,
+  type EmbeddedIsland,
+  type EtcdCluster,
+  type Island,
+  type Started,
+  type Timeouts,
+} from './systems.js'
+
+const SYSTEMS = ['ours', 'etcd', 'limit', 'embedded-leader', 'embedded-follower'] as const
+type System = (typeof SYSTEMS)[number]
+
+const LABELS: Record<System, string> = {
+  ours: 'ours PUT /kv',
+  etcd: 'etcd put (etcd3)',
+  limit: 'limit: bare node:http',
+  'embedded-leader': 'ours enqueue, on leader',
+  'embedded-follower': 'ours enqueue, on follower',
+}
+
+const DRIVE_PATH = fileURLToPath(new URL('./drive.js', import.meta.url))
+const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url))
+const OP_TIMEOUT_MS = 10_000
+const FAILOVER_CONCURRENCY = 16
+const MEMORY_CONCURRENCY = 64
+const MEMORY_FILL_TIMEOUT_MS = 240_000
+const TIMEOUTS: Timeouts = { pingMs: 100, timeoutMs: 1000 }
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    runs: { type: 'string' },
+    'window-ms': { type: 'string' },
+    'warmup-ms': { type: 'string' },
+    only: { type: 'string' },
+    concurrency: { type: 'string', default: '1,16,64' },
+    'no-failover': { type: 'boolean', default: false },
+    'no-memory': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+  },
+})
+
+const quick = args.quick
+const runs = Number(args.runs ?? (quick ? 1 : 3))
+const windowMs = Number(args['window-ms'] ?? (quick ? 3000 : 10_000))
+const warmupMs = Number(args['warmup-ms'] ?? (quick ? 1000 : 2000))
+const concurrencies = args.concurrency.split(',').map(Number)
+const memoryTotal = quick ? 200_000 : 1_000_000
+const memoryCheckpoint = memoryTotal / 10
+const PROFILE_DIR = fileURLToPath(new URL('../../bench/results/profiles/', import.meta.url))
+const nodeFlags = args.profile ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : []
+const etcdInstalled = etcdVersion() !== null
+const wanted = new Set<System>(
+  (args.only?.split(',') ?? SYSTEMS).filter((name): name is System => (SYSTEMS as readonly string[]).includes(name)),
+)
+if (!etcdInstalled) wanted.delete('etcd')
+
+interface Cell extends LoadResult {
+  readonly system: System
+  readonly run: number
+  /** CPU of the serving processes during the window, per op (for embedded: all members, the driver included). */
+  readonly serverCpuMicrosPerOp: number
+}
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`)
+}
+
+// ------------------------------------------------------------------ cells
+
+function driveChild(spec: DriveSpec, serverPids: readonly number[]): Promise<{ result: LoadResult; serverCpuMicros: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [DRIVE_PATH, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+    const limit = setTimeout(() => child.kill('SIGKILL'), spec.warmupMs + spec.windowMs + OP_TIMEOUT_MS * 2)
+    let stdout = ''
+    let stderr = ''
+    let cpuStart: number | null = null
+    let serverCpuMicros = Number.NaN
+    child.stdout?.setEncoding('utf8')
+    child.stdout?.on('data', (chunk: string) => {
+      stdout += chunk
+      if (cpuStart === null && stdout.includes('window start\n')) cpuStart = totalCpuMicros(serverPids) ?? Number.NaN
+      if (Number.isNaN(serverCpuMicros) && stdout.includes('window end\n') && cpuStart !== null) {
+        serverCpuMicros = (totalCpuMicros(serverPids) ?? Number.NaN) - cpuStart
+      }
+    })
+    child.stderr?.setEncoding('utf8')
+    child.stderr?.on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-4096)
+    })
+    child.once('exit', (code) => {
+      clearTimeout(limit)
+      const line = stdout.trim().split('\n').at(-1) ?? ''
+      if (code !== 0 || !line.startsWith('{')) {
+        reject(new Error(`driver exited ${code}: ${stderr}`))
+        return
+      }
+      resolve({ result: JSON.parse(line) as LoadResult, serverCpuMicros })
+    })
+  })
+}
+
+async function embeddedCell(island: EmbeddedIsland, onLeader: boolean, spec: LoadSpec): Promise<{ result: LoadResult; serverCpuMicros: number }> {
+  const driver = onLeader ? await island.leader() : await island.follower()
+  const pids = island.members.map((member) => member.child.pid as number)
+  let cpuStart = Number.NaN
+  let serverCpuMicros = Number.NaN
+  const onWindow = (reply: MemberReply): void => {
+    if (reply.type !== 'window') return
+    if (reply.phase === 'start') cpuStart = totalCpuMicros(pids) ?? Number.NaN
+    else serverCpuMicros = (totalCpuMicros(pids) ?? Number.NaN) - cpuStart
+  }
+  driver.child.on('message', onWindow)
+  try {
+    const { result } = await driver.ask({ type: 'load', spec }, 'load', spec.warmupMs + spec.windowMs + OP_TIMEOUT_MS * 2)
+    return { result: result as LoadResult, serverCpuMicros }
+  } finally {
+    driver.child.off('message', onWindow)
+  }
+}
+
+interface Targets {
+  island: Island | null
+  etcd: EtcdCluster | null
+  limit: Started | null
+  embedded: EmbeddedIsland | null
+}
+
+async function runCell(targets: Targets, system: System, concurrency: number, run: number): Promise<Cell> {
+  const spec: LoadSpec = { concurrency, warmupMs, windowMs }
+  let measured: { result: LoadResult; serverCpuMicros: number }
+  switch (system) {
+    case 'ours': {
+      const island = targets.island as Island
+      const leader = await island.leader()
+      measured = await driveChild(
+        { ...spec, target: 'http', url: leader.url, prefix: '/kv/', timeoutMs: OP_TIMEOUT_MS },
+        island.members.map((member) => member.child.pid as number),
+      )
+      break
+    }
+    case 'etcd': {
+      const etcd = targets.etcd as EtcdCluster
+      const leader = await etcd.leader()
+      measured = await driveChild(
+        { ...spec, target: 'etcd', url: leader.url, timeoutMs: OP_TIMEOUT_MS },
+        etcd.members.map((member) => member.child.pid as number),
+      )
+      break
+    }
+    case 'limit': {
+      const limit = targets.limit as Started
+      measured = await driveChild({ ...spec, target: 'http', url: limit.url, prefix: '/kv/', timeoutMs: OP_TIMEOUT_MS }, [limit.child.pid as number])
+      break
+    }
+    case 'embedded-leader':
+    case 'embedded-follower':
+      measured = await embeddedCell(targets.embedded as EmbeddedIsland, system === 'embedded-leader', spec)
+      break
+  }
+  const { result, serverCpuMicros } = measured
+  return { ...result, system, run, serverCpuMicrosPerOp: serverCpuMicros / result.ops }
+}
+
+// ------------------------------------------------------------------ report
+
+function fixed(value: number, digits: number): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : '-'
+}
+
+function thousands(value: number): string {
+  return Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '-'
+}
+
+interface Row {
+  readonly system: System
+  readonly concurrency: number
+  readonly runs: number
+  readonly opsPerSecond: number
+  readonly p50Ms: number
+  readonly p99Ms: number
+  readonly clientCpuMicrosPerOp: number
+  readonly serverCpuMicrosPerOp: number
+  readonly errors: number
+}
+
+function summarize(cells: readonly Cell[]): Row[] {
+  const rows: Row[] = []
+  for (const system of SYSTEMS) {
+    for (const concurrency of concurrencies) {
+      const mine = cells.filter((cell) => cell.system === system && cell.concurrency === concurrency)
+      if (mine.length === 0) continue
+      rows.push({
+        system,
+        concurrency,
+        runs: mine.length,
+        opsPerSecond: median(mine.map((cell) => cell.opsPerSecond)),
+        p50Ms: median(mine.map((cell) => cell.p50Ms)),
+        p99Ms: median(mine.map((cell) => cell.p99Ms)),
+        clientCpuMicrosPerOp: median(mine.map((cell) => cell.cpuMicrosPerOp)),
+        serverCpuMicrosPerOp: median(mine.map((cell) => cell.serverCpuMicrosPerOp)),
+        errors: mine.reduce((sum, cell) => sum + cell.errors, 0),
+      })
+    }
+  }
+  return rows
+}
+
+function table(rows: readonly Row[]): string {
+  const find = (system: System, concurrency: number): Row | undefined =>
+    rows.find((row) => row.system === system && row.concurrency === concurrency)
+  const header = ['system', 'c', 'ops/s', 'p50 ms', 'p99 ms', 'client µs/op', 'servers µs/op', 'ours/etcd', 'ours/limit']
+  const lines = rows.map((row) => {
+    const ours = row.system === 'ours' || row.system.startsWith('embedded')
+    const etcd = find('etcd', row.concurrency)
+    const limit = find('limit', row.concurrency)
+    return [
+      LABELS[row.system] + (row.errors > 0 ? ` (${row.errors} errors)` : ''),
+      String(row.concurrency),
+      thousands(row.opsPerSecond),
+      fixed(row.p50Ms, 3),
+      fixed(row.p99Ms, 3),
+      fixed(row.clientCpuMicrosPerOp, 1),
+      fixed(row.serverCpuMicrosPerOp, 1),
+      ours && etcd !== undefined ? `${fixed(ratio(row.opsPerSecond, etcd.opsPerSecond), 2)}x` : '',
+      ours && limit !== undefined ? `${fixed(ratio(row.opsPerSecond, limit.opsPerSecond), 2)}x` : '',
+    ]
+  })
+  const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => (line[column] ?? '').length)))
+  const format = (cells: readonly string[]): string =>
+    cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  ')
+  return [format(header), format(widths.map((width) => '-'.repeat(width))), ...lines.map(format)].join('\n')
+}
+
+// ------------------------------------------------------------------ failover and memory
+
+interface FailoverReport {
+  readonly system: 'ours' | 'etcd'
+  readonly trials: FailoverTrial[]
+}
+
+async function failoverOurs(island: Island): Promise<FailoverTrial> {
+  const leader = await island.leader()
+  return failover(
+    httpWriters(island.members.map((member) => member.url), OP_TIMEOUT_MS / 2),
+    () => {
+      leader.child.kill('SIGKILL')
+      return leader.name
+    },
+    { concurrency: FAILOVER_CONCURRENCY, beforeMs: 1500, deadlineMs: 15_000 },
+  )
+}
+
+async function failoverEtcd(etcd: EtcdCluster): Promise<FailoverTrial> {
+  const leader = await etcd.leader()
+  return failover(
+    await etcdWriters(etcd.members.map((member) => member.url), OP_TIMEOUT_MS / 2),
+    () => {
+      leader.child.kill('SIGKILL')
+      return leader.name
+    },
+    { concurrency: FAILOVER_CONCURRENCY, beforeMs: 1500, deadlineMs: 15_000 },
+  )
+}
+
+interface MemoryReport {
+  readonly total: number
+  readonly checkpoint: number
+  readonly reached: number
+  readonly entriesPerSecond: number
+  /** Per member: RSS in bytes (after a forced GC) before, after `checkpoint`, after `total`. */
+  readonly members: { name: string; leader: boolean; before: number; atCheckpoint: number; atTotal: number; heapAtCheckpoint: number; heapAtTotal: number }[]
+}
+
+async function memoryRun(): Promise<MemoryReport> {
+  const island = await startEmbedded(TIMEOUTS, nodeFlags)
+  try {
+    const leader = await island.leader()
+    const sample = async (): Promise<{ rss: number; heapUsed: number }[]> =>
+      Promise.all(island.members.map(async (member) => await member.ask({ type: 'memory' }, 'memory', 10_000)))
+    const before = await sample()
+    const first = await leader.ask(
+      { type: 'fill', count: memoryCheckpoint, concurrency: MEMORY_CONCURRENCY, timeoutMs: MEMORY_FILL_TIMEOUT_MS },
+      'fill',
+      MEMORY_FILL_TIMEOUT_MS + OP_TIMEOUT_MS,
+    )
+    const atCheckpoint = await sample()
+    const rest = first.timedOut
+      ? { done: 0, elapsedMs: 0 }
+      : await leader.ask(
+          { type: 'fill', count: memoryTotal - memoryCheckpoint, concurrency: MEMORY_CONCURRENCY, timeoutMs: MEMORY_FILL_TIMEOUT_MS },
+          'fill',
+          MEMORY_FILL_TIMEOUT_MS + OP_TIMEOUT_MS,
+        )
+    const atTotal = await sample()
+    const reached = first.done + rest.done
+    return {
+      total: memoryTotal,
+      checkpoint: memoryCheckpoint,
+      reached,
+      entriesPerSecond: (reached * 1000) / (first.elapsedMs + rest.elapsedMs),
+      members: island.members.map((member, index) => ({
+        name: member.name,
+        leader: member === leader,
+        before: before[index]?.rss ?? Number.NaN,
+        atCheckpoint: atCheckpoint[index]?.rss ?? Number.NaN,
+        atTotal: atTotal[index]?.rss ?? Number.NaN,
+        heapAtCheckpoint: atCheckpoint[index]?.heapUsed ?? Number.NaN,
+        heapAtTotal: atTotal[index]?.heapUsed ?? Number.NaN,
+      })),
+    }
+  } finally {
+    await Promise.all(island.members.map((member) => stopProcess(member.child, 3000)))
+  }
+}
+
+// ------------------------------------------------------------------ machine
+
+function versionOf(name: string): string {
+  try {
+    const path = fileURLToPath(new URL(`../../node_modules/${name}/package.json`, import.meta.url))
+    return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version
+  } catch {
+    return '?'
+  }
+}
+
+function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', timeout: 5000 }).trim()
+  } catch {
+    return '?'
+  }
+}
+
+function machine(): Record<string, string | number> {
+  const cpu = cpus()
+  return {
+    date: new Date().toISOString(),
+    cpu: `${cpu.length} x ${cpu[0]?.model ?? '?'}`,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    os: `${platform()} ${release()}`,
+    node: process.version,
+    paxosColleague: `${versionOf('..')} (${gitCommit()})`,
+    etcd: etcdVersion() ?? 'not installed',
+    etcd3: versionOf('etcd3'),
+    undici: versionOf('undici'),
+  }
+}
+
+// ------------------------------------------------------------------ main
+
+async function main(): Promise<number> {
+  installCleanup()
+  const about = machine()
+  about.paxosColleague = `${(JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }).version} (${gitCommit()})`
+  say(`paxos-colleague benchmark${quick ? ' (--quick)' : ''}: ${runs} run(s) a cell, ${warmupMs} ms warm-up, ${windowMs} ms windows, concurrency ${concurrencies.join(', ')}`)
+  say(Object.entries(about).map(([key, value]) => `${key}: ${value}`).join('; '))
+  say(`timeouts on both sides: ping/heartbeat ${TIMEOUTS.pingMs} ms, failure/election timeout ${TIMEOUTS.timeoutMs} ms`)
+  if (!etcdInstalled) {
+    say('etcd is not installed: skipping it. To compare, install it (Debian/Ubuntu: sudo apt-get install -y etcd-server) and run again.')
+  }
+  const targets: Targets = { island: null, etcd: null, limit: null, embedded: null }
+  if (wanted.has('ours')) targets.island = await startIsland(TIMEOUTS, nodeFlags)
+  if (wanted.has('etcd')) targets.etcd = await startEtcd(TIMEOUTS)
+  if (wanted.has('limit')) targets.limit = await startLimit([])
+  if (wanted.has('embedded-leader') || wanted.has('embedded-follower')) targets.embedded = await startEmbedded(TIMEOUTS, nodeFlags)
+
+  const cells: Cell[] = []
+  const order = SYSTEMS.filter((system) => wanted.has(system))
+  for (let run = 1; run <= runs; run++) {
+    for (const concurrency of concurrencies) {
+      // Interleaved A B A B: every system once per round, so drift in the machine hits all alike.
+      for (const system of order) {
+        const cell = await runCell(targets, system, concurrency, run)
+        cells.push(cell)
+        say(
+          `run ${run} ${LABELS[system].padEnd(26)} c=${String(concurrency).padStart(2)}: ${thousands(cell.opsPerSecond).padStart(7)} ops/s, ` +
+            `p50 ${fixed(cell.p50Ms, 3)} ms, p99 ${fixed(cell.p99Ms, 3)} ms${cell.errors > 0 ? `, ${cell.errors} errors (${cell.firstError})` : ''}`,
+        )
+      }
+    }
+  }
+
+  const failovers: FailoverReport[] = []
+  if (!args['no-failover'] && (targets.island !== null || targets.etcd !== null)) {
+    const ours: FailoverReport = { system: 'ours', trials: [] }
+    const etcd: FailoverReport = { system: 'etcd', trials: [] }
+    for (let trial = 1; trial <= runs; trial++) {
+      // The first trial kills the leader of the benchmarked cluster; later ones start fresh clusters.
+      if (targets.island !== null || trial > 1) {
+        const island = trial === 1 && targets.island !== null ? targets.island : await startIsland(TIMEOUTS, nodeFlags)
+        const result = await failoverOurs(island)
+        ours.trials.push(result)
+        say(`failover ours trial ${trial}: killed ${result.killed}, first write after ${fixed(result.firstWriteMs ?? Number.NaN, 0)} ms`)
+        await Promise.all(island.members.map((member) => stopProcess(member.child, 3000)))
+      }
+      if (etcdInstalled && (targets.etcd !== null || trial > 1 || !wanted.has('etcd'))) {
+        const cluster = trial === 1 && targets.etcd !== null ? targets.etcd : await startEtcd(TIMEOUTS)
+        const result = await failoverEtcd(cluster)
+        etcd.trials.push(result)
+        say(`failover etcd trial ${trial}: killed ${result.killed}, first write after ${fixed(result.firstWriteMs ?? Number.NaN, 0)} ms`)
+        await Promise.all(cluster.members.map((member) => stopProcess(member.child, 3000)))
+      }
+    }
+    targets.island = null
+    targets.etcd = null
+    failovers.push(ours, etcd)
+  }
+
+  if (targets.embedded !== null) await Promise.all(targets.embedded.members.map((member) => stopProcess(member.child, 3000)))
+  if (targets.limit !== null) await stopProcess(targets.limit.child, 3000)
+  if (targets.island !== null) await Promise.all(targets.island.members.map((member) => stopProcess(member.child, 3000)))
+  if (targets.etcd !== null) await Promise.all(targets.etcd.members.map((member) => stopProcess(member.child, 3000)))
+
+  const memory = args['no-memory'] ? null : await memoryRun()
+
+  // ---------------------------------------------------------------- report
+  const rows = summarize(cells)
+  const lines: string[] = []
+  lines.push('', `Throughput and latency (median of ${runs} run(s); ${windowMs / 1000} s windows; 100-byte values; 3 members on 127.0.0.1):`, '')
+  lines.push(table(rows), '')
+  lines.push('client µs/op: CPU of the process issuing the operations, per operation (embedded: the member itself).')
+  lines.push('servers µs/op: CPU of all serving processes together, per operation (embedded: all three members).')
+  for (const report of failovers) {
+    if (report.trials.length === 0) continue
+    const times = report.trials.map((trial) => trial.firstWriteMs ?? Number.NaN)
+    lines.push(
+      `failover ${report.system.padEnd(4)}: SIGKILL leader under load (c=${FAILOVER_CONCURRENCY}), first write after ` +
+        `${fixed(median(times), 0)} ms median (${times.map((time) => fixed(time, 0)).join(', ')}); ` +
+        `timeout ${TIMEOUTS.timeoutMs} ms, ratio ${fixed(median(times) / TIMEOUTS.timeoutMs, 2)}x`,
+    )
+  }
+  if (memory !== null) {
+    lines.push(
+      `memory: ${memory.reached.toLocaleString('en-US')} of ${memory.total.toLocaleString('en-US')} embedded enqueues on the leader (c=${MEMORY_CONCURRENCY}, ` +
+        `${thousands(memory.entriesPerSecond)}/s); RSS after a forced GC:`,
+    )
+    for (const member of memory.members) {
+      const mib = (bytes: number): string => `${fixed(bytes / 2 ** 20, 1)} MiB`
+      lines.push(
+        `  ${member.name}${member.leader ? ' (leader)' : '         '}: before ${mib(member.before)}, after ${memory.checkpoint.toLocaleString('en-US')} ` +
+          `${mib(member.atCheckpoint)}, after ${memory.reached.toLocaleString('en-US')} ${mib(member.atTotal)} ` +
+          `(${fixed((100 * (member.atTotal - member.atCheckpoint)) / member.atCheckpoint, 1)}%; heap ${mib(member.heapAtCheckpoint)} -> ${mib(member.heapAtTotal)})`,
+      )
+    }
+  }
+  lines.push('', ...targetLines(rows, failovers, memory))
+  say(lines.join('\n'))
+
+  mkdirSync(RESULTS_DIR, { recursive: true })
+  const file = `${RESULTS_DIR}bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`
+  writeFileSync(
+    file,
+    `${JSON.stringify({ machine: about, settings: { quick, runs, windowMs, warmupMs, concurrencies, timeouts: TIMEOUTS }, cells, rows, failovers, memory }, null, 2)}\n`,
+  )
+  say(`\nraw runs: ${file}`)
+  return 0
+}
+
+function targetLines(rows: readonly Row[], failovers: readonly FailoverReport[], memory: MemoryReport | null): string[] {
+  const find = (system: System, concurrency: number): Row | undefined =>
+    rows.find((row) => row.system === system && row.concurrency === concurrency)
+  const verdict = (ok: boolean | null): string => (ok === null ? 'n/a ' : ok ? 'MET ' : 'MISS')
+  const lines = ['Targets:']
+  const ours64 = find('ours', 64)
+  const etcd64 = find('etcd', 64)
+  const put64 = ours64 && etcd64 ? ratio(ours64.opsPerSecond, etcd64.opsPerSecond) : Number.NaN
+  lines.push(`  ${verdict(Number.isFinite(put64) ? put64 >= 2 : null)} PUT /kv c=64 ops/s >= 2x etcd: ${fixed(put64, 2)}x`)
+  const ours1 = find('ours', 1)
+  const etcd1 = find('etcd', 1)
+  const p50 = ours1 && etcd1 ? ratio(ours1.p50Ms, etcd1.p50Ms) : Number.NaN
+  lines.push(`  ${verdict(Number.isFinite(p50) ? p50 <= 0.7 : null)} PUT /kv c=1 p50 <= 0.7x etcd: ${fixed(p50, 2)}x (${fixed(ours1?.p50Ms ?? Number.NaN, 3)} vs ${fixed(etcd1?.p50Ms ?? Number.NaN, 3)} ms)`)
+  const embedded = find('embedded-leader', 64)?.opsPerSecond ?? Number.NaN
+  lines.push(`  ${verdict(Number.isFinite(embedded) ? embedded >= 50_000 : null)} embedded enqueue on leader c=64 >= 50,000/s: ${thousands(embedded)}/s`)
+  const ours = failovers.find((report) => report.system === 'ours')
+  const oursTime = ours === undefined ? Number.NaN : median(ours.trials.map((trial) => trial.firstWriteMs ?? Number.NaN))
+  lines.push(`  ${verdict(ours === undefined || ours.trials.length === 0 ? null : oursTime <= 1.5 * TIMEOUTS.timeoutMs)} failover <= 1.5x timeout (${1.5 * TIMEOUTS.timeoutMs} ms): ${fixed(oursTime, 0)} ms median`)
+  if (memory === null) lines.push(`  ${verdict(null)} RSS after 1M within 10% of after 100k`)
+  else {
+    const worst = Math.max(...memory.members.map((member) => (member.atTotal - member.atCheckpoint) / member.atCheckpoint))
+    lines.push(
+      `  ${verdict(memory.reached === memory.total ? worst <= 0.1 : false)} RSS after ${memory.total.toLocaleString('en-US')} within 10% of after ${memory.checkpoint.toLocaleString('en-US')}: worst member ${fixed(100 * worst, 1)}%`,
+    )
+  }
+  return lines
+}
+
+main().then(
+  (code) => {
+    cleanup()
+    process.exit(code)
+  },
+  (error: unknown) => {
+    process.stderr.write(`benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+    cleanup()
+    process.exit(1)
+  },
+)
