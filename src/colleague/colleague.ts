@@ -136,6 +136,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
         timeoutMs: this.timeoutMs,
         onOversized: (to, bytes) => this.logger.error({ to, bytes }, 'message larger than bodyBytesMax dropped'),
       }),
+      coalesceAfterCommit: true,
       onCommitted: (committed) => this.applier.push(committed),
       onSendFailure: (to, error) => this.logger.debug({ to, err: error }, 'kibitz send failed'),
       onFault: (error) => this.crash(new ColleagueError('INTERNAL', 'the legislator failed', { cause: error })),

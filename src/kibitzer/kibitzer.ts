@@ -38,6 +38,14 @@ export interface KibitzerOptions<L extends Driven> {
   peerQueueMax?: number
   /** Messages handed to the transport in one send. */
   sendBatchMax?: number
+  /**
+   * After a flush that committed entries, hold its messages for one more
+   * flush (default false). Applying the entries resolves the application's
+   * waiters, which often enqueue again at once: their round then leaves in
+   * the same POST per peer as the commit announcement, instead of a second
+   * POST right behind it.
+   */
+  coalesceAfterCommit?: boolean
 }
 
 export interface KibitzerStats {
@@ -68,6 +76,10 @@ export class Kibitzer<L extends Driven> {
   private readonly defer: (callback: () => void) => void
   private readonly peerQueueMax: number
   private readonly sendBatchMax: number
+  private readonly coalesceAfterCommit: boolean
+  /** Peers whose messages a committing flush held for the next flush. */
+  private readonly held = new Set<string>()
+  private holding = false
   private readonly queues = new Map<string, PeerQueue>()
   private ticker: TimerHandle | null = null
   private flushScheduled = false
@@ -87,6 +99,7 @@ export class Kibitzer<L extends Driven> {
     this.defer = options.defer ?? ((callback) => setImmediate(callback))
     this.peerQueueMax = options.peerQueueMax ?? PEER_QUEUE_MAX
     this.sendBatchMax = options.sendBatchMax ?? SEND_BATCH_MAX
+    this.coalesceAfterCommit = options.coalesceAfterCommit ?? false
     if (this.peerQueueMax < 1 || this.sendBatchMax < 1) throw new RangeError('queue and batch limits must be >= 1')
   }
 
@@ -110,6 +123,7 @@ export class Kibitzer<L extends Driven> {
     if (this.ticker !== null) this.clock.clearInterval(this.ticker)
     this.ticker = null
     this.queues.clear()
+    this.held.clear()
   }
 
   /**
@@ -177,9 +191,19 @@ export class Kibitzer<L extends Driven> {
         touched.add(envelope.to)
       }
     }
-    for (const peer of touched) this.pump(peer)
+    // Hold at most one flush in a row, so that messages never wait on a steady stream of commits.
+    const hold = this.coalesceAfterCommit && ready.committed.length > 0 && !this.holding
+    this.holding = hold
+    if (hold) {
+      for (const peer of touched) this.held.add(peer)
+    } else {
+      for (const peer of this.held) touched.add(peer)
+      this.held.clear()
+      for (const peer of touched) this.pump(peer)
+    }
     if (ready.committed.length > 0) this.onCommitted(ready.committed)
     if (loopback.length > 0) this.receive(this.legislator.id, loopback)
+    if (hold) this.scheduleFlush()
     this.afterFlush()
   }
 

@@ -1,0 +1,100 @@
+// The kibitzer's coalesceAfterCommit option: a flush that commits entries
+// holds its messages for one more flush, so that what the application
+// enqueues on applying them leaves in the same send per peer.
+
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { Kibitzer, type Clock, type Driven } from '../src/index.js'
+import type { Committed, Envelope, Message, Ready } from '../src/paxos/types.js'
+
+const ping = (n: number): Message => ({ type: 'naturalize', id: `n${n}` })
+const envelope = (to: string, n: number): Envelope => ({ from: 'self', to, message: ping(n) })
+const entry = (position: number): Committed => ({ position, promise: `1/${position}`, entry: { type: 'noop' }, apply: true })
+
+class Scripted implements Driven {
+  readonly id = 'self'
+  outbox: Envelope[] = []
+  committed: Committed[] = []
+  tick(): void {}
+  receive(): void {}
+  ready(): Ready {
+    const ready: Ready = { persist: { promised: null, accepted: [] }, messages: this.outbox, committed: this.committed }
+    this.outbox = []
+    this.committed = []
+    return ready
+  }
+}
+
+const idleClock: Clock = {
+  now: () => 0,
+  setInterval: () => 0,
+  clearInterval: () => {},
+  setTimeout: () => 0,
+  clearTimeout: () => {},
+}
+
+function harness() {
+  const legislator = new Scripted()
+  const sends: [string, readonly Message[]][] = []
+  const deferred: (() => void)[] = []
+  const committed: Committed[][] = []
+  const kibitzer = new Kibitzer({
+    legislator,
+    clock: idleClock,
+    tickMs: 10,
+    transport: { send: async (to, messages) => void sends.push([to, messages]) },
+    onCommitted: (entries) => committed.push([...entries]),
+    onFault: (error) => {
+      throw error
+    },
+    defer: (callback) => deferred.push(callback),
+    coalesceAfterCommit: true,
+  })
+  const flush = (): void => {
+    for (const callback of deferred.splice(0)) callback()
+  }
+  return { legislator, kibitzer, sends, deferred, committed, flush }
+}
+
+test('a committing flush hands its entries over at once and holds its messages for the next flush', () => {
+  const h = harness()
+  h.kibitzer.act(() => undefined)
+  h.legislator.outbox = [envelope('a', 1)]
+  h.legislator.committed = [entry(0)]
+  h.flush()
+  assert.deepEqual(h.committed, [[entry(0)]])
+  assert.equal(h.sends.length, 0, 'held')
+  assert.equal(h.deferred.length, 1, 'the next flush is scheduled by the kibitzer itself')
+  // What the application enqueued on applying leaves with the held message.
+  h.kibitzer.act(() => undefined)
+  h.legislator.outbox = [envelope('a', 2), envelope('b', 3)]
+  h.flush()
+  assert.deepEqual(
+    h.sends.map(([to, messages]) => [to, messages]),
+    [
+      ['a', [ping(1), ping(2)]],
+      ['b', [ping(3)]],
+    ],
+  )
+})
+
+test('messages are held for one flush at most, however many flushes commit', () => {
+  const h = harness()
+  h.kibitzer.act(() => undefined)
+  h.legislator.outbox = [envelope('a', 1)]
+  h.legislator.committed = [entry(0)]
+  h.flush()
+  h.legislator.outbox = [envelope('a', 2)]
+  h.legislator.committed = [entry(1)]
+  h.flush()
+  assert.deepEqual(h.sends, [['a', [ping(1), ping(2)]]])
+})
+
+test('a flush that commits nothing sends at once', () => {
+  const h = harness()
+  h.kibitzer.act(() => undefined)
+  h.legislator.outbox = [envelope('a', 1)]
+  h.flush()
+  assert.deepEqual(h.sends, [['a', [ping(1)]]])
+  assert.equal(h.deferred.length, 0)
+})
