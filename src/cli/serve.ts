@@ -10,7 +10,6 @@ import { KvStore } from './kv-store.js'
 /** Bound on a clean shutdown; past it the process exits 1 anyway. */
 export const SHUTDOWN_TIMEOUT_MS = 5_000
 const SECRET_BYTES_MAX = 4096
-const SHUTDOWN_POLL_MS = 250
 
 export interface ServeIo {
   readonly stdout: NodeJS.WritableStream
@@ -92,14 +91,7 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<number>
 
 /** POST /shutdown stops the colleague, not this process: notice it, and exit like on SIGTERM. */
 function shutDownByRequest(colleague: Colleague): Promise<string> {
-  return new Promise((resolve) => {
-    const timer = setInterval(() => {
-      if (colleague.health().state !== 'shut-down') return
-      clearInterval(timer)
-      resolve('POST /shutdown')
-    }, SHUTDOWN_POLL_MS)
-    timer.unref()
-  })
+  return new Promise((resolve) => colleague.once('shutdown', () => resolve('POST /shutdown')))
 }
 
 async function stop(

@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { systemClock, type Clock } from '../kibitzer/clock.js'
 import { Kibitzer } from '../kibitzer/kibitzer.js'
-import { tickSchedule } from '../kibitzer/tick-schedule.js'
+import { electionJitterTicks, tickSchedule } from '../kibitzer/tick-schedule.js'
 import { Legislator } from '../paxos/legislator.js'
 import type { Committed, Government, LegislatorRefusal, Submission } from '../paxos/types.js'
 import { Applier } from './applier.js'
@@ -39,6 +39,8 @@ export interface ColleagueEvents {
   crash: [error: ColleagueError]
   government: [government: Government]
   naturalized: []
+  /** Emitted once shutdown has finished, whoever asked for it (a call or POST /shutdown). */
+  shutdown: []
 }
 
 export interface Enqueued {
@@ -106,6 +108,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
       random: options.random ?? seededRandom(randomSeed()),
       pingTicks: schedule.pingTicks,
       timeoutTicks: schedule.timeoutTicks,
+      electionJitterTicks: electionJitterTicks(schedule),
       ...(options.parliamentSize !== undefined && { parliamentSize: options.parliamentSize }),
     })
     const signer =
@@ -234,7 +237,9 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
     if (this.closing !== null) return this.closing
     this.state = 'shut-down'
     this.logger.info({}, 'shutting down')
-    this.closing = this.teardown(new ColleagueError('SHUT_DOWN', 'the colleague was shut down'))
+    this.closing = this.teardown(new ColleagueError('SHUT_DOWN', 'the colleague was shut down')).then(() => {
+      this.emit('shutdown')
+    })
     return this.closing
   }
 
