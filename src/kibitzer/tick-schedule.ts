@@ -25,3 +25,13 @@ export function tickSchedule(pingMs: number, timeoutMs: number): TickSchedule {
   const timeoutTicks = Math.max(pingTicks + 1, Math.ceil(timeoutMs / tickMs))
   return { tickMs, pingTicks, timeoutTicks }
 }
+
+/**
+ * Spread of the legislator's random election backoff past the timeout:
+ * wide enough (two pings, a quarter of the timeout) that members rarely
+ * stand at once, narrow enough that a dead leader is replaced about 1.1x
+ * timeoutMs after its last word rather than anywhere up to 3x.
+ */
+export function electionJitterTicks(schedule: TickSchedule): number {
+  return Math.max(2 * schedule.pingTicks, Math.ceil(schedule.timeoutTicks / 4))
+}

@@ -36,6 +36,12 @@ export interface LegislatorOptions {
   readonly timeoutTicks?: number
   /** Silence after which the leader exiles a member. */
   readonly exileTicks?: number
+  /**
+   * Election backoff: a member that hears no leader for `timeoutTicks`
+   * stands after a further random 0 to `electionJitterTicks - 1` ticks,
+   * drawn anew each time. Default `2 * timeoutTicks`.
+   */
+  readonly electionJitterTicks?: number
   readonly batchEntriesMax?: number
   readonly inflightMax?: number
   readonly pendingMax?: number
@@ -150,6 +156,7 @@ export class Legislator {
   readonly #pingTicks: number
   readonly #timeoutTicks: number
   readonly #exileTicks: number
+  readonly #electionJitterTicks: number
   readonly #batchEntriesMax: number
   readonly #inflightMax: number
   readonly #pendingMax: number
@@ -199,6 +206,7 @@ export class Legislator {
     this.#pingTicks = options.pingTicks ?? DEFAULTS.pingTicks
     this.#timeoutTicks = options.timeoutTicks ?? DEFAULTS.timeoutTicks
     this.#exileTicks = options.exileTicks ?? this.#timeoutTicks * 2
+    this.#electionJitterTicks = options.electionJitterTicks ?? this.#timeoutTicks * 2
     this.#batchEntriesMax = options.batchEntriesMax ?? DEFAULTS.batchEntriesMax
     this.#inflightMax = options.inflightMax ?? DEFAULTS.inflightMax
     this.#pendingMax = options.pendingMax ?? DEFAULTS.pendingMax
@@ -207,6 +215,7 @@ export class Legislator {
     assert(this.id.length > 0, 'legislator id must not be empty')
     assert(this.#parliamentSize >= 1 && this.#parliamentSize % 2 === 1, 'parliamentSize must be odd')
     assert(this.#pingTicks >= 1 && this.#timeoutTicks > this.#pingTicks, 'timeoutTicks must exceed pingTicks')
+    assert(this.#electionJitterTicks >= 1, 'electionJitterTicks must be at least 1')
     this.#resetElectionTimer()
   }
 
@@ -470,7 +479,7 @@ export class Legislator {
   }
 
   #resetElectionTimer(): void {
-    const jitter = Math.floor(this.#random() * this.#timeoutTicks * 2)
+    const jitter = Math.floor(this.#random() * this.#electionJitterTicks)
     this.#electionTick = this.#now + this.#timeoutTicks + jitter
   }
 
