@@ -50,9 +50,19 @@ export function httpWriters(urls: readonly string[], timeoutMs: number): Writers
   return { writes, close: async () => void (await Promise.allSettled(pools.map((pool) => pool.destroy()))) }
 }
 
+/**
+ * etcd3's own fault handling (retries, and a circuit breaker that stops
+ * using a host for 5 s after three failures) is switched off here: the loop
+ * above retries on the next endpoint, exactly as it does for our island, so
+ * both sides are timed on the servers' failover alone.
+ */
+const passThrough = { execute: <T>(run: () => T): T => run() }
+
 export async function etcdWriters(urls: readonly string[], timeoutMs: number): Promise<Writers> {
   const { Etcd3 } = await import('etcd3')
-  const clients = urls.map((url) => new Etcd3({ hosts: url, dialTimeout: timeoutMs }))
+  type FaultHandling = NonNullable<NonNullable<ConstructorParameters<typeof Etcd3>[0]>['faultHandling']>
+  const faultHandling = { host: () => passThrough, global: passThrough } as unknown as FaultHandling
+  const clients = urls.map((url) => new Etcd3({ hosts: url, dialTimeout: timeoutMs, faultHandling }))
   const writes = clients.map((client): Write => async (index) => {
     await client
       .put(keyOf(index))

@@ -2,7 +2,7 @@
 // with the embedded case, the loopback HTTP limit, failover and memory.
 // Usage: npm run bench -- [--quick] [--runs N] [--window-ms N] [--warmup-ms N]
 //          [--only ours,etcd,limit,embedded-leader,embedded-follower]
-//          [--concurrency 1,16,64] [--no-failover] [--no-memory] [--profile]
+//          [--concurrency 1,16,64] [--no-cells] [--no-failover] [--no-memory] [--profile]
 // Prints the table and writes every raw run to bench/results/bench-<time>.json.
 
 import { execFileSync, spawn } from 'node:child_process'
@@ -58,6 +58,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '1,16,64' },
     'no-failover': { type: 'boolean', default: false },
     'no-memory': { type: 'boolean', default: false },
+    'no-cells': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
   },
 })
@@ -390,7 +391,7 @@ async function main(): Promise<number> {
 
   const cells: Cell[] = []
   const order = SYSTEMS.filter((system) => wanted.has(system))
-  for (let run = 1; run <= runs; run++) {
+  for (let run = 1; run <= (args['no-cells'] ? 0 : runs); run++) {
     for (const concurrency of concurrencies) {
       // Interleaved A B A B: every system once per round, so drift in the machine hits all alike.
       for (const system of order) {
