@@ -18,3 +18,5 @@ export { HistoryChecker, governmentsInFlight, leadingBallot, submissionKey } fro
 export type { CheckerOptions, Invariant, MemberView, Violation } from './checker.js'
 export { createRandom } from './prng.js'
 export type { Random } from './prng.js'
+export { checkHistory, VIOLATIONS_PER_RULE_MAX } from './history.js'
+export type { HistoryCounts, HistoryOperation, HistoryReport, HistoryRule, HistoryViolation, KvMap, KvMapEntry, MemberFinal, Outcome, ReadOperation, ScanOperation, WriteOperation } from './history.js'
