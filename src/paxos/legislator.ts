@@ -126,6 +126,13 @@ interface Leadership {
   recipients: Set<string>
   /** The commit position last announced to every recipient. */
   commitAnnounced: number
+  /**
+   * Chosen since the last announcement: an entry another member waits on
+   * (its own submission, a government, a re-proposal). When only this
+   * leader's own submissions were chosen, the commit point can ride on the
+   * next round or heartbeat instead of costing a message per member.
+   */
+  announceWanted: boolean
 }
 
 const DEFAULTS = {
@@ -437,6 +444,7 @@ export class Legislator {
     if (this.#now % this.#pingTicks === 0) {
       for (const id of leadership.recipients) this.#sendHeartbeat(leadership, id)
       leadership.commitAnnounced = this.#commit
+      leadership.announceWanted = false
       this.#retransmit(leadership)
     }
     // A leader that no longer hears a quorum of its parliament is the one cut
@@ -632,6 +640,7 @@ export class Legislator {
       proposed: new Map(),
       recipients: new Set(),
       commitAnnounced: -1,
+      announceWanted: false,
     }
     this.#updateRecipients(this.#leadership)
     for (const id of membersOf(government)) {
@@ -804,18 +813,22 @@ export class Legislator {
     const entries = this.#acceptedRange(from, to)
     for (const id of leadership.recipients) this.#send(id, this.#acceptMessage(leadership, id, entries))
     leadership.commitAnnounced = this.#commit
+    leadership.announceWanted = false
     this.#maybeChoose(leadership, round)
   }
 
   /**
    * Members learn the commit point from the next accept; when no round went
    * out since it advanced, announce it now rather than at the next ping, so a
-   * follower's submission resolves one round trip after it is chosen.
+   * follower's submission resolves one round trip after it is chosen. Only
+   * this leader's own submissions chosen: nobody else waits, the next round or
+   * ping carries it.
    */
   #announceCommit(leadership: Leadership): void {
-    if (this.#commit <= leadership.commitAnnounced) return
+    if (this.#commit <= leadership.commitAnnounced || !leadership.announceWanted) return
     for (const id of leadership.recipients) this.#send(id, this.#acceptMessage(leadership, id, []))
     leadership.commitAnnounced = this.#commit
+    leadership.announceWanted = false
   }
 
   #acceptMessage(leadership: Leadership, to: string, entries: readonly Accepted[]): Message {
@@ -1091,6 +1104,8 @@ export class Legislator {
 
   #apply(position: number, entry: LogEntry): void {
     this.#commit = position
+    const leadership = this.#leadership
+    if (leadership !== null && (entry.type !== 'value' || entry.submission.from !== this.id)) leadership.announceWanted = true
     const government = this.#government
     let promise: string
     if (entry.type === 'government') {
