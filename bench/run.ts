@@ -68,8 +68,8 @@ const runs = Number(args.runs ?? (quick ? 1 : 3))
 const windowMs = Number(args['window-ms'] ?? (quick ? 3000 : 10_000))
 const warmupMs = Number(args['warmup-ms'] ?? (quick ? 1000 : 2000))
 const concurrencies = args.concurrency.split(',').map(Number)
-const memoryTotal = quick ? 200_000 : 1_000_000
-const memoryCheckpoint = memoryTotal / 10
+const memoryCheckpoint = 100_000
+const memoryTotal = quick ? 300_000 : 1_000_000
 const PROFILE_DIR = fileURLToPath(new URL('../../bench/results/profiles/', import.meta.url))
 const nodeFlags = args.profile ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : []
 const etcdInstalled = etcdVersion() !== null
@@ -265,7 +265,7 @@ interface FailoverReport {
 async function failoverOurs(island: Island): Promise<FailoverTrial> {
   const leader = await island.leader()
   return failover(
-    httpWriters(island.members.map((member) => member.url), OP_TIMEOUT_MS / 2),
+    httpWriters(island.members.map((member) => member.url), TIMEOUTS.timeoutMs * 2),
     () => {
       leader.child.kill('SIGKILL')
       return leader.name
@@ -277,7 +277,7 @@ async function failoverOurs(island: Island): Promise<FailoverTrial> {
 async function failoverEtcd(etcd: EtcdCluster): Promise<FailoverTrial> {
   const leader = await etcd.leader()
   return failover(
-    await etcdWriters(etcd.members.map((member) => member.url), OP_TIMEOUT_MS / 2),
+    await etcdWriters(etcd.members.map((member) => member.url), TIMEOUTS.timeoutMs * 2),
     () => {
       leader.child.kill('SIGKILL')
       return leader.name
@@ -291,6 +291,8 @@ interface MemoryReport {
   readonly checkpoint: number
   readonly reached: number
   readonly entriesPerSecond: number
+  /** RSS in bytes of every member after each `checkpoint` entries. */
+  readonly series: number[][]
   /** Per member: RSS in bytes (after a forced GC) before, after `checkpoint`, after `total`. */
   readonly members: { name: string; leader: boolean; before: number; atCheckpoint: number; atTotal: number; heapAtCheckpoint: number; heapAtTotal: number }[]
 }
@@ -302,26 +304,32 @@ async function memoryRun(): Promise<MemoryReport> {
     const sample = async (): Promise<{ rss: number; heapUsed: number }[]> =>
       Promise.all(island.members.map(async (member) => await member.ask({ type: 'memory' }, 'memory', 10_000)))
     const before = await sample()
-    const first = await leader.ask(
-      { type: 'fill', count: memoryCheckpoint, concurrency: MEMORY_CONCURRENCY, timeoutMs: MEMORY_FILL_TIMEOUT_MS },
-      'fill',
-      MEMORY_FILL_TIMEOUT_MS + OP_TIMEOUT_MS,
-    )
-    const atCheckpoint = await sample()
-    const rest = first.timedOut
-      ? { done: 0, elapsedMs: 0 }
-      : await leader.ask(
-          { type: 'fill', count: memoryTotal - memoryCheckpoint, concurrency: MEMORY_CONCURRENCY, timeoutMs: MEMORY_FILL_TIMEOUT_MS },
-          'fill',
-          MEMORY_FILL_TIMEOUT_MS + OP_TIMEOUT_MS,
-        )
+    const series: number[][] = []
+    let atCheckpoint = before
+    let reached = 0
+    let elapsedMs = 0
+    // Fills of `memoryCheckpoint` entries each; RSS of every member after each.
+    const steps = Math.ceil(memoryTotal / memoryCheckpoint)
+    for (let step = 1; step <= steps; step++) {
+      const fill = await leader.ask(
+        { type: 'fill', count: memoryCheckpoint, concurrency: MEMORY_CONCURRENCY, timeoutMs: MEMORY_FILL_TIMEOUT_MS / steps },
+        'fill',
+        MEMORY_FILL_TIMEOUT_MS / steps + OP_TIMEOUT_MS,
+      )
+      reached += fill.done
+      elapsedMs += fill.elapsedMs
+      const now = await sample()
+      series.push(now.map((usage) => usage.rss))
+      if (step === 1) atCheckpoint = now
+      if (fill.timedOut) break
+    }
     const atTotal = await sample()
-    const reached = first.done + rest.done
     return {
       total: memoryTotal,
       checkpoint: memoryCheckpoint,
       reached,
-      entriesPerSecond: (reached * 1000) / (first.elapsedMs + rest.elapsedMs),
+      entriesPerSecond: (reached * 1000) / elapsedMs,
+      series,
       members: island.members.map((member, index) => ({
         name: member.name,
         leader: member === leader,
@@ -467,6 +475,7 @@ async function main(): Promise<number> {
           `(${fixed((100 * (member.atTotal - member.atCheckpoint)) / member.atCheckpoint, 1)}%; heap ${mib(member.heapAtCheckpoint)} -> ${mib(member.heapAtTotal)})`,
       )
     }
+    lines.push(`  RSS MiB (x1/x2/x3) after each ${memory.checkpoint.toLocaleString('en-US')}: ${memory.series.map((rss) => rss.map((bytes) => fixed(bytes / 2 ** 20, 0)).join('/')).join(', ')}`)
   }
   lines.push('', ...targetLines(rows, failovers, memory))
   say(lines.join('\n'))
