@@ -8,6 +8,7 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, platform, release, totalmem } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { DriveSpec } from './drive.js'
@@ -41,7 +42,8 @@ const LABELS: Record<System, string> = {
 }
 
 const DRIVE_PATH = fileURLToPath(new URL('./drive.js', import.meta.url))
-const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url))
+/** npm runs scripts from the package root; results go under it whatever directory the build is in. */
+const RESULTS_DIR = join(process.cwd(), 'bench', 'results', '/')
 const OP_TIMEOUT_MS = 10_000
 const FAILOVER_CONCURRENCY = 16
 const MEMORY_CONCURRENCY = 64
@@ -70,7 +72,7 @@ const warmupMs = Number(args['warmup-ms'] ?? (quick ? 1000 : 2000))
 const concurrencies = args.concurrency.split(',').map(Number)
 const memoryCheckpoint = 100_000
 const memoryTotal = quick ? 300_000 : 1_000_000
-const PROFILE_DIR = fileURLToPath(new URL('../../bench/results/profiles/', import.meta.url))
+const PROFILE_DIR = join(RESULTS_DIR, 'profiles')
 const nodeFlags = args.profile ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : []
 const etcdInstalled = etcdVersion() !== null
 const wanted = new Set<System>(
@@ -349,7 +351,7 @@ async function memoryRun(): Promise<MemoryReport> {
 
 function versionOf(name: string): string {
   try {
-    const path = fileURLToPath(new URL(`../../node_modules/${name}/package.json`, import.meta.url))
+    const path = join(process.cwd(), 'node_modules', name, 'package.json')
     return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version
   } catch {
     return '?'
@@ -372,7 +374,6 @@ function machine(): Record<string, string | number> {
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     os: `${platform()} ${release()}`,
     node: process.version,
-    paxosColleague: `${versionOf('..')} (${gitCommit()})`,
     etcd: etcdVersion() ?? 'not installed',
     etcd3: versionOf('etcd3'),
     undici: versionOf('undici'),
@@ -384,7 +385,7 @@ function machine(): Record<string, string | number> {
 async function main(): Promise<number> {
   installCleanup()
   const about = machine()
-  about.paxosColleague = `${(JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }).version} (${gitCommit()})`
+  about.paxosColleague = `${(JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as { version: string }).version} (${gitCommit()})`
   say(`paxos-colleague benchmark${quick ? ' (--quick)' : ''}: ${runs} run(s) a cell, ${warmupMs} ms warm-up, ${windowMs} ms windows, concurrency ${concurrencies.join(', ')}`)
   say(Object.entries(about).map(([key, value]) => `${key}: ${value}`).join('; '))
   say(`timeouts on both sides: ping/heartbeat ${TIMEOUTS.pingMs} ms, failure/election timeout ${TIMEOUTS.timeoutMs} ms`)
