@@ -19,7 +19,9 @@ export interface KvServer {
 export function createKvServer(options: KvRoutesOptions): KvServer {
   const kv = createKvListener(options)
   let colleague: RequestListener | null = null
-  const server = createServer((request, response) => {
+  // Node checks header and request timeouts every connectionsCheckingInterval (default 30 s), so a
+  // slow client could hold a socket for twice REQUEST_TIMEOUT_MS; check every second instead.
+  const server = createServer({ connectionsCheckingInterval: 1_000 }, (request, response) => {
     const pathname = (request.url ?? '/').split('?')[0] ?? '/'
     if (isKvPath(pathname)) return kv(request, response)
     if (colleague !== null) return colleague(request, response)
