@@ -37,6 +37,7 @@ export class FaultProxy {
   readonly #held = new Set<ServerResponse>()
   readonly #sockets = new Set<Socket>()
   #url: string | null = null
+  #tap: ((route: string, body: Buffer, headers: IncomingMessage['headers']) => void) | null = null
 
   constructor(name: string) {
     this.name = name
@@ -69,6 +70,11 @@ export class FaultProxy {
 
   rule(rule: FaultRule): void {
     this.#rule = rule
+  }
+
+  /** Sees every request body that reaches this proxy (the fuzzer keeps some to replay). */
+  tap(listener: ((route: string, body: Buffer, headers: IncomingMessage['headers']) => void) | null): void {
+    this.#tap = listener
   }
 
   /** Cuts every request held by a blackhole (their senders see a reset). */
@@ -104,6 +110,7 @@ export class FaultProxy {
     request.on('end', () => {
       const body = Buffer.concat(chunks)
       const route = (request.url ?? '/').split('?', 1)[0] ?? '/'
+      this.#tap?.(route, body, request.headers)
       const fault = this.#rule(senderOf(body), route)
       this.#apply(fault, request, response, body)
     })
