@@ -24,7 +24,7 @@ import { PeerClient } from './peer-client.js'
 import { randomSeed, seededRandom } from './random.js'
 import type { Static, TSchema } from '@sinclair/typebox'
 import type { TypeCheck } from '@sinclair/typebox/compiler'
-import { firstError, validators, type JoinBody, type KibitzBody, type OutOfBandBody } from './schemas.js'
+import { firstError, validators, type JoinAnswer, type JoinBody, type KibitzBody, type OutOfBandBody } from './schemas.js'
 import { Signer } from './signature.js'
 import { SnapshotStore } from './snapshot-store.js'
 import { Waiters } from './waiters.js'
@@ -34,6 +34,9 @@ export const SNAPSHOT_REQUEST = 'snapshot'
 
 /** Grace for in-flight HTTP responses when the server closes. */
 const CLOSE_GRACE_MS = 1_000
+
+/** A bounded wait for admission ran out; not an error by itself. */
+const NOT_YET = Symbol('not yet')
 
 export interface ColleagueEvents {
   crash: [error: ColleagueError]
@@ -206,30 +209,62 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
     this.state = 'joining'
     this.kibitzer.start()
     const body: JoinBody = { islandName: this.islandName, id: this.colleagueId, properties: { location } }
+    const parsed = await this.requestImmigration(url, body)
+    this.islandId ??= parsed.islandId
+    this.logger.info({ url, islandId: parsed.islandId }, 'immigration requested')
+    const deadline = this.clock.now() + this.joinTimeoutMs
+    // Admission is idempotent, and a request forwarded to a leader that died
+    // (or to none, mid-election) is lost: ask again every timeout until the
+    // arrival government names this colleague.
+    for (let attempt = 1; ; attempt++) {
+      const remainingMs = deadline - this.clock.now()
+      const waited = Math.max(0, Math.min(this.timeoutMs, remainingMs))
+      const admitted = await this.waiters.until(() => this.legislator.arrival !== null, waited, () => NOT_YET).then(
+        () => true,
+        (error: unknown) => {
+          if (error === NOT_YET) return false
+          throw error // the colleague crashed or was shut down meanwhile
+        },
+      )
+      if (admitted) break
+      if (remainingMs <= this.timeoutMs) {
+        const error = new ColleagueError('JOIN_TIMEOUT', `not admitted within ${this.joinTimeoutMs} ms`)
+        this.crash(error)
+        throw error
+      }
+      this.logger.debug({ url, attempt }, 'immigration not seen yet; asking again')
+      await this.requestImmigration(url, body, false).catch((error: unknown) => {
+        this.logger.debug({ url, err: error }, 'repeated join request failed')
+      })
+    }
+    await this.waiters.until(
+      () => this.immigrated,
+      Math.max(0, deadline - this.clock.now()),
+      () => this.crash(new ColleagueError('JOIN_TIMEOUT', `not naturalized within ${this.joinTimeoutMs} ms`)),
+    )
+  }
+
+  /** POST /join; the first request's failure abandons the join (`abandon`), a repeat's does not. */
+  private async requestImmigration(url: string, body: JoinBody, abandon = true): Promise<JoinAnswer> {
+    const fail = (error: ColleagueError): ColleagueError => (abandon ? this.abandonJoin(error) : error)
     let answer
     try {
       answer = await this.client.post(url, '/join', JSON.stringify(body), this.timeoutMs)
     } catch (error) {
-      throw this.abandonJoin(new ColleagueError('JOIN_FAILED', `POST ${url}/join failed`, { cause: error }))
+      throw fail(new ColleagueError('JOIN_FAILED', `POST ${url}/join failed`, { cause: error }))
     }
     const parsed = parseJson(answer.text)
     if (answer.status < 200 || answer.status > 299) {
       const remote = remoteError(parsed)
       const code = answer.status < 500 ? 'JOIN_REFUSED' : 'JOIN_FAILED'
-      throw this.abandonJoin(
+      throw fail(
         new ColleagueError(code, `${url} refused the join (${answer.status} ${remote?.code ?? ''})`, { cause: remote ?? answer.text }),
       )
     }
     if (!validators.joinAnswer.Check(parsed) || parsed.islandName !== this.islandName) {
-      throw this.abandonJoin(new ColleagueError('JOIN_FAILED', `${url} answered an unexpected body`, { cause: answer.text }))
+      throw fail(new ColleagueError('JOIN_FAILED', `${url} answered an unexpected body`, { cause: answer.text }))
     }
-    this.islandId ??= parsed.islandId
-    this.logger.info({ url, islandId: parsed.islandId }, 'immigration requested')
-    await this.waiters.until(
-      () => this.immigrated,
-      this.joinTimeoutMs,
-      () => this.crash(new ColleagueError('JOIN_TIMEOUT', `not naturalized within ${this.joinTimeoutMs} ms`)),
-    )
+    return parsed
   }
 
   /** Stops timers, rejects pending calls, closes HTTP. Idempotent; also fine after a crash. */
