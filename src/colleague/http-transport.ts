@@ -4,7 +4,7 @@
 // since no peer would accept it.
 
 import type { Transport } from '../kibitzer/transport.js'
-import type { Message } from '../paxos/types.js'
+import type { Accepted, Message } from '../paxos/types.js'
 import { ColleagueError } from './errors.js'
 import type { PeerClient } from './peer-client.js'
 
@@ -23,6 +23,12 @@ export interface HttpTransportOptions {
 
 export class HttpTransport implements Transport {
   private readonly options: HttpTransportOptions
+  /**
+   * A round's accept goes to every peer with the same `entries` array (the
+   * legislator builds it once per round): its JSON is made once and reused.
+   * Keyed by identity, so it lives as long as the messages that hold it.
+   */
+  private readonly entriesJson = new WeakMap<readonly Accepted[], string>()
 
   constructor(options: HttpTransportOptions) {
     this.options = options
@@ -50,7 +56,7 @@ export class HttpTransport implements Transport {
     let parts: string[] = []
     let bytes = overhead
     for (const message of messages) {
-      const part = JSON.stringify(message)
+      const part = this.stringify(message)
       // Three bytes per UTF-16 unit bound the UTF-8 size; count exactly only near the limit.
       let size = part.length * 3 + 1
       if (overhead + size > limit) size = Buffer.byteLength(part) + 1
@@ -67,5 +73,17 @@ export class HttpTransport implements Transport {
       bytes += size
     }
     if (parts.length > 0) yield `${head}${parts.join(',')}]}`
+  }
+
+  /** `JSON.stringify(message)`, with an accept's entries taken from the per-round cache. */
+  private stringify(message: Message): string {
+    if (message.type !== 'accept' || message.entries.length === 0) return JSON.stringify(message)
+    let entries = this.entriesJson.get(message.entries)
+    if (entries === undefined) {
+      entries = JSON.stringify(message.entries)
+      this.entriesJson.set(message.entries, entries)
+    }
+    const { ballot, chosen, commit, trim } = message
+    return `{"type":"accept","ballot":${JSON.stringify(ballot)},"entries":${entries},"chosen":${JSON.stringify(chosen)},"commit":${JSON.stringify(commit)},"trim":${JSON.stringify(trim)}}`
   }
 }
