@@ -3,6 +3,7 @@
 // `colleague.enqueue` itself (the embedded case) or fills the log (the
 // memory case). Forked by run.ts with --expose-gc.
 
+import { getHeapSpaceStatistics } from 'node:v8'
 import { Colleague } from '../src/index.js'
 import { KvStore } from '../src/cli/kv-store.js'
 import { closedLoop, keyOf, valueOf, type LoadSpec } from './load.js'
@@ -19,7 +20,16 @@ export type MemberReply =
   | { type: 'health'; health: unknown }
   | { type: 'load'; result: unknown }
   | { type: 'fill'; done: number; elapsedMs: number; timedOut: boolean }
-  | { type: 'memory'; rss: number; heapUsed: number }
+  | {
+      type: 'memory'
+      rss: number
+      heapUsed: number
+      heapTotal: number
+      external: number
+      arrayBuffers: number
+      /** V8 heap space name to its reserved size in bytes. */
+      spaces: Record<string, number>
+    }
   | { type: 'window'; phase: 'start' | 'end' }
   | { type: 'error'; message: string }
 
@@ -76,7 +86,9 @@ function memory(): void {
   const gc = (globalThis as { gc?: () => void }).gc
   gc?.()
   const usage = process.memoryUsage()
-  reply({ type: 'memory', rss: usage.rss, heapUsed: usage.heapUsed })
+  const { rss, heapUsed, heapTotal, external, arrayBuffers } = usage
+  const spaces = Object.fromEntries(getHeapSpaceStatistics().map((space) => [space.space_name, space.space_size]))
+  reply({ type: 'memory', rss, heapUsed, heapTotal, external, arrayBuffers, spaces })
 }
 
 async function handle(command: MemberCommand): Promise<void> {

@@ -296,14 +296,25 @@ interface MemoryReport {
   /** RSS in bytes of every member after each `checkpoint` entries. */
   readonly series: number[][]
   /** Per member: RSS in bytes (after a forced GC) before, after `checkpoint`, after `total`. */
-  readonly members: { name: string; leader: boolean; before: number; atCheckpoint: number; atTotal: number; heapAtCheckpoint: number; heapAtTotal: number }[]
+  readonly members: {
+    name: string
+    leader: boolean
+    before: number
+    atCheckpoint: number
+    atTotal: number
+    heapAtCheckpoint: number
+    heapAtTotal: number
+    /** V8's reserved heap (heapTotal): what the JS heap holds of the RSS, used or not. */
+    heapTotalAtCheckpoint: number
+    heapTotalAtTotal: number
+  }[]
 }
 
 async function memoryRun(): Promise<MemoryReport> {
   const island = await startEmbedded(TIMEOUTS, nodeFlags)
   try {
     const leader = await island.leader()
-    const sample = async (): Promise<{ rss: number; heapUsed: number }[]> =>
+    const sample = async (): Promise<{ rss: number; heapUsed: number; heapTotal: number }[]> =>
       Promise.all(island.members.map(async (member) => await member.ask({ type: 'memory' }, 'memory', 10_000)))
     const before = await sample()
     const series: number[][] = []
@@ -340,6 +351,8 @@ async function memoryRun(): Promise<MemoryReport> {
         atTotal: atTotal[index]?.rss ?? Number.NaN,
         heapAtCheckpoint: atCheckpoint[index]?.heapUsed ?? Number.NaN,
         heapAtTotal: atTotal[index]?.heapUsed ?? Number.NaN,
+        heapTotalAtCheckpoint: atCheckpoint[index]?.heapTotal ?? Number.NaN,
+        heapTotalAtTotal: atTotal[index]?.heapTotal ?? Number.NaN,
       })),
     }
   } finally {
@@ -473,7 +486,7 @@ async function main(): Promise<number> {
       lines.push(
         `  ${member.name}${member.leader ? ' (leader)' : '         '}: before ${mib(member.before)}, after ${memory.checkpoint.toLocaleString('en-US')} ` +
           `${mib(member.atCheckpoint)}, after ${memory.reached.toLocaleString('en-US')} ${mib(member.atTotal)} ` +
-          `(${fixed((100 * (member.atTotal - member.atCheckpoint)) / member.atCheckpoint, 1)}%; heap ${mib(member.heapAtCheckpoint)} -> ${mib(member.heapAtTotal)})`,
+          `(${fixed((100 * (member.atTotal - member.atCheckpoint)) / member.atCheckpoint, 1)}%; heap used ${mib(member.heapAtCheckpoint)} -> ${mib(member.heapAtTotal)}, reserved ${mib(member.heapTotalAtCheckpoint)} -> ${mib(member.heapTotalAtTotal)})`,
       )
     }
     lines.push(`  RSS MiB (x1/x2/x3) after each ${memory.checkpoint.toLocaleString('en-US')}: ${memory.series.map((rss) => rss.map((bytes) => fixed(bytes / 2 ** 20, 0)).join('/')).join(', ')}`)
