@@ -57,10 +57,12 @@ export class Load {
     for (let index = 0; index < this.#options.clients; index++) this.#clients.push(this.#client(`c${index}`))
   }
 
+  /** Idempotent: the second call only waits for the clients to finish. */
   async stop(): Promise<void> {
+    const first = this.#running
     this.#running = false
     await Promise.all(this.#clients)
-    this.stoppedAt = Date.now()
+    if (first) this.stoppedAt = Date.now()
   }
 
   /** Ok writes: [completedAt...] sorted. */

@@ -131,6 +131,7 @@ export async function runScenario(scenario: Scenario): Promise<Figures> {
     throw new Error(`[PAXOS_FAULTS_SEED=${RUN_SEED} seed ${seed}] ${scenario.name}: island did not start: ${String(error)}`)
   })
   let monitor: Monitor | null = null
+  let running: Load | null = null
   try {
     const load = new Load({
       seed,
@@ -186,6 +187,7 @@ export async function runScenario(scenario: Scenario): Promise<Figures> {
       },
     }
     load.start()
+    running = load
     await sleep(scenario.warmupMs ?? 2_000)
     await scenario.run(context)
     await sleep(Math.max(0, loadEnd - Date.now()))
@@ -231,6 +233,8 @@ export async function runScenario(scenario: Scenario): Promise<Figures> {
     }
     throw error
   } finally {
+    // Also after a failure: the clients stop before the island goes.
+    await running?.stop()
     await monitor?.stop()
     await cluster.close()
   }
