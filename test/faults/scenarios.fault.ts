@@ -165,8 +165,7 @@ test('7. the leader dies while a newcomer waits on its out-of-band request', { s
         throw new Error(`the newcomer exited ${JSON.stringify(exit)}, not with a non-zero status`)
       }
       context.note(`killed ${leader} with d's /oob held; d exited with code ${exit.code}`)
-      // A supervisor restarts it as a newcomer, under a new id, once the island has a leader again
-      // (a join forwarded to a dead leader is lost: see the todo scenario 7b).
+      // A supervisor restarts it as a newcomer, under a new id, once the island has a leader again.
       const newLeader = await cluster.waitLeader(10_000)
       const restartedAt = Date.now()
       context.heal()
@@ -180,11 +179,9 @@ test('7. the leader dies while a newcomer waits on its out-of-band request', { s
   })
 })
 
-test('7b. a newcomer joins through a follower just after the leader died', {
-  skip: SKIP,
-  timeout: SCENARIO_TIMEOUT_MS,
-  todo: 'known bug: the follower forwards the immigration to the dead leader (or to nobody during the election) and answers 200; the request is lost and the newcomer waits joinTimeoutMs (30 s) before it crashes',
-}, async () => {
+// Before d9812e7 the follower forwarded the immigration to the dead leader (or to nobody during
+// the election) and answered 200; the request was lost and the newcomer waited joinTimeoutMs.
+test('7b. a newcomer joins through a follower just after the leader died', { skip: SKIP, timeout: SCENARIO_TIMEOUT_MS }, async () => {
   await runScenario({
     name: 'join-during-election',
     ids: ['a', 'b', 'c'],
