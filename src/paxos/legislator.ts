@@ -8,7 +8,8 @@ import {
   parliamentOf,
 } from './government.js'
 import { hasQuorum } from './quorum.js'
-import { SubmitterLedger } from './submitters.js'
+import { SubmissionSet, SubmitterLedger } from './submitters.js'
+import { isMessage } from './validate.js'
 import type {
   Accepted,
   Ballot,
@@ -112,7 +113,7 @@ interface Leadership {
   readonly progress: Map<string, Progress>
   readonly queue: Submission[]
   /** from/seq keys queued or proposed and not yet chosen. */
-  readonly queuedKeys: Set<string>
+  readonly queuedKeys: SubmissionSet
   /** Positions up to which re-proposals from phase 1 run; the election government follows. */
   recoveredTo: number
   electionGovernment: boolean
@@ -145,8 +146,6 @@ const DEFAULTS = {
   chosenMax: 1024,
   membersMax: 64,
 }
-
-const keyOf = (from: string, seq: number): string => `${from}\u0000${seq}`
 
 /**
  * The Multi-Paxos state machine of one colleague. Synchronous and
@@ -377,7 +376,7 @@ export class Legislator {
   }
 
   receive(from: string, message: Message): void {
-    if (typeof message !== 'object' || message === null || from === this.id) return
+    if (typeof from !== 'string' || from === this.id || !isMessage(message)) return
     if (this.#role === 'exiled') {
       // An exiled member still answers as an acceptor: the parliament that
       // exiled it may need its vote to finish deciding that very government.
@@ -399,7 +398,7 @@ export class Legislator {
       case 'forward':
         return this.#receiveForward(from, message)
       case 'immigrate':
-        if (typeof message.id === 'string') this.immigrate(message.id, message.properties ?? {})
+        this.immigrate(message.id, message.properties)
         return
       case 'naturalize':
         return this.#receiveNaturalize(from, message)
@@ -630,7 +629,7 @@ export class Legislator {
       rounds: [],
       progress,
       queue: [],
-      queuedKeys: new Set(),
+      queuedKeys: new SubmissionSet(),
       recoveredTo,
       electionGovernment: true,
       immigrate: new Map(),
@@ -678,10 +677,9 @@ export class Legislator {
   // ---------------------------------------------------------------- leader
 
   #queueSubmission(leadership: Leadership, submission: Submission): void {
-    const key = keyOf(submission.from, submission.seq)
-    if (leadership.queuedKeys.has(key) || this.#ledger.applied(submission.from, submission.seq)) return
+    if (leadership.queuedKeys.has(submission.from, submission.seq) || this.#ledger.applied(submission.from, submission.seq)) return
     if (leadership.queue.length >= this.#pendingMax) return
-    leadership.queuedKeys.add(key)
+    leadership.queuedKeys.add(submission.from, submission.seq)
     leadership.queue.push(submission)
   }
 
@@ -724,7 +722,7 @@ export class Legislator {
       // A submitter exiled since it submitted has lost its record; its values are dropped.
       const batch = leadership.queue.splice(0, count).filter((submission) => {
         const member = isMember(government, submission.from)
-        if (!member) leadership.queuedKeys.delete(keyOf(submission.from, submission.seq))
+        if (!member) leadership.queuedKeys.delete(submission.from, submission.seq)
         return member
       })
       if (batch.length === 0) continue
@@ -753,6 +751,8 @@ export class Legislator {
     for (const [id, progress] of leadership.progress) {
       if (this.#now - progress.heardTick <= this.#timeoutTicks) live.add(id)
     }
+    // This leader holds the state whatever the government it recovered says.
+    if (this.#naturalized) leadership.naturalize.add(this.id)
     const government = nextGovernment(current, {
       leader: this.id,
       parliamentSize: this.#parliamentSize,
@@ -1121,7 +1121,7 @@ export class Legislator {
       const { from, seq } = entry.submission
       apply = this.#ledger.record(from, seq) || this.#mutant === 'no-dedupe'
       if (from === this.id) this.#pending.delete(seq)
-      this.#leadership?.queuedKeys.delete(keyOf(from, seq))
+      this.#leadership?.queuedKeys.delete(from, seq)
     }
     this.#outCommitted.push({ position, promise, entry, apply })
   }

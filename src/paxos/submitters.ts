@@ -66,3 +66,31 @@ export class SubmitterLedger {
     return table
   }
 }
+
+/**
+ * A set of (submitter, seq) pairs, kept per submitter so that the leader's
+ * per-entry bookkeeping builds no key strings. A submitter with nothing in
+ * the set holds no entry.
+ */
+export class SubmissionSet {
+  readonly #seqs = new Map<string, Set<number>>()
+
+  has(from: string, seq: number): boolean {
+    return this.#seqs.get(from)?.has(seq) ?? false
+  }
+
+  add(from: string, seq: number): void {
+    let seqs = this.#seqs.get(from)
+    if (seqs === undefined) {
+      seqs = new Set()
+      this.#seqs.set(from, seqs)
+    }
+    seqs.add(seq)
+  }
+
+  delete(from: string, seq: number): void {
+    const seqs = this.#seqs.get(from)
+    if (seqs === undefined || !seqs.delete(seq) || seqs.size > 0) return
+    this.#seqs.delete(from)
+  }
+}
