@@ -5,7 +5,8 @@ import { compareBallot } from '../src/paxos/ballot.js'
 import { bootstrapGovernment, membersOf, nextGovernment, parliamentOf } from '../src/paxos/government.js'
 import { hasQuorum, parliamentSizeFor, quorumSize } from '../src/paxos/quorum.js'
 import { SubmitterLedger } from '../src/paxos/submitters.js'
-import type { Ballot } from '../src/paxos/types.js'
+import { Legislator } from '../src/paxos/legislator.js'
+import type { Ballot, Message } from '../src/paxos/types.js'
 
 // Every property prints its seed on failure (fast-check reports it); pin one with FC_SEED.
 const seed = process.env['FC_SEED'] === undefined ? undefined : Number(process.env['FC_SEED'])
@@ -110,5 +111,97 @@ test('the submitter ledger applies each seq once, in any order, and survives a r
       }
     }),
     { ...params, numRuns: 200 },
+  )
+})
+
+test('malformed or stale messages are ignored or refused, never thrown', () => {
+  const types = ['prepare', 'promise', 'accept', 'accepted', 'reject', 'forward', 'immigrate', 'naturalize', 'other']
+  // Anything in each field, including nulls and wrong types inside arrays.
+  const junk = fc.oneof(
+    fc.anything(),
+    fc.array(fc.anything(), { maxLength: 3 }),
+    fc.record({ round: fc.integer(), id: fc.string() }),
+    fc.array(fc.record({ position: fc.integer({ min: -2, max: 12 }), ballot: fc.anything(), entry: fc.anything() }), { maxLength: 3 }),
+  )
+  const message = fc.record({
+    type: fc.constantFrom(...types),
+    ballot: junk,
+    from: junk,
+    accepted: junk,
+    entries: junk,
+    chosen: junk,
+    commit: junk,
+    trim: junk,
+    ranges: junk,
+    promised: junk,
+    reason: junk,
+    submissions: junk,
+    id: junk,
+    properties: junk,
+  })
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.constantFrom('a', 'b', 'x'), message), { maxLength: 20 }), (inputs) => {
+      for (const role of ['leader', 'follower', 'newcomer'] as const) {
+        const legislator = new Legislator({ id: role === 'follower' ? 'b' : 'a', random: () => 0.5 })
+        if (role !== 'newcomer') legislator.bootstrap('island', {})
+        legislator.enqueue('v')
+        for (const [from, body] of inputs) {
+          legislator.receive(from, body as unknown as Message)
+          legislator.tick()
+          legislator.ready()
+        }
+      }
+    }),
+    { ...params, numRuns: 300 },
+  )
+})
+
+test('well-formed but stale, divergent or forged messages never trip an assertion', () => {
+  const ids = fc.constantFrom('a', 'b', 'c', 'x')
+  const ballotArb = fc.record({ round: fc.nat({ max: 6 }), id: ids })
+  const position = fc.nat({ max: 8 })
+  const government = fc.record({
+    islandId: fc.constant('island'),
+    number: fc.integer({ min: 1, max: 9 }),
+    promise: fc.constantFrom('1/0', '2/0', '3/0'),
+    majority: fc.uniqueArray(ids, { minLength: 1, maxLength: 2 }),
+    minority: fc.uniqueArray(ids, { maxLength: 2 }),
+    constituents: fc.uniqueArray(ids, { maxLength: 2 }),
+    naturalized: fc.uniqueArray(ids, { maxLength: 4 }),
+    exiled: fc.uniqueArray(ids, { maxLength: 1 }),
+    properties: fc.constant({}),
+    arrived: fc.constant({}),
+    submitters: fc.constant({}),
+  })
+  const entry = fc.oneof(
+    fc.constant({ type: 'noop' as const }),
+    fc.record({ type: fc.constant('value' as const), submission: fc.record({ from: ids, seq: fc.integer({ min: 1, max: 4 }), value: fc.nat() }) }),
+    fc.record({ type: fc.constant('government' as const), government }),
+  )
+  const accepted = fc.array(fc.record({ position, ballot: ballotArb, entry }), { maxLength: 4 })
+  const message = fc.oneof(
+    fc.record({ type: fc.constant('prepare' as const), ballot: ballotArb, from: position }),
+    fc.record({ type: fc.constant('promise' as const), ballot: ballotArb, accepted, commit: position }),
+    fc.record({ type: fc.constant('accept' as const), ballot: ballotArb, entries: accepted, chosen: accepted, commit: position, trim: position }),
+    fc.record({ type: fc.constant('accepted' as const), ballot: ballotArb, ranges: fc.array(fc.record({ from: position, to: position })), commit: position }),
+    fc.record({ type: fc.constant('reject' as const), ballot: ballotArb, promised: ballotArb, commit: position, reason: fc.constantFrom('ballot', 'leader-alive', 'not-member', 'exiled', 'trimmed') }),
+    fc.record({ type: fc.constant('forward' as const), submissions: fc.array(fc.record({ from: ids, seq: fc.integer({ min: 1, max: 4 }), value: fc.nat() }), { maxLength: 3 }) }),
+    fc.record({ type: fc.constant('immigrate' as const), id: ids, properties: fc.constant({}) }),
+    fc.record({ type: fc.constant('naturalize' as const), id: ids }),
+  )
+  fc.assert(
+    fc.property(fc.array(fc.tuple(ids, message, fc.nat({ max: 3 })), { maxLength: 30 }), (inputs) => {
+      for (const role of ['leader', 'follower', 'newcomer'] as const) {
+        const legislator = new Legislator({ id: role === 'follower' ? 'b' : 'a', random: () => 0.5 })
+        if (role !== 'newcomer') legislator.bootstrap('island', {})
+        legislator.enqueue('v')
+        for (const [from, body, ticks] of inputs) {
+          legislator.receive(from, body as Message)
+          for (let tick = 0; tick < ticks; tick++) legislator.tick()
+          legislator.ready()
+        }
+      }
+    }),
+    { ...params, numRuns: 1000 },
   )
 })
