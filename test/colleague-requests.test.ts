@@ -59,11 +59,11 @@ test('bad bodies get a 4xx JSON error and change nothing', { timeout: 30_000 }, 
     const islandId = first.colleague.health().islandId as string
     const cases: [string, string, number, string][] = [
       ['/kibitz', '{"islandName": ', 400, 'INVALID_JSON'],
-      ['/kibitz', JSON.stringify({ islandName: 'bodies', islandId, from: 'x', messages: [{ type: 'bogus' }] }), 400, 'INVALID_BODY'],
-      ['/kibitz', JSON.stringify({ islandName: 'bodies', islandId, from: 'x' }), 400, 'INVALID_BODY'],
-      ['/kibitz', JSON.stringify({ islandName: 'other', islandId, from: 'x', messages: [] }), 409, 'WRONG_ISLAND'],
-      ['/kibitz', JSON.stringify({ islandName: 'bodies', islandId: 'not-ours', from: 'x', messages: [] }), 409, 'WRONG_ISLAND'],
-      ['/kibitz', JSON.stringify({ islandName: 'bodies', islandId, from: 'x', messages: ['x'.repeat(70 * 1024)] }), 413, 'BODY_TOO_LARGE'],
+      ['/kibitz', JSON.stringify({ islandName: 'bodies', islandId, from: 'x', to: 'x', messages: [{ type: 'bogus' }] }), 400, 'INVALID_BODY'],
+      ['/kibitz', JSON.stringify({ islandName: 'bodies', islandId, from: 'x', to: 'x' }), 400, 'INVALID_BODY'],
+      ['/kibitz', JSON.stringify({ islandName: 'other', islandId, from: 'x', to: 'x', messages: [] }), 409, 'WRONG_ISLAND'],
+      ['/kibitz', JSON.stringify({ islandName: 'bodies', islandId: 'not-ours', from: 'x', to: 'x', messages: [] }), 409, 'WRONG_ISLAND'],
+      ['/kibitz', JSON.stringify({ islandName: 'bodies', islandId, from: 'x', to: 'x', messages: ['x'.repeat(70 * 1024)] }), 413, 'BODY_TOO_LARGE'],
       ['/join', JSON.stringify({ islandName: 'bodies', id: 'z', properties: {} }), 400, 'INVALID_BODY'],
       ['/join', JSON.stringify({ islandName: 'bodies', id: 'z', properties: { location: 'ftp://x' } }), 400, 'INVALID_BODY'],
       ['/join', JSON.stringify({ islandName: 'other', id: 'z', properties: { location: 'http://127.0.0.1:1' } }), 409, 'WRONG_ISLAND'],
@@ -94,7 +94,7 @@ test('lifecycle misuse gives typed errors', { timeout: 30_000 }, async () => {
   try {
     await assert.rejects(idle.colleague.enqueue(1), { code: 'NOT_JOINED' })
     await assert.rejects(idle.colleague.outOfBand('x', null), { code: 'NOT_JOINED' })
-    await assert.rejects(idle.colleague.request('kibitz', { islandName: 'lifecycle', islandId: 'i', from: 'a', messages: [] }), {
+    await assert.rejects(idle.colleague.request('kibitz', { islandName: 'lifecycle', islandId: 'i', from: 'a', to: idle.colleague.colleagueId, messages: [] }), {
       code: 'NOT_JOINED',
     })
     await assert.rejects(unbound.bootstrap(), { code: 'NO_LOCATION' })
@@ -148,9 +148,12 @@ test('a shared-secret island refuses unsigned, wrongly signed and replayed reque
     })
     await assert.rejects(impostor.colleague.join(first.url), { code: 'JOIN_REFUSED' })
     const islandId = first.colleague.health().islandId as string
-    const body = JSON.stringify({ islandName: 'secret', islandId, from: 'x', messages: [] })
+    const body = JSON.stringify({ islandName: 'secret', islandId, from: 'x', to: first.colleague.colleagueId, messages: [] })
     assert.equal((await post(first.url, '/kibitz', body)).status, 401)
     const signer = new Signer('s3cret', { now: () => Date.now() })
+    const elsewhere = JSON.stringify({ islandName: 'secret', islandId, from: 'x', to: 'someone-else', messages: [] })
+    const misaddressed = await post(first.url, '/kibitz', elsewhere, signer.sign('POST', '/kibitz', elsewhere))
+    assert.equal(misaddressed.status, 409, JSON.stringify(misaddressed.body))
     const headers = signer.sign('POST', '/kibitz', body)
     assert.equal((await post(first.url, '/kibitz', body, headers)).status, 204)
     assert.equal((await post(first.url, '/kibitz', body, headers)).status, 401, 'exact replay refused')

@@ -44,5 +44,8 @@ test('an accept shared by several peers is sent to each exactly as JSON.stringif
   await transport.send('b', toB)
   await transport.send('c', toC)
   const head = { islandName: 'isle', islandId: 'id-1', from: 'a' }
-  assert.deepEqual(bodies, [JSON.stringify({ ...head, messages: toB }), JSON.stringify({ ...head, messages: toC })])
+  assert.deepEqual(bodies, [
+    JSON.stringify({ ...head, to: 'b', messages: toB }),
+    JSON.stringify({ ...head, to: 'c', messages: toC }),
+  ])
 })

@@ -398,6 +398,9 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
     const kibitz: KibitzBody = validate(validators.kibitz, body)
     this.assertAlive()
     this.assertIsland(kibitz.islandName, kibitz.islandId, this.state === 'joining')
+    if (kibitz.to !== this.colleagueId) {
+      throw new ColleagueError('MISADDRESSED', `a body for ${JSON.stringify(kibitz.to)} reached ${JSON.stringify(this.colleagueId)}`)
+    }
     this.kibitzer.receive(kibitz.from, kibitz.messages)
     return undefined
   }

@@ -20,6 +20,8 @@ export const ERROR_STATUS = {
   METHOD_NOT_ALLOWED: 405,
   /** The body is addressed to another island (`islandName` or `islandId` differ). */
   WRONG_ISLAND: 409,
+  /** A peer body addressed (`to`) to another colleague: a signed request replayed to the wrong member. */
+  MISADDRESSED: 409,
   /** This colleague is not in an island yet (neither bootstrapped nor joined). */
   NOT_JOINED: 409,
   /** `bootstrap()` or `join()` on a colleague that already did one of them. */

@@ -40,7 +40,7 @@ export class HttpTransport implements Transport {
     if (location === null) throw new ColleagueError('PEER_UNREACHABLE', `no location known for ${to}`)
     const islandId = this.options.islandId()
     if (islandId === null) throw new ColleagueError('NOT_JOINED', 'no island id yet')
-    const head = `{"islandName":${JSON.stringify(islandName)},"islandId":${JSON.stringify(islandId)},"from":${JSON.stringify(from)},"messages":[`
+    const head = `{"islandName":${JSON.stringify(islandName)},"islandId":${JSON.stringify(islandId)},"from":${JSON.stringify(from)},"to":${JSON.stringify(to)},"messages":[`
     for (const body of this.pack(to, head, messages)) {
       const answer = await client.post(location, '/kibitz', body, timeoutMs, false)
       if (answer.status < 200 || answer.status > 299) {

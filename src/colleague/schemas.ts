@@ -90,6 +90,8 @@ export const KibitzBody = Type.Object({
   islandName: Name,
   islandId: Id,
   from: Id,
+  /** The receiver: signed with the body, so a captured request cannot be replayed to another member. */
+  to: Id,
   messages: Type.Array(MessageSchema, { maxItems: MESSAGES_PER_BODY_MAX }),
 })
 
