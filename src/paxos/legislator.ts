@@ -315,9 +315,8 @@ export class Legislator {
     this.#role = 'follower'
     this.#advanceCommit(0, ballot)
     this.#naturalized = true
-    this.#becomeLeader(ballot, -1)
-    const leadership = this.#leadership as Leadership | null
-    if (leadership !== null) leadership.electionGovernment = false
+    // The bootstrap government already names this member leader.
+    this.#becomeLeader(ballot, -1, new Set(), false)
   }
 
   enqueue(value: unknown): EnqueueResult {
@@ -363,16 +362,16 @@ export class Legislator {
     this.#now++
     switch (this.#role) {
       case 'leader':
-        this.#leaderTick_()
+        this.#onLeaderTick()
         break
       case 'follower':
       case 'candidate':
-        this.#followerTick()
+        this.#onFollowerTick()
         break
       default:
         break
     }
-    this.#submitterTick()
+    this.#onSubmitterTick()
   }
 
   receive(from: string, message: Message): void {
@@ -435,7 +434,7 @@ export class Legislator {
 
   // ---------------------------------------------------------------- timers
 
-  #leaderTick_(): void {
+  #onLeaderTick(): void {
     const leadership = this.#leadership
     assert(leadership !== null, 'leader without leadership')
     const government = this.#government
@@ -465,7 +464,7 @@ export class Legislator {
     }
   }
 
-  #followerTick(): void {
+  #onFollowerTick(): void {
     const candidacy = this.#candidacy
     if (candidacy !== null && this.#now - candidacy.sentTick >= this.#pingTicks * 2) {
       candidacy.sentTick = this.#now
@@ -476,7 +475,7 @@ export class Legislator {
     if (this.#now >= this.#electionTick) this.#startElection()
   }
 
-  #submitterTick(): void {
+  #onSubmitterTick(): void {
     if (this.#government === null || this.#role === 'exiled') return
     if (this.#pending.size > 0 && this.#now - this.#forwardTick >= this.#timeoutTicks) this.#forwardPending()
     if (this.#now - this.#membershipTick >= this.#timeoutTicks) {
@@ -617,7 +616,7 @@ export class Legislator {
   }
 
   /** `heard`: members known alive now (the promisers); the others count as silent. */
-  #becomeLeader(ballot: Ballot, recoveredTo: number, heard: ReadonlySet<string> = new Set()): void {
+  #becomeLeader(ballot: Ballot, recoveredTo: number, heard: ReadonlySet<string> = new Set(), electionGovernment = true): void {
     const government = this.#government
     assert(government !== null, 'leader without government')
     this.#role = 'leader'
@@ -631,7 +630,7 @@ export class Legislator {
       queue: [],
       queuedKeys: new SubmissionSet(),
       recoveredTo,
-      electionGovernment: true,
+      electionGovernment,
       immigrate: new Map(),
       naturalize: new Set(),
       exile: new Set(),
