@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { FaultProxy, type FaultRule, type LinkFault } from './fault-proxy.js'
+import type { Government } from '../../src/paxos/types.js'
 
 export const MAIN_PATH = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url))
 /** libfaketime where Debian puts it, or null when it is not installed. */
@@ -69,15 +70,7 @@ export interface Health {
   readonly leader: string | null
   readonly isLeader: boolean
   readonly naturalized: boolean
-  readonly government: {
-    readonly number: number
-    readonly promise: string
-    readonly majority: readonly string[]
-    readonly minority: readonly string[]
-    readonly constituents: readonly string[]
-    readonly naturalized: readonly string[]
-    readonly exiled: readonly string[]
-  } | null
+  readonly government: Government | null
   readonly positions: { readonly commit: number; readonly applied: number; readonly backlog: number }
   readonly requests: Readonly<Record<string, number>>
 }
