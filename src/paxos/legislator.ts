@@ -194,6 +194,9 @@ export class Legislator {
   #seq = 0
   readonly #pending = new Map<number, unknown>()
   #forwardTick = 0
+  #probeTick = 0
+  /** Senders already told this tick that they were exiled. */
+  readonly #toldExiled = new Set<string>()
   #membershipTick = 0
 
   #outMessages: Envelope[] = []
@@ -360,6 +363,7 @@ export class Legislator {
 
   tick(): void {
     this.#now++
+    this.#toldExiled.clear()
     switch (this.#role) {
       case 'leader':
         this.#onLeaderTick()
@@ -381,6 +385,11 @@ export class Legislator {
       // exiled it may need its vote to finish deciding that very government.
       if (message.type === 'prepare') this.#receivePrepare(from, message)
       else if (message.type === 'accept') this.#receiveAccept(from, message)
+      return
+    }
+    if (this.#government?.exiled.includes(from) === true && message.type !== 'reject') {
+      if (message.type !== 'prepare') this.#tellExiled(from)
+      else this.#receivePrepare(from, message)
       return
     }
     switch (message.type) {
@@ -473,6 +482,23 @@ export class Legislator {
       }
     }
     if (this.#now >= this.#electionTick) this.#startElection()
+    this.#maybeProbe()
+  }
+
+  /**
+   * A member no leader has spoken to for an exile timeout may have been
+   * exiled without hearing of it (a constituent never stands for election,
+   * so no refusal would reach it). It asks the parliament it knows, every
+   * timeout, with an empty forward; whoever knows it was exiled says so.
+   */
+  #maybeProbe(): void {
+    const government = this.#government
+    if (government === null || this.#now - this.#leaderTick <= this.#exileTicks) return
+    if (this.#now - this.#probeTick < this.#timeoutTicks) return
+    this.#probeTick = this.#now
+    for (const id of parliamentOf(government)) {
+      if (id !== this.id) this.#send(id, { type: 'forward', submissions: [] })
+    }
   }
 
   #onSubmitterTick(): void {
@@ -1028,18 +1054,23 @@ export class Legislator {
   #receiveReject(from: string, message: Extract<Message, { type: 'reject' }>): void {
     if (!isBallot(message.promised)) return
     this.#noteRound(message.promised)
+    // Only a member that applied the government exiling this one says so: it is chosen.
+    if (message.reason === 'exiled') return this.#exiled()
     const mine = this.#leadership?.ballot ?? this.#candidacy?.ballot ?? null
     if (mine === null || !isBallot(message.ballot) || compareBallot(message.ballot, mine) !== 0) return
     switch (message.reason) {
       case 'ballot':
         if (this.#compare(message.promised, mine) > 0) this.#stepDown()
         return
-      case 'exiled':
-        this.#exiled()
-        return
       default:
         return
     }
+  }
+
+  #tellExiled(to: string): void {
+    if (this.#toldExiled.has(to)) return
+    this.#toldExiled.add(to)
+    this.#send(to, { type: 'reject', ballot: this.#promised, promised: this.#promised, commit: this.#commit, reason: 'exiled' })
   }
 
   #exiled(): void {
