@@ -1,6 +1,6 @@
 // The seeded island simulator against the real legislator: a block of seeds
 // must keep every invariant, and every mutant of the core must be caught.
-// SIM_SEEDS sets the block size (default 2000). A failure names the seed and
+// SIM_SEEDS sets the block size (default 3000). A failure names the seed and
 // the command that replays it.
 
 import { strict as assert } from 'node:assert'
@@ -10,7 +10,7 @@ import type { Committed, Government } from '../src/paxos/types.js'
 import { HistoryChecker, SimulatedNetwork, createRandom, simulate } from '../src/testing/index.js'
 import type { Violation } from '../src/testing/index.js'
 
-const SEEDS_DEFAULT = 2000
+const SEEDS_DEFAULT = 3000
 const SEEDS_PER_TEST = 500
 const MUTANT_SEEDS_MAX = 200
 /** Violations listed in one failure message, at most. */
