@@ -577,7 +577,7 @@ export class Legislator {
 
   #receivePromise(from: string, message: Extract<Message, { type: 'promise' }>): void {
     const candidacy = this.#candidacy
-    if (candidacy === null || !isBallot(message.ballot) || compareBallot(message.ballot, candidacy.ballot) !== 0) return
+    if (candidacy === null || !isBallot(message.ballot) || this.#compare(message.ballot, candidacy.ballot) !== 0) return
     if (!Array.isArray(message.accepted)) return
     candidacy.promises.set(from, { accepted: message.accepted, commit: message.commit })
     this.#evaluateCandidacy(candidacy)
@@ -634,7 +634,7 @@ export class Legislator {
       for (const item of accepted) {
         if (item.position <= this.#commit || !isBallot(item.ballot)) continue
         const current = merged.get(item.position)
-        const order = current === undefined ? 1 : compareBallot(item.ballot, current.ballot)
+        const order = current === undefined ? 1 : this.#compare(item.ballot, current.ballot)
         if (current === undefined || (lowest ? order < 0 : order > 0)) merged.set(item.position, item)
       }
     }
@@ -924,7 +924,7 @@ export class Legislator {
 
   #receiveAccepted(from: string, message: Extract<Message, { type: 'accepted' }>): void {
     const leadership = this.#leadership
-    if (leadership === null || !isBallot(message.ballot) || compareBallot(message.ballot, leadership.ballot) !== 0) return
+    if (leadership === null || !isBallot(message.ballot) || this.#compare(message.ballot, leadership.ballot) !== 0) return
     const progress = this.#progressOf(leadership, from)
     progress.heardTick = this.#now
     if (Number.isSafeInteger(message.commit) && (message.commit > progress.commit || !progress.answered)) {
@@ -994,7 +994,7 @@ export class Legislator {
       this.#send(from, { type: 'reject', ballot: message.ballot, promised: this.#promised, commit: this.#commit, reason: 'ballot' })
       return
     }
-    if (this.#leadership !== null && compareBallot(message.ballot, this.#leadership.ballot) === 0) return
+    if (this.#leadership !== null && this.#compare(message.ballot, this.#leadership.ballot) === 0) return
     if (this.#role === 'exiled') {
       if (order > 0) this.#promise(message.ballot)
       for (const item of message.entries) {
@@ -1057,7 +1057,7 @@ export class Legislator {
     // Only a member that applied the government exiling this one says so: it is chosen.
     if (message.reason === 'exiled') return this.#exiled()
     const mine = this.#leadership?.ballot ?? this.#candidacy?.ballot ?? null
-    if (mine === null || !isBallot(message.ballot) || compareBallot(message.ballot, mine) !== 0) return
+    if (mine === null || !isBallot(message.ballot) || this.#compare(message.ballot, mine) !== 0) return
     switch (message.reason) {
       case 'ballot':
         if (this.#compare(message.promised, mine) > 0) this.#stepDown()
@@ -1121,7 +1121,7 @@ export class Legislator {
     for (let position = this.#commit + 1; position <= this.#logEnd; position++) {
       const slot = this.#log.get(position)
       const chosen =
-        slot !== undefined && (slot.chosen || (position <= commit && compareBallot(slot.ballot, ballot) === 0))
+        slot !== undefined && (slot.chosen || (position <= commit && this.#compare(slot.ballot, ballot) === 0))
       if (!chosen) {
         if (skipGaps && position <= commit) continue
         break
