@@ -2,6 +2,8 @@
 // report and `paxos-colleague health`. Defensive: health is JSON from the
 // network, so every field is checked before use.
 
+import { membersOf, parliamentOf } from '../paxos/government.js'
+
 export interface GovernmentView {
   readonly number: number | null
   readonly promise: string | null
@@ -53,13 +55,7 @@ export function governmentOf(health: unknown): GovernmentView | null {
   }
 }
 
-export function parliamentOf(government: GovernmentView): string[] {
-  return [...government.majority, ...government.minority]
-}
-
-export function membersOf(government: GovernmentView): string[] {
-  return [...government.majority, ...government.minority, ...government.constituents]
-}
+export { membersOf, parliamentOf }
 
 export function colleagueIdOf(health: unknown): string | null {
   const id = field(health, 'colleagueId')

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net'
 import { systemClock, type Clock } from '../kibitzer/clock.js'
 import { Kibitzer } from '../kibitzer/kibitzer.js'
 import { electionJitterTicks, tickSchedule } from '../kibitzer/tick-schedule.js'
+import { isMember, membersOf } from '../paxos/government.js'
 import { Legislator } from '../paxos/legislator.js'
 import type { Committed, Government, LegislatorRefusal, Submission } from '../paxos/types.js'
 import { Applier } from './applier.js'
@@ -504,8 +505,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
     if (arrival && government.arrived[this.colleagueId] !== government.promise) {
       throw new ColleagueError('INTERNAL', `first government ${government.promise} is not this newcomer's arrival`)
     }
-    const members = new Set([...government.majority, ...government.minority, ...government.constituents])
-    if (!members.has(this.colleagueId)) {
+    if (!isMember(government, this.colleagueId)) {
       throw new ColleagueError('EXILED', `government ${government.promise} no longer names this colleague`)
     }
     this.appliedGovernment = government
@@ -516,7 +516,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
       await this.immigrate(government)
       return
     }
-    this.snapshots.forgetExcept(members)
+    this.snapshots.forgetExcept(new Set(membersOf(government)))
     await this.keepSnapshotForNewcomers(government)
   }
 

@@ -4,15 +4,18 @@ import type { Government, Properties, SubmitterTable } from './types.js'
 /** How many exiled ids a government remembers. */
 export const EXILED_REMEMBERED_MAX = 256
 
-export function parliamentOf(government: Government): string[] {
+/** The seats of a government: enough to say who votes and who belongs. */
+export type Seats = Pick<Government, 'majority' | 'minority' | 'constituents'>
+
+export function parliamentOf(government: Pick<Government, 'majority' | 'minority'>): string[] {
   return [...government.majority, ...government.minority]
 }
 
-export function membersOf(government: Government): string[] {
+export function membersOf(government: Seats): string[] {
   return [...government.majority, ...government.minority, ...government.constituents]
 }
 
-export function isMember(government: Government, id: string): boolean {
+export function isMember(government: Seats, id: string): boolean {
   return (
     government.majority.includes(id) ||
     government.minority.includes(id) ||
@@ -20,7 +23,7 @@ export function isMember(government: Government, id: string): boolean {
   )
 }
 
-export function isParliament(government: Government, id: string): boolean {
+export function isParliament(government: Pick<Government, 'majority' | 'minority'>, id: string): boolean {
   return government.majority.includes(id) || government.minority.includes(id)
 }
 

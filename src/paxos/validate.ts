@@ -3,6 +3,7 @@
 // malformed message is ignored instead of throwing somewhere deep inside.
 
 import { isBallot } from './ballot.js'
+import { membersOf, parliamentOf } from './government.js'
 import type { Accepted, Government, LogEntry, Message, PositionRange, Submission } from './types.js'
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null
@@ -27,8 +28,8 @@ export function isGovernment(value: unknown): value is Government {
 
 /** A parliament of odd size, led, every voter naturalized, nobody listed twice. */
 function isShaped(government: Government): boolean {
-  const parliament = [...government.majority, ...government.minority]
-  const members = [...parliament, ...government.constituents]
+  const parliament = parliamentOf(government)
+  const members = membersOf(government)
   return (
     parliament.length % 2 === 1 &&
     government.majority.length === Math.floor(parliament.length / 2) + 1 &&

@@ -2,6 +2,7 @@
 // driver enqueued, and reports each broken safety or liveness property as a
 // value. It never throws on a violation; the simulator decides whether to stop.
 
+import { membersOf, parliamentOf } from '../paxos/government.js'
 import type { Ballot, Committed, Government } from '../paxos/types.js'
 
 export type Invariant =
@@ -277,8 +278,8 @@ export class HistoryChecker {
   }
 
   #checkGovernmentShape(position: number, government: Government): void {
-    const parliament = [...government.majority, ...government.minority]
-    const everyone = [...parliament, ...government.constituents]
+    const parliament = parliamentOf(government)
+    const everyone = membersOf(government)
     const problems: string[] = []
     if (parliament.length === 0 || parliament.length % 2 === 0) problems.push(`parliament of ${parliament.length}`)
     if (parliament.length > this.#parliamentSize) problems.push(`parliament of ${parliament.length} > ${this.#parliamentSize}`)

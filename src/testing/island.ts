@@ -6,6 +6,7 @@
 // history checker runs after every step. Everything random comes from the
 // seed, so a run replays exactly.
 
+import { membersOf, parliamentOf } from '../paxos/government.js'
 import { Legislator } from '../paxos/legislator.js'
 import type {
   Accepted,
@@ -197,14 +198,6 @@ function emptyFaultCounts(): Record<FaultType, number> {
   const counts = {} as Record<FaultType, number>
   for (const type of FAULT_TYPES) counts[type] = 0
   return counts
-}
-
-function parliamentOf(government: Government): string[] {
-  return [...government.majority, ...government.minority]
-}
-
-function membersOf(government: Government): string[] {
-  return [...government.majority, ...government.minority, ...government.constituents]
 }
 
 function describe(committed: Committed): string {
