@@ -70,9 +70,11 @@ export interface LegislatorInspection {
   readonly pending: number
 }
 
+/** A log position as this member holds it; also handed out, as is, to be persisted. */
 interface Slot {
-  ballot: Ballot
-  entry: LogEntry
+  readonly position: number
+  readonly ballot: Ballot
+  readonly entry: LogEntry
   chosen: boolean
 }
 
@@ -1089,9 +1091,10 @@ export class Legislator {
   #store(position: number, ballot: Ballot, entry: LogEntry, chosen: boolean): void {
     const slot = this.#log.get(position)
     if (slot !== undefined && slot.chosen) return
-    this.#log.set(position, { ballot, entry, chosen })
+    const stored: Slot = { position, ballot, entry, chosen }
+    this.#log.set(position, stored)
     if (position > this.#logEnd) this.#logEnd = position
-    this.#outAccepted.push({ position, ballot, entry })
+    this.#outAccepted.push(stored)
   }
 
   #storeChosen(item: Accepted): void {
