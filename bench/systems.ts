@@ -1,10 +1,11 @@
 // Bringing up what the benchmark measures, every process registered for
-// cleanup: an island of `serve` processes, an etcd cluster in a temporary
-// directory, the bare node:http limit server, and an island of embedded
-// members (bench/member.ts) driven over IPC.
+// cleanup: an island of `serve` processes, etcd clusters on disk and on
+// tmpfs, etcd's own Go client (built here), the bare node:http limit server,
+// an island of embedded members (bench/member.ts) driven over IPC, and a CPU
+// hog.
 
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync, statSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -166,9 +167,24 @@ export interface EtcdCluster {
   leader(): Promise<EtcdMember>
 }
 
-/** A 3-member etcd cluster on 127.0.0.1 with its data in a fresh temporary directory. */
-export async function startEtcd(timeouts: Timeouts, size = 3): Promise<EtcdCluster> {
-  const dataDir = trackDirectory(mkdtempSync(join(tmpdir(), 'paxos-colleague-bench-etcd-')))
+/** Where etcd keeps its data: the temporary directory (disk here), or tmpfs so it does not pay for a disk we do not write. */
+export type EtcdStorage = 'disk' | 'tmpfs'
+
+const TMPFS_DIR = '/dev/shm'
+
+/** Whether etcd can be given a tmpfs data directory on this machine. */
+export function tmpfsAvailable(): boolean {
+  try {
+    return statSync(TMPFS_DIR).isDirectory()
+  } catch {
+    return false
+  }
+}
+
+/** A 3-member etcd cluster on 127.0.0.1 with its data in a fresh directory on `storage`. */
+export async function startEtcd(timeouts: Timeouts, storage: EtcdStorage = 'disk', size = 3): Promise<EtcdCluster> {
+  const parent = storage === 'tmpfs' ? TMPFS_DIR : tmpdir()
+  const dataDir = trackDirectory(mkdtempSync(join(parent, 'paxos-colleague-bench-etcd-')))
   const names = Array.from({ length: size }, (_, index) => `e${index + 1}`)
   const ports = await Promise.all(names.map(async () => ({ client: await freePort(), peer: await freePort() })))
   const cluster = names.map((name, index) => `${name}=http://127.0.0.1:${ports[index]?.peer}`).join(',')
@@ -228,6 +244,35 @@ export async function startEtcd(timeouts: Timeouts, size = 3): Promise<EtcdClust
     throw new Error(`${(error as Error).message}\n${[...tails.values()].join('\n')}`)
   }
   return { members, dataDir, leader }
+}
+
+// -------------------------------------------------------------------- etcd's Go client
+
+const GO_SOURCE_DIR = fileURLToPath(new URL('../../bench/etcd-put/', import.meta.url))
+const GO_BINARY_PATH = fileURLToPath(new URL('./etcd-put', import.meta.url))
+/** Debian's golang-etcd-server-dev puts etcd's Go sources (clientv3 among them) in this GOPATH. */
+const GO_PATH = '/usr/share/gocode'
+const GO_BUILD_TIMEOUT_MS = 600_000
+export const GO_CLIENT_INSTALL = 'sudo apt-get install -y golang-go golang-etcd-server-dev'
+
+/**
+ * Builds bench/etcd-put (etcd's clientv3 driving the closed loop) offline
+ * against the Debian sources; returns the binary's path, or why it could not.
+ */
+export function buildEtcdGoClient(): { path: string } | { missing: string } {
+  if (!existsSync(join(GO_PATH, 'src', 'go.etcd.io', 'etcd', 'clientv3'))) return { missing: `no clientv3 under ${GO_PATH}/src` }
+  try {
+    execFileSync('go', ['build', '-o', GO_BINARY_PATH, '.'], {
+      cwd: GO_SOURCE_DIR,
+      env: { ...process.env, GO111MODULE: 'off', GOPATH: GO_PATH, GOFLAGS: '', GOPROXY: 'off' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: GO_BUILD_TIMEOUT_MS,
+    })
+    return { path: GO_BINARY_PATH }
+  } catch (error) {
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim()
+    return { missing: `go build failed: ${stderr || (error as Error).message}` }
+  }
 }
 
 // -------------------------------------------------------------------- limit
@@ -322,4 +367,11 @@ export async function startEmbedded(timeouts: Timeouts, nodeFlags: readonly stri
       return members.find((member) => member !== lead) as EmbeddedMember
     },
   }
+}
+
+// -------------------------------------------------------------------- hog
+
+/** A process that keeps one core busy (`for(;;)`) until stopped: a machine where something else runs too. */
+export function startHog(): ChildProcess {
+  return track(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }))
 }
