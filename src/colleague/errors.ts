@@ -28,6 +28,8 @@ export const ERROR_STATUS = {
   ALREADY_JOINED: 409,
   /** The colleague has no `location` to advertise: call `listen()` first or pass `location`. */
   NO_LOCATION: 409,
+  /** The storage directory belongs to another island or another colleague. */
+  STORAGE_MISMATCH: 409,
   /** The legislator refused: this member is not (or no longer) in the government. */
   NOT_A_MEMBER: 409,
   /** The legislator refused: this member has not received its initial state yet. */
@@ -44,6 +46,10 @@ export const ERROR_STATUS = {
   JOIN_REFUSED: 502,
   /** `join()`: the member asked could not be reached or answered garbage. */
   JOIN_FAILED: 502,
+  /** A file in the storage directory is damaged other than by a write torn at a crash; the colleague refuses to start. */
+  STORAGE_CORRUPT: 500,
+  /** Writing, syncing or reading the storage directory failed; the colleague crashed. */
+  STORAGE_FAILED: 500,
   /** The out-of-band request to the leader failed; the colleague crashed. */
   OUT_OF_BAND_FAILED: 502,
   /** A peer has no known `location`, or sending to it failed. */

@@ -1,0 +1,507 @@
+// A member's storage directory: the write-ahead log of what Paxos must
+// remember (promises, accepted entries, the commit point, reserved submitter
+// seqs) and the newest snapshot of the application.
+//
+//   snapshot-<position>.snap   one record: identity, the position it covers,
+//                              the government and submitter ledger there, and
+//                              the application's state. Written to a .tmp
+//                              file, synced, renamed, directory synced.
+//   wal-<index>.log            log segments. Each begins with a header record
+//                              (identity and the promise, commit and seq as of
+//                              its creation), then one record per flush.
+//
+// A flush is one record, one write and (when it holds something a peer may
+// rely on) one fdatasync: group commit. A segment holding only positions at or
+// below the newest snapshot is deleted once that snapshot is durable.
+
+import { ColleagueError } from '../colleague/errors.js'
+import { isBallot } from '../paxos/ballot.js'
+import type { Accepted, Ballot, Government, LogEntry, SubmitterTable } from '../paxos/types.js'
+import { nodeFileSystem, pathIn, type AppendFile, type StorageFileSystem } from './file-system.js'
+import { decodeRecords, encodeJsonRecord, RECORD_HEADER_BYTES } from './records.js'
+
+export const STORAGE_FORMAT = 1
+/** Seqs reserved per record: a restarted member never reuses a seq a peer may hold. */
+export const SEQ_RESERVE = 1024
+/** A segment past this size is closed and a new one begun at the next flush. */
+export const SEGMENT_BYTES_MAX = 64 * 1024 * 1024
+
+/** Who a storage directory belongs to. */
+export interface StorageIdentity {
+  readonly islandName: string
+  readonly islandId: string
+  readonly colleagueId: string
+}
+
+/** The newest snapshot: the application's state after applying `position`. */
+export interface StoredSnapshot {
+  readonly format: number
+  readonly identity: StorageIdentity
+  readonly position: number
+  /** The latest government applied at or before `position`, and where it is. */
+  readonly government: Government
+  readonly governmentPosition: number
+  /** The submitter ledger after applying `position`. */
+  readonly submitters: SubmitterTable
+  /** Promise of the government that admitted this member. */
+  readonly arrival: string | null
+  readonly state: unknown
+}
+
+/** What a member finds in its directory at start. */
+export interface RecoveredState {
+  readonly snapshot: StoredSnapshot
+  readonly promised: Ballot | null
+  /** Entries accepted above the snapshot, in position order (the last record of a position wins). */
+  readonly accepted: readonly Accepted[]
+  /** Highest position known chosen (at least the snapshot's). */
+  readonly commit: number
+  /** Submitter seqs up to this one may have been used: a restart continues above it. */
+  readonly seq: number
+}
+
+export interface OpenReport {
+  /** Bytes cut from the end of the newest segment (a write torn by a crash). */
+  readonly tornBytes: number
+  /** Log segments removed because no snapshot was ever written with them (a join that never completed). */
+  readonly orphanSegments: number
+}
+
+/** What one flush asks to be made durable. */
+export interface PersistInput {
+  readonly promised: Ballot | null
+  readonly accepted: readonly { readonly position: number; readonly ballot: Ballot; readonly entry: LogEntry }[]
+  readonly commit: number
+  /** The highest submitter seq handed out so far. */
+  readonly seq: number
+}
+
+/** Test switches: deliberately broken storage, used only to prove the simulator notices. */
+export type StorageMutant = 'no-directory-sync-after-rename' | 'replay-torn-record'
+
+export interface DurableStoreOptions {
+  readonly directory: string
+  readonly fileSystem?: StorageFileSystem
+  readonly segmentBytesMax?: number
+  readonly mutant?: StorageMutant
+}
+
+interface SegmentHeader {
+  readonly kind: 'segment'
+  readonly format: number
+  readonly identity: StorageIdentity
+  readonly promised: Ballot | null
+  readonly commit: number
+  readonly seq: number
+}
+
+interface FlushRecord {
+  readonly kind: 'flush'
+  readonly promised?: Ballot
+  /** [position, ballot, entry] */
+  readonly accepted?: readonly (readonly [number, Ballot, LogEntry])[]
+  readonly commit?: number
+  readonly seq?: number
+}
+
+interface Segment {
+  readonly index: number
+  readonly name: string
+  /** Highest position accepted in it; -1 when none. */
+  maxPosition: number
+}
+
+const SEGMENT = /^wal-(\d{16})\.log$/
+const SNAPSHOT = /^snapshot-(\d{16})\.snap$/
+const TEMPORARY = /\.tmp$/
+
+export class DurableStore {
+  readonly directory: string
+  readonly #fs: StorageFileSystem
+  readonly #segmentBytesMax: number
+  readonly #mutant: StorageMutant | null
+  #identity: StorageIdentity | null = null
+  #segments: Segment[] = []
+  #file: AppendFile | null = null
+  #fileBytes = 0
+  #promised: Ballot | null = null
+  #commit = -1
+  #seqReserved = 0
+  #snapshotPosition = -1
+  #closed = false
+  /** Flushes and syncs, for the colleague's statistics. */
+  #stats = { flushes: 0, syncs: 0, bytes: 0, snapshots: 0 }
+
+  private constructor(options: DurableStoreOptions) {
+    this.directory = options.directory
+    this.#fs = options.fileSystem ?? nodeFileSystem
+    this.#segmentBytesMax = options.segmentBytesMax ?? SEGMENT_BYTES_MAX
+    this.#mutant = options.mutant ?? null
+  }
+
+  /**
+   * Opens (creating when absent) a storage directory and reads what it holds.
+   * `recovered` is null when it holds no member. Throws STORAGE_CORRUPT for
+   * damage other than a torn tail; `expect` names who the caller is (any
+   * field it gives must match, else STORAGE_MISMATCH).
+   */
+  static open(
+    options: DurableStoreOptions,
+    expect: { readonly islandName: string; readonly colleagueId?: string },
+  ): { store: DurableStore; recovered: RecoveredState | null; report: OpenReport } {
+    const store = new DurableStore(options)
+    const { recovered, report } = store.#recover(expect)
+    return { store, recovered, report }
+  }
+
+  get identity(): StorageIdentity | null {
+    return this.#identity
+  }
+
+  get snapshotPosition(): number {
+    return this.#snapshotPosition
+  }
+
+  get statistics(): { flushes: number; syncs: number; bytes: number; snapshots: number; segments: number } {
+    return { ...this.#stats, segments: this.#segments.length }
+  }
+
+  /** Names the member this directory now belongs to, before its first flush. */
+  begin(identity: StorageIdentity): void {
+    this.#assertOpen()
+    if (this.#identity !== null) {
+      if (!sameIdentity(this.#identity, identity)) throw mismatch(`the directory belongs to ${describe(this.#identity)}`)
+      return
+    }
+    this.#identity = identity
+    this.#roll()
+  }
+
+  /**
+   * Writes one flush. Returns true when it was synced: anything a peer may
+   * rely on (a promise, an accepted entry, a seq reservation) is durable
+   * before this returns. A commit point alone is written without a sync:
+   * losing it loses nothing a peer relies on.
+   */
+  persist(input: PersistInput): boolean {
+    this.#assertOpen()
+    if (this.#identity === null) throw new ColleagueError('INTERNAL', 'persist before the storage knows its member')
+    let record: { -readonly [K in keyof FlushRecord]: FlushRecord[K] } | null = null
+    let sync = false
+    if (input.promised !== null) {
+      record = { kind: 'flush', promised: input.promised }
+      this.#promised = input.promised
+      sync = true
+    }
+    if (input.accepted.length > 0) {
+      record ??= { kind: 'flush' }
+      const accepted: (readonly [number, Ballot, LogEntry])[] = []
+      let max = -1
+      for (const item of input.accepted) {
+        accepted.push([item.position, item.ballot, item.entry])
+        if (item.position > max) max = item.position
+      }
+      record.accepted = accepted
+      const segment = this.#segments.at(-1) as Segment
+      if (max > segment.maxPosition) segment.maxPosition = max
+      sync = true
+    }
+    if (input.seq > this.#seqReserved) {
+      record ??= { kind: 'flush' }
+      this.#seqReserved = input.seq + SEQ_RESERVE
+      record.seq = this.#seqReserved
+      sync = true
+    }
+    if (input.commit > this.#commit) {
+      record ??= { kind: 'flush' }
+      record.commit = input.commit
+      this.#commit = input.commit
+    }
+    if (record === null) return false
+    if (this.#fileBytes >= this.#segmentBytesMax) this.#roll()
+    const bytes = encodeJsonRecord(record)
+    const file = this.#file as AppendFile
+    this.#guard('write the log', () => file.append(bytes))
+    this.#fileBytes += bytes.length
+    this.#stats.flushes++
+    this.#stats.bytes += bytes.length
+    if (!sync) return false
+    this.#guard('sync the log', () => file.datasync())
+    this.#stats.syncs++
+    return true
+  }
+
+  /**
+   * Makes `snapshot` the member's newest snapshot, atomically, then starts a
+   * new log segment and deletes the segments and snapshot it replaces.
+   */
+  writeSnapshot(snapshot: Omit<StoredSnapshot, 'format' | 'identity'>): void {
+    this.#assertOpen()
+    const identity = this.#identity
+    if (identity === null) throw new ColleagueError('INTERNAL', 'snapshot before the storage knows its member')
+    if (snapshot.position <= this.#snapshotPosition) return
+    const stored: StoredSnapshot = { format: STORAGE_FORMAT, identity, ...snapshot }
+    const name = snapshotName(snapshot.position)
+    const path = pathIn(this.directory, name)
+    this.#guard('write a snapshot', () => {
+      this.#fs.writeSynced(`${path}.tmp`, encodeJsonRecord(stored))
+      this.#fs.rename(`${path}.tmp`, path)
+      if (this.#mutant !== 'no-directory-sync-after-rename') this.#fs.syncDirectory(this.directory)
+    })
+    const previous = this.#snapshotPosition
+    this.#snapshotPosition = snapshot.position
+    this.#stats.snapshots++
+    // Segments written from here on hold only what follows; older ones go once nothing in them is needed.
+    this.#roll()
+    this.#guard('delete what the snapshot replaces', () => {
+      if (previous >= 0) this.#fs.remove(pathIn(this.directory, snapshotName(previous)))
+      const current = this.#segments.at(-1) as Segment
+      const kept: Segment[] = []
+      for (const segment of this.#segments) {
+        if (segment !== current && segment.maxPosition <= snapshot.position) this.#fs.remove(pathIn(this.directory, segment.name))
+        else kept.push(segment)
+      }
+      this.#segments = kept
+      this.#fs.syncDirectory(this.directory)
+    })
+  }
+
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    const file = this.#file
+    this.#file = null
+    if (file !== null) {
+      try {
+        file.close()
+      } catch {
+        // Closing loses nothing: everything that mattered was synced.
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ opening
+
+  #recover(expect: { readonly islandName: string; readonly colleagueId?: string }): {
+    recovered: RecoveredState | null
+    report: OpenReport
+  } {
+    this.#guard('open the storage directory', () => this.#fs.makeDirectory(this.directory))
+    const names = this.#guard('list the storage directory', () => this.#fs.list(this.directory))
+    for (const name of names) if (TEMPORARY.test(name)) this.#fs.remove(pathIn(this.directory, name))
+    const snapshots = names.filter((name) => SNAPSHOT.test(name)).sort()
+    const segmentNames = names.filter((name) => SEGMENT.test(name)).sort()
+    const newest = snapshots.at(-1)
+    if (newest === undefined) {
+      // A member that never wrote its first snapshot never held the state: nothing here to resume.
+      for (const name of segmentNames) this.#fs.remove(pathIn(this.directory, name))
+      if (segmentNames.length > 0) this.#fs.syncDirectory(this.directory)
+      return { recovered: null, report: { tornBytes: 0, orphanSegments: segmentNames.length } }
+    }
+    const snapshot = this.#readSnapshot(newest)
+    checkExpected(snapshot.identity, expect)
+    this.#identity = snapshot.identity
+    this.#snapshotPosition = snapshot.position
+    for (const name of snapshots) if (name !== newest) this.#fs.remove(pathIn(this.directory, name))
+
+    const accepted = new Map<number, Accepted>()
+    let tornBytes = 0
+    for (const [index, name] of segmentNames.entries()) {
+      const last = index === segmentNames.length - 1
+      const segment: Segment = { index: Number(SEGMENT.exec(name)?.[1]), name, maxPosition: -1 }
+      const data = this.#guard('read the log', () => this.#fs.read(pathIn(this.directory, name))) ?? new Uint8Array()
+      const decoded = decodeRecords(data, last && this.#mutant !== 'replay-torn-record')
+      if (!decoded.ok) throw corrupt(`${name} at byte ${decoded.offset}: ${decoded.reason}`)
+      let payloads = decoded.payloads
+      if (this.#mutant === 'replay-torn-record' && last) payloads = replayTorn(data)
+      tornBytes += decoded.tornBytes
+      if (decoded.tornBytes > 0) {
+        this.#guard('cut a torn record', () => this.#fs.truncate(pathIn(this.directory, name), decoded.validBytes))
+      }
+      for (const [number, payload] of payloads.entries()) {
+        const record = parseRecord(payload, name)
+        if (number === 0) {
+          if (record.kind !== 'segment') throw corrupt(`${name} does not begin with a segment header`)
+          if (!sameIdentity(record.identity, snapshot.identity)) {
+            throw mismatch(`${name} belongs to ${describe(record.identity)}, the snapshot to ${describe(snapshot.identity)}`)
+          }
+          this.#absorbHeader(record)
+          continue
+        }
+        if (record.kind !== 'flush') throw corrupt(`${name}: a segment header inside the segment`)
+        this.#absorbFlush(record, segment, snapshot.position, accepted)
+      }
+      if (payloads.length === 0) {
+        // Created, then the crash took its header: nothing in it.
+        this.#fs.remove(pathIn(this.directory, name))
+        continue
+      }
+      this.#segments.push(segment)
+    }
+    const commit = Math.max(this.#commit, snapshot.position)
+    this.#commit = commit
+    // Resume in a fresh segment so the one just read is never appended to after a torn tail.
+    this.#roll()
+    const ordered = [...accepted.values()].sort((a, b) => a.position - b.position)
+    return {
+      recovered: { snapshot, promised: this.#promised, accepted: ordered, commit, seq: this.#seqReserved },
+      report: { tornBytes, orphanSegments: 0 },
+    }
+  }
+
+  #readSnapshot(name: string): StoredSnapshot {
+    const data = this.#guard('read a snapshot', () => this.#fs.read(pathIn(this.directory, name))) ?? new Uint8Array()
+    const decoded = decodeRecords(data, false)
+    if (!decoded.ok) throw corrupt(`${name} at byte ${decoded.offset}: ${decoded.reason}`)
+    if (decoded.payloads.length !== 1) throw corrupt(`${name} holds ${decoded.payloads.length} records, not one`)
+    const snapshot = parseJson(decoded.payloads[0] as Uint8Array, name) as StoredSnapshot
+    if (snapshot?.format !== STORAGE_FORMAT) throw corrupt(`${name}: unknown format ${String(snapshot?.format)}`)
+    if (!isIdentity(snapshot.identity) || !Number.isSafeInteger(snapshot.position) || typeof snapshot.government !== 'object') {
+      throw corrupt(`${name} is not shaped like a snapshot`)
+    }
+    return snapshot
+  }
+
+  #absorbHeader(header: SegmentHeader): void {
+    if (header.promised !== null) this.#promised = header.promised
+    this.#commit = Math.max(this.#commit, header.commit)
+    this.#seqReserved = Math.max(this.#seqReserved, header.seq)
+  }
+
+  #absorbFlush(record: FlushRecord, segment: Segment, snapshotPosition: number, accepted: Map<number, Accepted>): void {
+    if (record.promised !== undefined) this.#promised = record.promised
+    if (record.commit !== undefined) this.#commit = Math.max(this.#commit, record.commit)
+    if (record.seq !== undefined) this.#seqReserved = Math.max(this.#seqReserved, record.seq)
+    for (const [position, ballot, entry] of record.accepted ?? []) {
+      if (position > segment.maxPosition) segment.maxPosition = position
+      if (position > snapshotPosition) accepted.set(position, { position, ballot, entry })
+    }
+  }
+
+  // ------------------------------------------------------------------ segments
+
+  /** Closes the current segment and starts the next with a header restating what the log holds. */
+  #roll(): void {
+    const identity = this.#identity as StorageIdentity
+    const index = (this.#segments.at(-1)?.index ?? 0) + 1
+    const name = `wal-${String(index).padStart(16, '0')}.log`
+    const header: SegmentHeader = {
+      kind: 'segment',
+      format: STORAGE_FORMAT,
+      identity,
+      promised: this.#promised,
+      commit: this.#commit,
+      seq: this.#seqReserved,
+    }
+    const bytes = encodeJsonRecord(header)
+    this.#guard('start a log segment', () => {
+      this.#file?.close()
+      const file = this.#fs.openAppend(pathIn(this.directory, name))
+      this.#file = file
+      file.append(bytes)
+      file.datasync()
+      // The new file's name must survive a crash as well as its contents.
+      this.#fs.syncDirectory(this.directory)
+    })
+    this.#fileBytes = bytes.length
+    this.#segments.push({ index, name, maxPosition: -1 })
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new ColleagueError('STORAGE_FAILED', 'the storage was closed')
+  }
+
+  /** File-system failures become STORAGE_FAILED; our own refusals pass through. */
+  #guard<T>(what: string, action: () => T): T {
+    try {
+      return action()
+    } catch (error) {
+      if (error instanceof ColleagueError) throw error
+      throw new ColleagueError('STORAGE_FAILED', `could not ${what} in ${this.directory}`, { cause: error })
+    }
+  }
+}
+
+function snapshotName(position: number): string {
+  return `snapshot-${String(position).padStart(16, '0')}.snap`
+}
+
+function parseJson(payload: Uint8Array, name: string): unknown {
+  try {
+    return JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8')) as unknown
+  } catch (error) {
+    throw corrupt(`${name}: a record that is not JSON`, error)
+  }
+}
+
+function parseRecord(payload: Uint8Array, name: string): SegmentHeader | FlushRecord {
+  const record = parseJson(payload, name) as SegmentHeader | FlushRecord | null
+  if (record?.kind === 'segment') {
+    if (!isIdentity(record.identity) || !Number.isSafeInteger(record.commit) || !Number.isSafeInteger(record.seq)) {
+      throw corrupt(`${name}: a malformed segment header`)
+    }
+    if (record.promised !== null && !isBallot(record.promised)) throw corrupt(`${name}: a malformed promise`)
+    return record
+  }
+  if (record?.kind === 'flush') {
+    if (record.promised !== undefined && !isBallot(record.promised)) throw corrupt(`${name}: a malformed promise`)
+    if (record.accepted !== undefined && !Array.isArray(record.accepted)) throw corrupt(`${name}: malformed accepted entries`)
+    for (const item of record.accepted ?? []) {
+      if (!Array.isArray(item) || !Number.isSafeInteger(item[0]) || !isBallot(item[1]) || typeof item[2] !== 'object') {
+        throw corrupt(`${name}: a malformed accepted entry`)
+      }
+    }
+    return record
+  }
+  throw corrupt(`${name}: a record of unknown kind`)
+}
+
+/** The `replay-torn-record` mutant: reads a torn last record as if it were whole. */
+function replayTorn(data: Uint8Array): Uint8Array[] {
+  const payloads: Uint8Array[] = []
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength)
+  let offset = 0
+  while (offset + RECORD_HEADER_BYTES <= data.length) {
+    const length = view.getUint32(offset, true)
+    if (length === 0) break
+    payloads.push(data.subarray(offset + RECORD_HEADER_BYTES, Math.min(data.length, offset + RECORD_HEADER_BYTES + length)))
+    offset += RECORD_HEADER_BYTES + length
+  }
+  return payloads
+}
+
+function isIdentity(value: unknown): value is StorageIdentity {
+  const identity = value as Partial<StorageIdentity> | null
+  return (
+    typeof identity === 'object' &&
+    identity !== null &&
+    typeof identity.islandName === 'string' &&
+    typeof identity.islandId === 'string' &&
+    typeof identity.colleagueId === 'string'
+  )
+}
+
+function sameIdentity(a: StorageIdentity, b: StorageIdentity): boolean {
+  return a.islandName === b.islandName && a.islandId === b.islandId && a.colleagueId === b.colleagueId
+}
+
+function checkExpected(identity: StorageIdentity, expect: { readonly islandName: string; readonly colleagueId?: string }): void {
+  if (identity.islandName !== expect.islandName) {
+    throw mismatch(`the directory belongs to island ${JSON.stringify(identity.islandName)}, not ${JSON.stringify(expect.islandName)}`)
+  }
+  if (expect.colleagueId !== undefined && identity.colleagueId !== expect.colleagueId) {
+    throw mismatch(`the directory belongs to colleague ${JSON.stringify(identity.colleagueId)}, not ${JSON.stringify(expect.colleagueId)}`)
+  }
+}
+
+function describe(identity: StorageIdentity): string {
+  return `colleague ${JSON.stringify(identity.colleagueId)} of island ${JSON.stringify(identity.islandName)} (${identity.islandId})`
+}
+
+function corrupt(message: string, cause?: unknown): ColleagueError {
+  return new ColleagueError('STORAGE_CORRUPT', message, cause === undefined ? undefined : { cause })
+}
+
+function mismatch(message: string): ColleagueError {
+  return new ColleagueError('STORAGE_MISMATCH', message)
+}

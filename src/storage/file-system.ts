@@ -1,0 +1,107 @@
+// The file-system calls durable storage makes, behind one small interface so
+// that the simulator can hand in a disk that loses what was not synced when
+// a process crashes. Every call is synchronous: a flush writes and syncs
+// before the kibitzer sends anything, and nothing else runs meanwhile.
+
+import * as fs from 'node:fs'
+import { join } from 'node:path'
+
+/** A file open for appending. */
+export interface AppendFile {
+  /** Appends `data` at the end (buffered by the OS until `datasync`). */
+  append(data: Uint8Array): void
+  /** Makes everything appended so far durable (fdatasync). */
+  datasync(): void
+  close(): void
+}
+
+export interface StorageFileSystem {
+  /** Creates `directory` and its parents when absent. */
+  makeDirectory(directory: string): void
+  /** File names (not paths) in `directory`. */
+  list(directory: string): string[]
+  /** The whole file, or null when it does not exist. */
+  read(path: string): Uint8Array | null
+  /** Opens (creating when absent) `path` for appending. */
+  openAppend(path: string): AppendFile
+  /** Creates or replaces `path` with `data`, and syncs it (fsync) before returning. */
+  writeSynced(path: string, data: Uint8Array): void
+  /** Renames atomically within one directory. */
+  rename(from: string, to: string): void
+  /** Makes the directory's entries (creations, renames, removals) durable (fsync of the directory). */
+  syncDirectory(directory: string): void
+  /** Removes `path`; absent is fine. */
+  remove(path: string): void
+  /** Cuts `path` to `length` bytes and syncs it. */
+  truncate(path: string, length: number): void
+}
+
+/** The real disk, through node:fs. */
+export const nodeFileSystem: StorageFileSystem = {
+  makeDirectory(directory) {
+    fs.mkdirSync(directory, { recursive: true })
+  },
+  list(directory) {
+    return fs.readdirSync(directory)
+  },
+  read(path) {
+    try {
+      return fs.readFileSync(path)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
+      throw error
+    }
+  },
+  openAppend(path) {
+    const fd = fs.openSync(path, 'a')
+    return {
+      append(data) {
+        let written = 0
+        while (written < data.length) written += fs.writeSync(fd, data, written, data.length - written)
+      },
+      datasync() {
+        fs.fdatasyncSync(fd)
+      },
+      close() {
+        fs.closeSync(fd)
+      },
+    }
+  },
+  writeSynced(path, data) {
+    const fd = fs.openSync(path, 'w')
+    try {
+      let written = 0
+      while (written < data.length) written += fs.writeSync(fd, data, written, data.length - written)
+      fs.fsyncSync(fd)
+    } finally {
+      fs.closeSync(fd)
+    }
+  },
+  rename(from, to) {
+    fs.renameSync(from, to)
+  },
+  syncDirectory(directory) {
+    const fd = fs.openSync(directory, 'r')
+    try {
+      fs.fsyncSync(fd)
+    } finally {
+      fs.closeSync(fd)
+    }
+  },
+  remove(path) {
+    fs.rmSync(path, { force: true })
+  },
+  truncate(path, length) {
+    const fd = fs.openSync(path, 'r+')
+    try {
+      fs.ftruncateSync(fd, length)
+      fs.fsyncSync(fd)
+    } finally {
+      fs.closeSync(fd)
+    }
+  },
+}
+
+export function pathIn(directory: string, name: string): string {
+  return join(directory, name)
+}
