@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net'
 import { systemClock, type Clock } from '../kibitzer/clock.js'
 import { Kibitzer } from '../kibitzer/kibitzer.js'
 import { electionJitterTicks, tickSchedule } from '../kibitzer/tick-schedule.js'
-import { isMember, membersOf } from '../paxos/government.js'
+import { isMember } from '../paxos/government.js'
 import { Legislator } from '../paxos/legislator.js'
 import type { Committed, Government, LegislatorRefusal, Submission } from '../paxos/types.js'
 import { Applier } from './applier.js'
@@ -20,24 +20,19 @@ import { createHandler, REQUEST_TYPES, type RequestListener, type RequestType } 
 import { HttpTransport } from './http-transport.js'
 import { bindLogger, silentLogger, type PinoLikeLogger } from './logger.js'
 import { DEFAULTS, type Application, type ColleagueOptions } from './options.js'
-import { callOutOfBand } from './out-of-band-client.js'
-import { PeerClient } from './peer-client.js'
+import { Immigration, locationOf } from './immigration.js'
+import { PeerClient, type PeerTransport } from './peer-client.js'
 import { randomSeed, seededRandom } from './random.js'
 import type { Static, TSchema } from '@sinclair/typebox'
 import type { TypeCheck } from '@sinclair/typebox/compiler'
-import { firstError, validators, type JoinAnswer, type JoinBody, type KibitzBody, type OutOfBandBody } from './schemas.js'
+import { firstError, validators, type KibitzBody } from './schemas.js'
 import { Signer } from './signature.js'
-import { SnapshotStore } from './snapshot-store.js'
 import { Waiters } from './waiters.js'
 
-/** The built-in out-of-band request a newcomer makes without a `join` callback. */
-export const SNAPSHOT_REQUEST = 'snapshot'
+export { SNAPSHOT_REQUEST } from './immigration.js'
 
 /** Grace for in-flight HTTP responses when the server closes. */
 const CLOSE_GRACE_MS = 1_000
-
-/** A bounded wait for admission ran out; not an error by itself. */
-const NOT_YET = Symbol('not yet')
 
 export interface ColleagueEvents {
   crash: [error: ColleagueError]
@@ -70,11 +65,12 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
   private readonly legislator: Legislator
   private readonly kibitzer: Kibitzer<Legislator>
   private readonly applier: Applier
-  private readonly client: PeerClient
+  private readonly transport: PeerTransport
   private readonly waiters: Waiters
-  private readonly snapshots = new SnapshotStore()
+  private readonly immigration: Immigration
   private readonly submissions = new Map<number, Deferred<Enqueued>>()
-  private readonly startedAt = new Date().toISOString()
+  private readonly startedAt: string
+  private readonly randomId: () => string
   private readonly requestCounts: Record<string, number> = { refused: 0 }
   private readonly timeoutMs: number
   private readonly joinTimeoutMs: number
@@ -88,7 +84,6 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
   /** The latest government entry applied here (the legislator may be ahead). */
   private appliedGovernment: Government | null = null
   private immigrated = false
-  private outOfBandInvocations = 0
   private failure: ColleagueError | null = null
   private closing: Promise<void> | null = null
 
@@ -98,9 +93,11 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
     this.options = options
     this.application = options.application
     this.islandName = options.islandName
-    this.colleagueId = options.colleagueId ?? randomUUID()
+    this.randomId = options.randomId ?? randomUUID
+    this.colleagueId = options.colleagueId ?? this.randomId()
     this.location = options.location ?? null
     this.clock = options.clock ?? systemClock
+    this.startedAt = new Date(this.clock.now()).toISOString()
     this.logger = bindLogger(options.logger ?? silentLogger, { colleagueId: this.colleagueId })
     this.timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs
     this.joinTimeoutMs = options.joinTimeoutMs ?? DEFAULTS.joinTimeoutMs
@@ -122,7 +119,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
             now: () => this.clock.now(),
             ...(options.signatureWindowMs !== undefined && { windowMs: options.signatureWindowMs }),
           })
-    this.client = new PeerClient({ signer, connectTimeoutMs: this.timeoutMs })
+    this.transport = options.transport ?? new PeerClient({ signer, connectTimeoutMs: this.timeoutMs })
     this.waiters = new Waiters(this.clock)
     this.applier = new Applier({
       handle: (committed) => this.apply(committed),
@@ -134,7 +131,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
       clock: this.clock,
       tickMs: schedule.tickMs,
       transport: new HttpTransport({
-        client: this.client,
+        client: this.transport,
         islandName: this.islandName,
         from: this.colleagueId,
         islandId: () => this.currentIslandId(),
@@ -148,13 +145,37 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
       onSendFailure: (to, error) => this.logger.debug({ to, err: error }, 'kibitz send failed'),
       onFault: (error) => this.crash(new ColleagueError('INTERNAL', 'the legislator failed', { cause: error })),
       afterFlush: () => this.checkExiled(),
+      ...(this.clock.defer !== undefined && { defer: this.clock.defer.bind(this.clock) }),
     })
+    this.immigration = this.createImmigration()
     this.handler = createHandler({
       dispatch: (type, body) => this.request(type, body),
       signer,
       bodyBytesMax,
       logger: this.logger,
       onRefused: () => this.countRequest('refused'),
+    })
+  }
+
+  /** The join protocol and out-of-band, over this colleague's transport, clock and state. */
+  private createImmigration(): Immigration {
+    return new Immigration({
+      islandName: this.islandName,
+      colleagueId: this.colleagueId,
+      application: this.application,
+      legislator: this.legislator,
+      transport: this.transport,
+      clock: this.clock,
+      waiters: this.waiters,
+      logger: this.logger,
+      timeoutMs: this.timeoutMs,
+      joinTimeoutMs: this.joinTimeoutMs,
+      outOfBandTimeoutMs: this.outOfBandTimeoutMs,
+      appliedGovernment: () => this.appliedGovernment,
+      act: (action) => this.act(action),
+      crash: (error) => this.crash(error),
+      abandonJoin: (error) => this.abandonJoin(error),
+      naturalize: (arrival) => this.naturalize(arrival),
     })
   }
 
@@ -185,7 +206,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
   async bootstrap(): Promise<void> {
     this.assertIdle()
     const location = this.requireLocation()
-    this.islandId = randomUUID()
+    this.islandId = this.randomId()
     this.founder = true
     this.state = 'member'
     this.act((legislator) => legislator.bootstrap(this.islandId as string, { location }))
@@ -209,63 +230,15 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
     const location = this.requireLocation()
     this.state = 'joining'
     this.kibitzer.start()
-    const body: JoinBody = { islandName: this.islandName, id: this.colleagueId, properties: { location } }
-    const parsed = await this.requestImmigration(url, body)
-    this.islandId ??= parsed.islandId
-    this.logger.info({ url, islandId: parsed.islandId }, 'immigration requested')
     const deadline = this.clock.now() + this.joinTimeoutMs
-    // Admission is idempotent, and a request forwarded to a leader that died
-    // (or to none, mid-election) is lost: ask again every timeout until the
-    // arrival government names this colleague.
-    for (let attempt = 1; ; attempt++) {
-      const remainingMs = deadline - this.clock.now()
-      const waited = Math.max(0, Math.min(this.timeoutMs, remainingMs))
-      const admitted = await this.waiters.until(() => this.legislator.arrival !== null, waited, () => NOT_YET).then(
-        () => true,
-        (error: unknown) => {
-          if (error === NOT_YET) return false
-          throw error // the colleague crashed or was shut down meanwhile
-        },
-      )
-      if (admitted) break
-      if (remainingMs <= this.timeoutMs) {
-        const error = new ColleagueError('JOIN_TIMEOUT', `not admitted within ${this.joinTimeoutMs} ms`)
-        this.crash(error)
-        throw error
-      }
-      this.logger.debug({ url, attempt }, 'immigration not seen yet; asking again')
-      await this.requestImmigration(url, body, false).catch((error: unknown) => {
-        this.logger.debug({ url, err: error }, 'repeated join request failed')
-      })
-    }
+    await this.immigration.join(url, location, deadline, (islandId) => {
+      this.islandId ??= islandId
+    })
     await this.waiters.until(
       () => this.immigrated,
       Math.max(0, deadline - this.clock.now()),
       () => this.crash(new ColleagueError('JOIN_TIMEOUT', `not naturalized within ${this.joinTimeoutMs} ms`)),
     )
-  }
-
-  /** POST /join; the first request's failure abandons the join (`abandon`), a repeat's does not. */
-  private async requestImmigration(url: string, body: JoinBody, abandon = true): Promise<JoinAnswer> {
-    const fail = (error: ColleagueError): ColleagueError => (abandon ? this.abandonJoin(error) : error)
-    let answer
-    try {
-      answer = await this.client.post(url, '/join', JSON.stringify(body), this.timeoutMs)
-    } catch (error) {
-      throw fail(new ColleagueError('JOIN_FAILED', `POST ${url}/join failed`, { cause: error }))
-    }
-    const parsed = parseJson(answer.text)
-    if (answer.status < 200 || answer.status > 299) {
-      const remote = remoteError(parsed)
-      const code = answer.status < 500 ? 'JOIN_REFUSED' : 'JOIN_FAILED'
-      throw fail(
-        new ColleagueError(code, `${url} refused the join (${answer.status} ${remote?.code ?? ''})`, { cause: remote ?? answer.text }),
-      )
-    }
-    if (!validators.joinAnswer.Check(parsed) || parsed.islandName !== this.islandName) {
-      throw fail(new ColleagueError('JOIN_FAILED', `${url} answered an unexpected body`, { cause: answer.text }))
-    }
-    return parsed
   }
 
   /** Stops timers, rejects pending calls, closes HTTP. Idempotent; also fine after a crash. */
@@ -301,33 +274,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
    */
   async outOfBand(name: string, post: unknown): Promise<unknown> {
     this.assertAlive()
-    const government = this.appliedGovernment
-    if (government === null) throw new ColleagueError('NOT_JOINED', 'no government applied yet')
-    const leader = government.majority[0] ?? ''
-    const location = locationOf(government.properties[leader])
-    const invocation = ++this.outOfBandInvocations
-    this.logger.trace({ invocation, name, leader, location }, 'outOfBandCall')
-    const body: OutOfBandBody = {
-      islandName: this.islandName,
-      islandId: government.islandId,
-      from: this.colleagueId,
-      arrival: this.legislator.arrival,
-      name,
-      post: post ?? null,
-    }
-    try {
-      if (location === null) throw new ColleagueError('OUT_OF_BAND_FAILED', `leader ${leader} has no location`)
-      const result = await callOutOfBand(this.client, location, body, this.outOfBandTimeoutMs)
-      this.logger.trace({ invocation, ok: true }, 'outOfBandReturn')
-      return result
-    } catch (error) {
-      const failure = isColleagueError(error)
-        ? error
-        : new ColleagueError('OUT_OF_BAND_FAILED', 'out-of-band request failed', { cause: error })
-      this.logger.trace({ invocation, ok: false, code: failure.code, reason: failure.message }, 'outOfBandReturn')
-      this.crash(failure)
-      throw failure
-    }
+    return this.immigration.outOfBand(name, post)
   }
 
   naturalized(): boolean {
@@ -411,9 +358,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
     this.assertAlive()
     this.assertIsland(join.islandName, null, false)
     const islandId = this.currentIslandId() as string
-    const refusal = this.act((legislator) => legislator.immigrate(join.id, join.properties))
-    if (refusal !== null) throw refusalError(refusal)
-    this.logger.info({ newcomer: join.id, location: join.properties.location }, 'immigration forwarded')
+    this.immigration.receiveJoin(join.id, join.properties)
     return { islandName: this.islandName, islandId }
   }
 
@@ -441,30 +386,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
     const oob = validate(validators.oob, body)
     this.assertAlive()
     this.assertIsland(oob.islandName, oob.islandId, false)
-    if (oob.arrival !== null) {
-      const arrivalNumber = governmentNumber(oob.arrival)
-      await this.waiters.until(
-        () => (this.appliedGovernment?.number ?? 0) >= arrivalNumber,
-        this.outOfBandTimeoutMs / 2,
-        () => new ColleagueError('ARRIVAL_NOT_APPLIED', `arrival ${oob.arrival} not applied here in time`),
-      )
-    }
-    if (oob.name === SNAPSHOT_REQUEST && this.application.join === undefined) {
-      const snapshot = oob.arrival === null ? undefined : this.snapshots.take(oob.arrival, oob.from)
-      if (snapshot === undefined) {
-        throw new ColleagueError('OUT_OF_BAND_NOT_FOUND', `no snapshot kept for ${oob.from} at ${oob.arrival}`)
-      }
-      this.logger.info({ newcomer: oob.from, arrival: oob.arrival }, 'snapshot served')
-      return { result: snapshot.state }
-    }
-    const serve = this.application.outOfBand
-    if (serve === undefined) throw new ColleagueError('OUT_OF_BAND_NOT_FOUND', `no out-of-band handler for ${oob.name}`)
-    try {
-      const result = await serve.call(this.application, oob.name, oob.post, { from: oob.from })
-      return { result: result ?? null }
-    } catch (error) {
-      throw new ColleagueError('APPLICATION_FAILED', `outOfBand(${oob.name}) failed`, { cause: error })
-    }
+    return this.immigration.receiveOutOfBand(oob)
   }
 
   // ------------------------------------------------------------------ applying
@@ -512,36 +434,12 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
     this.islandId ??= government.islandId
     this.emit('government', government)
     this.application.government?.(government)
-    if (arrival) {
-      await this.immigrate(government)
-      return
-    }
-    this.snapshots.forgetExcept(new Set(membersOf(government)))
-    await this.keepSnapshotForNewcomers(government)
+    if (arrival) await this.immigration.immigrate(government)
+    else await this.immigration.applied(government)
   }
 
-  /** As the arrival government's leader, keeps the state its newcomers will ask for. */
-  private async keepSnapshotForNewcomers(government: Government): Promise<void> {
-    if (government.majority[0] !== this.colleagueId || this.application.join !== undefined) return
-    const newcomers = Object.keys(government.arrived).filter(
-      (id) => id !== this.colleagueId && government.arrived[id] === government.promise,
-    )
-    if (newcomers.length === 0) return
-    const state = this.application.snapshot === undefined ? null : await this.application.snapshot()
-    this.snapshots.keep(government.promise, newcomers, state)
-    this.logger.debug({ arrival: government.promise, newcomers }, 'snapshot kept for newcomers')
-  }
-
-  /** The newcomer's first applied entry is its arrival: get the state, then naturalize. */
-  private async immigrate(government: Government): Promise<void> {
-    const arrival = government.promise
-    this.logger.info({ arrival, leader: government.majority[0] }, 'admitted; fetching state out of band')
-    if (this.application.join !== undefined) {
-      await this.application.join({ arrival, outOfBand: (name, post) => this.outOfBand(name, post) })
-    } else {
-      const state = await this.outOfBand(SNAPSHOT_REQUEST, { arrival })
-      await this.application.restore?.(state)
-    }
+  /** The newcomer has its arrival state: it is naturalized, and the leader will record that. */
+  private naturalize(arrival: string): void {
     if (this.state !== 'joining') return
     this.act((legislator) => legislator.naturalize())
     this.immigrated = true
@@ -585,7 +483,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
     for (const deferred of this.submissions.values()) deferred.reject(reason)
     this.submissions.clear()
     this.waiters.rejectAll(reason)
-    await Promise.all([this.closeServer(), this.client.close()])
+    await Promise.all([this.closeServer(), this.transport.close()])
   }
 
   private closeServer(): Promise<void> {
@@ -687,35 +585,6 @@ function refusalError(code: LegislatorRefusal): ColleagueError {
   return new ColleagueError(code, `the legislator refused: ${code}`)
 }
 
-function locationOf(properties: Readonly<Record<string, unknown>> | undefined): string | null {
-  const location = properties?.location
-  return typeof location === 'string' ? location : null
-}
-
-/** The government number in a government's promise label, `${number}/0`. */
-function governmentNumber(promise: string): number {
-  const number = Number(promise.split('/', 1)[0])
-  if (!Number.isInteger(number) || number < 1) {
-    throw new ColleagueError('INVALID_BODY', `arrival ${JSON.stringify(promise)} is not a government promise`)
-  }
-  return number
-}
-
 function isThenable(value: unknown): value is PromiseLike<void> {
   return typeof (value as PromiseLike<void> | null)?.then === 'function'
 }
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown
-  } catch {
-    return undefined
-  }
-}
-
-function remoteError(body: unknown): { code: string; message: string } | null {
-  const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error
-  if (typeof error?.code !== 'string') return null
-  return { code: error.code, message: String(error.message ?? '') }
-}
-

@@ -6,10 +6,10 @@
 import type { Transport } from '../kibitzer/transport.js'
 import type { Accepted, Message } from '../paxos/types.js'
 import { ColleagueError } from './errors.js'
-import type { PeerClient } from './peer-client.js'
+import type { PeerTransport } from './peer-client.js'
 
 export interface HttpTransportOptions {
-  client: PeerClient
+  client: PeerTransport
   islandName: string
   from: string
   /** The island id to stamp on bodies; null before this colleague knows it. */

@@ -3,6 +3,7 @@
 import type { Clock } from '../kibitzer/clock.js'
 import type { Government } from '../paxos/types.js'
 import type { PinoLikeLogger } from './logger.js'
+import type { PeerTransport } from './peer-client.js'
 
 /** An applied log entry, as the application sees it. */
 export interface AppliedEntry {
@@ -56,7 +57,17 @@ export interface ColleagueOptions {
   application: Application
   /** Seeded source in [0, 1) for the legislator; default a generator seeded from crypto. */
   random?: () => number
+  /** Mints the island id at bootstrap, and the colleagueId when none is given; default `crypto.randomUUID`. */
+  randomId?: () => string
+  /** Time and timers (heartbeats, elections, join and out-of-band bounds); default the system clock. */
   clock?: Clock
+  /**
+   * Carries every request this colleague makes to a peer: kibitz batches
+   * (which carry submission and immigration forwarding), join and
+   * out-of-band. Default HTTP through undici, signed when `secret` is set.
+   * Peers' requests come in through `colleague.request(type, body)`.
+   */
+  transport?: PeerTransport
   /** Bound on `join()`/`bootstrap()` until naturalized; default 30 000. */
   joinTimeoutMs?: number
   /** Bound on one out-of-band request; default 10 000. */

@@ -14,6 +14,23 @@ export interface PostAnswer {
   readonly text: string
 }
 
+/**
+ * Carries every request one colleague makes to another: kibitz batches (the
+ * legislator's messages, submission and immigration forwarding among them),
+ * a newcomer's join, and its out-of-band request. The body is JSON text; the
+ * answer is an HTTP-like status and text, as the receiver's
+ * `colleague.request(type, body)` produced it. A rejection means the request
+ * or its answer was lost (unreachable, timed out). `PeerClient` is the HTTP
+ * one; the simulator passes its own network here.
+ */
+export interface PeerTransport {
+  post(location: string, route: PeerRoute, body: string, timeoutMs: number, overall?: boolean): Promise<PostAnswer>
+  close(): Promise<void>
+}
+
+/** The routes one colleague POSTs to another. */
+export type PeerRoute = '/kibitz' | '/join' | '/oob'
+
 export interface PeerClientOptions {
   signer: Signer | null
   poolsMax?: number
@@ -21,7 +38,7 @@ export interface PeerClientOptions {
   connectTimeoutMs?: number
 }
 
-export class PeerClient {
+export class PeerClient implements PeerTransport {
   private readonly signer: Signer | null
   private readonly poolsMax: number
   private readonly connectionsPerPeer: number
@@ -44,7 +61,7 @@ export class PeerClient {
    * the whole exchange too (an abort signal, which costs a timer per request,
    * so the hot kibitz path goes without it).
    */
-  async post(location: string, route: string, body: string, timeoutMs: number, overall = true): Promise<PostAnswer> {
+  async post(location: string, route: PeerRoute, body: string, timeoutMs: number, overall = true): Promise<PostAnswer> {
     if (this.closed) throw new Error('peer client closed')
     const base = new URL(location)
     const path = `${base.pathname.replace(/\/+$/, '')}${route}`

@@ -9,6 +9,12 @@ export interface Clock {
   clearInterval(handle: TimerHandle): void
   setTimeout(callback: () => void, ms: number): TimerHandle
   clearTimeout(handle: TimerHandle): void
+  /**
+   * Runs `callback` once the current burst of inputs is in (the kibitzer
+   * flushes there); default `setImmediate`. A simulated clock runs it as its
+   * next event.
+   */
+  defer?(callback: () => void): void
 }
 
 export const systemClock: Clock = {

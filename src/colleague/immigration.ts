@@ -1,0 +1,285 @@
+// Immigration, both sides: a newcomer asks any member to admit it (POST /join,
+// which that member's legislator forwards to the leader), waits for its
+// arrival government, and fetches the application's state with one
+// out-of-band request to that government's leader; a member serves both
+// requests, and as an arrival's leader keeps the snapshot its newcomers will
+// ask for. The colleague owns the lifecycle; this module owns the protocol.
+
+import type { Clock } from '../kibitzer/clock.js'
+import { membersOf } from '../paxos/government.js'
+import type { Legislator } from '../paxos/legislator.js'
+import type { Government } from '../paxos/types.js'
+import { ColleagueError, isColleagueError } from './errors.js'
+import type { PinoLikeLogger } from './logger.js'
+import type { Application } from './options.js'
+import type { PeerTransport } from './peer-client.js'
+import { validators, type JoinAnswer, type JoinBody, type OutOfBandBody } from './schemas.js'
+import { SnapshotStore } from './snapshot-store.js'
+import type { Waiters } from './waiters.js'
+
+/** The built-in out-of-band request a newcomer makes without a `join` callback. */
+export const SNAPSHOT_REQUEST = 'snapshot'
+
+/** A bounded wait for admission ran out; not an error by itself. */
+const NOT_YET = Symbol('not yet')
+
+/** What immigration needs of its colleague. */
+export interface ImmigrationHost {
+  readonly islandName: string
+  readonly colleagueId: string
+  readonly application: Application
+  readonly legislator: Legislator
+  readonly transport: PeerTransport
+  readonly clock: Clock
+  readonly waiters: Waiters
+  readonly logger: PinoLikeLogger
+  readonly timeoutMs: number
+  readonly joinTimeoutMs: number
+  readonly outOfBandTimeoutMs: number
+  /** The latest government entry applied here. */
+  appliedGovernment(): Government | null
+  /** Calls into the legislator through the kibitzer. */
+  act<T>(action: (legislator: Legislator) => T): T
+  /** Stops the colleague for good with `error`, and returns it. */
+  crash(error: ColleagueError): ColleagueError
+  /** The first join request failed: the colleague is idle again. */
+  abandonJoin(error: ColleagueError): ColleagueError
+  /** The newcomer has its state: naturalize it (unless it stopped meanwhile). */
+  naturalize(arrival: string): void
+}
+
+export class Immigration {
+  private readonly host: ImmigrationHost
+  private readonly snapshots = new SnapshotStore()
+  private outOfBandInvocations = 0
+
+  constructor(host: ImmigrationHost) {
+    this.host = host
+  }
+
+  // ------------------------------------------------------------ the newcomer
+
+  /**
+   * Asks the member at `url` to admit this colleague and waits until its
+   * arrival government is known here; resolves with the island id the member
+   * answered. Rejects (having crashed the colleague) after `deadline`.
+   */
+  async join(url: string, location: string, deadline: number, onIslandId: (islandId: string) => void): Promise<void> {
+    const { host } = this
+    const body: JoinBody = { islandName: host.islandName, id: host.colleagueId, properties: { location } }
+    const parsed = await this.requestImmigration(url, body)
+    onIslandId(parsed.islandId)
+    host.logger.info({ url, islandId: parsed.islandId }, 'immigration requested')
+    // Admission is idempotent, and a request forwarded to a leader that died
+    // (or to none, mid-election) is lost: ask again every timeout until the
+    // arrival government names this colleague.
+    for (let attempt = 1; ; attempt++) {
+      const remainingMs = deadline - host.clock.now()
+      const waited = Math.max(0, Math.min(host.timeoutMs, remainingMs))
+      const admitted = await host.waiters.until(() => host.legislator.arrival !== null, waited, () => NOT_YET).then(
+        () => true,
+        (error: unknown) => {
+          if (error === NOT_YET) return false
+          throw error // the colleague crashed or was shut down meanwhile
+        },
+      )
+      if (admitted) return
+      if (remainingMs <= host.timeoutMs) {
+        const error = new ColleagueError('JOIN_TIMEOUT', `not admitted within ${host.joinTimeoutMs} ms`)
+        host.crash(error)
+        throw error
+      }
+      host.logger.debug({ url, attempt }, 'immigration not seen yet; asking again')
+      await this.requestImmigration(url, body, false).catch((error: unknown) => {
+        host.logger.debug({ url, err: error }, 'repeated join request failed')
+      })
+    }
+  }
+
+  /** POST /join; the first request's failure abandons the join (`abandon`), a repeat's does not. */
+  private async requestImmigration(url: string, body: JoinBody, abandon = true): Promise<JoinAnswer> {
+    const { host } = this
+    const fail = (error: ColleagueError): ColleagueError => (abandon ? host.abandonJoin(error) : error)
+    let answer
+    try {
+      answer = await host.transport.post(url, '/join', JSON.stringify(body), host.timeoutMs)
+    } catch (error) {
+      throw fail(new ColleagueError('JOIN_FAILED', `POST ${url}/join failed`, { cause: error }))
+    }
+    const parsed = parseJson(answer.text)
+    if (answer.status < 200 || answer.status > 299) {
+      const remote = remoteError(parsed)
+      const code = answer.status < 500 ? 'JOIN_REFUSED' : 'JOIN_FAILED'
+      throw fail(
+        new ColleagueError(code, `${url} refused the join (${answer.status} ${remote?.code ?? ''})`, { cause: remote ?? answer.text }),
+      )
+    }
+    if (!validators.joinAnswer.Check(parsed) || parsed.islandName !== host.islandName) {
+      throw fail(new ColleagueError('JOIN_FAILED', `${url} answered an unexpected body`, { cause: answer.text }))
+    }
+    return parsed
+  }
+
+  /** The newcomer's first applied entry is its arrival: get the state, then naturalize. */
+  async immigrate(government: Government): Promise<void> {
+    const { host } = this
+    const arrival = government.promise
+    host.logger.info({ arrival, leader: government.majority[0] }, 'admitted; fetching state out of band')
+    if (host.application.join !== undefined) {
+      await host.application.join({ arrival, outOfBand: (name, post) => this.outOfBand(name, post) })
+    } else {
+      const state = await this.outOfBand(SNAPSHOT_REQUEST, { arrival })
+      await host.application.restore?.(state)
+    }
+    host.naturalize(arrival)
+  }
+
+  /**
+   * One out-of-band request to the leader of the government applied here
+   * (for a newcomer: its arrival government). Any failure crashes the
+   * colleague: see docs, out-of-band rules.
+   */
+  async outOfBand(name: string, post: unknown): Promise<unknown> {
+    const { host } = this
+    const government = host.appliedGovernment()
+    if (government === null) throw new ColleagueError('NOT_JOINED', 'no government applied yet')
+    const leader = government.majority[0] ?? ''
+    const location = locationOf(government.properties[leader])
+    const invocation = ++this.outOfBandInvocations
+    host.logger.trace({ invocation, name, leader, location }, 'outOfBandCall')
+    const body: OutOfBandBody = {
+      islandName: host.islandName,
+      islandId: government.islandId,
+      from: host.colleagueId,
+      arrival: host.legislator.arrival,
+      name,
+      post: post ?? null,
+    }
+    try {
+      if (location === null) throw new ColleagueError('OUT_OF_BAND_FAILED', `leader ${leader} has no location`)
+      const result = await this.callOutOfBand(location, body)
+      host.logger.trace({ invocation, ok: true }, 'outOfBandReturn')
+      return result
+    } catch (error) {
+      const failure = isColleagueError(error)
+        ? error
+        : new ColleagueError('OUT_OF_BAND_FAILED', 'out-of-band request failed', { cause: error })
+      host.logger.trace({ invocation, ok: false, code: failure.code, reason: failure.message }, 'outOfBandReturn')
+      host.crash(failure)
+      throw failure
+    }
+  }
+
+  /**
+   * Exactly one POST /oob, no retry. Any failure (unreachable, timeout,
+   * non-2xx, malformed answer) comes back as OUT_OF_BAND_FAILED.
+   */
+  private async callOutOfBand(location: string, body: OutOfBandBody): Promise<unknown> {
+    let answer
+    try {
+      answer = await this.host.transport.post(location, '/oob', JSON.stringify(body), this.host.outOfBandTimeoutMs)
+    } catch (error) {
+      throw outOfBandFailed(`${location} unreachable or timed out`, error)
+    }
+    if (answer.status < 200 || answer.status > 299) {
+      throw outOfBandFailed(`${location} answered ${answer.status}: ${answer.text.slice(0, 200)}`, answer.text)
+    }
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(answer.text)
+    } catch (error) {
+      throw outOfBandFailed(`${location} answered a body that is not JSON`, error)
+    }
+    if (!validators.oobAnswer.Check(parsed)) throw outOfBandFailed(`${location} answered without a result`, answer.text)
+    return parsed.result
+  }
+
+  // ------------------------------------------------------------ the members
+
+  /** Forwards a newcomer's request to the legislator, which passes it to the leader. */
+  receiveJoin(id: string, properties: JoinBody['properties']): void {
+    const refusal = this.host.act((legislator) => legislator.immigrate(id, properties))
+    if (refusal !== null) throw new ColleagueError(refusal, `the legislator refused: ${refusal}`)
+    this.host.logger.info({ newcomer: id, location: properties.location }, 'immigration forwarded')
+  }
+
+  /** Serves a newcomer's out-of-band request, once this colleague has applied its arrival. */
+  async receiveOutOfBand(oob: OutOfBandBody): Promise<{ result: unknown }> {
+    const { host } = this
+    if (oob.arrival !== null) {
+      const arrivalNumber = governmentNumber(oob.arrival)
+      await host.waiters.until(
+        () => (host.appliedGovernment()?.number ?? 0) >= arrivalNumber,
+        host.outOfBandTimeoutMs / 2,
+        () => new ColleagueError('ARRIVAL_NOT_APPLIED', `arrival ${oob.arrival} not applied here in time`),
+      )
+    }
+    if (oob.name === SNAPSHOT_REQUEST && host.application.join === undefined) {
+      const snapshot = oob.arrival === null ? undefined : this.snapshots.take(oob.arrival, oob.from)
+      if (snapshot === undefined) {
+        throw new ColleagueError('OUT_OF_BAND_NOT_FOUND', `no snapshot kept for ${oob.from} at ${oob.arrival}`)
+      }
+      host.logger.info({ newcomer: oob.from, arrival: oob.arrival }, 'snapshot served')
+      return { result: snapshot.state }
+    }
+    const serve = host.application.outOfBand
+    if (serve === undefined) throw new ColleagueError('OUT_OF_BAND_NOT_FOUND', `no out-of-band handler for ${oob.name}`)
+    try {
+      const result = await serve.call(host.application, oob.name, oob.post, { from: oob.from })
+      return { result: result ?? null }
+    } catch (error) {
+      throw new ColleagueError('APPLICATION_FAILED', `outOfBand(${oob.name}) failed`, { cause: error })
+    }
+  }
+
+  /** A member applied `government`: keep what its newcomers will ask for, forget the rest. */
+  async applied(government: Government): Promise<void> {
+    this.snapshots.forgetExcept(new Set(membersOf(government)))
+    await this.keepSnapshotForNewcomers(government)
+  }
+
+  /** As the arrival government's leader, keeps the state its newcomers will ask for. */
+  private async keepSnapshotForNewcomers(government: Government): Promise<void> {
+    const { host } = this
+    if (government.majority[0] !== host.colleagueId || host.application.join !== undefined) return
+    const newcomers = Object.keys(government.arrived).filter(
+      (id) => id !== host.colleagueId && government.arrived[id] === government.promise,
+    )
+    if (newcomers.length === 0) return
+    const state = host.application.snapshot === undefined ? null : await host.application.snapshot()
+    this.snapshots.keep(government.promise, newcomers, state)
+    host.logger.debug({ arrival: government.promise, newcomers }, 'snapshot kept for newcomers')
+  }
+}
+
+export function locationOf(properties: Readonly<Record<string, unknown>> | undefined): string | null {
+  const location = properties?.location
+  return typeof location === 'string' ? location : null
+}
+
+/** The government number in a government's promise label, `${number}/0`. */
+function governmentNumber(promise: string): number {
+  const number = Number(promise.split('/', 1)[0])
+  if (!Number.isInteger(number) || number < 1) {
+    throw new ColleagueError('INVALID_BODY', `arrival ${JSON.stringify(promise)} is not a government promise`)
+  }
+  return number
+}
+
+function outOfBandFailed(message: string, cause: unknown): ColleagueError {
+  return new ColleagueError('OUT_OF_BAND_FAILED', `out-of-band request failed: ${message}`, { cause })
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    return undefined
+  }
+}
+
+function remoteError(body: unknown): { code: string; message: string } | null {
+  const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error
+  if (typeof error?.code !== 'string') return null
+  return { code: error.code, message: String(error.message ?? '') }
+}
