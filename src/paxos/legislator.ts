@@ -1,4 +1,4 @@
-import { BALLOT_ZERO, compareBallot, compareRoundOnly, isBallot } from './ballot.js'
+import { BALLOT_ZERO } from './ballot.js'
 import {
   bootstrapGovernment,
   isMember,
@@ -7,6 +7,11 @@ import {
   nextGovernment,
   parliamentOf,
 } from './government.js'
+import { Log, assert } from './log.js'
+import { rulesFor } from './mutants.js'
+import type { Mutant, Rules } from './mutants.js'
+import { acknowledge, hear, heardWithin, inflight, newProgress } from './progress.js'
+import type { Progress, Round } from './progress.js'
 import { hasQuorum } from './quorum.js'
 import { SubmissionSet, SubmitterLedger } from './submitters.js'
 import { isMessage } from './validate.js'
@@ -20,7 +25,6 @@ import type {
   LegislatorRefusal,
   LogEntry,
   Message,
-  Mutant,
   PositionRange,
   Properties,
   Ready,
@@ -70,51 +74,24 @@ export interface LegislatorInspection {
   readonly pending: number
 }
 
-/** A log position as this member holds it; also handed out, as is, to be persisted. */
-interface Slot {
-  readonly position: number
-  readonly ballot: Ballot
-  readonly entry: LogEntry
-  chosen: boolean
-}
-
-/** One accept round: contiguous positions decided by one parliament. */
-interface Round {
-  readonly from: number
-  readonly to: number
-  readonly parliament: readonly string[]
-  readonly acks: Set<string>
-  sentTick: number
-  chosen: boolean
-  /** A new government proposed by this leader (not a re-proposal). */
-  readonly government: boolean
-}
-
-interface Progress {
-  /** Its commit position as it last reported; a guess until `answered`. */
-  commit: number
-  answered: boolean
-  heardTick: number
-  /** Commit at the previous ping, to spot a member that stopped advancing; null before it answered. */
-  pingCommit: number | null
-  catchingUp: boolean
-  chosenSentTo: number
-}
-
-interface Candidacy {
+/** A member standing for election: phase 1 under `ballot`. */
+interface Candidate {
+  readonly role: 'candidate'
   readonly ballot: Ballot
   readonly promises: Map<string, { accepted: readonly Accepted[]; commit: number }>
   readonly asked: Set<string>
   sentTick: number
 }
 
-interface Leadership {
+/** A member leading under `ballot`: phase 2, rounds and what it knows of each member. */
+interface Leader {
+  readonly role: 'leader'
   readonly ballot: Ballot
   next: number
   readonly rounds: Round[]
   readonly progress: Map<string, Progress>
   readonly queue: Submission[]
-  /** from/seq keys queued or proposed and not yet chosen. */
+  /** Submissions queued or proposed and not yet chosen. */
   readonly queuedKeys: SubmissionSet
   /** Positions up to which re-proposals from phase 1 run; the election government follows. */
   recoveredTo: number
@@ -138,6 +115,20 @@ interface Leadership {
   announceWanted: boolean
 }
 
+/**
+ * The role, one tagged state: what a role needs lives in its state and
+ * nowhere else, so that no two fields can disagree about who this member is.
+ * A newcomer has no government yet; an exiled member only answers as an
+ * acceptor.
+ */
+type State = { readonly role: 'newcomer' } | { readonly role: 'follower' } | Candidate | Leader | { readonly role: 'exiled' }
+
+const NEWCOMER: State = { role: 'newcomer' }
+const FOLLOWER: State = { role: 'follower' }
+const EXILED: State = { role: 'exiled' }
+
+type MessageOf<T extends Message['type']> = Extract<Message, { type: T }>
+
 const DEFAULTS = {
   parliamentSize: 5,
   pingTicks: 1,
@@ -149,17 +140,25 @@ const DEFAULTS = {
   membersMax: 64,
 }
 
+/** Pings without an answer before a candidate asks again, or a leader sends a round again. */
+const RESEND_PINGS = 2
+
 /**
  * The Multi-Paxos state machine of one colleague. Synchronous and
  * deterministic: it reads no clock, does no I/O and draws randomness only from
  * the source it is given. Drive it with `tick`, `receive`, `enqueue` and the
  * membership calls; collect what it wants done with `ready`.
+ *
+ * Every message passes one ballot preamble (`#preamble`) that refuses a
+ * ballot below this member's promise and promises a higher one, stepping
+ * down; then the step function of the role this member holds afterwards
+ * handles it (`#stepFollower`, `#stepCandidate`, `#stepLeader`,
+ * `#stepExiled`).
  */
 export class Legislator {
   readonly id: string
   readonly #random: () => number
-  readonly #compare: (a: Ballot, b: Ballot) => number
-  readonly #mutant: Mutant | null
+  readonly #rules: Rules
   readonly #parliamentSize: number
   readonly #pingTicks: number
   readonly #timeoutTicks: number
@@ -171,16 +170,12 @@ export class Legislator {
   readonly #chosenMax: number
   readonly #membersMax: number
 
-  #role: Role = 'newcomer'
+  #state: State = NEWCOMER
   #now = 0
-  #promised: Ballot = BALLOT_ZERO
   #roundSeen = 0
+  readonly #log: Log
   #government: Government | null = null
   #governmentPosition = -1
-  #commit = -1
-  #trim = -1
-  #log = new Map<number, Slot>()
-  #logEnd = -1
   #ledger = new SubmitterLedger()
   #naturalized = false
   #arrival: string | null = null
@@ -190,8 +185,6 @@ export class Legislator {
   #leaderId: string | null = null
   #leaderTick = 0
   #electionTick = 0
-  #candidacy: Candidacy | null = null
-  #leadership: Leadership | null = null
 
   #seq = 0
   readonly #pending = new Map<number, unknown>()
@@ -203,16 +196,14 @@ export class Legislator {
 
   #outMessages: Envelope[] = []
   #outCommitted: Committed[] = []
-  #outAccepted: Accepted[] = []
-  #outPromised: Ballot | null = null
   /** Submissions enqueued since the last `ready`, forwarded to the leader in one message. */
   #outForward: Submission[] = []
 
   constructor(options: LegislatorOptions) {
     this.id = options.id
     this.#random = options.random
-    this.#mutant = options.mutant ?? null
-    this.#compare = this.#mutant === 'ballot-no-tiebreak' ? compareRoundOnly : compareBallot
+    this.#rules = rulesFor(options.mutant)
+    this.#log = new Log(this.#rules)
     this.#parliamentSize = options.parliamentSize ?? DEFAULTS.parliamentSize
     this.#pingTicks = options.pingTicks ?? DEFAULTS.pingTicks
     this.#timeoutTicks = options.timeoutTicks ?? DEFAULTS.timeoutTicks
@@ -237,7 +228,7 @@ export class Legislator {
   }
 
   get commit(): number {
-    return this.#commit
+    return this.#log.commit
   }
 
   get leader(): string | null {
@@ -245,11 +236,11 @@ export class Legislator {
   }
 
   get isLeader(): boolean {
-    return this.#leadership !== null
+    return this.#state.role === 'leader'
   }
 
   get role(): Role {
-    return this.#role
+    return this.#state.role
   }
 
   get naturalized(): boolean {
@@ -269,9 +260,8 @@ export class Legislator {
     const fromGovernment = this.#government?.properties[id] ?? this.#exiledProperties.get(id)
     if (fromGovernment !== undefined) return fromGovernment
     // A candidate may need to reach members of a government it has only seen accepted.
-    for (let position = this.#logEnd; position > this.#commit; position--) {
-      const slot = this.#log.get(position)
-      if (slot?.entry.type === 'government') {
+    for (const slot of this.#log.uncommitted()) {
+      if (slot.entry.type === 'government') {
         const props = slot.entry.government.properties[id]
         if (props !== undefined) return props
       }
@@ -280,28 +270,21 @@ export class Legislator {
   }
 
   inspect(): LegislatorInspection {
-    const leadership = this.#leadership
-    let governmentsInFlight = 0
-    let inflightPositions = 0
-    if (leadership !== null) {
-      for (const round of leadership.rounds) {
-        if (round.chosen) continue
-        inflightPositions += round.to - round.from + 1
-        if (round.government) governmentsInFlight++
-      }
-    }
+    const state = this.#state
+    const leader = state.role === 'leader' ? state : null
+    const open = leader === null ? { positions: 0, governments: 0 } : inflight(leader.rounds)
     return {
       id: this.id,
-      role: this.#role,
-      ballot: leadership?.ballot ?? this.#candidacy?.ballot ?? null,
-      promised: this.#promised,
-      commit: this.#commit,
-      trim: this.#trim,
+      role: state.role,
+      ballot: state.role === 'leader' || state.role === 'candidate' ? state.ballot : null,
+      promised: this.#log.promised,
+      commit: this.#log.commit,
+      trim: this.#log.trim,
       logSize: this.#log.size,
       governmentPosition: this.#governmentPosition,
-      governmentsInFlight,
-      inflightPositions,
-      queued: leadership?.queue.length ?? 0,
+      governmentsInFlight: open.governments,
+      inflightPositions: open.positions,
+      queued: leader?.queue.length ?? 0,
       pending: this.#pending.size,
     }
   }
@@ -310,14 +293,13 @@ export class Legislator {
 
   /** Found a new island: this member is the whole government and its leader. */
   bootstrap(islandId: string, properties: Properties): void {
-    assert(this.#role === 'newcomer' && this.#government === null, 'bootstrap on a member')
+    assert(this.#state.role === 'newcomer' && this.#government === null, 'bootstrap on a member')
     const government = bootstrapGovernment(islandId, this.id, properties)
     const ballot: Ballot = { round: 1, id: this.id }
-    this.#promised = ballot
-    this.#outPromised = ballot
+    this.#log.promise(ballot)
     this.#roundSeen = 1
-    this.#store(0, ballot, { type: 'government', government }, true)
-    this.#role = 'follower'
+    this.#log.store(0, ballot, { type: 'government', government }, true)
+    this.#state = FOLLOWER
     this.#advanceCommit(0, ballot)
     this.#naturalized = true
     // The bootstrap government already names this member leader.
@@ -325,14 +307,14 @@ export class Legislator {
   }
 
   enqueue(value: unknown): EnqueueResult {
-    if (this.#role === 'exiled') return { ok: false, code: 'EXILED' }
+    if (this.#state.role === 'exiled') return { ok: false, code: 'EXILED' }
     if (this.#government === null) return { ok: false, code: 'NOT_A_MEMBER' }
     if (this.#pending.size >= this.#pendingMax) return { ok: false, code: 'QUEUE_FULL' }
     const seq = ++this.#seq
     this.#pending.set(seq, value)
     const submission: Submission = { from: this.id, seq, value }
-    if (this.#leadership !== null) {
-      this.#queueSubmission(this.#leadership, submission)
+    if (this.#state.role === 'leader') {
+      this.#queueSubmission(this.#state, submission)
     } else {
       this.#outForward.push(submission)
     }
@@ -342,13 +324,13 @@ export class Legislator {
   /** Ask the leader to admit a newcomer. Idempotent. */
   immigrate(id: string, properties: Properties): LegislatorRefusal | null {
     const government = this.#government
-    if (this.#role === 'exiled') return 'EXILED'
+    if (this.#state.role === 'exiled') return 'EXILED'
     if (government === null) return 'NOT_A_MEMBER'
     if (government.exiled.includes(id)) return 'EXILED'
     if (isMember(government, id)) return null
     if (membersOf(government).length >= this.#membersMax) return 'ISLAND_FULL'
-    if (this.#leadership !== null) {
-      this.#leadership.immigrate.set(id, properties)
+    if (this.#state.role === 'leader') {
+      this.#state.immigrate.set(id, properties)
     } else {
       const leader = this.#currentLeaderId()
       if (leader !== null) this.#send(leader, { type: 'immigrate', id, properties })
@@ -366,12 +348,15 @@ export class Legislator {
   tick(): void {
     this.#now++
     this.#toldExiled.clear()
-    switch (this.#role) {
+    switch (this.#state.role) {
       case 'leader':
-        this.#onLeaderTick()
+        this.#onLeaderTick(this.#state)
+        break
+      case 'candidate':
+        this.#onCandidateTick(this.#state)
+        this.#onFollowerTick()
         break
       case 'follower':
-      case 'candidate':
         this.#onFollowerTick()
         break
       default:
@@ -382,107 +367,240 @@ export class Legislator {
 
   receive(from: string, message: Message): void {
     if (typeof from !== 'string' || from === this.id || !isMessage(message)) return
-    if (this.#role === 'exiled') {
-      // An exiled member still answers as an acceptor: the parliament that
-      // exiled it may need its vote to finish deciding that very government.
-      if (message.type === 'prepare') this.#receivePrepare(from, message)
-      else if (message.type === 'accept') this.#receiveAccept(from, message)
-      return
+    // A known exile gets the refusal, whatever it sent; a prepare is refused by the preamble.
+    if (this.#state.role !== 'exiled' && this.#government?.exiled.includes(from) === true && message.type !== 'reject' && message.type !== 'prepare') {
+      return this.#tellExiled(from)
     }
-    if (this.#government?.exiled.includes(from) === true && message.type !== 'reject') {
-      if (message.type !== 'prepare') this.#tellExiled(from)
-      else this.#receivePrepare(from, message)
-      return
-    }
-    switch (message.type) {
-      case 'prepare':
-        return this.#receivePrepare(from, message)
-      case 'promise':
-        return this.#receivePromise(from, message)
-      case 'accept':
-        return this.#receiveAccept(from, message)
-      case 'accepted':
-        return this.#receiveAccepted(from, message)
-      case 'reject':
-        return this.#receiveReject(from, message)
-      case 'forward':
-        return this.#receiveForward(from, message)
-      case 'immigrate':
-        this.immigrate(message.id, message.properties)
-        return
-      case 'naturalize':
-        return this.#receiveNaturalize(from, message)
+    if (!this.#preamble(from, message)) return
+    const state = this.#state
+    switch (state.role) {
+      case 'leader':
+        return this.#stepLeader(state, from, message)
+      case 'candidate':
+        return this.#stepCandidate(state, from, message)
+      case 'exiled':
+        return this.#stepExiled(from, message)
       default:
-        return
+        return this.#stepFollower(from, message)
     }
   }
 
+  /**
+   * What to do now, taken once: the driver must act on it in field order (see
+   * `Ready`): persist, then send, then apply.
+   */
   ready(): Ready {
     if (this.#outForward.length > 0) {
       const leader = this.#currentLeaderId()
-      if (this.#leadership !== null) {
-        for (const submission of this.#outForward) this.#queueSubmission(this.#leadership, submission)
+      if (this.#state.role === 'leader') {
+        for (const submission of this.#outForward) this.#queueSubmission(this.#state, submission)
       } else if (leader !== null && leader !== this.id) {
         this.#send(leader, { type: 'forward', submissions: this.#outForward })
       }
       this.#outForward = []
     }
-    if (this.#leadership !== null) {
-      this.#propose(this.#leadership)
-      this.#announceCommit(this.#leadership)
+    if (this.#state.role === 'leader') {
+      this.#propose(this.#state)
+      this.#announceCommit(this.#state)
     }
     const ready: Ready = {
-      persist: { promised: this.#outPromised, accepted: this.#outAccepted },
+      persist: this.#log.takeChanges(),
       messages: this.#outMessages,
       committed: this.#outCommitted,
     }
     this.#outMessages = []
     this.#outCommitted = []
-    this.#outAccepted = []
-    this.#outPromised = null
     return ready
+  }
+
+  // ---------------------------------------------------------------- the ballot preamble
+
+  /**
+   * Reads a message against this member's promise, once, for every role:
+   * notes the rounds it names, refuses a ballot below the promise (and a
+   * prepare this member may not promise), and promises a higher ballot,
+   * stepping down from any candidacy or leadership. Returns false when the
+   * message ends here.
+   */
+  #preamble(from: string, message: Message): boolean {
+    switch (message.type) {
+      case 'prepare': {
+        if (this.#government === null) return false
+        this.#noteRound(message.ballot)
+        const refusal = this.#refusePrepare(from, message)
+        if (refusal !== null) {
+          this.#reject(from, message.ballot, refusal)
+          return false
+        }
+        if (this.#rules.compare(message.ballot, this.#log.promised) > 0) this.#adopt(message.ballot)
+        return true
+      }
+      case 'accept': {
+        if (this.#government === null && !this.#maybeArrive(message)) return false
+        this.#noteRound(message.ballot)
+        const order = this.#rules.compare(message.ballot, this.#log.promised)
+        if (order < 0) {
+          this.#reject(from, message.ballot, 'ballot')
+          return false
+        }
+        if (order > 0) this.#adopt(message.ballot)
+        return true
+      }
+      case 'reject':
+        this.#noteRound(message.promised)
+        return true
+      default:
+        return true
+    }
+  }
+
+  /** Why this member will not promise `message.ballot` to `from`, or null. */
+  #refusePrepare(from: string, message: MessageOf<'prepare'>): RejectReason | null {
+    const government = this.#government
+    assert(government !== null, 'prepare without government')
+    if (government.exiled.includes(from)) return 'exiled'
+    if (!isMember(government, from)) return 'not-member'
+    const order = this.#rules.compare(message.ballot, this.#log.promised)
+    // A member that hears a working leader does not help depose it.
+    const leaderAlive =
+      this.#state.role === 'leader' ||
+      (this.#leaderId !== null && this.#leaderId !== from && this.#now - this.#leaderTick < this.#timeoutTicks)
+    if (order !== 0 && leaderAlive) return 'leader-alive'
+    if (order < 0) return 'ballot'
+    if (message.from <= this.#log.trim) return 'trimmed'
+    return null
+  }
+
+  /** Promises a ballot above the one held: whoever held a candidacy or leadership steps down. */
+  #adopt(ballot: Ballot): void {
+    this.#stepDown()
+    this.#log.promise(ballot)
+    if (this.#rules.forgetsOnPromise) this.#log.forgetUnchosen()
+  }
+
+  #noteRound(ballot: Ballot): void {
+    if (ballot.round > this.#roundSeen) this.#roundSeen = ballot.round
+  }
+
+  #reject(to: string, ballot: Ballot, reason: RejectReason): void {
+    this.#send(to, { type: 'reject', ballot, promised: this.#log.promised, commit: this.#log.commit, reason })
+  }
+
+  // ---------------------------------------------------------------- step per role
+
+  /** A follower (or a newcomer, until its arrival): an acceptor that forwards to the leader. */
+  #stepFollower(from: string, message: Message): void {
+    switch (message.type) {
+      case 'prepare':
+        return this.#sendPromise(from, message)
+      case 'accept':
+        return this.#receiveAccept(from, message)
+      case 'reject':
+        return this.#receiveReject(message, null)
+      case 'immigrate':
+        this.immigrate(message.id, message.properties)
+        return
+      case 'forward':
+        // Not the leader (any more): dropped. The submitter forwards what is
+        // pending to whoever it hears lead within `timeoutTicks`; passing it
+        // on could bounce between two members that each think the other leads.
+        return
+      default:
+        return
+    }
+  }
+
+  #stepCandidate(candidate: Candidate, from: string, message: Message): void {
+    switch (message.type) {
+      case 'promise':
+        return this.#receivePromise(candidate, from, message)
+      case 'accept':
+        // A leader at the ballot this candidate holds: follow it.
+        this.#stepDown()
+        return this.#receiveAccept(from, message)
+      case 'reject':
+        return this.#receiveReject(message, candidate.ballot)
+      default:
+        return this.#stepFollower(from, message)
+    }
+  }
+
+  #stepLeader(leader: Leader, from: string, message: Message): void {
+    switch (message.type) {
+      case 'accept':
+        if (this.#rules.compare(message.ballot, leader.ballot) === 0) return
+        this.#stepDown()
+        return this.#receiveAccept(from, message)
+      case 'accepted':
+        return this.#receiveAccepted(leader, from, message)
+      case 'reject':
+        return this.#receiveReject(message, leader.ballot)
+      case 'forward':
+        return this.#receiveForward(leader, from, message)
+      case 'naturalize':
+        return this.#receiveNaturalize(leader, from, message)
+      default:
+        return this.#stepFollower(from, message)
+    }
+  }
+
+  /**
+   * An exiled member still answers as an acceptor: the parliament that exiled
+   * it may need its vote to finish deciding that very government.
+   */
+  #stepExiled(from: string, message: Message): void {
+    switch (message.type) {
+      case 'prepare':
+        return this.#sendPromise(from, message)
+      case 'accept': {
+        for (const item of message.entries) {
+          if (item.position > this.#log.commit) this.#log.store(item.position, message.ballot, item.entry, false)
+        }
+        const ranges = message.entries.length === 0 ? [] : [{ from: message.entries[0]?.position ?? 0, to: message.entries.at(-1)?.position ?? 0 }]
+        this.#send(from, { type: 'accepted', ballot: message.ballot, ranges, commit: this.#log.commit })
+        return
+      }
+      default:
+        return
+    }
   }
 
   // ---------------------------------------------------------------- timers
 
-  #onLeaderTick(): void {
-    const leadership = this.#leadership
-    assert(leadership !== null, 'leader without leadership')
+  #onLeaderTick(leader: Leader): void {
     const government = this.#government
     assert(government !== null, 'leader without government')
     if (this.#now % this.#pingTicks === 0) {
-      for (const id of leadership.recipients) this.#sendHeartbeat(leadership, id)
-      leadership.commitAnnounced = this.#commit
-      leadership.announceWanted = false
-      this.#retransmit(leadership)
+      for (const id of leader.recipients) this.#sendHeartbeat(leader, id)
+      leader.commitAnnounced = this.#log.commit
+      leader.announceWanted = false
+      this.#retransmit(leader)
     }
     // A leader that no longer hears a quorum of its parliament is the one cut
     // off: it steps down rather than exile the others or take more writes.
-    const heard = new Set([this.id])
-    for (const [id, progress] of leadership.progress) {
-      if (this.#now - progress.heardTick <= this.#timeoutTicks) heard.add(id)
-    }
-    if (!hasQuorum(leadership.parliament, heard) || !hasQuorum(parliamentOf(government), heard)) {
+    const heard = heardWithin(this.id, leader.progress, this.#now, this.#timeoutTicks)
+    if (!hasQuorum(leader.parliament, heard) || !hasQuorum(parliamentOf(government), heard)) {
       this.#stepDown()
       return
     }
     for (const id of membersOf(government)) {
       if (id === this.id) continue
-      const progress = this.#progressOf(leadership, id)
-      if (this.#now - progress.heardTick > this.#exileTicks) leadership.exile.add(id)
+      const progress = this.#progressOf(leader, id)
+      if (this.#now - progress.heardTick > this.#exileTicks) leader.exile.add(id)
       // It needs entries this leader never held (it arrived later): only a fresh start helps.
-      if (progress.answered && progress.commit < this.#trim) leadership.exile.add(id)
+      if (progress.answered && progress.commit < this.#log.trim) leader.exile.add(id)
+    }
+  }
+
+  #onCandidateTick(candidate: Candidate): void {
+    if (this.#now - candidate.sentTick < this.#pingTicks * RESEND_PINGS) return
+    candidate.sentTick = this.#now
+    for (const id of candidate.asked) {
+      if (!candidate.promises.has(id)) this.#send(id, { type: 'prepare', ballot: candidate.ballot, from: this.#log.commit + 1 })
     }
   }
 
   #onFollowerTick(): void {
-    const candidacy = this.#candidacy
-    if (candidacy !== null && this.#now - candidacy.sentTick >= this.#pingTicks * 2) {
-      candidacy.sentTick = this.#now
-      for (const id of candidacy.asked) {
-        if (!candidacy.promises.has(id)) this.#send(id, { type: 'prepare', ballot: candidacy.ballot, from: this.#commit + 1 })
-      }
-    }
     if (this.#now >= this.#electionTick) this.#startElection()
     this.#maybeProbe()
   }
@@ -504,7 +622,7 @@ export class Legislator {
   }
 
   #onSubmitterTick(): void {
-    if (this.#government === null || this.#role === 'exiled') return
+    if (this.#government === null || this.#state.role === 'exiled') return
     if (this.#pending.size > 0 && this.#now - this.#forwardTick >= this.#timeoutTicks) this.#forwardPending()
     if (this.#now - this.#membershipTick >= this.#timeoutTicks) {
       this.#membershipTick = this.#now
@@ -523,66 +641,46 @@ export class Legislator {
     this.#resetElectionTimer()
     const government = this.#government
     if (government === null || !isParliament(government, this.id) || !this.#naturalized) return
-    if (this.#leadership !== null) return
-    const round = Math.max(this.#roundSeen, this.#promised.round) + 1
+    if (this.#state.role === 'leader') return
+    const round = Math.max(this.#roundSeen, this.#log.promised.round) + 1
     const ballot: Ballot = { round, id: this.id }
     this.#roundSeen = round
-    this.#promise(ballot)
-    this.#role = 'candidate'
-    const candidacy: Candidacy = {
+    this.#log.promise(ballot)
+    const commit = this.#log.commit
+    const candidate: Candidate = {
+      role: 'candidate',
       ballot,
-      promises: new Map([[this.id, { accepted: this.#acceptedFrom(this.#commit + 1), commit: this.#commit }]]),
+      promises: new Map([[this.id, { accepted: this.#log.acceptedFrom(commit + 1), commit }]]),
       asked: new Set([this.id]),
       sentTick: this.#now,
     }
-    this.#candidacy = candidacy
-    this.#ask(candidacy, parliamentOf(government))
-    this.#evaluateCandidacy(candidacy)
+    this.#state = candidate
+    this.#ask(candidate, parliamentOf(government))
+    this.#evaluateCandidacy(candidate)
   }
 
-  #ask(candidacy: Candidacy, ids: readonly string[]): void {
+  #ask(candidate: Candidate, ids: readonly string[]): void {
     for (const id of ids) {
-      if (candidacy.asked.has(id)) continue
-      candidacy.asked.add(id)
-      this.#send(id, { type: 'prepare', ballot: candidacy.ballot, from: this.#commit + 1 })
+      if (candidate.asked.has(id)) continue
+      candidate.asked.add(id)
+      this.#send(id, { type: 'prepare', ballot: candidate.ballot, from: this.#log.commit + 1 })
     }
   }
 
-  #receivePrepare(from: string, message: Extract<Message, { type: 'prepare' }>): void {
-    const government = this.#government
-    if (government === null || !isBallot(message.ballot) || !Number.isSafeInteger(message.from)) return
-    this.#noteRound(message.ballot)
-    const reject = (reason: RejectReason): void =>
-      this.#send(from, { type: 'reject', ballot: message.ballot, promised: this.#promised, commit: this.#commit, reason })
-    if (government.exiled.includes(from)) return reject('exiled')
-    if (!isMember(government, from)) return reject('not-member')
-    const sameBallot = this.#compare(message.ballot, this.#promised) === 0
-    // A member that hears a working leader does not help depose it.
-    const leaderAlive =
-      this.#role === 'leader' ||
-      (this.#leaderId !== null && this.#leaderId !== from && this.#now - this.#leaderTick < this.#timeoutTicks)
-    if (!sameBallot && leaderAlive) return reject('leader-alive')
-    if (this.#compare(message.ballot, this.#promised) < 0) return reject('ballot')
-    if (message.from <= this.#trim) return reject('trimmed')
-    if (!sameBallot) {
-      this.#stepDown()
-      this.#promise(message.ballot)
-      if (this.#mutant === 'drop-accepted-on-step-down') this.#dropUnchosen()
-    }
+  /** Phase 1b: what this member accepted from the position the candidate asks for. */
+  #sendPromise(from: string, message: MessageOf<'prepare'>): void {
     this.#send(from, {
       type: 'promise',
       ballot: message.ballot,
-      accepted: this.#acceptedFrom(Math.max(message.from, this.#trim + 1)),
-      commit: this.#commit,
+      accepted: this.#log.acceptedFrom(Math.max(message.from, this.#log.trim + 1)),
+      commit: this.#log.commit,
     })
   }
 
-  #receivePromise(from: string, message: Extract<Message, { type: 'promise' }>): void {
-    const candidacy = this.#candidacy
-    if (candidacy === null || !isBallot(message.ballot) || this.#compare(message.ballot, candidacy.ballot) !== 0) return
-    if (!Array.isArray(message.accepted)) return
-    candidacy.promises.set(from, { accepted: message.accepted, commit: message.commit })
-    this.#evaluateCandidacy(candidacy)
+  #receivePromise(candidate: Candidate, from: string, message: MessageOf<'promise'>): void {
+    if (this.#rules.compare(message.ballot, candidate.ballot) !== 0) return
+    candidate.promises.set(from, { accepted: message.accepted, commit: message.commit })
+    this.#evaluateCandidacy(candidate)
   }
 
   /**
@@ -590,71 +688,72 @@ export class Legislator {
    * candidate will re-propose, a quorum of that government's parliament has
    * promised. Governments found accepted past the commit point extend the chain.
    */
-  #evaluateCandidacy(candidacy: Candidacy): void {
+  #evaluateCandidacy(candidate: Candidate): void {
     const government = this.#government
     assert(government !== null, 'candidate without government')
-    const merged = this.#mergePromises(candidacy)
-    let end = this.#commit
+    const commit = this.#log.commit
+    const merged = this.#mergePromises(candidate)
+    let end = commit
     for (const position of merged.keys()) end = Math.max(end, position)
     const parliaments: string[][] = [parliamentOf(government)]
-    if (this.#mutant !== 'ignore-government-chain') {
-      for (let position = this.#commit + 1; position <= end; position++) {
+    if (this.#rules.followsGovernmentChain) {
+      for (let position = commit + 1; position <= end; position++) {
         const accepted = merged.get(position)
         if (accepted?.entry.type === 'government') parliaments.push(parliamentOf(accepted.entry.government))
       }
     }
-    const voters = new Set(candidacy.promises.keys())
+    const voters = new Set(candidate.promises.keys())
     let elected = true
     for (const parliament of parliaments) {
-      this.#ask(candidacy, parliament)
+      this.#ask(candidate, parliament)
       if (!hasQuorum(parliament, voters)) elected = false
     }
     if (!elected) return
-    this.#candidacy = null
-    this.#becomeLeader(candidacy.ballot, end, voters)
-    const leadership = this.#leadership as Leadership | null
-    assert(leadership !== null, 'elected without leadership')
-    let runFrom = this.#commit + 1
-    for (let position = this.#commit + 1; position <= end; position++) {
-      const entry: LogEntry = merged.get(position)?.entry ?? { type: 'noop' }
+    const leader = this.#becomeLeader(candidate.ballot, end, voters)
+    let runFrom = commit + 1
+    for (let position = commit + 1; position <= end; position++) {
+      const entry = this.#recoveredEntry(merged, position)
       if (entry.type === 'government') {
-        if (runFrom < position) this.#sendRound(leadership, runFrom, position - 1)
-        this.#proposeAt(leadership, position, entry, false)
+        if (runFrom < position) this.#sendRound(leader, runFrom, position - 1)
+        this.#proposeAt(leader, position, entry, false)
         runFrom = position + 1
       } else {
-        this.#proposeAt(leadership, position, entry, false, true)
+        this.#proposeAt(leader, position, entry, false, true)
       }
     }
-    if (runFrom <= end) this.#sendRound(leadership, runFrom, end)
+    if (runFrom <= end) this.#sendRound(leader, runFrom, end)
+  }
+
+  /** What a new leader re-proposes at `position`: what it knows chosen there, else the merged promises' entry, else a noop. */
+  #recoveredEntry(merged: ReadonlyMap<number, Accepted>, position: number): LogEntry {
+    const known = this.#log.get(position)
+    if (known !== undefined && known.chosen) return known.entry
+    return merged.get(position)?.entry ?? { type: 'noop' }
   }
 
   /** Per position, the entry accepted under the highest ballot among the promises. */
-  #mergePromises(candidacy: Candidacy): Map<number, Accepted> {
+  #mergePromises(candidate: Candidate): Map<number, Accepted> {
     const merged = new Map<number, Accepted>()
-    const lowest = this.#mutant === 'phase1-lowest-ballot'
-    for (const { accepted } of candidacy.promises.values()) {
+    for (const { accepted } of candidate.promises.values()) {
       for (const item of accepted) {
-        if (item.position <= this.#commit || !isBallot(item.ballot)) continue
+        if (item.position <= this.#log.commit) continue
         const current = merged.get(item.position)
-        const order = current === undefined ? 1 : this.#compare(item.ballot, current.ballot)
-        if (current === undefined || (lowest ? order < 0 : order > 0)) merged.set(item.position, item)
+        if (current === undefined || this.#rules.replaces(this.#rules.compare(item.ballot, current.ballot))) merged.set(item.position, item)
       }
     }
     return merged
   }
 
   /** `heard`: members known alive now (the promisers); the others count as silent. */
-  #becomeLeader(ballot: Ballot, recoveredTo: number, heard: ReadonlySet<string> = new Set(), electionGovernment = true): void {
+  #becomeLeader(ballot: Ballot, recoveredTo: number, heard: ReadonlySet<string> = new Set(), electionGovernment = true): Leader {
     const government = this.#government
     assert(government !== null, 'leader without government')
-    this.#role = 'leader'
-    this.#leaderId = this.id
-    const progress = new Map<string, Progress>()
-    this.#leadership = {
+    const leader: Leader = {
+      role: 'leader',
       ballot,
-      next: Math.max(this.#commit, recoveredTo) + 1,
+      next: Math.max(this.#log.commit, recoveredTo) + 1,
       rounds: [],
-      progress,
+      progress: new Map(),
       queue: [],
       queuedKeys: new SubmissionSet(),
       recoveredTo,
@@ -668,180 +767,154 @@ export class Legislator {
       commitAnnounced: -1,
       announceWanted: false,
     }
-    this.#updateRecipients(this.#leadership)
+    this.#state = leader
+    this.#leaderId = this.id
+    this.#updateRecipients(leader)
     for (const id of membersOf(government)) {
-      const progress = this.#progressOf(this.#leadership, id)
+      const progress = this.#progressOf(leader, id)
       if (!heard.has(id)) progress.heardTick = this.#now - this.#timeoutTicks - 1
     }
-    if (this.#naturalized && !government.naturalized.includes(this.id)) this.#leadership.naturalize.add(this.id)
-    for (const [seq, value] of this.#pending) this.#queueSubmission(this.#leadership, { from: this.id, seq, value })
+    if (this.#naturalized && !government.naturalized.includes(this.id)) leader.naturalize.add(this.id)
+    for (const [seq, value] of this.#pending) this.#queueSubmission(leader, { from: this.id, seq, value })
+    return leader
   }
 
   #stepDown(): void {
-    if (this.#role !== 'leader' && this.#role !== 'candidate') return
-    this.#leadership = null
-    this.#candidacy = null
-    this.#role = 'follower'
+    if (this.#state.role !== 'leader' && this.#state.role !== 'candidate') return
+    this.#state = FOLLOWER
     this.#resetElectionTimer()
-  }
-
-  #dropUnchosen(): void {
-    for (let position = this.#commit + 1; position <= this.#logEnd; position++) {
-      const slot = this.#log.get(position)
-      if (slot !== undefined && !slot.chosen) this.#log.delete(position)
-    }
-  }
-
-  #promise(ballot: Ballot): void {
-    this.#promised = ballot
-    this.#outPromised = ballot
-  }
-
-  #noteRound(ballot: Ballot): void {
-    if (ballot.round > this.#roundSeen) this.#roundSeen = ballot.round
   }
 
   // ---------------------------------------------------------------- leader
 
-  #queueSubmission(leadership: Leadership, submission: Submission): void {
-    if (leadership.queuedKeys.has(submission.from, submission.seq) || this.#ledger.applied(submission.from, submission.seq)) return
-    if (leadership.queue.length >= this.#pendingMax) return
-    leadership.queuedKeys.add(submission.from, submission.seq)
-    leadership.queue.push(submission)
+  #queueSubmission(leader: Leader, submission: Submission): void {
+    if (leader.queuedKeys.has(submission.from, submission.seq) || this.#ledger.applied(submission.from, submission.seq)) return
+    if (leader.queue.length >= this.#pendingMax) return
+    leader.queuedKeys.add(submission.from, submission.seq)
+    leader.queue.push(submission)
   }
 
-  #receiveForward(from: string, message: Extract<Message, { type: 'forward' }>): void {
-    const leadership = this.#leadership
+  #receiveForward(leader: Leader, from: string, message: MessageOf<'forward'>): void {
     const government = this.#government
-    if (government === null || !Array.isArray(message.submissions)) return
-    if (leadership === null) {
-      // Not the leader (any more): pass it on rather than lose it.
-      return
-    }
-    if (!isMember(government, from)) return
+    if (government === null || !isMember(government, from)) return
     for (const submission of message.submissions) {
-      if (submission.from !== from || !Number.isSafeInteger(submission.seq) || submission.seq < 1) continue
-      this.#queueSubmission(leadership, submission)
+      if (submission.from === from) this.#queueSubmission(leader, submission)
     }
   }
 
-  #receiveNaturalize(from: string, message: Extract<Message, { type: 'naturalize' }>): void {
-    const leadership = this.#leadership
+  #receiveNaturalize(leader: Leader, from: string, message: MessageOf<'naturalize'>): void {
     const government = this.#government
-    if (leadership === null || government === null || message.id !== from) return
-    if (isMember(government, from) && !government.naturalized.includes(from)) leadership.naturalize.add(from)
+    if (government === null || message.id !== from) return
+    if (isMember(government, from) && !government.naturalized.includes(from)) leader.naturalize.add(from)
   }
 
   /** Proposes what can be proposed now: a government change, or batches of submissions. */
-  #propose(leadership: Leadership): void {
+  #propose(leader: Leader): void {
     const government = this.#government
     assert(government !== null, 'leader without government')
-    const drained = this.#commit === leadership.next - 1
-    if (this.#governmentInFlight(leadership)) return
-    if (this.#wantsGovernment(leadership, government)) {
-      if (drained && this.#commit >= leadership.recoveredTo) this.#proposeGovernment(leadership, government)
+    const commit = this.#log.commit
+    const drained = commit === leader.next - 1
+    if (this.#governmentInFlight(leader)) return
+    if (this.#wantsGovernment(leader, government)) {
+      if (drained && commit >= leader.recoveredTo) this.#proposeGovernment(leader, government)
       return
     }
-    if (this.#commit < leadership.recoveredTo) return
-    let inflight = leadership.next - 1 - this.#commit
-    while (leadership.queue.length > 0 && inflight < this.#inflightMax) {
-      const count = Math.min(leadership.queue.length, this.#batchEntriesMax, this.#inflightMax - inflight)
+    if (commit < leader.recoveredTo) return
+    let open = leader.next - 1 - commit
+    while (leader.queue.length > 0 && open < this.#inflightMax) {
+      const count = Math.min(leader.queue.length, this.#batchEntriesMax, this.#inflightMax - open)
       // A submitter exiled since it submitted has lost its record; its values are dropped.
-      const batch = leadership.queue.splice(0, count).filter((submission) => {
+      const batch = leader.queue.splice(0, count).filter((submission) => {
         const member = isMember(government, submission.from)
-        if (!member) leadership.queuedKeys.delete(submission.from, submission.seq)
+        if (!member) leader.queuedKeys.delete(submission.from, submission.seq)
         return member
       })
       if (batch.length === 0) continue
-      const from = leadership.next
-      for (const submission of batch) this.#proposeAt(leadership, leadership.next, { type: 'value', submission }, false, true)
-      this.#sendRound(leadership, from, leadership.next - 1)
-      inflight += count
+      const from = leader.next
+      for (const submission of batch) this.#proposeAt(leader, leader.next, { type: 'value', submission }, false, true)
+      this.#sendRound(leader, from, leader.next - 1)
+      open += count
     }
   }
 
-  #wantsGovernment(leadership: Leadership, government: Government): boolean {
-    if (leadership.electionGovernment) return true
-    for (const id of leadership.exile) if (isMember(government, id)) return true
-    for (const id of leadership.immigrate.keys()) if (!isMember(government, id) && !government.exiled.includes(id)) return true
-    for (const id of leadership.naturalize) if (isMember(government, id) && !government.naturalized.includes(id)) return true
+  #wantsGovernment(leader: Leader, government: Government): boolean {
+    if (leader.electionGovernment) return true
+    for (const id of leader.exile) if (isMember(government, id)) return true
+    for (const id of leader.immigrate.keys()) if (!isMember(government, id) && !government.exiled.includes(id)) return true
+    for (const id of leader.naturalize) if (isMember(government, id) && !government.naturalized.includes(id)) return true
     return false
   }
 
-  #governmentInFlight(leadership: Leadership): boolean {
-    for (const round of leadership.rounds) if (round.government && !round.chosen) return true
+  #governmentInFlight(leader: Leader): boolean {
+    for (const round of leader.rounds) if (round.government && !round.chosen) return true
     return false
   }
 
-  #proposeGovernment(leadership: Leadership, current: Government): void {
-    const live = new Set<string>([this.id])
-    for (const [id, progress] of leadership.progress) {
-      if (this.#now - progress.heardTick <= this.#timeoutTicks) live.add(id)
-    }
+  #proposeGovernment(leader: Leader, current: Government): void {
+    const live = heardWithin(this.id, leader.progress, this.#now, this.#timeoutTicks)
     // This leader holds the state whatever the government it recovered says.
-    if (this.#naturalized) leadership.naturalize.add(this.id)
+    if (this.#naturalized) leader.naturalize.add(this.id)
     const government = nextGovernment(current, {
       leader: this.id,
       parliamentSize: this.#parliamentSize,
       live,
-      immigrate: leadership.immigrate,
-      naturalize: leadership.naturalize,
-      exile: leadership.exile,
+      immigrate: leader.immigrate,
+      naturalize: leader.naturalize,
+      exile: leader.exile,
       submitters: this.#ledger.toTable(),
     })
     assert(government.majority[0] === this.id, 'a leader must lead the government it proposes')
-    leadership.electionGovernment = false
-    leadership.immigrate.clear()
-    leadership.naturalize.clear()
-    leadership.exile.clear()
-    const position = leadership.next
-    this.#proposeAt(leadership, position, { type: 'government', government }, true)
+    leader.electionGovernment = false
+    leader.immigrate.clear()
+    leader.naturalize.clear()
+    leader.exile.clear()
+    this.#proposeAt(leader, leader.next, { type: 'government', government }, true)
   }
 
   /**
    * Accepts `entry` at `position` under the leader's ballot and opens a round
    * for it, unless `batched` (the caller opens one round for a batch).
    */
-  #proposeAt(leadership: Leadership, position: number, entry: LogEntry, government: boolean, batched = false): void {
-    assert(position === leadership.next || position <= leadership.recoveredTo, 'proposals are contiguous')
-    this.#store(position, leadership.ballot, entry, false)
-    if (position >= leadership.next) leadership.next = position + 1
+  #proposeAt(leader: Leader, position: number, entry: LogEntry, government: boolean, batched = false): void {
+    assert(position === leader.next || position <= leader.recoveredTo, 'proposals are contiguous')
+    this.#log.propose(position, leader.ballot, entry)
+    if (position >= leader.next) leader.next = position + 1
     if (entry.type !== 'government') {
-      if (!batched) this.#sendRound(leadership, position, position, government)
+      if (!batched) this.#sendRound(leader, position, position, government)
       return
     }
-    leadership.proposed.set(position, entry.government)
-    this.#updateRecipients(leadership)
-    this.#sendRound(leadership, position, position, government)
+    leader.proposed.set(position, entry.government)
+    this.#updateRecipients(leader)
+    this.#sendRound(leader, position, position, government)
     // Positions after a government are decided by its parliament.
-    leadership.parliament = parliamentOf(entry.government)
+    leader.parliament = parliamentOf(entry.government)
   }
 
-  #updateRecipients(leadership: Leadership): void {
+  #updateRecipients(leader: Leader): void {
     const government = this.#government
     assert(government !== null, 'no government')
     const ids = new Set(membersOf(government))
-    for (const proposed of leadership.proposed.values()) for (const id of membersOf(proposed)) ids.add(id)
+    for (const proposed of leader.proposed.values()) for (const id of membersOf(proposed)) ids.add(id)
     ids.delete(this.id)
-    leadership.recipients = ids
+    leader.recipients = ids
   }
 
-  #sendRound(leadership: Leadership, from: number, to: number, government = false): void {
+  #sendRound(leader: Leader, from: number, to: number, government = false): void {
     const round: Round = {
       from,
       to,
-      parliament: leadership.parliament,
+      parliament: leader.parliament,
       acks: new Set([this.id]),
       sentTick: this.#now,
       chosen: false,
       government,
     }
-    leadership.rounds.push(round)
-    const entries = this.#acceptedRange(from, to)
-    for (const id of leadership.recipients) this.#send(id, this.#acceptMessage(leadership, id, entries))
-    leadership.commitAnnounced = this.#commit
-    leadership.announceWanted = false
-    this.#maybeChoose(leadership, round)
+    leader.rounds.push(round)
+    const entries = this.#log.acceptedRange(from, to)
+    for (const id of leader.recipients) this.#send(id, this.#acceptMessage(leader, id, entries))
+    leader.commitAnnounced = this.#log.commit
+    leader.announceWanted = false
+    this.#maybeChoose(leader, round)
   }
 
   /**
@@ -851,180 +924,133 @@ export class Legislator {
    * this leader's own submissions chosen: nobody else waits, the next round or
    * ping carries it.
    */
-  #announceCommit(leadership: Leadership): void {
-    if (this.#commit <= leadership.commitAnnounced || !leadership.announceWanted) return
-    for (const id of leadership.recipients) this.#send(id, this.#acceptMessage(leadership, id, []))
-    leadership.commitAnnounced = this.#commit
-    leadership.announceWanted = false
+  #announceCommit(leader: Leader): void {
+    if (this.#log.commit <= leader.commitAnnounced || !leader.announceWanted) return
+    for (const id of leader.recipients) this.#send(id, this.#acceptMessage(leader, id, []))
+    leader.commitAnnounced = this.#log.commit
+    leader.announceWanted = false
   }
 
-  #acceptMessage(leadership: Leadership, to: string, entries: readonly Accepted[]): Message {
+  #acceptMessage(leader: Leader, to: string, entries: readonly Accepted[]): Message {
     return {
       type: 'accept',
-      ballot: leadership.ballot,
+      ballot: leader.ballot,
       entries,
-      chosen: this.#chosenFor(leadership, to),
-      commit: this.#commit,
-      trim: this.#trim,
+      chosen: this.#chosenFor(leader, to),
+      commit: this.#log.commit,
+      trim: this.#log.trim,
     }
   }
 
   /** Chosen entries a lagging member is missing, at most `chosenMax` a message. */
-  #chosenFor(leadership: Leadership, to: string): Accepted[] {
-    const progress = leadership.progress.get(to)
-    if (progress === undefined || !progress.catchingUp || progress.commit >= this.#commit) return []
-    const from = Math.max(progress.commit, progress.chosenSentTo) + 1
-    const to_ = Math.min(this.#commit, from + this.#chosenMax - 1)
-    if (from > to_) return []
-    progress.chosenSentTo = to_
-    return this.#acceptedRange(from, to_)
+  #chosenFor(leader: Leader, to: string): Accepted[] {
+    const progress = leader.progress.get(to)
+    const commit = this.#log.commit
+    if (progress === undefined || !progress.catchingUp || progress.commit >= commit) return []
+    const first = Math.max(progress.commit, progress.chosenSentTo) + 1
+    const last = Math.min(commit, first + this.#chosenMax - 1)
+    if (first > last) return []
+    progress.chosenSentTo = last
+    return this.#log.acceptedRange(first, last)
   }
 
   /** A ping; a member whose commit has not moved since the last one is sent what it misses. */
-  #sendHeartbeat(leadership: Leadership, id: string): void {
-    const progress = this.#progressOf(leadership, id)
-    if (progress.pingCommit !== null && progress.pingCommit === progress.commit && progress.commit < this.#commit) {
+  #sendHeartbeat(leader: Leader, id: string): void {
+    const progress = this.#progressOf(leader, id)
+    const commit = this.#log.commit
+    if (progress.pingCommit !== null && progress.pingCommit === progress.commit && progress.commit < commit) {
       progress.catchingUp = true
       // Send onwards from where the last batch ended; start over once all was sent (some was lost).
-      if (progress.chosenSentTo >= this.#commit || progress.chosenSentTo < progress.commit) progress.chosenSentTo = progress.commit
+      if (progress.chosenSentTo >= commit || progress.chosenSentTo < progress.commit) progress.chosenSentTo = progress.commit
     }
     progress.pingCommit = progress.commit
-    this.#send(id, this.#acceptMessage(leadership, id, []))
+    this.#send(id, this.#acceptMessage(leader, id, []))
   }
 
-  #retransmit(leadership: Leadership): void {
-    for (const round of leadership.rounds) {
-      if (round.chosen || this.#now - round.sentTick < this.#pingTicks * 2) continue
+  #retransmit(leader: Leader): void {
+    for (const round of leader.rounds) {
+      if (round.chosen || this.#now - round.sentTick < this.#pingTicks * RESEND_PINGS) continue
       round.sentTick = this.#now
-      const entries = this.#acceptedRange(round.from, round.to)
+      const entries = this.#log.acceptedRange(round.from, round.to)
       for (const id of round.parliament) {
-        if (!round.acks.has(id)) this.#send(id, { type: 'accept', ballot: leadership.ballot, entries, chosen: [], commit: this.#commit, trim: this.#trim })
+        if (!round.acks.has(id)) this.#send(id, { type: 'accept', ballot: leader.ballot, entries, chosen: [], commit: this.#log.commit, trim: this.#log.trim })
       }
     }
   }
 
-  #progressOf(leadership: Leadership, id: string): Progress {
-    let progress = leadership.progress.get(id)
+  #progressOf(leader: Leader, id: string): Progress {
+    let progress = leader.progress.get(id)
     if (progress === undefined) {
       // A newcomer admitted by the current government starts its log there.
       const newcomer = this.#government !== null && this.#government.arrived[id] === this.#government.promise
       // Until it answers, guess it holds what this leader trimmed, so a newcomer
       // admitted under an earlier leader still gets its arrival sent.
-      const commit = newcomer ? this.#governmentPosition - 1 : this.#trim
-      progress = {
-        commit,
-        answered: false,
-        heardTick: this.#now,
-        pingCommit: newcomer ? commit : null,
-        catchingUp: newcomer,
-        chosenSentTo: commit,
-      }
-      leadership.progress.set(id, progress)
+      progress = newProgress(newcomer ? this.#governmentPosition - 1 : this.#log.trim, newcomer, this.#now)
+      leader.progress.set(id, progress)
     }
     return progress
   }
 
-  #receiveAccepted(from: string, message: Extract<Message, { type: 'accepted' }>): void {
-    const leadership = this.#leadership
-    if (leadership === null || !isBallot(message.ballot) || this.#compare(message.ballot, leadership.ballot) !== 0) return
-    const progress = this.#progressOf(leadership, from)
-    progress.heardTick = this.#now
-    if (Number.isSafeInteger(message.commit) && (message.commit > progress.commit || !progress.answered)) {
-      progress.commit = message.commit
-      progress.answered = true
+  #receiveAccepted(leader: Leader, from: string, message: MessageOf<'accepted'>): void {
+    if (this.#rules.compare(message.ballot, leader.ballot) !== 0) return
+    const progress = this.#progressOf(leader, from)
+    hear(progress, message.commit, this.#now)
+    if (progress.catchingUp && progress.commit >= this.#log.commit) progress.catchingUp = false
+    for (const range of message.ranges) {
+      for (const round of acknowledge(leader.rounds, from, range)) this.#maybeChoose(leader, round)
     }
-    if (progress.catchingUp && progress.commit >= this.#commit) progress.catchingUp = false
-    if (Array.isArray(message.ranges)) {
-      for (const range of message.ranges) this.#acknowledge(leadership, from, range)
-    }
-    if (progress.catchingUp) this.#send(from, this.#acceptMessage(leadership, from, []))
+    if (progress.catchingUp) this.#send(from, this.#acceptMessage(leader, from, []))
   }
 
-  #acknowledge(leadership: Leadership, from: string, range: PositionRange): void {
-    const rounds = leadership.rounds
-    // Rounds are in position order: find the first that ends at or after the range.
-    let low = 0
-    let high = rounds.length
-    while (low < high) {
-      const middle = (low + high) >>> 1
-      if ((rounds[middle] as Round).to < range.from) low = middle + 1
-      else high = middle
-    }
-    for (let index = low; index < rounds.length; index++) {
-      const round = rounds[index] as Round
-      if (round.from > range.to) break
-      if (round.chosen || range.from > round.from || range.to < round.to || !round.parliament.includes(from)) continue
-      round.acks.add(from)
-      this.#maybeChoose(leadership, round)
-    }
-  }
-
-  #maybeChoose(leadership: Leadership, round: Round): void {
-    const quorum = this.#mutant === 'commit-without-quorum' ? round.acks.size >= 1 : hasQuorum(round.parliament, round.acks)
-    if (!quorum) return
+  #maybeChoose(leader: Leader, round: Round): void {
+    if (round.chosen || !this.#rules.decides(round.parliament, round.acks)) return
     round.chosen = true
-    for (let position = round.from; position <= round.to; position++) {
-      const slot = this.#log.get(position)
-      if (slot !== undefined) slot.chosen = true
+    this.#log.markChosen(round.from, round.to)
+    this.#advanceCommit(this.#log.commit, leader.ballot)
+    while (leader.rounds.length > 0 && (leader.rounds[0] as Round).chosen && (leader.rounds[0] as Round).to <= this.#log.commit) {
+      leader.rounds.shift()
     }
-    this.#advanceCommit(this.#commit, leadership.ballot)
-    while (leadership.rounds.length > 0 && (leadership.rounds[0] as Round).chosen && (leadership.rounds[0] as Round).to <= this.#commit) {
-      leadership.rounds.shift()
-    }
-    this.#maybeTrim(leadership)
+    this.#maybeTrim(leader)
   }
 
-  #maybeTrim(leadership: Leadership): void {
+  #maybeTrim(leader: Leader): void {
     const government = this.#government
     if (government === null) return
-    let trim = this.#commit
+    let trim = this.#log.commit
     for (const id of membersOf(government)) {
       if (id === this.id) continue
-      trim = Math.min(trim, this.#progressOf(leadership, id).commit)
+      trim = Math.min(trim, this.#progressOf(leader, id).commit)
     }
-    this.#trimTo(trim)
+    this.#log.trimTo(trim)
   }
 
   // ---------------------------------------------------------------- acceptor
 
-  #receiveAccept(from: string, message: Extract<Message, { type: 'accept' }>): void {
-    if (!isBallot(message.ballot) || !Array.isArray(message.entries) || !Array.isArray(message.chosen)) return
-    if (this.#government === null && !this.#maybeArrive(message)) return
-    this.#noteRound(message.ballot)
-    const order = this.#compare(message.ballot, this.#promised)
-    if (order < 0) {
-      this.#send(from, { type: 'reject', ballot: message.ballot, promised: this.#promised, commit: this.#commit, reason: 'ballot' })
-      return
-    }
-    if (this.#leadership !== null && this.#compare(message.ballot, this.#leadership.ballot) === 0) return
-    if (this.#role === 'exiled') {
-      if (order > 0) this.#promise(message.ballot)
-      for (const item of message.entries) {
-        if (Number.isSafeInteger(item.position) && item.position > this.#commit) this.#store(item.position, message.ballot, item.entry, false)
-      }
-      const ranges = message.entries.length === 0 ? [] : [{ from: message.entries[0]?.position ?? 0, to: message.entries.at(-1)?.position ?? 0 }]
-      this.#send(from, { type: 'accepted', ballot: message.ballot, ranges, commit: this.#commit })
-      return
-    }
-    if (order > 0 || this.#role === 'candidate' || this.#role === 'leader') {
-      this.#stepDown()
-      if (order > 0) {
-        this.#promise(message.ballot)
-        if (this.#mutant === 'drop-accepted-on-step-down') this.#dropUnchosen()
-      }
-    }
+  /** Phase 2b at a follower: store, learn what is chosen, acknowledge. */
+  #receiveAccept(from: string, message: MessageOf<'accept'>): void {
     const newLeader = this.#leaderId !== from
     this.#leaderId = from
     this.#leaderTick = this.#now
     this.#resetElectionTimer()
-    for (const item of message.chosen) this.#storeChosen(item)
+    for (const item of message.chosen) {
+      if (item.position > this.#log.commit) this.#log.store(item.position, item.ballot, item.entry, true)
+    }
+    const ranges = this.#storeEntries(message)
+    this.#advanceCommit(message.commit, message.ballot)
+    this.#log.trimTo(Math.min(message.trim, this.#log.commit))
+    this.#send(from, { type: 'accepted', ballot: message.ballot, ranges, commit: this.#log.commit })
+    if (newLeader) this.#forwardPending()
+  }
+
+  /** Stores `message.entries` above the commit point; returns the ranges to acknowledge. */
+  #storeEntries(message: MessageOf<'accept'>): PositionRange[] {
     const ranges: PositionRange[] = []
     let rangeFrom = -1
     let rangeTo = -2
     for (const item of message.entries) {
-      if (!Number.isSafeInteger(item.position) || item.position <= this.#trim) continue
+      if (item.position <= this.#log.trim) continue
       // At or below the commit point the entry is chosen already; acknowledging it is harmless.
-      if (item.position > this.#commit) this.#store(item.position, message.ballot, item.entry, false)
+      if (item.position > this.#log.commit) this.#log.store(item.position, message.ballot, item.entry, false)
       if (item.position !== rangeTo + 1) {
         if (rangeFrom >= 0) ranges.push({ from: rangeFrom, to: rangeTo })
         rangeFrom = item.position
@@ -1032,129 +1058,73 @@ export class Legislator {
       rangeTo = item.position
     }
     if (rangeFrom >= 0) ranges.push({ from: rangeFrom, to: rangeTo })
-    if (Number.isSafeInteger(message.commit)) this.#advanceCommit(message.commit, message.ballot)
-    if (Number.isSafeInteger(message.trim)) this.#trimTo(Math.min(message.trim, this.#commit))
-    this.#send(from, { type: 'accepted', ballot: message.ballot, ranges, commit: this.#commit })
-    if (newLeader) this.#forwardPending()
+    return ranges
   }
 
   /** A newcomer adopts its log when the leader sends its arrival government. */
-  #maybeArrive(message: Extract<Message, { type: 'accept' }>): boolean {
+  #maybeArrive(message: MessageOf<'accept'>): boolean {
     const arrival = message.chosen.find((item) => {
-      if (item?.entry?.type !== 'government') return false
+      if (item.entry.type !== 'government') return false
       const government = item.entry.government
-      return government.arrived?.[this.id] === government.promise && isMember(government, this.id)
+      return government.arrived[this.id] === government.promise && isMember(government, this.id)
     })
-    if (arrival === undefined || arrival.entry.type !== 'government' || !Number.isSafeInteger(arrival.position)) return false
+    if (arrival === undefined || arrival.entry.type !== 'government') return false
     this.#arrival = arrival.entry.government.promise
-    this.#commit = arrival.position - 1
-    this.#trim = arrival.position - 1
-    this.#role = 'follower'
+    this.#log.arrive(arrival.position)
+    this.#state = FOLLOWER
     return true
   }
 
-  #receiveReject(from: string, message: Extract<Message, { type: 'reject' }>): void {
-    if (!isBallot(message.promised)) return
-    this.#noteRound(message.promised)
+  #receiveReject(message: MessageOf<'reject'>, mine: Ballot | null): void {
     // Only a member that applied the government exiling this one says so: it is chosen.
     if (message.reason === 'exiled') return this.#exiled()
-    const mine = this.#leadership?.ballot ?? this.#candidacy?.ballot ?? null
-    if (mine === null || !isBallot(message.ballot) || this.#compare(message.ballot, mine) !== 0) return
-    switch (message.reason) {
-      case 'ballot':
-        if (this.#compare(message.promised, mine) > 0) this.#stepDown()
-        return
-      default:
-        return
-    }
+    if (mine === null || this.#rules.compare(message.ballot, mine) !== 0) return
+    if (message.reason === 'ballot' && this.#rules.compare(message.promised, mine) > 0) this.#stepDown()
   }
 
   #tellExiled(to: string): void {
     if (this.#toldExiled.has(to)) return
     this.#toldExiled.add(to)
-    this.#send(to, { type: 'reject', ballot: this.#promised, promised: this.#promised, commit: this.#commit, reason: 'exiled' })
+    const promised = this.#log.promised
+    this.#send(to, { type: 'reject', ballot: promised, promised, commit: this.#log.commit, reason: 'exiled' })
   }
 
   #exiled(): void {
-    const leadership = this.#leadership
-    if (leadership !== null) {
+    const state = this.#state
+    if (state.role === 'leader') {
       // Last act of a leader that exiled itself: tell the others it is chosen.
-      for (const id of leadership.recipients) this.#send(id, this.#acceptMessage(leadership, id, []))
+      for (const id of state.recipients) this.#send(id, this.#acceptMessage(state, id, []))
     }
-    this.#leadership = null
-    this.#candidacy = null
-    this.#role = 'exiled'
+    this.#state = EXILED
   }
 
-  // ---------------------------------------------------------------- log
+  // ---------------------------------------------------------------- output
 
-  #store(position: number, ballot: Ballot, entry: LogEntry, chosen: boolean): void {
-    const slot = this.#log.get(position)
-    if (slot !== undefined && slot.chosen) return
-    const stored: Slot = { position, ballot, entry, chosen }
-    this.#log.set(position, stored)
-    if (position > this.#logEnd) this.#logEnd = position
-    this.#outAccepted.push(stored)
-  }
-
-  #storeChosen(item: Accepted): void {
-    if (!Number.isSafeInteger(item.position) || item.position <= this.#commit || !isBallot(item.ballot)) return
-    this.#store(item.position, item.ballot, item.entry, true)
-  }
-
-  #acceptedFrom(from: number): Accepted[] {
-    return this.#acceptedRange(from, this.#logEnd)
-  }
-
-  #acceptedRange(from: number, to: number): Accepted[] {
-    const accepted: Accepted[] = []
-    for (let position = from; position <= to; position++) {
-      const slot = this.#log.get(position)
-      if (slot !== undefined) accepted.push({ position, ballot: slot.ballot, entry: slot.entry })
-    }
-    return accepted
-  }
-
-  /**
-   * Outputs, strictly in position order, every entry known chosen: marked
-   * chosen, or accepted under `ballot` at or below that leader's `commit`.
-   */
+  /** Outputs every entry now known chosen, in order; see `Log.advance`. */
   #advanceCommit(commit: number, ballot: Ballot): void {
-    const skipGaps = this.#mutant === 'apply-out-of-order'
-    for (let position = this.#commit + 1; position <= this.#logEnd; position++) {
-      const slot = this.#log.get(position)
-      const chosen =
-        slot !== undefined && (slot.chosen || (position <= commit && this.#compare(slot.ballot, ballot) === 0))
-      if (!chosen) {
-        if (skipGaps && position <= commit) continue
-        break
-      }
-      slot.chosen = true
-      this.#apply(position, slot.entry)
-      if (this.#role === 'exiled') return
-    }
+    this.#log.advance(commit, ballot, (position, entry) => {
+      this.#apply(position, entry)
+      return this.#state.role !== 'exiled'
+    })
   }
 
   #apply(position: number, entry: LogEntry): void {
-    this.#commit = position
-    const leadership = this.#leadership
-    if (leadership !== null && (entry.type !== 'value' || entry.submission.from !== this.id)) leadership.announceWanted = true
-    const government = this.#government
-    let promise: string
+    const state = this.#state
+    if (state.role === 'leader' && (entry.type !== 'value' || entry.submission.from !== this.id)) state.announceWanted = true
     if (entry.type === 'government') {
-      promise = entry.government.promise
       this.#applyGovernment(position, entry.government)
-      this.#outCommitted.push({ position, promise, entry, apply: true })
+      this.#outCommitted.push({ position, promise: entry.government.promise, entry, apply: true })
       return
     }
+    const government = this.#government
     assert(government !== null, 'entry before any government')
-    promise = `${government.number}/${position - this.#governmentPosition}`
+    const promise = `${government.number}/${position - this.#governmentPosition}`
     let apply = true
     if (entry.type === 'value') {
       const { from, seq } = entry.submission
-      apply = this.#ledger.record(from, seq) || this.#mutant === 'no-dedupe'
+      apply = this.#ledger.record(from, seq) || this.#rules.appliesTwice
       if (from === this.id) this.#pending.delete(seq)
-      this.#leadership?.queuedKeys.delete(from, seq)
+      if (state.role === 'leader') state.queuedKeys.delete(from, seq)
     }
     this.#outCommitted.push({ position, promise, entry, apply })
   }
@@ -1176,21 +1146,15 @@ export class Legislator {
       return
     }
     if (government.naturalized.includes(this.id)) this.#naturalized = true
-    const leadership = this.#leadership
-    if (leadership !== null) {
-      for (const key of [...leadership.proposed.keys()]) if (key <= position) leadership.proposed.delete(key)
-      this.#updateRecipients(leadership)
-      for (const id of membersOf(government)) this.#progressOf(leadership, id)
-      for (const id of [...leadership.progress.keys()]) if (!isMember(government, id)) leadership.progress.delete(id)
+    const state = this.#state
+    if (state.role === 'leader') {
+      for (const key of [...state.proposed.keys()]) if (key <= position) state.proposed.delete(key)
+      this.#updateRecipients(state)
+      for (const id of membersOf(government)) this.#progressOf(state, id)
+      for (const id of [...state.progress.keys()]) if (!isMember(government, id)) state.progress.delete(id)
       if (!isParliament(government, this.id)) this.#stepDown()
     }
     this.#forwardPending()
-  }
-
-  #trimTo(trim: number): void {
-    if (trim <= this.#trim) return
-    for (let position = this.#trim + 1; position <= trim; position++) this.#log.delete(position)
-    this.#trim = trim
   }
 
   // ---------------------------------------------------------------- submitter
@@ -1203,9 +1167,9 @@ export class Legislator {
   #forwardPending(): void {
     this.#forwardTick = this.#now
     if (this.#pending.size === 0) return
-    const leadership = this.#leadership
-    if (leadership !== null) {
-      for (const [seq, value] of this.#pending) this.#queueSubmission(leadership, { from: this.id, seq, value })
+    const state = this.#state
+    if (state.role === 'leader') {
+      for (const [seq, value] of this.#pending) this.#queueSubmission(state, { from: this.id, seq, value })
       return
     }
     const leader = this.#currentLeaderId()
@@ -1222,8 +1186,8 @@ export class Legislator {
   }
 
   #sendNaturalize(): void {
-    if (this.#leadership !== null) {
-      this.#leadership.naturalize.add(this.id)
+    if (this.#state.role === 'leader') {
+      this.#state.naturalize.add(this.id)
       return
     }
     const leader = this.#currentLeaderId()
@@ -1233,9 +1197,4 @@ export class Legislator {
   #send(to: string, message: Message): void {
     this.#outMessages.push({ from: this.id, to, message })
   }
-}
-
-/** Our own invariants: a failure is a bug in this file, never bad input. */
-function assert(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new Error(`legislator invariant violated: ${message}`)
 }

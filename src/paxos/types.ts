@@ -131,14 +131,30 @@ export interface Envelope {
 }
 
 /**
- * What the legislator asks its driver to do, in this order: persist
- * `persist` (a durable mode writes it before anything is sent), send
- * `messages`, apply `committed` in order.
+ * What the legislator asks its driver to do, taken once by `ready()`. The
+ * driver acts on it in field order, each step finished before the next:
+ *
+ * 1. `persist`: write it, and make it durable, before any message of this
+ *    `Ready` leaves. A message may promise what it depends on (a `promise`
+ *    or `accepted` reply vouches for the promise and the entries); a member
+ *    that sent it and then forgot it on a restart could let two values be
+ *    chosen at one position. In-memory mode has nothing to write.
+ * 2. `messages`: send them, in any order, to any subset (Paxos tolerates
+ *    loss); never before step 1.
+ * 3. `committed`: apply them in order. They are chosen: nothing depends on
+ *    their being persisted first, and a restarted member learns them again.
  */
 export interface Ready {
   readonly persist: {
+    /** The ballot promised since the last `Ready`, or null when unchanged. */
     readonly promised: Ballot | null
-    readonly accepted: readonly Accepted[]
+    /**
+     * Entries accepted since the last `Ready`, in the order accepted; a later
+     * one at the same position replaces an earlier. `chosen` marks those
+     * known chosen when stored (it may turn true later; that need not be
+     * written).
+     */
+    readonly accepted: readonly (Accepted & { readonly chosen: boolean })[]
   }
   readonly messages: readonly Envelope[]
   readonly committed: readonly Committed[]
@@ -156,14 +172,5 @@ export type EnqueueResult =
   | { readonly ok: true; readonly from: string; readonly seq: number }
   | { readonly ok: false; readonly code: LegislatorRefusal }
 
-/** Deliberately broken variants of the core, used only to prove the checker bites. */
-export const MUTANTS = [
-  'phase1-lowest-ballot',
-  'commit-without-quorum',
-  'drop-accepted-on-step-down',
-  'apply-out-of-order',
-  'ballot-no-tiebreak',
-  'no-dedupe',
-  'ignore-government-chain',
-] as const
-export type Mutant = (typeof MUTANTS)[number]
+export { MUTANTS } from './mutants.js'
+export type { Mutant } from './mutants.js'
