@@ -52,8 +52,14 @@ test('demo and health and help', () => {
   assert.deepEqual(parseCommand(['health', 'http://127.0.0.1:1']), {
     command: 'health', url: 'http://127.0.0.1:1', timeoutMs: 5_000,
   })
-  assert.deepEqual(parseCommand(['--help']), { command: 'help' })
-  assert.deepEqual(parseCommand(['-h']), { command: 'help' })
+  assert.deepEqual(parseCommand(['--help']), { command: 'help', topic: null })
+  assert.deepEqual(parseCommand(['-h']), { command: 'help', topic: null })
+  assert.deepEqual(parseCommand(['--version']), { command: 'version' })
+  for (const topic of ['serve', 'demo', 'health'] as const) {
+    assert.deepEqual(parseCommand([topic, '--help']), { command: 'help', topic })
+    // Help wins over whatever else is on the line, even arguments that would be refused.
+    assert.deepEqual(parseCommand([topic, '--ping-ms', 'x', '-h']), { command: 'help', topic })
+  }
 })
 
 const BAD_ARGUMENTS: ReadonlyArray<readonly [string, readonly string[], RegExp]> = [
@@ -68,13 +74,15 @@ const BAD_ARGUMENTS: ReadonlyArray<readonly [string, readonly string[], RegExp]>
   ['bad join URL', [...SERVE, '--join', 'not a url'], /--join must be an http URL/],
   ['ftp join URL', [...SERVE, '--join', 'ftp://x'], /--join must be an http URL/],
   ['bad number', [...SERVE, '--bootstrap', '--ping-ms', '10ms'], /--ping-ms must be an integer/],
+  ['negative number', [...SERVE, '--bootstrap', '--ping-ms', '-5'], /^--ping-ms must be an integer from 1 to 60000, got "-5"$/],
+  ['zero', [...SERVE, '--bootstrap', '--timeout-ms', '0'], /^--timeout-ms must be an integer from 1 to 600000, got "0"$/],
   ['timeout not above ping', [...SERVE, '--bootstrap', '--ping-ms', '500', '--timeout-ms', '500'], /greater than --ping-ms/],
   ['even parliament', [...SERVE, '--bootstrap', '--parliament-size', '4'], /must be odd/],
   ['bad log level', [...SERVE, '--bootstrap', '--log-level', 'loud'], /--log-level must be one of/],
   ['bad island name', ['serve', '--island', 'a b', '--bind', '127.0.0.1:0', '--bootstrap'], /--island/],
   ['option without value', [...SERVE, '--join'], /--join/],
   ['stray positional', [...SERVE, '--bootstrap', 'extra'], /unexpected argument "extra"/],
-  ['too few demo members', ['demo', '--members', '2'], /--members must be between 3 and 7/],
+  ['too few demo members', ['demo', '--members', '2'], /--members must be an integer from 3 to 7, got "2"/],
   ['health without URL', ['health'], /needs the URL/],
   ['health with bad URL', ['health', 'localhost'], /URL must be an http URL/],
 ]
@@ -96,13 +104,44 @@ test('the binary exits 2 with one error line and the usage on stderr', () => {
   }
 })
 
-test('an unreadable --secret-file is a bad argument: exit 2', () => {
+test('a missing --secret-file: one line, exit 1', () => {
   const result = spawnSync(process.execPath, [MAIN_PATH, ...SERVE, '--bootstrap', '--secret-file', '/nonexistent/secret'], {
     encoding: 'utf8',
     timeout: 10_000,
   })
-  assert.equal(result.status, 2, result.stderr)
-  assert.match(result.stderr, /^paxos-colleague: --secret-file "\/nonexistent\/secret": ENOENT\n/)
+  assert.equal(result.status, 1, result.stderr)
+  assert.equal(result.stderr, 'paxos-colleague: cannot read --secret-file "/nonexistent/secret": no such file (ENOENT)\n')
+})
+
+test('COMMAND --help prints that command\'s usage on stdout and exits 0', () => {
+  for (const [command, first] of [
+    ['serve', /^usage: paxos-colleague serve --island NAME/],
+    ['demo', /^usage: paxos-colleague demo \[--members N\]/],
+    ['health', /^usage: paxos-colleague health URL/],
+  ] as const) {
+    for (const flag of ['--help', '-h']) {
+      const result = spawnSync(process.execPath, [MAIN_PATH, command, flag], { encoding: 'utf8', timeout: 10_000 })
+      assert.equal(result.status, 0, `${command} ${flag}: ${result.stderr}`)
+      assert.match(result.stdout, first)
+      assert.equal(result.stderr, '')
+    }
+  }
+})
+
+test('--version prints the package version and exits 0', async () => {
+  const { readFile } = await import('node:fs/promises')
+  const { version } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+  for (const flag of ['--version', '-V']) {
+    const result = spawnSync(process.execPath, [MAIN_PATH, flag], { encoding: 'utf8', timeout: 10_000 })
+    assert.equal(result.status, 0, result.stderr)
+    assert.equal(result.stdout, `${version}\n`)
+  }
+})
+
+test('--ping-ms -5 says what is wrong with the value', () => {
+  const result = spawnSync(process.execPath, [MAIN_PATH, ...SERVE, '--bootstrap', '--ping-ms', '-5'], { encoding: 'utf8', timeout: 10_000 })
+  assert.equal(result.status, 2)
+  assert.equal(result.stderr.split('\n')[0], 'paxos-colleague: --ping-ms must be an integer from 1 to 60000, got "-5"')
 })
 
 test('--help prints the usage on stdout and exits 0', () => {

@@ -149,7 +149,8 @@ test('three members survive the SIGKILL of their leader and admit a newcomer tha
   assert.ok(view !== null && membersOf(view).includes('m4'))
   const printed = spawnSync(process.execPath, [MAIN_PATH, 'health', url4], { encoding: 'utf8', timeout: 10_000 })
   assert.equal(printed.status, 0, printed.stderr)
-  assert.match(printed.stdout, /^ {4}m4 +(majority|minority|constituent) +http:\/\/127\.0\.0\.1:\d+$/m)
+  // m4 answered: it is the one member marked with *
+  assert.match(printed.stdout, /^ {2}\* m4 +(parliament|constituent) +http:\/\/127\.0\.0\.1:\d+$/m)
   assert.match(printed.stdout, new RegExp(`^ {2}leader +${view.leader ?? '?'}$`, 'm'))
 
   const exits = await Promise.all(living.map((member) => member.stop(5_000)))
@@ -161,6 +162,9 @@ test('a member that cannot join exits 1 without printing a URL', async () => {
   const exit = await member.exited
   assert.equal(exit.code, 1, member.stderrTail())
   assert.equal(member.url, null)
+  // One plain line saying why, no stack trace.
+  assert.match(member.stderrTail(), /^paxos-colleague: could not join through http:\/\/127\.0\.0\.1:9: .*connection refused/m)
+  assert.doesNotMatch(member.stderrTail(), /\n\s+at /)
 })
 
 test('a newcomer whose out-of-band request fails crashes and exits 1', async () => {

@@ -65,6 +65,30 @@ test('DELETE removes a key; GET then answers 404', async () => {
   assert.equal(missing.body.error.code, 'KV_NOT_FOUND')
 })
 
+test('DELETE of an absent key answers 404 KV_NOT_FOUND and writes nothing to the log', async () => {
+  const before = enqueued.length
+  const missing = await call('DELETE', '/kv/never-written')
+  assert.equal(missing.status, 404)
+  assert.equal(missing.body.error.code, 'KV_NOT_FOUND')
+  assert.equal(enqueued.length, before)
+  // With consistent=1 it looks again after a barrier, and still writes no delete.
+  const checked = await call('DELETE', '/kv/never-written?consistent=1')
+  assert.equal(checked.status, 404)
+  assert.deepEqual(enqueued.slice(before), [{ kv: 'barrier' }])
+})
+
+test('GET /kv?prefix= lists only the keys that start with it', async () => {
+  for (const key of ['user:1', 'user:2', 'users', 'group:1']) await call('PUT', `/kv/${key}`, '1', 'application/json')
+  const users = await call('GET', '/kv?prefix=user:')
+  assert.equal(users.status, 200)
+  assert.deepEqual(users.body.entries.map((entry: { key: string }) => entry.key), ['user:1', 'user:2'])
+  assert.equal(users.body.count, 2)
+  const none = await call('GET', '/kv?prefix=nothing-here')
+  assert.deepEqual([none.body.count, none.body.entries], [0, []])
+  const every = await call('GET', '/kv?prefix=')
+  assert.equal(every.body.count, (await call('GET', '/kv')).body.count)
+})
+
 test('GET /kv lists every key sorted, with the applied position', async () => {
   await call('PUT', '/kv/zeta', '"z"', 'application/json')
   const all = await call('GET', '/kv')
@@ -99,9 +123,14 @@ test('bad input answers 4xx JSON and changes nothing', async () => {
     ['PUT', '/kv/json', '', 'application/json; charset=utf-8', 400, 'KV_BAD_JSON'],
     ['PUT', '/kv/big', 'x'.repeat(1025), 'text/plain', 413, 'KV_BODY_TOO_LARGE'],
     ['GET', '/kv/alpha?consistent=maybe', undefined, undefined, 400, 'KV_BAD_QUERY'],
+    ['GET', '/kv?prefix=a%20b', undefined, undefined, 400, 'KV_BAD_QUERY'],
+    ['GET', '/kv?prefx=a', undefined, undefined, 400, 'KV_BAD_QUERY'],
+    ['GET', '/kv/alpha?prefix=a', undefined, undefined, 400, 'KV_BAD_QUERY'],
     ['POST', '/kv/alpha', 'x', 'text/plain', 405, 'KV_METHOD_NOT_ALLOWED'],
     ['DELETE', '/kv', undefined, undefined, 405, 'KV_METHOD_NOT_ALLOWED'],
   ]
+  const consistent = await call('GET', '/kv/alpha?consistent=maybe')
+  assert.equal(consistent.body.error.message, 'consistent must be 1, true, 0 or false (empty means 1), got "maybe"')
   for (const [method, path, body, type, status, code] of cases) {
     const answer = await call(method, path, body, type)
     assert.equal(answer.status, status, `${method} ${path}`)

@@ -30,8 +30,12 @@ export interface DemoOptions {
   readonly logLevel: LogLevel
 }
 
+/** The command whose usage `--help` prints; `null` for the whole binary. */
+export type HelpTopic = 'serve' | 'demo' | 'health' | null
+
 export type Command =
-  | { readonly command: 'help' }
+  | { readonly command: 'help'; readonly topic: HelpTopic }
+  | { readonly command: 'version' }
   | { readonly command: 'serve'; readonly options: ServeOptions }
   | { readonly command: 'demo'; readonly options: DemoOptions }
   | { readonly command: 'health'; readonly url: string; readonly timeoutMs: number }
@@ -41,13 +45,59 @@ export class UsageError extends Error {
   override readonly name = 'UsageError'
 }
 
+export const SERVE_USAGE = `usage: paxos-colleague serve --island NAME --bind HOST:PORT (--bootstrap | --join URL)
+      [--id ID] [--location URL] [--ping-ms N] [--timeout-ms N]
+      [--parliament-size N] [--secret-file PATH] [--log-level LEVEL]
+
+Runs one member of a replicated key-value island. Prints "listening URL" on
+stdout once it is a member (bootstrapped, or joined and naturalized), and logs
+JSON lines on stderr.
+
+  --island NAME          the island's name, 1 to 64 characters of A-Z a-z 0-9 . _ -
+  --bind HOST:PORT       where to listen (port 0 picks a free port)
+  --bootstrap            found a new island and lead it
+  --join URL             join the island through any living member
+  --id ID                this member's colleagueId (default: a random UUID)
+  --location URL         the URL peers use, when it differs from --bind
+  --ping-ms N            leader heartbeat, 1 to 60000 (default 250)
+  --timeout-ms N         silence before a peer is suspected, above --ping-ms (default 1000)
+  --parliament-size N    largest number of voting members, odd, 1 to 15 (default 5)
+  --secret-file PATH     file holding the shared island secret
+  --log-level LEVEL      ${LOG_LEVELS.join(', ')} (default info)
+  -h, --help             print this help
+
+exit status: 0 after SIGTERM, SIGINT or POST /shutdown; 1 when it cannot start
+or crashes (restart it as a new member); 2 on bad arguments`
+
+export const DEMO_USAGE = `usage: paxos-colleague demo [--members N] [--keys N] [--deadline-ms N] [--log-level LEVEL]
+
+Starts an island of local serve processes on 127.0.0.1, writes keys through
+every member, kills the leader, adds a newcomer, and checks that every member
+holds every acknowledged key. Exits 0 only if every check held.
+
+  --members N            members to start, 3 to 7 (default 3)
+  --keys N               keys written before and after the failover (default 30)
+  --deadline-ms N        bound on the whole run, 1000 to 600000 (default 60000)
+  --log-level LEVEL      the members' log level on stderr (default warn)
+  -h, --help             print this help`
+
+export const HEALTH_USAGE = `usage: paxos-colleague health URL [--timeout-ms N]
+
+Prints the health of the member at URL: its island, state, government, the
+role of every member (leader, parliament, constituent, exiled), log positions
+and request counters. The member that answered is marked with *.
+
+  --timeout-ms N         bound on the request (default 5000)
+  -h, --help             print this help`
+
 export const USAGE = `usage:
   paxos-colleague serve --island NAME --bind HOST:PORT (--bootstrap | --join URL)
       [--id ID] [--location URL] [--ping-ms N] [--timeout-ms N]
       [--parliament-size N] [--secret-file PATH] [--log-level LEVEL]
   paxos-colleague demo [--members N] [--keys N] [--deadline-ms N] [--log-level LEVEL]
   paxos-colleague health URL [--timeout-ms N]
-  paxos-colleague --help
+  paxos-colleague COMMAND --help
+  paxos-colleague --help | --version
 
 serve   run one member of a replicated key-value island; prints
         "listening URL" on stdout once it is a member, logs JSON lines on stderr
@@ -57,6 +107,22 @@ health  print a member's health (government, leader, members, positions)
 
 LEVEL is one of ${LOG_LEVELS.join(', ')} (default info; demo default warn).
 exit status: 0 success, 1 failure or crash, 2 bad arguments`
+
+/** The usage text for a help topic. */
+export function usageOf(topic: HelpTopic): string {
+  switch (topic) {
+    case 'serve':
+      return SERVE_USAGE
+    case 'demo':
+      return DEMO_USAGE
+    case 'health':
+      return HEALTH_USAGE
+    case null:
+      return USAGE
+  }
+}
+
+const HELP_FLAGS = new Set(['--help', '-h'])
 
 const MEMBERS_MIN = 3
 const MEMBERS_MAX = 7
@@ -71,16 +137,33 @@ export function parseCommand(argv: readonly string[]): Command {
     case '--help':
     case '-h':
     case 'help':
-      return { command: 'help' }
+      return { command: 'help', topic: null }
+    case '--version':
+    case '-V':
+    case 'version':
+      return { command: 'version' }
+    case 'serve':
+    case 'demo':
+    case 'health':
+      // `COMMAND --help` anywhere before a lone `--` asks for that command's usage, whatever else is given.
+      if (wantsHelp(rest)) return { command: 'help', topic: command }
+      break
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`)
+  }
+  switch (command) {
     case 'serve':
       return parseServe(rest)
     case 'demo':
       return parseDemo(rest)
     case 'health':
       return parseHealth(rest)
-    default:
-      throw new UsageError(`unknown command ${JSON.stringify(command)}`)
   }
+}
+
+function wantsHelp(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--')
+  return (end === -1 ? argv : argv.slice(0, end)).some((arg) => HELP_FLAGS.has(arg))
 }
 
 function parseServe(argv: readonly string[]): Command {
@@ -192,12 +275,32 @@ function parseWithPositionals(
   options: OptionSpec,
 ): { values: Values; positionals: string[] } {
   try {
-    const parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true })
+    const parsed = parseArgs({ args: joinNegativeValues(argv, options), options, strict: true, allowPositionals: true })
     return { values: parsed.values as Values, positionals: parsed.positionals }
   } catch (error) {
     // parseArgs' messages are already one line and name the option.
     throw new UsageError(error instanceof Error ? firstLine(error.message) : String(error))
   }
+}
+
+/**
+ * `--ping-ms -5` reads to parseArgs as two options; join such a value to its
+ * option (`--ping-ms=-5`) so that the range check can say what is wrong with it.
+ */
+function joinNegativeValues(argv: readonly string[], options: OptionSpec): string[] {
+  const joined: string[] = []
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index] as string
+    const next = argv[index + 1]
+    const name = arg.startsWith('--') ? arg.slice(2) : null
+    if (name !== null && options[name]?.type === 'string' && next !== undefined && /^-[0-9.]/.test(next)) {
+      joined.push(`${arg}=${next}`)
+      index++
+    } else {
+      joined.push(arg)
+    }
+  }
+  return joined
 }
 
 function firstLine(text: string): string {
@@ -218,9 +321,10 @@ function optionalString(values: Values, name: string): string | null {
 function optionalInteger(values: Values, name: string, min: number, max: number): number | null {
   const text = optionalString(values, name)
   if (text === null) return null
-  if (!/^[0-9]+$/.test(text)) throw new UsageError(`--${name} must be an integer, got ${JSON.stringify(text)}`)
   const value = Number(text)
-  if (value < min || value > max) throw new UsageError(`--${name} must be between ${min} and ${max}`)
+  if (!/^-?[0-9]+$/.test(text) || value < min || value > max) {
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`)
+  }
   return value
 }
 
@@ -252,4 +356,9 @@ function parseHttpUrl(name: string, text: string): URL {
     throw new UsageError(`${name} must be an http URL, got ${JSON.stringify(text)}`)
   }
   return url
+}
+
+/** A member that cannot start (port in use, unreachable join URL, unreadable secret): one line, exit 1. */
+export class StartError extends Error {
+  override readonly name = 'StartError'
 }

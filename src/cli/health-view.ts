@@ -99,18 +99,23 @@ export function formatHealth(url: string, health: unknown): string {
   } else {
     lines.push(`  government     ${government.number ?? '?'} (promise ${government.promise ?? '?'})`)
     lines.push(`  leader         ${government.leader ?? 'none'}`)
-    lines.push('  members:')
-    const width = Math.max(12, ...membersOf(government).map((id) => id.length))
-    for (const id of membersOf(government)) {
-      const role = government.majority.includes(id)
-        ? id === government.leader
+    lines.push(`  parliament     ${list(parliamentOf(government))}`)
+    lines.push(`  constituents   ${list(government.constituents)}`)
+    lines.push('  members (* is the member that answered):')
+    const answered = colleagueIdOf(health)
+    const rows = [...membersOf(government), ...government.exiled]
+    const width = Math.max(12, ...rows.map((id) => id.length))
+    for (const id of rows) {
+      const role = government.exiled.includes(id)
+        ? 'exiled'
+        : id === government.leader
           ? 'leader'
-          : 'majority'
-        : government.minority.includes(id)
-          ? 'minority'
-          : 'constituent'
-      const naturalized = government.naturalized.includes(id) ? '' : ' (not naturalized)'
-      lines.push(`    ${id.padEnd(width)} ${role.padEnd(11)} ${government.locations[id] ?? '-'}${naturalized}`)
+          : parliamentOf(government).includes(id)
+            ? 'parliament'
+            : 'constituent'
+      const mark = id === answered ? '*' : ' '
+      const naturalized = role === 'exiled' || government.naturalized.includes(id) ? '' : ' (not naturalized)'
+      lines.push(`  ${mark} ${id.padEnd(width)} ${role.padEnd(11)} ${government.locations[id] ?? '-'}${naturalized}`)
     }
     if (government.exiled.length > 0) lines.push(`  exiled         ${government.exiled.join(' ')}`)
   }

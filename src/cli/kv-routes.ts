@@ -76,13 +76,18 @@ export function createKvListener(options: KvRoutesOptions): RequestListener {
 
   async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://kv.invalid')
-    const consistent = parseConsistent(url.searchParams.get('consistent'))
     const method = request.method ?? 'GET'
-    if (url.pathname === '/kv') {
+    const whole = url.pathname === '/kv'
+    const query = parseQuery(url.searchParams, whole)
+    const consistent = query.consistent
+    if (whole) {
       if (method !== 'GET') throw methodNotAllowed(response, 'GET')
       if (consistent) await commit({ kv: 'barrier' })
       const { store } = options
-      const entries = store.entries().map(([key, record]) => ({ key, ...record }))
+      const entries = store
+        .entries()
+        .filter(([key]) => key.startsWith(query.prefix))
+        .map(([key, record]) => ({ key, ...record }))
       return send(response, 200, { position: store.position, count: entries.length, entries })
     }
     const key = parseKey(url.pathname.slice('/kv/'.length))
@@ -100,6 +105,10 @@ export function createKvListener(options: KvRoutesOptions): RequestListener {
       }
       case 'DELETE': {
         await drain(request, bodyBytesMax)
+        // Deleting nothing writes nothing: a key absent here answers 404 without a log entry
+        // (after a barrier with consistent=1, so that a member that lags does not answer too soon).
+        if (consistent && options.store.get(key) === undefined) await commit({ kv: 'barrier' })
+        if (options.store.get(key) === undefined) throw new KvHttpError('KV_NOT_FOUND', `no key ${JSON.stringify(key)}`)
         const position = await commit({ kv: 'delete', key })
         return send(response, 200, { key, position })
       }
@@ -122,10 +131,31 @@ function methodNotAllowed(response: ServerResponse, allow: string): KvHttpError 
   return new KvHttpError('KV_METHOD_NOT_ALLOWED', `allowed: ${allow}`)
 }
 
+interface KvQuery {
+  readonly consistent: boolean
+  /** `GET /kv` only: keys that start with it ('' for every key). */
+  readonly prefix: string
+}
+
+/** `consistent` everywhere, `prefix` on `GET /kv`; anything else is refused rather than ignored. */
+function parseQuery(params: URLSearchParams, whole: boolean): KvQuery {
+  const accepted = whole ? ['consistent', 'prefix'] : ['consistent']
+  for (const name of params.keys()) {
+    if (!accepted.includes(name)) {
+      throw new KvHttpError('KV_BAD_QUERY', `unknown query parameter ${JSON.stringify(name)}; this route takes ${accepted.join(' and ')}`)
+    }
+  }
+  const prefix = params.get('prefix') ?? ''
+  if (prefix.length > 0 && !isKvKey(prefix)) {
+    throw new KvHttpError('KV_BAD_QUERY', 'prefix must be up to 256 characters of A-Z a-z 0-9 . _ ~ : @ -')
+  }
+  return { consistent: parseConsistent(params.get('consistent')), prefix }
+}
+
 function parseConsistent(text: string | null): boolean {
   if (text === null || text === '0' || text === 'false') return false
   if (text === '1' || text === 'true' || text === '') return true
-  throw new KvHttpError('KV_BAD_QUERY', 'consistent must be 1 or 0')
+  throw new KvHttpError('KV_BAD_QUERY', `consistent must be 1, true, 0 or false (empty means 1), got ${JSON.stringify(text)}`)
 }
 
 function parseKey(encoded: string): string {

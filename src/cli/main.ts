@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The paxos-colleague binary: argument errors exit 2, failures and crashes 1.
 
-import { parseCommand, USAGE, UsageError, type Command } from './args.js'
+import { readFileSync } from 'node:fs'
+import { parseCommand, StartError, USAGE, usageOf, UsageError, type Command } from './args.js'
 import { demo } from './demo.js'
 import { health } from './health.js'
 
@@ -10,7 +11,10 @@ const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const
 async function run(command: Command): Promise<number> {
   switch (command.command) {
     case 'help':
-      process.stdout.write(`${USAGE}\n`)
+      process.stdout.write(`${usageOf(command.topic)}\n`)
+      return 0
+    case 'version':
+      process.stdout.write(`${packageVersion()}\n`)
       return 0
     case 'health':
       return health(command.url, command.timeoutMs, process)
@@ -38,6 +42,12 @@ function stopRequested(): Promise<string> {
   })
 }
 
+/** The version in the package.json three folders up from dist/src/cli/main.js, installed or not. */
+function packageVersion(): string {
+  const text = readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')
+  return (JSON.parse(text) as { version: string }).version
+}
+
 function usageError(error: UsageError): number {
   process.stderr.write(`paxos-colleague: ${error.message}\n${USAGE}\n`)
   return 2
@@ -48,6 +58,10 @@ async function main(argv: readonly string[]): Promise<number> {
     return await run(parseCommand(argv))
   } catch (error) {
     if (error instanceof UsageError) return usageError(error)
+    if (error instanceof StartError) {
+      process.stderr.write(`paxos-colleague: ${error.message}\n`)
+      return 1
+    }
     process.stderr.write(`paxos-colleague: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
     return 1
   }

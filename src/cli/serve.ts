@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises'
 import { pino, type Logger } from 'pino'
 import { Colleague } from '../index.js'
-import { UsageError, type ServeOptions } from './args.js'
+import { StartError, type ServeOptions } from './args.js'
 import { createKvServer } from './kv-server.js'
 import { KvStore } from './kv-store.js'
 
@@ -33,7 +33,9 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<number>
       return colleague.enqueue(operation)
     },
   })
-  const address = await kvServer.listen(options.host, options.port)
+  const address = await kvServer.listen(options.host, options.port).catch((error: unknown) => {
+    throw new StartError(`cannot listen on ${options.host}:${options.port}: ${reasonOf(error)}`)
+  })
   const location = options.location ?? address.url
   if (options.location === null && (options.host === '0.0.0.0' || options.host === '::')) {
     logger.warn({ location }, 'bound to every interface but advertising loopback: pass --location so peers elsewhere can reach this member')
@@ -63,8 +65,14 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<number>
     crashed.then((error) => ({ kind: 'crashed', error }) as const),
     stopped.then((signal) => ({ kind: 'stopped', signal }) as const),
   ]).catch((error: unknown) => ({ kind: 'failed', error }) as const)
+  if (first.kind === 'failed' && colleague.health().state !== 'crashed') {
+    // Nothing was admitted: say why in one line (main prints it) rather than a logged stack.
+    await stop(colleague, kvServer.close, logger)
+    const how = options.bootstrap ? 'could not bootstrap' : `could not join through ${options.join ?? ''}`
+    throw new StartError(`${how}: ${reasonOf(first.error)}`)
+  }
   if (first.kind === 'crashed' || first.kind === 'failed') {
-    logger.fatal({ err: first.error }, first.kind === 'crashed' ? 'colleague crashed' : 'could not start')
+    logger.fatal({ err: first.error }, 'colleague crashed')
     await stop(colleague, kvServer.close, logger)
     return 1
   }
@@ -127,12 +135,43 @@ async function readSecret(path: string): Promise<string> {
   try {
     text = await readFile(path, 'utf8')
   } catch (error) {
-    const reason = error instanceof Error && 'code' in error ? String(error.code) : 'unreadable'
-    throw new UsageError(`--secret-file ${JSON.stringify(path)}: ${reason}`)
+    throw new StartError(`cannot read --secret-file ${JSON.stringify(path)}: ${reasonOf(error)}`)
   }
   const secret = text.trim()
   if (secret.length === 0 || secret.length > SECRET_BYTES_MAX) {
-    throw new UsageError(`--secret-file ${JSON.stringify(path)} must hold 1 to ${SECRET_BYTES_MAX} characters`)
+    throw new StartError(`--secret-file ${JSON.stringify(path)} must hold 1 to ${SECRET_BYTES_MAX} characters`)
   }
   return secret
+}
+
+const REASONS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'the address is already in use',
+  EADDRNOTAVAIL: 'the address is not available on this machine',
+  EACCES: 'permission denied',
+  ENOENT: 'no such file',
+  EISDIR: 'it is a directory',
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'host not found',
+  ETIMEDOUT: 'timed out',
+  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+}
+
+/** One line: an error's code and message, and its causes', without stacks. */
+export function reasonOf(error: unknown): string {
+  const parts: string[] = []
+  let current: unknown = error
+  for (let depth = 0; depth < 4 && current !== undefined && current !== null; depth++) {
+    if (!(current instanceof Error)) {
+      const text = (typeof current === 'string' ? current : JSON.stringify(current)).replace(/\s+/g, ' ').trim()
+      parts.push(text.length > 120 ? `${text.slice(0, 120)}...` : text)
+      break
+    }
+    const code = (current as { code?: unknown }).code
+    const known = typeof code === 'string' ? REASONS[code] : undefined
+    const message = known ?? current.message.split('\n')[0] ?? ''
+    parts.push(typeof code === 'string' && !message.includes(code) ? `${message} (${code})` : message)
+    if (known !== undefined) break
+    current = (current as { cause?: unknown }).cause
+  }
+  return parts.filter((part) => part.length > 0).join(': ')
 }
