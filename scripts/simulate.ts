@@ -1,21 +1,27 @@
-// npm run simulate -- --seeds N [--seed S] [--members 3|5] [--mutant NAME] [--steps T] [--trace]
-// npm run simulate -- --list-mutants
+// npm run simulate -- [--stack core|colleague] --seeds N [--seed S] [--members 3|5] [--mutant NAME] [--steps T] [--trace]
+// npm run simulate -- --stack colleague --family one-submitter --seeds N   (20,000 enqueues through m1 a seed)
+// npm run simulate -- --list-mutants [--stack colleague]
 //
 // Runs seeded island simulations and prints every violation with the seed
-// that replays it. The last line is always `seeds N, violations V, seeds/s R`;
-// the exit status is 0 only when V is 0, and 2 for bad arguments.
+// that replays it: `--stack core` (the default) drives legislators alone,
+// `--stack colleague` whole colleagues with their application. The last line
+// is always `seeds N, violations V, seeds/s R`; the exit status is 0 only when
+// V is 0, and 2 for bad arguments.
 
 import { performance } from 'node:perf_hooks'
 import { MUTANTS } from '../src/paxos/types.js'
 import type { Mutant } from '../src/paxos/types.js'
-import { FAULT_TYPES, simulate } from '../src/testing/index.js'
-import type { FaultType, SimulateOptions } from '../src/testing/index.js'
+import { COLLEAGUE_FAULTS, COLLEAGUE_MUTANTS, FAULT_TYPES, oneSubmitter, simulate, simulateLegislators } from '../src/testing/index.js'
+import type { ColleagueMutant, ColleagueSimulateOptions, FaultType, SimulateOptions } from '../src/testing/index.js'
 
 interface Arguments {
+  readonly stack: 'core' | 'colleague'
+  readonly family: 'default' | 'one-submitter'
   readonly seeds: number
   readonly first: number
   readonly members: 3 | 5 | undefined
   readonly mutant: Mutant | undefined
+  readonly colleagueMutant: ColleagueMutant | undefined
   readonly steps: number | undefined
   readonly trace: boolean
   readonly listMutants: boolean
@@ -36,7 +42,9 @@ function parseArguments(argv: readonly string[]): Arguments {
   let seeds: number | undefined
   let first: number | undefined
   let members: 3 | 5 | undefined
-  let mutant: Mutant | undefined
+  let mutantName: string | undefined
+  let stack: 'core' | 'colleague' = 'core'
+  let family: 'default' | 'one-submitter' = 'default'
   let steps: number | undefined
   let trace = false
   let listMutants = false
@@ -58,13 +66,21 @@ function parseArguments(argv: readonly string[]): Arguments {
         index++
         break
       }
-      case '--mutant': {
-        const found = MUTANTS.find((name) => name === value)
-        if (found === undefined) throw new UsageError(`--mutant must be one of ${MUTANTS.join(', ')}`)
-        mutant = found
+      case '--mutant':
+        if (value === undefined) throw new UsageError('--mutant needs a name (--list-mutants shows them)')
+        mutantName = value
         index++
         break
-      }
+      case '--family':
+        if (value !== 'default' && value !== 'one-submitter') throw new UsageError('--family must be default or one-submitter')
+        family = value
+        index++
+        break
+      case '--stack':
+        if (value !== 'core' && value !== 'colleague') throw new UsageError('--stack must be core or colleague')
+        stack = value
+        index++
+        break
       case '--steps':
         steps = parseCount(flag, value, 1, 1_000_000)
         index++
@@ -79,23 +95,36 @@ function parseArguments(argv: readonly string[]): Arguments {
         throw new UsageError(`unknown argument ${String(flag)}`)
     }
   }
+  let mutant: Mutant | undefined
+  let colleagueMutant: ColleagueMutant | undefined
+  if (mutantName !== undefined) {
+    const names: readonly string[] = stack === 'core' ? MUTANTS : COLLEAGUE_MUTANTS
+    if (!names.includes(mutantName)) throw new UsageError(`--mutant must be one of ${names.join(', ')} with --stack ${stack}`)
+    mutant = stack === 'core' ? MUTANTS.find((name) => name === mutantName) : undefined
+    colleagueMutant = stack === 'colleague' ? COLLEAGUE_MUTANTS.find((name) => name === mutantName) : undefined
+  }
+  if (family !== 'default' && stack !== 'colleague') throw new UsageError('--family needs --stack colleague')
   return {
+    stack,
+    family,
     seeds: seeds ?? (first === undefined ? 100 : 1),
     first: first ?? 1,
     members,
     mutant,
+    colleagueMutant,
     steps,
     trace,
     listMutants,
   }
 }
 
-function replayCommand(seed: number, members: number, mutant: Mutant | undefined): string {
+function replayCommand(seed: number, members: number, mutant: string | undefined, stack = 'core'): string {
   const mutantFlag = mutant === undefined ? '' : ` --mutant ${mutant}`
-  return `npm run simulate -- --seed ${seed} --members ${members}${mutantFlag} --trace`
+  const stackFlag = stack === 'core' ? '' : ` --stack ${stack}`
+  return `npm run simulate --${stackFlag} --seed ${seed} --members ${members}${mutantFlag} --trace`
 }
 
-function main(argv: readonly string[]): number {
+async function main(argv: readonly string[]): Promise<number> {
   let args: Arguments
   try {
     args = parseArguments(argv)
@@ -105,9 +134,10 @@ function main(argv: readonly string[]): number {
     return 2
   }
   if (args.listMutants) {
-    for (const name of MUTANTS) process.stdout.write(`${name}\n`)
+    for (const name of args.stack === 'core' ? MUTANTS : COLLEAGUE_MUTANTS) process.stdout.write(`${name}\n`)
     return 0
   }
+  if (args.stack === 'colleague') return simulateColleagues(args)
   const faults = Object.fromEntries(FAULT_TYPES.map((type) => [type, 0])) as Record<FaultType, number>
   const totals = { violations: 0, failedSeeds: 0, leaderChanges: 0, enqueues: 0, acknowledged: 0, ticks: 0, quorumLost: 0, newcomers: 0 }
   const started = performance.now()
@@ -119,7 +149,7 @@ function main(argv: readonly string[]): number {
       ...(args.steps === undefined ? {} : { steps: args.steps }),
       ...(args.trace ? { trace: (line: string) => process.stdout.write(`  ${line}\n`) } : {}),
     }
-    const result = simulate(options)
+    const result = simulateLegislators(options)
     const { stats } = result
     for (const type of FAULT_TYPES) faults[type] += stats.faults[type]
     totals.leaderChanges += stats.leaderChanges
@@ -154,4 +184,59 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error
 })
 
-process.exitCode = main(process.argv.slice(2))
+/** `--family one-submitter`: this many enqueues through m1 in each seed, over this many steps at most. */
+const ONE_SUBMITTER_TOTAL = 20_000
+const ONE_SUBMITTER_STEPS = 3_000
+
+/** `--stack colleague`: whole colleagues with the default application and workload. */
+async function simulateColleagues(args: Arguments): Promise<number> {
+  const faults = Object.fromEntries(COLLEAGUE_FAULTS.map((type) => [type, 0])) as Record<string, number>
+  const totals = { violations: 0, failedSeeds: 0, leaderChanges: 0, enqueues: 0, acknowledged: 0, newcomers: 0, exiles: 0, outOfBandFailures: 0, events: 0, quorumLost: 0 }
+  const members = args.members ?? 3
+  const started = performance.now()
+  for (let seed = args.first; seed < args.first + args.seeds; seed++) {
+    const options: ColleagueSimulateOptions = {
+      seed,
+      members,
+      ...(args.family === 'one-submitter' && {
+        workload: oneSubmitter({ member: 'm1', total: ONE_SUBMITTER_TOTAL }),
+        spare: ['m1'],
+        steps: ONE_SUBMITTER_STEPS,
+      }),
+      ...(args.colleagueMutant === undefined ? {} : { mutant: args.colleagueMutant }),
+      ...(args.steps === undefined ? {} : { steps: args.steps }),
+      ...(args.trace ? { trace: (line: string) => process.stdout.write(`  ${line}\n`) } : {}),
+    }
+    const result = await simulate(options)
+    const { stats } = result
+    for (const type of COLLEAGUE_FAULTS) faults[type] = (faults[type] ?? 0) + stats.faults[type]
+    totals.leaderChanges += stats.leaderChanges
+    totals.enqueues += stats.enqueues
+    totals.acknowledged += stats.acknowledged
+    totals.newcomers += stats.newcomers
+    totals.exiles += stats.exiles
+    totals.outOfBandFailures += stats.outOfBandFailures
+    totals.events += stats.events
+    if (stats.quorumLost) totals.quorumLost++
+    totals.violations += result.violations.length
+    if (result.violations.length > 0) totals.failedSeeds++
+    for (const violation of result.violations) {
+      process.stdout.write(
+        `violation seed ${violation.seed} step ${violation.step} invariant ${violation.invariant}: ${violation.detail}\n` +
+          `  replay: ${replayCommand(seed, members, args.colleagueMutant, 'colleague')}${args.family === 'default' ? '' : ` --family ${args.family}`}\n`,
+      )
+    }
+  }
+  const seconds = (performance.now() - started) / 1000
+  const rate = seconds > 0 ? args.seeds / seconds : args.seeds
+  process.stdout.write(`faults: ${COLLEAGUE_FAULTS.map((type) => `${type} ${faults[type]}`).join(', ')}\n`)
+  process.stdout.write(
+    `leader changes ${totals.leaderChanges}, enqueues ${totals.enqueues}, acknowledged ${totals.acknowledged}, ` +
+      `newcomers ${totals.newcomers}, exiles ${totals.exiles}, out-of-band failures ${totals.outOfBandFailures}, ` +
+      `events ${totals.events}, seeds with quorum lost ${totals.quorumLost}, seeds failed ${totals.failedSeeds}\n`,
+  )
+  process.stdout.write(`seeds ${args.seeds}, violations ${totals.violations}, seeds/s ${rate.toFixed(1)}\n`)
+  return totals.violations === 0 ? 0 : 1
+}
+
+process.exitCode = await main(process.argv.slice(2))

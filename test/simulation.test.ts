@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert'
 import { test } from 'node:test'
 import { MUTANTS } from '../src/paxos/types.js'
 import type { Committed, Government } from '../src/paxos/types.js'
-import { HistoryChecker, SimulatedNetwork, createRandom, simulate } from '../src/testing/index.js'
+import { HistoryChecker, SimulatedNetwork, createRandom, simulateLegislators as simulate } from '../src/testing/index.js'
 import type { Violation } from '../src/testing/index.js'
 
 const SEEDS_DEFAULT = 3000

@@ -21,6 +21,7 @@ import { HttpTransport } from './http-transport.js'
 import { bindLogger, silentLogger, type PinoLikeLogger } from './logger.js'
 import { DEFAULTS, type Application, type ColleagueOptions } from './options.js'
 import { Immigration, locationOf } from './immigration.js'
+import { MUTANT_OPTION, mutate, type ColleagueMutant, type MutantOption } from './mutants.js'
 import { PeerClient, type PeerTransport } from './peer-client.js'
 import { randomSeed, seededRandom } from './random.js'
 import type { Static, TSchema } from '@sinclair/typebox'
@@ -71,6 +72,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
   private readonly submissions = new Map<number, Deferred<Enqueued>>()
   private readonly startedAt: string
   private readonly randomId: () => string
+  private readonly mutant: ColleagueMutant | null
   private readonly requestCounts: Record<string, number> = { refused: 0 }
   private readonly timeoutMs: number
   private readonly joinTimeoutMs: number
@@ -94,6 +96,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
     this.application = options.application
     this.islandName = options.islandName
     this.randomId = options.randomId ?? randomUUID
+    this.mutant = (options as MutantOption)[MUTANT_OPTION] ?? null
     this.colleagueId = options.colleagueId ?? this.randomId()
     this.location = options.location ?? null
     this.clock = options.clock ?? systemClock
@@ -130,7 +133,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
       legislator: this.legislator,
       clock: this.clock,
       tickMs: schedule.tickMs,
-      transport: new HttpTransport({
+      transport: mutate(this.mutant, new HttpTransport({
         client: this.transport,
         islandName: this.islandName,
         from: this.colleagueId,
@@ -139,7 +142,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
         bodyBytesMax,
         timeoutMs: this.timeoutMs,
         onOversized: (to, bytes) => this.logger.error({ to, bytes }, 'message larger than bodyBytesMax dropped'),
-      }),
+      })),
       coalesceAfterCommit: true,
       onCommitted: (committed) => this.applier.push(committed),
       onSendFailure: (to, error) => this.logger.debug({ to, err: error }, 'kibitz send failed'),
@@ -171,6 +174,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
       timeoutMs: this.timeoutMs,
       joinTimeoutMs: this.joinTimeoutMs,
       outOfBandTimeoutMs: this.outOfBandTimeoutMs,
+      mutant: this.mutant,
       appliedGovernment: () => this.appliedGovernment,
       act: (action) => this.act(action),
       crash: (error) => this.crash(error),

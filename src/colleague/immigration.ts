@@ -11,6 +11,7 @@ import type { Legislator } from '../paxos/legislator.js'
 import type { Government } from '../paxos/types.js'
 import { ColleagueError, isColleagueError } from './errors.js'
 import type { PinoLikeLogger } from './logger.js'
+import type { ColleagueMutant } from './mutants.js'
 import type { Application } from './options.js'
 import type { PeerTransport } from './peer-client.js'
 import { validators, type JoinAnswer, type JoinBody, type OutOfBandBody } from './schemas.js'
@@ -36,6 +37,8 @@ export interface ImmigrationHost {
   readonly timeoutMs: number
   readonly joinTimeoutMs: number
   readonly outOfBandTimeoutMs: number
+  /** A deliberately broken variant, for the simulator's own tests; null in real use. */
+  readonly mutant: ColleagueMutant | null
   /** The latest government entry applied here. */
   appliedGovernment(): Government | null
   /** Calls into the legislator through the kibitzer. */
@@ -125,13 +128,20 @@ export class Immigration {
     const { host } = this
     const arrival = government.promise
     host.logger.info({ arrival, leader: government.majority[0] }, 'admitted; fetching state out of band')
-    if (host.application.join !== undefined) {
-      await host.application.join({ arrival, outOfBand: (name, post) => this.outOfBand(name, post) })
-    } else {
-      const state = await this.outOfBand(SNAPSHOT_REQUEST, { arrival })
-      await host.application.restore?.(state)
+    const fetch = async (): Promise<void> => {
+      if (host.application.join !== undefined) {
+        await host.application.join({ arrival, outOfBand: (name, post) => this.outOfBand(name, post) })
+      } else {
+        const state = await this.outOfBand(SNAPSHOT_REQUEST, { arrival })
+        await host.application.restore?.(state)
+      }
+      host.naturalize(arrival)
     }
-    host.naturalize(arrival)
+    if (host.mutant === 'apply-before-restore') {
+      fetch().catch(() => {})
+      return
+    }
+    await fetch()
   }
 
   /**
@@ -141,8 +151,9 @@ export class Immigration {
    */
   async outOfBand(name: string, post: unknown): Promise<unknown> {
     const { host } = this
-    const government = host.appliedGovernment()
-    if (government === null) throw new ColleagueError('NOT_JOINED', 'no government applied yet')
+    const applied = host.appliedGovernment()
+    if (applied === null) throw new ColleagueError('NOT_JOINED', 'no government applied yet')
+    const government = host.mutant === 'oob-current-leader' ? (host.legislator.government ?? applied) : applied
     const leader = government.majority[0] ?? ''
     const location = locationOf(government.properties[leader])
     const invocation = ++this.outOfBandInvocations
@@ -157,7 +168,10 @@ export class Immigration {
     }
     try {
       if (location === null) throw new ColleagueError('OUT_OF_BAND_FAILED', `leader ${leader} has no location`)
-      const result = await this.callOutOfBand(location, body)
+      const result = await this.callOutOfBand(location, body).catch((error: unknown) => {
+        if (host.mutant !== 'oob-retry') throw error
+        return this.callOutOfBand(location, body)
+      })
       host.logger.trace({ invocation, ok: true }, 'outOfBandReturn')
       return result
     } catch (error) {

@@ -1,0 +1,48 @@
+// Deliberately broken variants of the colleague, used only to prove that the
+// whole-colleague simulator bites. They are switched on through an option
+// key that is not part of the public API, and each one changes one decision
+// in one place.
+
+import type { Transport } from '../kibitzer/transport.js'
+import type { Message } from '../paxos/types.js'
+
+/** Colleague mutants, each caught by the simulator within 200 seeds. */
+export const COLLEAGUE_MUTANTS = [
+  /** The newcomer's out-of-band request goes to the leader it knows now, not its arrival government's. */
+  'oob-current-leader',
+  /** A failed out-of-band request is tried once more instead of crashing the newcomer. */
+  'oob-retry',
+  /** The newcomer applies the entries after its arrival while its state is still being fetched. */
+  'apply-before-restore',
+  /** A submission forwarded once is never forwarded again (after a loss or a leader change). */
+  'drop-reforward',
+] as const
+export type ColleagueMutant = (typeof COLLEAGUE_MUTANTS)[number]
+
+/** The option key a simulator sets to run a mutant; absent from ColleagueOptions on purpose. */
+export const MUTANT_OPTION: unique symbol = Symbol('paxos-colleague mutant')
+
+export interface MutantOption {
+  readonly [MUTANT_OPTION]?: ColleagueMutant
+}
+
+/** The kibitz transport as the mutant changes it: `drop-reforward` loses every forward of a submission already forwarded. */
+export function mutate(mutant: ColleagueMutant | null, transport: Transport): Transport {
+  if (mutant !== 'drop-reforward') return transport
+  const forwarded = new Set<string>()
+  return {
+    send: (to: string, messages: readonly Message[]) => {
+      const kept: Message[] = []
+      for (const message of messages) {
+        if (message.type !== 'forward' || message.submissions.length === 0) {
+          kept.push(message)
+          continue
+        }
+        const fresh = message.submissions.filter((submission) => !forwarded.has(`${submission.from}#${submission.seq}`))
+        for (const submission of fresh) forwarded.add(`${submission.from}#${submission.seq}`)
+        if (fresh.length > 0) kept.push({ ...message, submissions: fresh })
+      }
+      return transport.send(to, kept)
+    },
+  }
+}

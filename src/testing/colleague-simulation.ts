@@ -1,0 +1,1061 @@
+// The whole-colleague simulator: real `Colleague`s (their kibitzers,
+// legislators, appliers, immigration, out-of-band and forwarding) and the
+// user's application, on a simulated network and clock, from one seed, in one
+// process, with no socket and no real timer. A setup phase founds the island
+// and admits the founders through any member; a fault phase runs the workload
+// while it loses, duplicates, delays and reorders requests, partitions the
+// network (one way too), pauses and crashes members, admits newcomers through
+// any member and restarts lost members under new ids; a liveness phase heals
+// everything and requires every pending enqueue of a living member to settle.
+// The invariants are checked after every step; the same seed replays exactly.
+
+import { Colleague, type Enqueued } from '../colleague/colleague.js'
+import { isColleagueError } from '../colleague/errors.js'
+import { COLLEAGUE_MUTANTS, MUTANT_OPTION, type ColleagueMutant } from '../colleague/mutants.js'
+import type { Application, AppliedEntry, ColleagueOptions, JoinContext } from '../colleague/options.js'
+import type { PeerRoute, PostAnswer } from '../colleague/peer-client.js'
+import { parliamentOf } from '../paxos/government.js'
+import type { Government } from '../paxos/types.js'
+import { CALM, PeerNetwork, type PeerFaults, type PeerNetworkStats } from './peer-network.js'
+import { createRandom, type Random } from './prng.js'
+import { MemberClock, Scheduler } from './scheduler.js'
+
+export { COLLEAGUE_MUTANTS }
+export type { ColleagueMutant }
+
+/** What a workload may do at each step. */
+export interface WorkloadApi {
+  /** The living members that have joined (bootstrapped, or naturalized), by colleagueId. */
+  readonly members: string[]
+  /** The step about to run, counted from 1 over the whole run. */
+  readonly step: number
+  /** `colleague.enqueue(value)` on that member; rejects when it is not running. */
+  enqueue(memberId: string, value: unknown): Promise<Enqueued>
+}
+
+export type Workload = (api: WorkloadApi, random: Random) => void
+
+export type ColleagueInvariant =
+  /** Two members applied different values (JSON text or submitter) at one position. */
+  | 'agreement'
+  /** A member applied a position at or below one it had already applied. */
+  | 'prefix'
+  /** Two members' application states differ at the same applied position. */
+  | 'divergence'
+  /** An acknowledged enqueue is not at its position, or a value was applied more often than enqueued. */
+  | 'exactly-once'
+  /** A newcomer applied an entry before its state was restored. */
+  | 'restore-first'
+  /** A newcomer made more than one out-of-band request, or not to its arrival government's leader. */
+  | 'out-of-band'
+  /** A newcomer's out-of-band request failed and it did not crash. */
+  | 'out-of-band-crash'
+  /** After the faults healed with a quorum alive, a pending enqueue of a living member never settled. */
+  | 'liveness'
+  /** The application, the colleague or the simulator threw where it must not. */
+  | 'exception'
+
+export interface ColleagueViolation {
+  readonly seed: number
+  readonly step: number
+  readonly invariant: ColleagueInvariant
+  readonly detail: string
+}
+
+export const COLLEAGUE_FAULTS = [
+  'loss',
+  'duplicate',
+  'delay',
+  'reorder',
+  'partition',
+  'one-way',
+  'isolate-leader',
+  'heal',
+  'pause',
+  'long-pause',
+  'crash',
+  'crash-beyond-quorum',
+  'newcomer',
+  'newcomer-then-leader-fault',
+  'restart',
+] as const
+export type ColleagueFault = (typeof COLLEAGUE_FAULTS)[number]
+
+export interface ColleagueSimulateOptions {
+  readonly seed: number
+  /** Founding members; default 3. */
+  readonly members?: number
+  /** Steps of the fault phase (one step is one kibitzer tick, 10 simulated ms); default 500. */
+  readonly steps?: number
+  /** Builds each member's application; default a small replicated counter with a snapshot. */
+  readonly application?: (id: string) => Application
+  /** Called every step of the fault and liveness phases; default a light random enqueue load. */
+  readonly workload?: Workload
+  /** Inject faults during the fault phase (default true); false runs the workload on a calm network. */
+  readonly faults?: boolean
+  /** Members (by colleagueId) the faults never crash, restart or pause long enough to exile. */
+  readonly spare?: readonly string[]
+  /** Steps the island gets to settle every pending enqueue once the faults heal; default 600. */
+  readonly livenessSteps?: number
+  /** Odd limit on the parliament; default 5. */
+  readonly parliamentSize?: number
+  /** Stop at the first violation (default true). */
+  readonly stopAtFirstViolation?: boolean
+  /**
+   * While the run lasts, `Date.now()`, `new Date()` and `Math.random()` read
+   * the simulated clock and the seed (default true), so an application that
+   * reads them in `entry` diverges, and the seed replays it.
+   */
+  readonly virtualGlobals?: boolean
+  /**
+   * More options for each member's `new Colleague(...)`: the seam for what a
+   * member keeps across its process (a simulated disk for durable mode).
+   */
+  readonly memberOptions?: (id: string, random: Random) => Partial<ColleagueOptions>
+  /** Called when the simulator kills a member's process (a disk drops what it had not synced). */
+  readonly onCrash?: (id: string) => void
+  /** A deliberately broken colleague, to show the invariants bite. */
+  readonly mutant?: ColleagueMutant
+  /** One line per notable event, to replay a seed by hand. */
+  readonly trace?: (line: string) => void
+}
+
+export interface ColleagueSimulationStats {
+  members: number
+  steps: number
+  events: number
+  simulatedMs: number
+  enqueues: number
+  acknowledged: number
+  enqueueRejections: number
+  applied: number
+  leaderChanges: number
+  newcomers: number
+  naturalized: number
+  crashes: number
+  exiles: number
+  outOfBand: number
+  outOfBandFailures: number
+  faults: Record<ColleagueFault, number>
+  /** Every pending enqueue settled once the faults healed. */
+  settled: boolean
+  /** A quorum of the parliament was lost for good, so liveness was not required. */
+  quorumLost: boolean
+  network: PeerNetworkStats
+}
+
+export interface ColleagueSimulationResult {
+  readonly seed: number
+  readonly violations: readonly ColleagueViolation[]
+  readonly stats: ColleagueSimulationStats
+}
+
+const TIMING = { pingMs: 50, timeoutMs: 250, joinTimeoutMs: 4_000, outOfBandTimeoutMs: 1_000 } as const
+/** Distinct parliaments remembered per proposed government number. */
+const PROPOSALS_PER_NUMBER_MAX = 8
+/** One step: one kibitzer tick (pingMs / 5). */
+const STEP_MS = 10
+/** Microtask turns granted after each instant within a step. */
+const MICROTASK_TURNS = 4
+
+const DEFAULTS = {
+  members: 3,
+  steps: 500,
+  livenessSteps: 600,
+  setupSteps: 600,
+  parliamentSize: 5,
+  faultRate: 0.08,
+  /** Partitions heal by themselves after 3 to this many steps (short of an exile, 2 x timeout). */
+  partitionStepsMax: 40,
+  pauseStepsMax: 30,
+  /** A long pause outlasts the exile time. */
+  longPauseSteps: [60, 120] as const,
+  beyondQuorumRate: 0.03,
+  /** Chance per step that a lost member is replaced by a newcomer, as a supervisor would restart it. */
+  restartRate: 0.04,
+  newcomersPerSteps: 40,
+  /** Application states remembered per applied position, for comparing members. */
+  statesMax: 4096,
+} as const
+
+const FAULT_WEIGHTS: ReadonlyArray<readonly [ColleagueFault, number]> = [
+  ['loss', 2],
+  ['duplicate', 1],
+  ['delay', 2],
+  ['reorder', 1],
+  ['partition', 2],
+  ['one-way', 1],
+  ['isolate-leader', 3],
+  ['heal', 3],
+  ['pause', 2],
+  ['long-pause', 1],
+  ['crash', 2],
+  ['newcomer', 2],
+  ['newcomer-then-leader-fault', 2],
+]
+
+interface Pending {
+  readonly text: string | undefined
+}
+
+interface Member {
+  readonly id: string
+  readonly location: string
+  readonly clock: MemberClock
+  readonly colleague: Colleague
+  readonly application: Application
+  readonly newcomer: boolean
+  /** The process runs (not killed by the simulator, not crashed by the colleague). */
+  running: boolean
+  /** Bootstrapped or naturalized: in the island, taking enqueues. */
+  joined: boolean
+  /** The application restores a state (no custom join): nothing may be applied before. */
+  readonly restores: boolean
+  restored: boolean
+  /** Highest position fully applied (value entries). */
+  applied: number
+  /** Entries handed to the application and not yet finished. */
+  applying: number
+  comparedAt: number
+  outOfBandRequests: number
+  /** Set when its out-of-band request failed: it must crash. */
+  outOfBandFailedStep: number | null
+  readonly pending: Set<Pending>
+}
+
+interface LogRecord {
+  readonly from: string
+  readonly text: string
+}
+
+/** Runs one seeded island of real colleagues; the same options give the same result. */
+export async function simulate(options: ColleagueSimulateOptions): Promise<ColleagueSimulationResult> {
+  const simulation = new ColleagueSimulation(options)
+  const restore = options.virtualGlobals === false ? () => {} : simulation.virtualizeGlobals()
+  try {
+    await simulation.run()
+  } finally {
+    restore()
+  }
+  return { seed: options.seed, violations: simulation.violations, stats: simulation.stats }
+}
+
+class ColleagueSimulation {
+  readonly violations: ColleagueViolation[] = []
+  readonly stats: ColleagueSimulationStats
+  readonly #options: ColleagueSimulateOptions
+  readonly #seed: number
+  readonly #random: Random
+  readonly #actions: Random
+  readonly #workloadRandom: Random
+  readonly #scheduler = new Scheduler()
+  readonly #network: PeerNetwork
+  readonly #members = new Map<string, Member>()
+  readonly #byLocation = new Map<string, Member>()
+  readonly #application: (id: string) => Application
+  readonly #workload: Workload
+  readonly #spare: ReadonlySet<string>
+  readonly #governments = new Map<string, Government>()
+  readonly #log = new Map<number, LogRecord>()
+  /** Submitter and value text to [enqueue calls, positions applied]. */
+  readonly #counts = new Map<string, [number, number]>()
+  /** Applied position to the application state (fingerprint) first seen there. */
+  readonly #states = new Map<number, { member: string; text: string }>()
+  #latest: Government | null = null
+  /**
+   * Governments seen proposed on the wire past the latest applied one: any
+   * of them may already be chosen, so a crash must keep their quorums too.
+   */
+  readonly #proposed = new Map<number, Government[]>()
+  #leader: string | null = null
+  #step = 0
+  #nextId = 1
+  #healStep = 0
+  #pendingLeaderFault = -1
+
+  constructor(options: ColleagueSimulateOptions) {
+    this.#options = options
+    this.#seed = options.seed
+    this.#random = createRandom(options.seed)
+    this.#actions = this.#random.fork('actions')
+    this.#workloadRandom = this.#random.fork('workload')
+    this.#network = new PeerNetwork(this.#scheduler, this.#random.fork('network'))
+    this.#network.observer = { posted: (from, to, route, body) => this.#onPosted(from, to, route, body) }
+    this.#application = options.application ?? counterApplication
+    this.#workload = options.workload ?? defaultWorkload
+    this.#spare = new Set(options.spare ?? [])
+    const faults = {} as Record<ColleagueFault, number>
+    for (const type of COLLEAGUE_FAULTS) faults[type] = 0
+    this.stats = {
+      members: options.members ?? DEFAULTS.members,
+      steps: 0,
+      events: 0,
+      simulatedMs: 0,
+      enqueues: 0,
+      acknowledged: 0,
+      enqueueRejections: 0,
+      applied: 0,
+      leaderChanges: 0,
+      newcomers: 0,
+      naturalized: 0,
+      crashes: 0,
+      exiles: 0,
+      outOfBand: 0,
+      outOfBandFailures: 0,
+      faults,
+      settled: false,
+      quorumLost: false,
+      network: this.#network.stats,
+    }
+  }
+
+  /** Points Date and Math.random at the simulation; returns what undoes it. */
+  virtualizeGlobals(): () => void {
+    const scheduler = this.#scheduler
+    const random = this.#random.fork('globals')
+    const RealDate = Date
+    const realRandom = Math.random
+    const epoch = Date.UTC(2030, 0, 1)
+    class SimulatedDate extends RealDate {
+      constructor(...args: unknown[]) {
+        if (args.length === 0) super(epoch + scheduler.now)
+        else super(...(args as [string]))
+      }
+      static override now(): number {
+        return epoch + scheduler.now
+      }
+    }
+    globalThis.Date = SimulatedDate as DateConstructor
+    Math.random = () => random.next()
+    return () => {
+      globalThis.Date = RealDate
+      Math.random = realRandom
+    }
+  }
+
+  async run(): Promise<void> {
+    if (await this.#setup()) {
+      await this.#faultPhase()
+      if (!this.#stopped()) await this.#livenessPhase()
+    }
+    this.stats.steps = this.#step
+    this.stats.events = this.#scheduler.ran
+    this.stats.simulatedMs = this.#scheduler.now
+    for (const member of this.#members.values()) member.clock.dead = true
+  }
+
+  // ------------------------------------------------------------------ phases
+
+  async #setup(): Promise<boolean> {
+    const founder = this.#addMember(false)
+    founder.colleague.bootstrap().catch((error: unknown) => this.#report('exception', `bootstrap failed: ${text(error)}`))
+    let joining = false
+    for (let step = 0; step < DEFAULTS.setupSteps && !this.#stopped(); step++) {
+      if (!joining && founder.joined) {
+        joining = true
+        for (let index = 1; index < this.stats.members; index++) this.#join(this.#addMember(false))
+      }
+      await this.#runStep(false)
+      if (this.#formed()) {
+        this.#trace('setup: parliament formed')
+        return true
+      }
+    }
+    if (!this.#stopped()) this.#report('liveness', `setup: no parliament of ${this.stats.members} after ${DEFAULTS.setupSteps} steps`)
+    return false
+  }
+
+  #formed(): boolean {
+    const government = this.#latest
+    if (government === null) return false
+    const expected = Math.min(this.stats.members, this.#options.parliamentSize ?? DEFAULTS.parliamentSize)
+    if (parliamentOf(government).length !== expected) return false
+    return [...this.#members.values()].every((member) => member.running && member.colleague.naturalized())
+  }
+
+  async #faultPhase(): Promise<void> {
+    const steps = this.#options.steps ?? DEFAULTS.steps
+    const faults = this.#options.faults ?? true
+    for (let step = 0; step < steps && !this.#stopped(); step++) {
+      if (faults) {
+        if (this.#actions.chance(DEFAULTS.faultRate)) this.#injectFault()
+        else if (this.#understaffed() && this.#actions.chance(DEFAULTS.restartRate) && this.#admitNewcomer()) {
+          this.stats.faults.restart++
+        }
+        if (this.#network.partitioned && this.#step >= this.#healStep) {
+          this.#network.heal()
+          this.#trace('partitions expire')
+        }
+        if (this.#pendingLeaderFault === this.#step) this.#applyFault('isolate-leader')
+      }
+      await this.#runStep(true)
+    }
+  }
+
+  async #livenessPhase(): Promise<void> {
+    this.#network.heal()
+    this.#network.setFaults(CALM)
+    for (const member of this.#members.values()) member.clock.pausedUntil = 0
+    this.#trace('liveness: healed')
+    for (const member of this.#living()) {
+      if (member.joined) this.#enqueue(member, { liveness: member.id })
+    }
+    const steps = this.#options.livenessSteps ?? DEFAULTS.livenessSteps
+    let unsettled = this.#unsettled()
+    for (let step = 0; step < steps && unsettled !== null && !this.#stopped(); step++) {
+      await this.#runStep(true)
+      unsettled = this.#unsettled()
+    }
+    if (this.#stopped()) return
+    if (unsettled === null) {
+      this.stats.settled = true
+      this.#trace('liveness: every pending enqueue settled')
+      return
+    }
+    if (!this.#quorumAlive(null)) {
+      this.stats.quorumLost = true
+      this.#trace(`liveness: quorum lost for good, not required (${unsettled})`)
+      return
+    }
+    this.#report('liveness', `${steps} steps after the faults healed: ${unsettled}; ${this.#describeLiving()}`)
+  }
+
+  /** Null once every living member's enqueues settled and no newcomer is still joining, else what is missing. */
+  #unsettled(): string | null {
+    for (const member of this.#living()) {
+      if (member.pending.size > 0) return `${member.id} has ${member.pending.size} pending enqueue(s)`
+      if (!member.joined) return `${member.id} is still joining`
+    }
+    return null
+  }
+
+  // ------------------------------------------------------------------ steps
+
+  async #runStep(withWorkload: boolean): Promise<void> {
+    this.#step++
+    if (withWorkload) this.#runWorkload()
+    const until = this.#scheduler.now + STEP_MS
+    await this.#drain()
+    // Between the instants of a step, a few microtask turns let short promise
+    // chains (an answer's continuation) finish; anything longer finishes by
+    // the step's end, as on a slow process. Either way it is the same each run.
+    while (this.#scheduler.runInstant(until)) {
+      for (let turn = 0; turn < MICROTASK_TURNS; turn++) await undefined
+    }
+    await this.#drain()
+    this.#observeLeader()
+    await this.#check()
+  }
+
+  /** Lets every promise continuation the last events started settle. */
+  #drain(): Promise<void> {
+    return new Promise((resolve) => setImmediate(resolve))
+  }
+
+  #runWorkload(): void {
+    const api: WorkloadApi = {
+      members: this.#joined().map((member) => member.id),
+      step: this.#step,
+      enqueue: (memberId, value) => {
+        const member = this.#members.get(memberId)
+        if (member === undefined || !member.running) return Promise.reject(new Error(`member ${memberId} is not running`))
+        return this.#enqueue(member, value)
+      },
+    }
+    try {
+      this.#workload(api, this.#workloadRandom)
+    } catch (error) {
+      this.#report('exception', `the workload threw: ${text(error)}`)
+    }
+  }
+
+  #enqueue(member: Member, value: unknown): Promise<Enqueued> {
+    let valueText: string | undefined
+    try {
+      valueText = JSON.stringify(value)
+    } catch {
+      valueText = undefined
+    }
+    const enqueued = member.colleague.enqueue(value)
+    const pending: Pending = { text: valueText }
+    member.pending.add(pending)
+    this.stats.enqueues++
+    if (valueText !== undefined) this.#count(member.id, valueText)[0]++
+    enqueued.then(
+      (result) => {
+        member.pending.delete(pending)
+        this.stats.acknowledged++
+        this.#checkAcknowledged(member, pending, result)
+      },
+      () => {
+        member.pending.delete(pending)
+        this.stats.enqueueRejections++
+      },
+    )
+    return enqueued
+  }
+
+  #count(from: string, valueText: string): [number, number] {
+    const key = `${from}\u0000${valueText}`
+    let count = this.#counts.get(key)
+    if (count === undefined) {
+      count = [0, 0]
+      this.#counts.set(key, count)
+    }
+    return count
+  }
+
+  #checkAcknowledged(member: Member, pending: Pending, result: Enqueued): void {
+    const record = this.#log.get(result.position)
+    if (record === undefined) {
+      this.#report('exactly-once', `${member.id}'s enqueue acknowledged at ${result.position}, which no member applied`)
+    } else if (record.from !== member.id || (pending.text !== undefined && record.text !== pending.text)) {
+      this.#report(
+        'exactly-once',
+        `${member.id}'s enqueue of ${clip(pending.text)} acknowledged at ${result.position}, which holds ${clip(record.text)} from ${record.from}`,
+      )
+    }
+  }
+
+  #observeLeader(): void {
+    const leader = this.#latest?.majority[0] ?? null
+    if (leader !== null && leader !== this.#leader) {
+      if (this.#leader !== null) this.stats.leaderChanges++
+      this.#leader = leader
+      this.#trace(`${leader} leads government ${this.#latest?.number}`)
+    }
+  }
+
+  /** The checks after every step. */
+  async #check(): Promise<void> {
+    for (const member of this.#members.values()) {
+      if (member.outOfBandFailedStep !== null && member.outOfBandFailedStep < this.#step && member.running) {
+        const state = member.colleague.health().state
+        if (state !== 'crashed') {
+          this.#report('out-of-band-crash', `${member.id}'s out-of-band request failed at step ${member.outOfBandFailedStep} and it is ${state}`)
+        }
+        member.outOfBandFailedStep = null
+      }
+    }
+    for (const member of this.#members.values()) {
+      if (!member.running || member.applying > 0 || member.applied === member.comparedAt) continue
+      if (member.newcomer && member.restores && !member.restored) continue
+      member.comparedAt = member.applied
+      await this.#compareState(member)
+    }
+  }
+
+  async #compareState(member: Member): Promise<void> {
+    let fingerprint: string
+    try {
+      const snapshot = member.application.snapshot === undefined ? undefined : await member.application.snapshot()
+      fingerprint = stateText(member.application, snapshot, member.id)
+    } catch (error) {
+      this.#report('exception', `${member.id}'s snapshot() failed: ${text(error)}`)
+      return
+    }
+    const position = member.applied
+    const known = this.#states.get(position)
+    if (known === undefined) {
+      this.#states.set(position, { member: member.id, text: fingerprint })
+      if (this.#states.size > DEFAULTS.statesMax) this.#states.delete(this.#states.keys().next().value as number)
+      return
+    }
+    if (known.text !== fingerprint) {
+      this.#report(
+        'divergence',
+        `after position ${position}, ${member.id}'s application state ${clip(fingerprint)} differs from ${known.member}'s ${clip(known.text)}`,
+      )
+    }
+  }
+
+  // ------------------------------------------------------------------ members
+
+  #addMember(newcomer: boolean): Member {
+    const id = `m${this.#nextId++}`
+    const location = `http://${id}.sim`
+    const clock = new MemberClock(this.#scheduler)
+    const stream = this.#random.fork(`colleague:${id}`)
+    let member: Member | null = null
+    const application = this.#application(id)
+    const endpoint = {
+      id,
+      clock,
+      alive: () => member?.running === true,
+      receive: (route: PeerRoute, body: string) => receive(colleague, route, body),
+    }
+    const options: ColleagueOptions & { [MUTANT_OPTION]?: ColleagueMutant } = {
+      islandName: 'simulated',
+      colleagueId: id,
+      location,
+      ...TIMING,
+      parliamentSize: this.#options.parliamentSize ?? DEFAULTS.parliamentSize,
+      random: () => stream.next(),
+      randomId: () => `island-${this.#seed}`,
+      clock,
+      transport: this.#network.transport(endpoint),
+      application: this.#observed(() => member as Member, application),
+      ...this.#options.memberOptions?.(id, this.#random.fork(`member-options:${id}`)),
+      ...(this.#options.mutant !== undefined && { [MUTANT_OPTION]: this.#options.mutant }),
+    }
+    const colleague = new Colleague(options)
+    member = {
+      id,
+      location,
+      clock,
+      colleague,
+      application,
+      newcomer,
+      running: true,
+      joined: false,
+      restores: application.join === undefined,
+      restored: false,
+      applied: -1,
+      applying: 0,
+      comparedAt: -1,
+      outOfBandRequests: 0,
+      outOfBandFailedStep: null,
+      pending: new Set(),
+    }
+    const added = member
+    colleague.on('crash', (error) => {
+      if (error.code === 'EXILED') this.stats.exiles++
+      this.#trace(`${id} crashed: ${error.code} ${error.message}`)
+      this.#stop(added)
+    })
+    colleague.on('naturalized', () => {
+      added.joined = true
+      this.stats.naturalized++
+      this.#trace(`${id} naturalized`)
+    })
+    this.#members.set(id, member)
+    this.#byLocation.set(location, member)
+    this.#network.attach(location, endpoint)
+    return member
+  }
+
+  /** The user's application as the colleague sees it, watched by the simulator on the way through. */
+  #observed(member: () => Member, application: Application): Application {
+    const observed: Application = {
+      entry: (entry) => this.#onEntry(member(), application, entry),
+      government: (government) => {
+        this.#onGovernment(government)
+        application.government?.(government)
+      },
+    }
+    const { snapshot, restore, join, outOfBand } = application
+    if (snapshot !== undefined) observed.snapshot = () => snapshot.call(application)
+    if (restore !== undefined) {
+      observed.restore = async (state) => {
+        await restore.call(application, state)
+        member().restored = true
+      }
+    } else {
+      // Without restore there is nothing to wait for: the state is whatever the application starts with.
+      observed.restore = () => {
+        member().restored = true
+      }
+    }
+    if (join !== undefined) {
+      observed.join = async (context: JoinContext) => {
+        await join.call(application, context)
+        member().restored = true
+      }
+    }
+    if (outOfBand !== undefined) observed.outOfBand = (name, post, context) => outOfBand.call(application, name, post, context)
+    return observed
+  }
+
+  #onEntry(member: Member, application: Application, entry: AppliedEntry): void | Promise<void> {
+    if (member.newcomer && !member.restored) {
+      this.#report('restore-first', `${member.id} applied position ${entry.position} before its state was restored`)
+    }
+    if (entry.position <= member.applied) {
+      this.#report('prefix', `${member.id} applied position ${entry.position} after ${member.applied}`)
+    }
+    let valueText: string
+    try {
+      valueText = JSON.stringify(entry.value) ?? 'undefined'
+    } catch (error) {
+      valueText = `unserialisable: ${text(error)}`
+    }
+    const known = this.#log.get(entry.position)
+    if (known === undefined) {
+      this.#log.set(entry.position, { from: entry.from, text: valueText })
+      this.stats.applied++
+      const count = this.#count(entry.from, valueText)
+      count[1]++
+      if (count[1] > count[0]) {
+        this.#report('exactly-once', `${clip(valueText)} from ${entry.from} applied ${count[1]} times, enqueued ${count[0]}`)
+      }
+    } else if (known.from !== entry.from || known.text !== valueText) {
+      this.#report(
+        'agreement',
+        `position ${entry.position}: ${member.id} applied ${clip(valueText)} from ${entry.from}, others ${clip(known.text)} from ${known.from}`,
+      )
+    }
+    member.applying++
+    const done = (): void => {
+      member.applying--
+      member.applied = Math.max(member.applied, entry.position)
+    }
+    let result: void | Promise<void>
+    try {
+      result = application.entry(entry)
+    } catch (error) {
+      member.applying--
+      throw error
+    }
+    if (isThenable(result)) {
+      return result.then(done, (error: unknown) => {
+        member.applying--
+        throw error
+      })
+    }
+    done()
+  }
+
+  #onGovernment(government: Government): void {
+    this.#governments.set(government.promise, government)
+    if (this.#governments.size > 512) this.#governments.delete(this.#governments.keys().next().value as string)
+    if (this.#latest === null || government.number > this.#latest.number) {
+      this.#latest = government
+      for (const number of this.#proposed.keys()) if (number <= government.number) this.#proposed.delete(number)
+      this.#trace(
+        `government ${government.number}: majority ${government.majority.join(',')} minority ${government.minority.join(',')} constituents ${government.constituents.join(',')}`,
+      )
+    }
+  }
+
+  /** The wire tap: out-of-band requests go once, to the arrival government's leader. */
+  #onPosted(from: string, to: string | null, route: PeerRoute, body: string): ((ok: boolean) => void) | undefined {
+    if (route === '/kibitz') {
+      if (body.includes('"government":{')) this.#noteProposals(body)
+      return undefined
+    }
+    if (route !== '/oob') return undefined
+    const member = this.#members.get(from)
+    if (member === undefined) return undefined
+    this.stats.outOfBand++
+    member.outOfBandRequests++
+    const { arrival } = JSON.parse(body) as { arrival: string | null }
+    if (member.restores && member.outOfBandRequests > 1) {
+      this.#report('out-of-band', `${from} made out-of-band request number ${member.outOfBandRequests}`)
+    }
+    const government = arrival === null ? undefined : this.#governments.get(arrival)
+    const leader = government?.majority[0]
+    if (leader !== undefined && to !== leader) {
+      this.#report('out-of-band', `${from} asked ${to ?? 'nobody'} out of band, not ${leader}, the leader of its arrival ${arrival}`)
+    }
+    return (ok) => {
+      if (ok) return
+      this.stats.outOfBandFailures++
+      if (member.restores) member.outOfBandFailedStep = this.#step
+    }
+  }
+
+  #noteProposals(body: string): void {
+    const latest = this.#latest?.number ?? 0
+    const { messages } = JSON.parse(body) as { messages: Array<{ entries?: unknown[]; accepted?: unknown[] }> }
+    for (const message of messages) {
+      for (const accepted of [...(message.entries ?? []), ...(message.accepted ?? [])]) {
+        const entry = (accepted as { entry?: { type?: string; government?: Government } }).entry
+        if (entry?.type !== 'government' || entry.government === undefined || entry.government.number <= latest) continue
+        const government = entry.government
+        const known = this.#proposed.get(government.number) ?? []
+        const parliament = parliamentOf(government).join(',')
+        if (known.some((other) => parliamentOf(other).join(',') === parliament) || known.length >= PROPOSALS_PER_NUMBER_MAX) continue
+        known.push(government)
+        this.#proposed.set(government.number, known)
+      }
+    }
+  }
+
+  #join(newcomer: Member): void {
+    const via = this.#actions.pick(this.#joined().filter((member) => member !== newcomer))
+    this.#trace(`${newcomer.id} joins through ${via.id}`)
+    newcomer.colleague.join(via.location).catch((error: unknown) => {
+      this.#trace(`${newcomer.id} join failed: ${isColleagueError(error) ? error.code : text(error)}`)
+      // A supervisor would start a new process: this one is gone.
+      if (newcomer.running) this.#kill(newcomer)
+    })
+  }
+
+  #admitNewcomer(): boolean {
+    const steps = this.#options.steps ?? DEFAULTS.steps
+    if (this.stats.newcomers >= Math.ceil(steps / DEFAULTS.newcomersPerSteps)) return false
+    if (this.#living().length >= this.stats.members + 2 || this.#joined().length === 0) return false
+    this.stats.newcomers++
+    this.#join(this.#addMember(true))
+    return true
+  }
+
+  /** The simulator kills the process: nothing of it runs again. */
+  #kill(member: Member): void {
+    this.#trace(`kill ${member.id}`)
+    this.#stop(member)
+    this.#options.onCrash?.(member.id)
+  }
+
+  #stop(member: Member): void {
+    if (!member.running) return
+    member.running = false
+    member.clock.dead = true
+    member.pending.clear()
+    this.stats.crashes++
+  }
+
+  #living(): Member[] {
+    const living: Member[] = []
+    for (const member of this.#members.values()) if (member.running) living.push(member)
+    return living
+  }
+
+  /** Living members that are in the island (not still joining). */
+  #joined(): Member[] {
+    return this.#living().filter((member) => member.joined)
+  }
+
+  #understaffed(): boolean {
+    return this.#living().length < this.stats.members
+  }
+
+  /**
+   * Whether every government a living member works under, and the latest,
+   * keeps a living majority of its parliament without `excluded`.
+   */
+  #quorumAlive(excluded: string | null): boolean {
+    const governments = new Map<number, Government>()
+    if (this.#latest !== null) governments.set(this.#latest.number, this.#latest)
+    for (const member of this.#living()) {
+      const own = member.colleague.health().government
+      if (own !== null) governments.set(own.number, own)
+    }
+    const proposed = [...this.#proposed.values()].flat()
+    for (const government of [...governments.values(), ...proposed]) {
+      const parliament = parliamentOf(government)
+      const living = parliament.filter((id) => id !== excluded && this.#members.get(id)?.running === true).length
+      if (living < Math.floor(parliament.length / 2) + 1) return false
+    }
+    return true
+  }
+
+  /** Each living member's view, for a liveness report. */
+  #describeLiving(): string {
+    return this.#living()
+      .map((member) => {
+        const health = member.colleague.health()
+        const government = health.government
+        return `${member.id} ${health.state} government ${government?.number ?? '-'} leader ${health.leader ?? '-'}${health.isLeader ? ' (leading)' : ''} commit ${health.positions.commit} applied ${health.positions.applied}`
+      })
+      .join(', ')
+  }
+
+  // ------------------------------------------------------------------ faults
+
+  #injectFault(): void {
+    const total = FAULT_WEIGHTS.reduce((sum, [, weight]) => sum + weight, 0)
+    let roll = this.#actions.next() * total
+    let type: ColleagueFault = 'heal'
+    for (const [candidate, weight] of FAULT_WEIGHTS) {
+      roll -= weight
+      if (roll < 0) {
+        type = candidate
+        break
+      }
+    }
+    if (this.#applyFault(type)) this.stats.faults[type]++
+  }
+
+  #applyFault(type: ColleagueFault): boolean {
+    const actions = this.#actions
+    const alive = this.#living().map((member) => member.id)
+    switch (type) {
+      case 'loss':
+        this.#network.setFaults({ lossRate: actions.pick([0, 0.02, 0.1, 0.3]) })
+        break
+      case 'duplicate':
+        this.#network.setFaults({ duplicateRate: actions.pick([0, 0.05, 0.2]) })
+        break
+      case 'delay':
+        this.#network.setFaults({ delayMsMax: actions.pick([0, 2, 8, 30]) })
+        break
+      case 'reorder':
+        this.#network.setFaults({ reorderRate: actions.pick([0, 0.3, 1]) })
+        break
+      case 'partition': {
+        const left = alive.filter(() => actions.chance(0.5))
+        const right = alive.filter((id) => !left.includes(id))
+        if (left.length === 0 || right.length === 0) return false
+        this.#network.partition(left, right)
+        this.#partitionFor()
+        this.#trace(`partition ${left.join(',')} | ${right.join(',')}`)
+        break
+      }
+      case 'one-way': {
+        const from = alive.filter(() => actions.chance(0.4))
+        const to = alive.filter((id) => !from.includes(id) && actions.chance(0.6))
+        if (from.length === 0 || to.length === 0) return false
+        this.#network.partitionOneWay(from, to)
+        this.#partitionFor()
+        this.#trace(`one-way ${from.join(',')} -> ${to.join(',')}`)
+        break
+      }
+      case 'isolate-leader': {
+        const leader = this.#latest?.majority[0]
+        if (leader === undefined || !alive.includes(leader)) return false
+        this.#network.partition([leader], alive)
+        this.#partitionFor()
+        this.#trace(`isolate leader ${leader}`)
+        break
+      }
+      case 'heal':
+        this.#network.heal()
+        if (actions.chance(0.5)) this.#network.setFaults(CALM)
+        this.#trace('heal')
+        break
+      case 'pause':
+      case 'long-pause': {
+        const leader = this.#members.get(this.#latest?.majority[0] ?? '')
+        const candidates = this.#living().filter((member) => type === 'pause' || !this.#spare.has(member.id))
+        if (candidates.length === 0) return false
+        const target = (actions.chance(0.5) && leader !== undefined && candidates.includes(leader) ? leader : undefined) ?? actions.pick(candidates)
+        if (this.#scheduler.now < target.clock.pausedUntil) return false
+        const [low, high] = DEFAULTS.longPauseSteps
+        const steps = type === 'pause' ? 1 + actions.int(DEFAULTS.pauseStepsMax) : low + actions.int(high - low)
+        target.clock.pausedUntil = this.#scheduler.now + steps * STEP_MS
+        this.#trace(`pause ${target.id} for ${steps} steps`)
+        break
+      }
+      case 'crash':
+        return this.#crashSomeone()
+      case 'crash-beyond-quorum':
+      case 'restart':
+        return false
+      case 'newcomer':
+        return this.#admitNewcomer()
+      case 'newcomer-then-leader-fault': {
+        if (!this.#admitNewcomer()) return false
+        // The arrival government's leader fails while the newcomer is on its way.
+        this.#pendingLeaderFault = this.#step + 1 + actions.int(8)
+        break
+      }
+    }
+    return true
+  }
+
+  #partitionFor(): void {
+    const until = this.#step + 3 + this.#actions.int(DEFAULTS.partitionStepsMax - 2)
+    this.#healStep = Math.max(this.#healStep, until)
+  }
+
+  #crashSomeone(): boolean {
+    const candidates = this.#living().filter((member) => !this.#spare.has(member.id))
+    if (candidates.length <= 1) return false
+    const leaderId = this.#latest?.majority[0]
+    const target =
+      (this.#actions.chance(0.5) ? candidates.find((member) => member.id === leaderId) : undefined) ?? this.#actions.pick(candidates)
+    if (!this.#quorumAlive(target.id)) {
+      if (!this.#actions.chance(DEFAULTS.beyondQuorumRate)) return false
+      this.stats.faults['crash-beyond-quorum']++
+      this.#trace(`crash ${target.id} beyond quorum`)
+      this.#kill(target)
+      return false
+    }
+    this.#trace(`crash ${target.id}`)
+    this.#kill(target)
+    return true
+  }
+
+  // ------------------------------------------------------------------ reporting
+
+  #stopped(): boolean {
+    return (this.#options.stopAtFirstViolation ?? true) && this.violations.length > 0
+  }
+
+  #report(invariant: ColleagueInvariant, detail: string): void {
+    if (this.#stopped()) return
+    this.violations.push({ seed: this.#seed, step: this.#step, invariant, detail })
+    this.#trace(`VIOLATION ${invariant}: ${detail}`)
+  }
+
+  #trace(line: string): void {
+    this.#options.trace?.(`[${this.#step} ${this.#scheduler.now}ms] ${line}`)
+  }
+}
+
+/** The receiving side of the simulated wire: what the HTTP handler does, without HTTP. */
+async function receive(colleague: Colleague, route: PeerRoute, body: string): Promise<PostAnswer> {
+  try {
+    const result = await colleague.request(route.slice(1), JSON.parse(body) as unknown)
+    return result === undefined ? { status: 204, text: '' } : { status: 200, text: JSON.stringify(result) }
+  } catch (error) {
+    if (isColleagueError(error)) return { status: error.status, text: JSON.stringify(error.toBody()) }
+    return { status: 500, text: JSON.stringify({ error: { code: 'INTERNAL', message: text(error) } }) }
+  }
+}
+
+/**
+ * The application's state as the simulator compares it: its snapshot, and
+ * its own enumerable data properties (so a field the snapshot forgets still
+ * shows), leaving out the member's own id.
+ */
+function stateText(application: Application, snapshot: unknown, id: string): string {
+  const fields: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(application)) {
+    if (typeof value === 'function' || value === id) continue
+    fields[key] = value
+  }
+  try {
+    return JSON.stringify({ snapshot: snapshot ?? null, fields }, replacer)
+  } catch {
+    return JSON.stringify({ snapshot: snapshot ?? null }, replacer)
+  }
+}
+
+function replacer(_key: string, value: unknown): unknown {
+  if (value instanceof Map) return { Map: [...value.entries()] }
+  if (value instanceof Set) return { Set: [...value.values()] }
+  if (typeof value === 'bigint') return `${value}n`
+  return value
+}
+
+/** The default application: a counter and a running hash of everything applied. */
+function counterApplication(): Application {
+  let state = { count: 0, hash: 0 }
+  return {
+    entry: ({ value }) => {
+      const text = JSON.stringify(value)
+      let hash = state.hash
+      for (let index = 0; index < text.length; index++) hash = (Math.imul(hash, 31) + text.charCodeAt(index)) | 0
+      state = { count: state.count + 1, hash }
+    },
+    snapshot: () => state,
+    restore: (snapshot) => {
+      state = { ...(snapshot as typeof state) }
+    },
+  }
+}
+
+/** The default workload: now and then a value, sometimes a burst, through a random member. */
+function defaultWorkload(api: WorkloadApi, random: Random): void {
+  if (api.members.length === 0 || !random.chance(0.25)) return
+  const burst = random.chance(0.2) ? 1 + random.int(5) : 1
+  for (let index = 0; index < burst; index++) {
+    const id = random.pick(api.members)
+    api.enqueue(id, { step: api.step, index, by: id }).catch(() => {})
+  }
+}
+
+function isThenable(value: unknown): value is Promise<void> {
+  return typeof (value as Promise<void> | null)?.then === 'function'
+}
+
+function text(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+}
+
+function clip(value: string | undefined): string {
+  if (value === undefined) return 'an unserialisable value'
+  return value.length > 160 ? `${value.slice(0, 160)}...` : value
+}

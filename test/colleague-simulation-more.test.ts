@@ -1,0 +1,59 @@
+// The whole-colleague simulator, second half: seeds 1,001 to 2,000, the
+// example applications (a correct one passes; one that reads the wall clock
+// or Math.random in `entry`, or whose snapshot forgets part of its state, is
+// reported as a divergence with the seed that shows it).
+
+import { strict as assert } from 'node:assert'
+import { test } from 'node:test'
+import type { Application } from '../src/index.js'
+import { oneSubmitter, simulate, type Workload } from '../src/testing/index.js'
+import { bank, bankForgettingCount, bankStampingTime, bankWithRandomBonus, CounterForgettingTotal } from './support/applications.js'
+import { describeViolation, seedBlocks } from './support/colleague-seeds.js'
+
+const APPLICATION_SEEDS = 50
+
+seedBlocks(1001, 2000)
+
+const deposits: Workload = (api, random) => {
+  if (api.members.length === 0 || !random.chance(0.3)) return
+  const member = random.pick(api.members)
+  api.enqueue(member, { deposit: random.pick(['alice', 'bob', 'carol']), amount: 1 + random.int(100) }).catch(() => {})
+}
+
+test(`a correct application keeps every invariant for ${APPLICATION_SEEDS} seeds`, async () => {
+  for (let seed = 1; seed <= APPLICATION_SEEDS; seed++) {
+    const { violations } = await simulate({ seed, steps: 300, application: bank, workload: deposits })
+    assert.deepEqual(violations.map((violation) => describeViolation(violation)), [])
+  }
+})
+
+const broken: ReadonlyArray<readonly [string, (id: string) => Application]> = [
+  ['reads the wall clock in entry', bankStampingTime],
+  ['reads Math.random in entry', bankWithRandomBonus],
+  ['has a snapshot that forgets a field', bankForgettingCount],
+  ['is a class whose snapshot forgets a field', () => new CounterForgettingTotal()],
+]
+
+for (const [what, application] of broken) {
+  test(`an application that ${what} is reported as a divergence within ${APPLICATION_SEEDS} seeds`, async (t) => {
+    for (let seed = 1; seed <= APPLICATION_SEEDS; seed++) {
+      const { violations } = await simulate({ seed, steps: 300, application, workload: deposits })
+      const [violation] = violations
+      if (violation === undefined) continue
+      assert.equal(violation.invariant, 'divergence', describeViolation(violation))
+      assert.equal(violation.seed, seed)
+      t.diagnostic(`caught at ${describeViolation(violation)}`)
+      return
+    }
+    assert.fail(`no divergence in seeds 1 to ${APPLICATION_SEEDS}`)
+  })
+}
+
+test('20,000 enqueues through one submitter across leader changes are each applied once, in one order', async () => {
+  const workload = oneSubmitter({ member: 'm1', total: 20_000 })
+  const result = await simulate({ seed: 1, steps: 3_000, workload, spare: ['m1'] })
+  assert.deepEqual(result.violations.map((violation) => describeViolation(violation)), [])
+  assert.equal(workload.made(), 20_000)
+  assert.ok(result.stats.acknowledged >= 20_000, `acknowledged ${result.stats.acknowledged}`)
+  assert.ok(result.stats.leaderChanges >= 3, `leader changes ${result.stats.leaderChanges}`)
+})

@@ -1,0 +1,110 @@
+// Example applications for the whole-colleague simulator: one correct, and
+// the broken ones it must catch. Each keeps a small bank: accounts and their
+// balances, moved by `{ deposit: account, amount }` values.
+
+import type { Application, AppliedEntry } from '../../src/index.js'
+
+interface Deposit {
+  readonly deposit: string
+  readonly amount: number
+}
+
+function isDeposit(value: unknown): value is Deposit {
+  const deposit = value as Partial<Deposit> | null
+  return typeof deposit?.deposit === 'string' && typeof deposit.amount === 'number'
+}
+
+/** Correct: state changes only through entries, and the snapshot is the whole state. */
+export function bank(): Application {
+  let balances: Record<string, number> = {}
+  let deposits = 0
+  return {
+    entry: ({ value }: AppliedEntry) => {
+      if (!isDeposit(value)) return
+      balances[value.deposit] = (balances[value.deposit] ?? 0) + value.amount
+      deposits++
+    },
+    snapshot: () => ({ balances, deposits }),
+    restore: (state) => {
+      const restored = state as { balances: Record<string, number>; deposits: number }
+      balances = { ...restored.balances }
+      deposits = restored.deposits
+    },
+  }
+}
+
+/** Broken: stamps each deposit with the wall clock, which differs from member to member. */
+export function bankStampingTime(): Application {
+  const latest: Record<string, number> = {}
+  let balances: Record<string, number> = {}
+  return {
+    entry: ({ value }: AppliedEntry) => {
+      if (!isDeposit(value)) return
+      balances[value.deposit] = (balances[value.deposit] ?? 0) + value.amount
+      latest[value.deposit] = Date.now()
+    },
+    snapshot: () => ({ balances, latest }),
+    restore: (state) => {
+      const restored = state as { balances: Record<string, number>; latest: Record<string, number> }
+      balances = { ...restored.balances }
+      Object.assign(latest, restored.latest)
+    },
+  }
+}
+
+/** Broken: pays a random bonus, drawn on each member separately. */
+export function bankWithRandomBonus(): Application {
+  let balances: Record<string, number> = {}
+  return {
+    entry: ({ value }: AppliedEntry) => {
+      if (!isDeposit(value)) return
+      const bonus = Math.random() < 0.5 ? 1 : 0
+      balances[value.deposit] = (balances[value.deposit] ?? 0) + value.amount + bonus
+    },
+    snapshot: () => ({ balances }),
+    restore: (state) => {
+      balances = { ...(state as { balances: Record<string, number> }).balances }
+    },
+  }
+}
+
+/** Broken: its snapshot forgets the deposit count, so a newcomer numbers deposits from 0. */
+export function bankForgettingCount(): Application {
+  let balances: Record<string, number> = {}
+  let deposits = 0
+  let receipts: string[] = []
+  return {
+    entry: ({ value }: AppliedEntry) => {
+      if (!isDeposit(value)) return
+      deposits++
+      balances[value.deposit] = (balances[value.deposit] ?? 0) + value.amount
+      receipts = [...receipts.slice(-9), `receipt ${deposits}`]
+    },
+    snapshot: () => ({ balances, receipts }),
+    restore: (state) => {
+      const restored = state as { balances: Record<string, number>; receipts: string[] }
+      balances = { ...restored.balances }
+      receipts = [...restored.receipts]
+    },
+  }
+}
+
+/** Broken the same way, as a class whose snapshot leaves out a field the state never shows otherwise. */
+export class CounterForgettingTotal implements Application {
+  count = 0
+  total = 0
+
+  entry({ value }: AppliedEntry): void {
+    if (!isDeposit(value)) return
+    this.count++
+    this.total += value.amount
+  }
+
+  snapshot(): unknown {
+    return { count: this.count }
+  }
+
+  restore(state: unknown): void {
+    this.count = (state as { count: number }).count
+  }
+}

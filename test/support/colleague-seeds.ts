@@ -1,0 +1,42 @@
+// Shared by the whole-colleague simulation tests: blocks of seeds that must
+// keep every invariant, each failure printed with the command that replays it.
+
+import { strict as assert } from 'node:assert'
+import { test } from 'node:test'
+import { simulate, type ColleagueViolation } from '../../src/testing/index.js'
+
+/** Violations listed in one failure message, at most. */
+const FAILURES_SHOWN_MAX = 10
+const SEEDS_PER_TEST = 250
+
+export function describeViolation(violation: ColleagueViolation, mutant?: string): string {
+  const mutantFlag = mutant === undefined ? '' : ` --mutant ${mutant}`
+  return (
+    `seed ${violation.seed} step ${violation.step} ${violation.invariant}: ${violation.detail}\n` +
+    `  replay: npm run simulate -- --stack colleague --seed ${violation.seed}${mutantFlag} --trace`
+  )
+}
+
+/** COLLEAGUE_SIM_SEEDS scales the blocks (default 1: 2,000 seeds over the two files). */
+function scale(): number {
+  const text = process.env['COLLEAGUE_SIM_SEEDS']
+  if (text === undefined || text === '') return 1
+  const seeds = Number(text)
+  if (!Number.isInteger(seeds) || seeds < 1) throw new Error(`COLLEAGUE_SIM_SEEDS must be a positive integer, got ${text}`)
+  return seeds / 2000
+}
+
+/** Tests for seeds `first` to `last` (scaled), in blocks. */
+export function seedBlocks(first: number, last: number): void {
+  const end = first + Math.max(0, Math.round((last - first + 1) * scale()) - 1)
+  for (let from = first; from <= end; from += SEEDS_PER_TEST) {
+    const to = Math.min(end, from + SEEDS_PER_TEST - 1)
+    test(`colleague seeds ${from} to ${to}: every invariant holds`, async () => {
+      const failures: string[] = []
+      for (let seed = from; seed <= to && failures.length < FAILURES_SHOWN_MAX; seed++) {
+        for (const violation of (await simulate({ seed })).violations) failures.push(describeViolation(violation))
+      }
+      assert.equal(failures.length, 0, `violations:\n${failures.join('\n')}`)
+    })
+  }
+}
