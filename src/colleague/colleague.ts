@@ -28,6 +28,8 @@ import type { Static, TSchema } from '@sinclair/typebox'
 import type { TypeCheck } from '@sinclair/typebox/compiler'
 import { firstError, validators, type KibitzBody } from './schemas.js'
 import { Signer } from './signature.js'
+import { decodeValue, defaultValueBytesMax, encodeValue, isValueText, BODY_PER_VALUE_MIN } from './value-text.js'
+import { RefusalLog } from './refusal-log.js'
 import { Waiters } from './waiters.js'
 
 export { SNAPSHOT_REQUEST } from './immigration.js'
@@ -77,6 +79,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
   private readonly timeoutMs: number
   private readonly joinTimeoutMs: number
   private readonly outOfBandTimeoutMs: number
+  private readonly valueBytesMax: number
 
   private state: ColleagueState = 'idle'
   private founder = false
@@ -106,6 +109,8 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
     this.joinTimeoutMs = options.joinTimeoutMs ?? DEFAULTS.joinTimeoutMs
     this.outOfBandTimeoutMs = options.outOfBandTimeoutMs ?? DEFAULTS.outOfBandTimeoutMs
     const bodyBytesMax = options.bodyBytesMax ?? DEFAULTS.bodyBytesMax
+    this.valueBytesMax = options.valueBytesMax ?? defaultValueBytesMax(bodyBytesMax)
+    const refusals = new RefusalLog(this.logger, this.clock)
     const schedule = tickSchedule(options.pingMs ?? DEFAULTS.pingMs, this.timeoutMs)
     this.legislator = new Legislator({
       id: this.colleagueId,
@@ -145,7 +150,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
       })),
       coalesceAfterCommit: true,
       onCommitted: (committed) => this.applier.push(committed),
-      onSendFailure: (to, error) => this.logger.debug({ to, err: error }, 'kibitz send failed'),
+      onSendFailure: (to, error) => refusals.onSendFailure(to, error),
       onFault: (error) => this.crash(new ColleagueError('INTERNAL', 'the legislator failed', { cause: error })),
       afterFlush: () => this.checkExiled(),
       ...(this.clock.defer !== undefined && { defer: this.clock.defer.bind(this.clock) }),
@@ -258,12 +263,17 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
 
   // ------------------------------------------------------------------ the log
 
-  /** Enqueues `value` (JSON) and resolves once it is committed and applied here. */
+  /**
+   * Enqueues `value` and resolves once it is committed and applied here. The
+   * value is turned into JSON text here, once; every member applies the value
+   * parsed from that text.
+   */
   enqueue(value: unknown): Promise<Enqueued> {
     try {
       this.assertAlive()
+      const text = encodeValue(value, this.valueBytesMax)
       if (this.state !== 'member') throw new ColleagueError('NOT_JOINED', 'enqueue before bootstrap or join completed')
-      const result = this.act((legislator) => legislator.enqueue(value))
+      const result = this.act((legislator) => legislator.enqueue(text))
       if (!result.ok) throw refusalError(result.code)
       return new Promise((resolve, reject) => this.submissions.set(result.seq, { resolve, reject }))
     } catch (error) {
@@ -353,6 +363,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
     if (kibitz.to !== this.colleagueId) {
       throw new ColleagueError('MISADDRESSED', `a body for ${JSON.stringify(kibitz.to)} reached ${JSON.stringify(this.colleagueId)}`)
     }
+    assertForwardedValues(kibitz)
     this.kibitzer.receive(kibitz.from, kibitz.messages)
     return undefined
   }
@@ -411,7 +422,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
     const applied = this.application.entry({
       position: committed.position,
       promise: committed.promise,
-      value: submission.value,
+      value: decodeValue(submission.value),
       from: submission.from,
     })
     if (isThenable(applied)) return applied.then(() => this.settleSubmission(committed, submission))
@@ -569,6 +580,12 @@ function validateOptions(options: ColleagueOptions): void {
     throw invalid('location must be an http(s) URL')
   }
   if (options.secret !== undefined && options.secret.length === 0) throw invalid('secret must not be empty')
+  const bodyBytesMax = options.bodyBytesMax ?? DEFAULTS.bodyBytesMax
+  if (!Number.isSafeInteger(bodyBytesMax) || bodyBytesMax < 1024) throw invalid('bodyBytesMax must be an integer >= 1024')
+  const valueBytesMax = options.valueBytesMax
+  if (valueBytesMax !== undefined && (!Number.isSafeInteger(valueBytesMax) || valueBytesMax < 1 || valueBytesMax * BODY_PER_VALUE_MIN > bodyBytesMax)) {
+    throw invalid(`valueBytesMax must be a positive integer of at most bodyBytesMax / ${BODY_PER_VALUE_MIN} (${Math.floor(bodyBytesMax / BODY_PER_VALUE_MIN)})`)
+  }
   try {
     tickSchedule(options.pingMs ?? DEFAULTS.pingMs, options.timeoutMs ?? DEFAULTS.timeoutMs)
   } catch (error) {
@@ -579,6 +596,18 @@ function validateOptions(options: ColleagueOptions): void {
 function validate<T extends TSchema>(check: TypeCheck<T>, body: unknown): Static<T> {
   if (!check.Check(body)) throw new ColleagueError('INVALID_BODY', firstError(check, body))
   return body
+}
+
+/** A forwarded value enters the log only as JSON text: one that is not would stop every member applying it. */
+function assertForwardedValues(kibitz: KibitzBody): void {
+  for (const message of kibitz.messages) {
+    if (message.type !== 'forward') continue
+    for (const submission of message.submissions) {
+      if (!isValueText(submission.value)) {
+        throw new ColleagueError('INVALID_BODY', `a forwarded value from ${submission.from} is not JSON text`)
+      }
+    }
+  }
 }
 
 function wrongIsland(name: string): ColleagueError {

@@ -10,6 +10,8 @@ export const ERROR_STATUS = {
   INVALID_BODY: 400,
   /** The colleague's constructor options are invalid. */
   INVALID_OPTIONS: 400,
+  /** `enqueue(value)`: the value is not JSON (undefined, a function, a symbol, a bigint, NaN, ±Infinity, a cycle). */
+  INVALID_VALUE: 400,
   /** A shared secret is configured and the request is unsigned, wrongly signed, stale or replayed. */
   UNAUTHORIZED: 401,
   /** `request()` type or HTTP route that does not exist. */
@@ -38,6 +40,8 @@ export const ERROR_STATUS = {
   EXILED: 410,
   /** The body exceeds `bodyBytesMax`. */
   BODY_TOO_LARGE: 413,
+  /** `enqueue(value)`: the value's JSON text exceeds `valueBytesMax`. */
+  VALUE_TOO_LARGE: 413,
   /** The application callback threw or rejected. */
   APPLICATION_FAILED: 500,
   /** A broken invariant inside the colleague (a bug; please report it). */

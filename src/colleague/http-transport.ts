@@ -43,9 +43,7 @@ export class HttpTransport implements Transport {
     const head = `{"islandName":${JSON.stringify(islandName)},"islandId":${JSON.stringify(islandId)},"from":${JSON.stringify(from)},"to":${JSON.stringify(to)},"messages":[`
     for (const body of this.pack(to, head, messages)) {
       const answer = await client.post(location, '/kibitz', body, timeoutMs, false)
-      if (answer.status < 200 || answer.status > 299) {
-        throw new ColleagueError('PEER_UNREACHABLE', `POST /kibitz to ${to} answered ${answer.status}: ${answer.text.slice(0, 200)}`)
-      }
+      if (answer.status < 200 || answer.status > 299) throw new PeerRefusal(to, answer.status, answer.text)
     }
   }
 
@@ -85,5 +83,34 @@ export class HttpTransport implements Transport {
     }
     const { ballot, chosen, commit, trim } = message
     return `{"type":"accept","ballot":${JSON.stringify(ballot)},"entries":${entries},"chosen":${JSON.stringify(chosen)},"commit":${JSON.stringify(commit)},"trim":${JSON.stringify(trim)}}`
+  }
+}
+
+/**
+ * A peer answered a batch with an error status: it took none of it. A peer
+ * that keeps refusing cannot follow the log, so this is worth a warning,
+ * unlike a lost connection.
+ */
+export class PeerRefusal extends ColleagueError {
+  readonly to: string
+  readonly peerStatus: number
+  /** The peer's error code, when its body carried one. */
+  readonly peerCode: string | null
+
+  constructor(to: string, status: number, text: string) {
+    const peerCode = errorCodeOf(text)
+    super('PEER_UNREACHABLE', `POST /kibitz to ${to} answered ${status}: ${text.slice(0, 200)}`)
+    this.to = to
+    this.peerStatus = status
+    this.peerCode = peerCode
+  }
+}
+
+function errorCodeOf(text: string): string | null {
+  try {
+    const code = (JSON.parse(text) as { error?: { code?: unknown } } | null)?.error?.code
+    return typeof code === 'string' ? code : null
+  } catch {
+    return null
   }
 }

@@ -74,6 +74,8 @@ export interface ColleagueOptions {
   outOfBandTimeoutMs?: number
   /** Largest inbound body; default 8 MiB. */
   bodyBytesMax?: number
+  /** Largest JSON text of one enqueued value, in UTF-8 bytes; default 1 MiB, at most a quarter of `bodyBytesMax`. */
+  valueBytesMax?: number
   /** Replay window for signed requests; default 30 000. */
   signatureWindowMs?: number
 }

@@ -39,52 +39,63 @@ const Government = Type.Object({
   submitters: Type.Record(Type.String(), Type.Array(Type.Integer(), { maxItems: ENTRIES_PER_MESSAGE_MAX })),
 })
 
-const Submission = Type.Object({ from: Id, seq: Count, value: Type.Unknown() })
-
-const LogEntry = Type.Union([
-  Type.Object({ type: Type.Literal('government'), government: Government }),
-  Type.Object({ type: Type.Literal('value'), submission: Submission }),
-  Type.Object({ type: Type.Literal('noop') }),
-])
-
-const Accepted = Type.Object({ position: Count, ballot: Ballot, entry: LogEntry })
-const AcceptedList = Type.Array(Accepted, { maxItems: ENTRIES_PER_MESSAGE_MAX })
 const PositionRange = Type.Object({ from: Count, to: Count })
 
-export const MessageSchema = Type.Union([
-  Type.Object({ type: Type.Literal('prepare'), ballot: Ballot, from: Position }),
-  Type.Object({ type: Type.Literal('promise'), ballot: Ballot, accepted: AcceptedList, commit: Position }),
-  Type.Object({
-    type: Type.Literal('accept'),
-    ballot: Ballot,
-    entries: AcceptedList,
-    chosen: AcceptedList,
-    commit: Position,
-    trim: Position,
-  }),
-  Type.Object({
-    type: Type.Literal('accepted'),
-    ballot: Ballot,
-    ranges: Type.Array(PositionRange, { maxItems: ENTRIES_PER_MESSAGE_MAX }),
-    commit: Position,
-  }),
-  Type.Object({
-    type: Type.Literal('reject'),
-    ballot: Ballot,
-    promised: Ballot,
-    commit: Position,
-    reason: Type.Union([
-      Type.Literal('ballot'),
-      Type.Literal('leader-alive'),
-      Type.Literal('not-member'),
-      Type.Literal('exiled'),
-      Type.Literal('trimmed'),
-    ]),
-  }),
-  Type.Object({ type: Type.Literal('forward'), submissions: Type.Array(Submission, { maxItems: ENTRIES_PER_MESSAGE_MAX }) }),
-  Type.Object({ type: Type.Literal('immigrate'), id: Id, properties: Properties }),
-  Type.Object({ type: Type.Literal('naturalize'), id: Id }),
-])
+/**
+ * The legislator's messages with values of the given schema. The core takes
+ * any value; a colleague puts the JSON text of each value in the log (see
+ * value-text.ts), so its peers accept only text there.
+ */
+function messageSchema<V extends TSchema>(value: V) {
+  const Submission = Type.Object({ from: Id, seq: Count, value })
+  const LogEntry = Type.Union([
+    Type.Object({ type: Type.Literal('government'), government: Government }),
+    Type.Object({ type: Type.Literal('value'), submission: Submission }),
+    Type.Object({ type: Type.Literal('noop') }),
+  ])
+  const Accepted = Type.Object({ position: Count, ballot: Ballot, entry: LogEntry })
+  const AcceptedList = Type.Array(Accepted, { maxItems: ENTRIES_PER_MESSAGE_MAX })
+  return Type.Union([
+    Type.Object({ type: Type.Literal('prepare'), ballot: Ballot, from: Position }),
+    Type.Object({ type: Type.Literal('promise'), ballot: Ballot, accepted: AcceptedList, commit: Position }),
+    Type.Object({
+      type: Type.Literal('accept'),
+      ballot: Ballot,
+      entries: AcceptedList,
+      chosen: AcceptedList,
+      commit: Position,
+      trim: Position,
+    }),
+    Type.Object({
+      type: Type.Literal('accepted'),
+      ballot: Ballot,
+      ranges: Type.Array(PositionRange, { maxItems: ENTRIES_PER_MESSAGE_MAX }),
+      commit: Position,
+    }),
+    Type.Object({
+      type: Type.Literal('reject'),
+      ballot: Ballot,
+      promised: Ballot,
+      commit: Position,
+      reason: Type.Union([
+        Type.Literal('ballot'),
+        Type.Literal('leader-alive'),
+        Type.Literal('not-member'),
+        Type.Literal('exiled'),
+        Type.Literal('trimmed'),
+      ]),
+    }),
+    Type.Object({ type: Type.Literal('forward'), submissions: Type.Array(Submission, { maxItems: ENTRIES_PER_MESSAGE_MAX }) }),
+    Type.Object({ type: Type.Literal('immigrate'), id: Id, properties: Properties }),
+    Type.Object({ type: Type.Literal('naturalize'), id: Id }),
+  ])
+}
+
+/** The core's messages, values unconstrained: what the compile-time guard below compares with the core's types. */
+export const MessageSchema = messageSchema(Type.Unknown())
+
+/** The messages a colleague accepts from a peer: every value is JSON text. */
+export const WireMessageSchema = messageSchema(Type.String())
 
 export const KibitzBody = Type.Object({
   islandName: Name,
@@ -92,7 +103,7 @@ export const KibitzBody = Type.Object({
   from: Id,
   /** The receiver: signed with the body, so a captured request cannot be replayed to another member. */
   to: Id,
-  messages: Type.Array(MessageSchema, { maxItems: MESSAGES_PER_BODY_MAX }),
+  messages: Type.Array(WireMessageSchema, { maxItems: MESSAGES_PER_BODY_MAX }),
 })
 
 const Location = Type.String({ minLength: 1, maxLength: LOCATION_LENGTH_MAX, pattern: '^https?://' })

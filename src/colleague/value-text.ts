@@ -1,0 +1,96 @@
+// Values are JSON at the boundary. `enqueue` turns a value into its JSON text
+// once, at the call; that text is what the log holds and the wire carries, and
+// every member (the submitter and the leader included) applies the value
+// parsed from it, so all of them apply identical values. A value JSON cannot
+// carry exactly is refused at the call, before anything is enqueued: nothing
+// an application passes may reach a peer in a form the peer would refuse.
+
+import { ColleagueError } from './errors.js'
+
+/** Default `valueBytesMax`: the UTF-8 size of one value's JSON text. */
+export const VALUE_BYTES_MAX = 1024 * 1024
+
+/**
+ * On the wire a value's text is itself a JSON string, so each `"` and `\`
+ * in it is escaped: one value may take up to twice its size in a body. A
+ * quarter of the body limit leaves room for that and for the message around.
+ */
+export const BODY_PER_VALUE_MIN = 4
+
+/** The default `valueBytesMax` under a given `bodyBytesMax`. */
+export function defaultValueBytesMax(bodyBytesMax: number): number {
+  return Math.min(VALUE_BYTES_MAX, Math.floor(bodyBytesMax / BODY_PER_VALUE_MIN))
+}
+
+/**
+ * The JSON text of `value`, or a `ColleagueError`: `INVALID_VALUE` for what
+ * JSON cannot carry exactly (undefined, a function, a symbol, a bigint, NaN,
+ * ±Infinity, a cycle, at any depth; a throwing `toJSON` or getter),
+ * `VALUE_TOO_LARGE` for a text over `bytesMax` bytes. As with JSON anywhere,
+ * `toJSON` applies (a `Date` becomes its ISO string) and an object property
+ * whose value is `undefined` is left out (`{ a: undefined }` is `{}`): the
+ * text, not the object, is what every member applies.
+ */
+export function encodeValue(value: unknown, bytesMax: number): string {
+  let text: string | undefined
+  try {
+    text = JSON.stringify(value, refuseInexact)
+  } catch (error) {
+    if (error instanceof ColleagueError) throw error
+    // A cycle, or a toJSON or getter that threw.
+    throw new ColleagueError('INVALID_VALUE', `the value is not JSON: ${(error as Error).message}`, { cause: error })
+  }
+  if (text === undefined) throw invalid('the value has no JSON text')
+  // UTF-8 takes at least one byte per UTF-16 unit: count exactly only when it can matter.
+  if (text.length * 3 > bytesMax && Buffer.byteLength(text) > bytesMax) {
+    throw new ColleagueError('VALUE_TOO_LARGE', `the value's JSON is ${Buffer.byteLength(text)} bytes, over valueBytesMax ${bytesMax}`)
+  }
+  return text
+}
+
+/** The value a member applies: parsed from the text the log holds. */
+export function decodeValue(text: unknown): unknown {
+  if (typeof text !== 'string') throw new ColleagueError('INTERNAL', `a log value is ${typeof text}, not JSON text`)
+  return JSON.parse(text) as unknown
+}
+
+/** Whether `text` is JSON text: what a leader checks of values a peer forwards before they enter the log. */
+export function isValueText(text: unknown): text is string {
+  if (typeof text !== 'string') return false
+  try {
+    JSON.parse(text)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** `JSON.stringify` replacer: refuses every value the text would not carry exactly. */
+function refuseInexact(this: unknown, key: string, value: unknown): unknown {
+  switch (typeof value) {
+    case 'function':
+    case 'symbol':
+    case 'bigint':
+      throw invalid(`${where(key)} is a ${typeof value}`)
+    case 'number':
+      if (!Number.isFinite(value)) throw invalid(`${where(key)} is ${String(value)}`)
+      return value
+    case 'undefined':
+      // JSON leaves an undefined property out; anywhere else it would become null or nothing.
+      if (key === '' || Array.isArray(this)) throw invalid(`${where(key)} is undefined`)
+      return value
+    case 'object':
+      if (value instanceof Number && !Number.isFinite(value.valueOf())) throw invalid(`${where(key)} is ${String(value)}`)
+      return value
+    default:
+      return value
+  }
+}
+
+function where(key: string): string {
+  return key === '' ? 'the value' : `the value at ${JSON.stringify(key)}`
+}
+
+function invalid(message: string): ColleagueError {
+  return new ColleagueError('INVALID_VALUE', message)
+}

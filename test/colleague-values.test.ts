@@ -1,0 +1,204 @@
+import assert from 'node:assert/strict'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { test } from 'node:test'
+import { Colleague, ColleagueError } from '../src/index.js'
+import type { PinoLikeLogger } from '../src/colleague/logger.js'
+import { encodeValue } from '../src/colleague/value-text.js'
+import { ListApplication, settle, startIsland, stopAll, TEST_TIMING, waitFor, type Member } from './colleague-island.js'
+
+/** Every kind of value JSON cannot carry exactly, at the top and deeper down. */
+function badValues(): Array<[string, unknown]> {
+  const cycle: Record<string, unknown> = { a: 1 }
+  cycle.self = cycle
+  const deepCycle: unknown[] = [{ b: [] as unknown[] }]
+  ;((deepCycle[0] as { b: unknown[] }).b).push(deepCycle)
+  return [
+    ['undefined', undefined],
+    ['a function', () => 1],
+    ['a symbol', Symbol('s')],
+    ['a bigint', 1n],
+    ['NaN', NaN],
+    ['Infinity', Infinity],
+    ['-Infinity', -Infinity],
+    ['a cycle', cycle],
+    ['a cycle further down', deepCycle],
+    ['a nested function', { a: { f() {} } }],
+    ['a nested symbol', [{ s: Symbol.iterator }]],
+    ['a nested bigint', { n: [1, 2, 3n] }],
+    ['a nested NaN', [0, NaN]],
+    ['a nested Infinity', { a: { b: -Infinity } }],
+    ['undefined in an array', [1, undefined]],
+    ['a boxed NaN', { n: new Number(NaN) }],
+    ['a throwing toJSON', { toJSON: () => { throw new Error('no') } }],
+  ]
+}
+
+test('encodeValue: JSON text, refusing what JSON would not carry exactly', () => {
+  assert.equal(encodeValue({ a: 1, b: [true, null, 'x'] }, 1024), '{"a":1,"b":[true,null,"x"]}')
+  assert.equal(encodeValue({ a: undefined, b: 2 }, 1024), '{"b":2}')
+  assert.equal(encodeValue(new Date(0), 1024), '"1970-01-01T00:00:00.000Z"')
+  for (const [name, value] of badValues()) {
+    assert.throws(() => encodeValue(value, 1024), { name: 'ColleagueError', code: 'INVALID_VALUE' }, name)
+  }
+  assert.equal(encodeValue('é'.repeat(512), 1026), `"${'é'.repeat(512)}"`)
+  assert.throws(() => encodeValue('é'.repeat(512), 1025), { code: 'VALUE_TOO_LARGE' }, 'counted in UTF-8 bytes')
+})
+
+test('bad values are refused at once on the leader and on a follower; the island goes on', { timeout: 60_000 }, async () => {
+  const members = await startIsland(3, 'values', { valueBytesMax: 4096 })
+  try {
+    await settle(members)
+    const leaderId = members[0]?.colleague.health().leader
+    const leader = members.find((member) => member.colleague.colleagueId === leaderId) as Member
+    const follower = members.find((member) => member !== leader) as Member
+    for (const member of [leader, follower]) {
+      for (const [name, value] of badValues()) {
+        const refused = await settleWithin(member.colleague.enqueue(value), 5_000)
+        assert.ok(refused instanceof ColleagueError, `${name} on ${member.colleague.colleagueId}: refused, not ${String(refused)}`)
+        assert.equal(refused.code, 'INVALID_VALUE', `${name} on ${member.colleague.colleagueId}`)
+      }
+      await assert.rejects(member.colleague.enqueue('x'.repeat(4096)), { code: 'VALUE_TOO_LARGE' })
+    }
+    // Good values from every member commit right after, and every member applies the same values.
+    const when = new Date(Date.UTC(2026, 0, 2))
+    const good: unknown[] = []
+    for (const [index, member] of members.entries()) {
+      const values = [{ index, when }, { index, gone: undefined, kept: [1, 'two', null] }, 'x'.repeat(4094), index]
+      for (const value of values) {
+        good.push(JSON.parse(JSON.stringify(value)))
+        await settleOrThrow(member.colleague.enqueue(value), 10_000)
+      }
+    }
+    await waitFor(() => members.every((member) => member.app.values.length === good.length), 20_000, 'every member applied')
+    for (const member of members) {
+      // Nothing of the refused calls was enqueued; the submitter too applies the parsed value.
+      assert.deepEqual(member.app.values, good, `values applied on ${member.colleague.colleagueId}`)
+    }
+    assert.equal((leader.app.values[0] as { when: unknown }).when, when.toISOString())
+  } finally {
+    await stopAll(members)
+  }
+})
+
+test('valueBytesMax must leave room in a body', () => {
+  const application = { entry: () => {} }
+  assert.throws(() => new Colleague({ islandName: 'o', application, valueBytesMax: 0 }), { code: 'INVALID_OPTIONS' })
+  assert.throws(() => new Colleague({ islandName: 'o', application, bodyBytesMax: 4096, valueBytesMax: 2048 }), {
+    code: 'INVALID_OPTIONS',
+  })
+  assert.doesNotThrow(() => new Colleague({ islandName: 'o', application, bodyBytesMax: 4096, valueBytesMax: 1024 }))
+})
+
+test('a peer that refuses the leader is logged at warn with its code, and the island still commits', { timeout: 60_000 }, async () => {
+  const timing = { ...TEST_TIMING, timeoutMs: 1_000 }
+  const leaderLog = new CapturingLogger()
+  const members: GatedMember[] = []
+  try {
+    for (let index = 0; index < 3; index++) {
+      const member = await startGated('refused', `m${index}`, timing, index === 0 ? leaderLog : undefined)
+      members.push(member)
+      if (index === 0) await member.colleague.bootstrap()
+      else await member.colleague.join((members[0] as GatedMember).url)
+    }
+    await settle(members)
+    const [first, second, third] = members as [GatedMember, GatedMember, GatedMember]
+    assert.equal(first.colleague.health().leader, 'm0')
+    // m2 refuses every peer body, as it would a message that fails its validation.
+    third.refusing = true
+    for (let index = 0; index < 6; index++) await settleOrThrow((index % 2 === 0 ? first : second).colleague.enqueue(index), 10_000)
+    await waitFor(() => third.refused > 0, 10_000, 'm2 to refuse a body')
+    const warning = leaderLog.warnings.find((entry) => entry.to === 'm2')
+    assert.ok(warning !== undefined, `the leader warned about m2; warnings: ${JSON.stringify(leaderLog.warnings)}`)
+    assert.equal(warning.code, 'INVALID_BODY')
+    assert.equal(warning.status, 400)
+    third.refusing = false
+    for (let index = 6; index < 12; index++) await settleOrThrow((members[index % 3] as GatedMember).colleague.enqueue(index), 10_000)
+    const expected = Array.from({ length: 12 }, (_, index) => index)
+    await waitFor(() => members.every((member) => member.app.values.length === 12), 20_000, 'every member applied')
+    for (const member of members) assert.deepEqual(member.app.values, expected, member.colleague.colleagueId)
+  } finally {
+    await Promise.all(members.map((member) => member.stop()))
+  }
+})
+
+interface GatedMember extends Member {
+  refusing: boolean
+  refused: number
+  stop(): Promise<void>
+}
+
+/** A colleague mounted behind a gate that, when `refusing`, answers every POST /kibitz with 400 INVALID_BODY. */
+async function startGated(islandName: string, colleagueId: string, timing: typeof TEST_TIMING | Record<string, number>, logger?: PinoLikeLogger): Promise<GatedMember> {
+  const app = new ListApplication()
+  const server: Server = createServer((request, response) => {
+    if (member.refusing && request.url === '/kibitz') {
+      member.refused++
+      request.resume()
+      response.writeHead(400, { 'content-type': 'application/json' })
+      response.end(JSON.stringify({ error: { code: 'INVALID_BODY', message: '/messages/0: refused by the test' } }))
+      return
+    }
+    member.colleague.handler(request, response)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const colleague = new Colleague({
+    islandName,
+    colleagueId,
+    location: url,
+    ...timing,
+    ...(logger !== undefined && { logger }),
+    application: {
+      entry: (entry) => app.entry(entry),
+      snapshot: () => app.snapshot(),
+      restore: (state) => app.restore(state),
+    },
+  })
+  const member: GatedMember = {
+    colleague,
+    app,
+    url,
+    refusing: false,
+    refused: 0,
+    async stop() {
+      await colleague.shutdown()
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+  return member
+}
+
+class CapturingLogger implements PinoLikeLogger {
+  readonly warnings: Array<Record<string, unknown>> = []
+  trace(): void {}
+  debug(): void {}
+  info(): void {}
+  warn(object: Record<string, unknown>): void {
+    this.warnings.push(object)
+  }
+  error(): void {}
+}
+
+/** The promise's rejection, or a failure if it resolves or neither happens within `timeoutMs`. */
+async function settleWithin(promise: Promise<unknown>, timeoutMs: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise((resolve) => (timer = setTimeout(() => resolve(new Error(`not settled within ${timeoutMs} ms`)), timeoutMs)))
+  try {
+    return await Promise.race([promise.then((value) => new Error(`resolved ${JSON.stringify(value)}`), (error: unknown) => error), late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Awaits `promise`, failing instead of hanging after `timeoutMs`. */
+async function settleOrThrow<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not settled within ${timeoutMs} ms`)), timeoutMs)))
+  try {
+    return await Promise.race([promise, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
