@@ -789,6 +789,8 @@ export class Legislator {
 
   #queueSubmission(leader: Leader, submission: Submission): void {
     if (leader.queuedKeys.has(submission.from, submission.seq) || this.#ledger.applied(submission.from, submission.seq)) return
+    // Past the window it waits at its submitter, which forwards it again; see SUBMITTER_ABOVE_MAX.
+    if (!this.#ledger.admits(submission.from, submission.seq)) return
     if (leader.queue.length >= this.#pendingMax) return
     leader.queuedKeys.add(submission.from, submission.seq)
     leader.queue.push(submission)

@@ -1,6 +1,12 @@
 import type { SubmitterTable } from './types.js'
 
-/** Seqs past the watermark remembered per submitter before the oldest gaps are given up. */
+/**
+ * How far past a submitter's watermark a leader proposes its seqs. A live
+ * submitter's gap is a value still pending there (a full leader queue dropped
+ * its forward, say), so it comes back; until it does, later seqs wait at the
+ * submitter instead of piling up above the gap. This bounds what the ledger
+ * remembers per submitter without ever declaring a gap applied.
+ */
 export const SUBMITTER_ABOVE_MAX = 4096
 
 interface Record_ {
@@ -24,13 +30,21 @@ export class SubmitterLedger {
     return ledger
   }
 
+  /** Whether a leader may propose `seq` now: within SUBMITTER_ABOVE_MAX of the submitter's watermark. */
+  admits(from: string, seq: number): boolean {
+    return seq <= (this.#records.get(from)?.watermark ?? 0) + SUBMITTER_ABOVE_MAX
+  }
+
   applied(from: string, seq: number): boolean {
     const record = this.#records.get(from)
     if (record === undefined) return false
     return seq <= record.watermark || record.above.has(seq)
   }
 
-  /** Records `seq` as applied; returns false when it already was. */
+  /**
+   * Records `seq` as applied; returns false when it already was. Only a seq
+   * applied here is ever recorded: a gap stays open until its own seq comes.
+   */
   record(from: string, seq: number): boolean {
     let record = this.#records.get(from)
     if (record === undefined) {
@@ -43,13 +57,6 @@ export class SubmitterLedger {
       while (record.above.delete(record.watermark + 1)) record.watermark++
     } else {
       record.above.add(seq)
-      if (record.above.size > SUBMITTER_ABOVE_MAX) {
-        // A submitter never leaves this many gaps unless it abandoned seqs
-        // (it crashed mid-flight); jump the watermark past the oldest gap.
-        record.watermark = Math.min(...record.above)
-        record.above.delete(record.watermark)
-        while (record.above.delete(record.watermark + 1)) record.watermark++
-      }
     }
     return true
   }
