@@ -62,11 +62,17 @@ export async function startIsland(
   overrides: Partial<Omit<ColleagueOptions, 'application'>> = {},
 ): Promise<Member[]> {
   const members: Member[] = []
-  for (let index = 0; index < size; index++) {
-    const member = await startMember(islandName, { colleagueId: `m${index}`, ...overrides })
-    if (index === 0) await member.colleague.bootstrap()
-    else await member.colleague.join((members[0] as Member).url)
-    members.push(member)
+  try {
+    for (let index = 0; index < size; index++) {
+      const member = await startMember(islandName, { colleagueId: `m${index}`, ...overrides })
+      members.push(member)
+      if (index === 0) await member.colleague.bootstrap()
+      else await member.colleague.join((members[0] as Member).url)
+    }
+  } catch (error) {
+    // A failed start must not leave servers behind: they would keep the test file alive.
+    await stopAll(members)
+    throw error
   }
   return members
 }

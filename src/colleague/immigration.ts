@@ -70,7 +70,9 @@ export class Immigration {
   async join(url: string, location: string, deadline: number, onIslandId: (islandId: string) => void): Promise<void> {
     const { host } = this
     const body: JoinBody = { islandName: host.islandName, id: host.colleagueId, properties: { location } }
-    const parsed = await this.requestImmigration(url, body)
+    // The first request has no repeat: it gets the rest of the join's time, not
+    // one peer timeout, so that a busy member's slow answer is not a failed join.
+    const parsed = await this.requestImmigration(url, body, true, Math.max(1, deadline - host.clock.now()))
     onIslandId(parsed.islandId)
     host.logger.info({ url, islandId: parsed.islandId }, 'immigration requested')
     // Admission is idempotent, and a request forwarded to a leader that died
@@ -100,12 +102,12 @@ export class Immigration {
   }
 
   /** POST /join; the first request's failure abandons the join (`abandon`), a repeat's does not. */
-  private async requestImmigration(url: string, body: JoinBody, abandon = true): Promise<JoinAnswer> {
+  private async requestImmigration(url: string, body: JoinBody, abandon = true, timeoutMs = this.host.timeoutMs): Promise<JoinAnswer> {
     const { host } = this
     const fail = (error: ColleagueError): ColleagueError => (abandon ? host.abandonJoin(error) : error)
     let answer
     try {
-      answer = await host.transport.post(url, '/join', JSON.stringify(body), host.timeoutMs)
+      answer = await host.transport.post(url, '/join', JSON.stringify(body), timeoutMs)
     } catch (error) {
       throw fail(new ColleagueError('JOIN_FAILED', `POST ${url}/join failed`, { cause: error }))
     }
