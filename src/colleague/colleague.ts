@@ -16,6 +16,7 @@ import type { Committed, Government, LegislatorRefusal, Submission } from '../pa
 import { Applier } from './applier.js'
 import { ColleagueError, isColleagueError } from './errors.js'
 import type { ColleagueState, Health } from './health.js'
+import { HeardFrom } from './heard.js'
 import { createHandler, REQUEST_TYPES, type RequestListener, type RequestType } from './http-handler.js'
 import { HttpTransport } from './http-transport.js'
 import { bindLogger, silentLogger, type PinoLikeLogger } from './logger.js'
@@ -30,6 +31,7 @@ import { firstError, validators, type KibitzBody } from './schemas.js'
 import { Signer } from './signature.js'
 import { decodeValue, defaultValueBytesMax, encodeValue, isValueText, BODY_PER_VALUE_MIN } from './value-text.js'
 import { RefusalLog } from './refusal-log.js'
+import { StatusRoutes } from './status/status-routes.js'
 import { Waiters } from './waiters.js'
 
 export { SNAPSHOT_REQUEST } from './immigration.js'
@@ -76,6 +78,8 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
   private readonly randomId: () => string
   private readonly mutant: ColleagueMutant | null
   private readonly requestCounts: Record<string, number> = { refused: 0 }
+  private readonly heard: HeardFrom
+  private readonly status: StatusRoutes
   private readonly timeoutMs: number
   private readonly joinTimeoutMs: number
   private readonly outOfBandTimeoutMs: number
@@ -129,6 +133,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
           })
     this.transport = options.transport ?? new PeerClient({ signer, connectTimeoutMs: this.timeoutMs })
     this.waiters = new Waiters(this.clock)
+    this.heard = new HeardFrom(() => this.clock.now())
     this.applier = new Applier({
       handle: (committed) => this.apply(committed),
       onApplied: () => this.waiters.check(),
@@ -156,12 +161,21 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
       ...(this.clock.defer !== undefined && { defer: this.clock.defer.bind(this.clock) }),
     })
     this.immigration = this.createImmigration()
+    this.status = new StatusRoutes({
+      colleagueId: this.colleagueId,
+      health: () => this.health(),
+      clock: this.clock,
+      pingMs: options.pingMs ?? DEFAULTS.pingMs,
+      timeoutMs: this.timeoutMs,
+    })
+    this.on('government', (government) => this.status.observe(government))
     this.handler = createHandler({
       dispatch: (type, body) => this.request(type, body),
       signer,
       bodyBytesMax,
       logger: this.logger,
       onRefused: () => this.countRequest('refused'),
+      extraRoutes: (pathname, request, response) => this.status.handle(pathname, request, response),
     })
   }
 
@@ -310,6 +324,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
       naturalized: this.naturalized(),
       positions: { commit: this.legislator.commit, applied: this.applier.applied, backlog: this.applier.backlog },
       pending: this.submissions.size,
+      heardMs: this.heard.ages(government === null ? [] : membersOf(government)),
       requests: { ...this.requestCounts },
       transport: this.kibitzer.statistics,
       crash: this.failure === null ? null : { code: this.failure.code, message: this.failure.message },
@@ -364,6 +379,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
       throw new ColleagueError('MISADDRESSED', `a body for ${JSON.stringify(kibitz.to)} reached ${JSON.stringify(this.colleagueId)}`)
     }
     assertForwardedValues(kibitz)
+    this.heard.record(kibitz.from)
     this.kibitzer.receive(kibitz.from, kibitz.messages)
     return undefined
   }
@@ -498,7 +514,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
     for (const deferred of this.submissions.values()) deferred.reject(reason)
     this.submissions.clear()
     this.waiters.rejectAll(reason)
-    await Promise.all([this.closeServer(), this.transport.close()])
+    await Promise.all([this.status.close(), this.closeServer(), this.transport.close()])
   }
 
   private closeServer(): Promise<void> {

@@ -64,6 +64,8 @@ export const ERROR_STATUS = {
   QUEUE_FULL: 503,
   /** The out-of-band request came before this colleague applied the newcomer's arrival, and it did not in time. */
   ARRIVAL_NOT_APPLIED: 503,
+  /** GET /status/events: this colleague already serves its maximum number of status streams. */
+  TOO_MANY_STREAMS: 503,
   /** The colleague was shut down. */
   SHUT_DOWN: 503,
   /** The colleague crashed (its `cause` says why); it never recovers: start a new one. */

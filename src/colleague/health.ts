@@ -25,6 +25,8 @@ export interface Health {
   }
   /** Local enqueues not yet applied. */
   readonly pending: number
+  /** Milliseconds since this colleague last received messages from each member (on the leader: how long each has been silent). */
+  readonly heardMs: Readonly<Record<string, number>>
   /** Requests received, by type, and those refused with an error. */
   readonly requests: Readonly<Record<string, number>>
   readonly transport: KibitzerStats

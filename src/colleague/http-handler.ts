@@ -35,6 +35,8 @@ export interface HandlerOptions {
   logger: PinoLikeLogger
   /** Counts requests refused before dispatch (bad route, size, signature, JSON). */
   onRefused(error: ColleagueError): void
+  /** Routes served outside `request()` (the status page and its events); true when it took the request. */
+  extraRoutes?(pathname: string, request: IncomingMessage, response: ServerResponse): boolean
 }
 
 export function createHandler(options: HandlerOptions): RequestListener {
@@ -49,6 +51,7 @@ export function createHandler(options: HandlerOptions): RequestListener {
 
 async function handle(options: HandlerOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const pathname = (request.url ?? '/').split('?', 1)[0] ?? '/'
+  if (options.extraRoutes?.(pathname, request, response) === true) return
   const route = ROUTES.get(pathname)
   try {
     if (route === undefined) throw refuse(options, new ColleagueError('UNKNOWN_REQUEST', `no route ${pathname}`))
