@@ -45,8 +45,10 @@ test('bind: host and port forms', () => {
 test('demo and health and help', () => {
   assert.deepEqual(parseCommand(['demo']), {
     command: 'demo',
-    options: { members: 3, keys: 30, deadlineMs: 60_000, logLevel: 'warn' },
+    options: { members: 3, keys: 30, deadlineMs: 60_000, logLevel: 'warn', status: false },
   })
+  const status = parseCommand(['demo', '--status'])
+  assert.equal(status.command === 'demo' && status.options.status, true)
   const five = parseCommand(['demo', '--members', '5'])
   assert.equal(five.command === 'demo' && five.options.members, 5)
   assert.deepEqual(parseCommand(['health', 'http://127.0.0.1:1']), {

@@ -28,6 +28,8 @@ export interface DemoOptions {
   readonly keys: number
   readonly deadlineMs: number
   readonly logLevel: LogLevel
+  /** Keep the island up after the demo, for its status page, until interrupted. */
+  readonly status: boolean
 }
 
 /** The command whose usage `--help` prints; `null` for the whole binary. */
@@ -94,7 +96,7 @@ export const USAGE = `usage:
   paxos-colleague serve --island NAME --bind HOST:PORT (--bootstrap | --join URL)
       [--id ID] [--location URL] [--ping-ms N] [--timeout-ms N]
       [--parliament-size N] [--secret-file PATH] [--log-level LEVEL]
-  paxos-colleague demo [--members N] [--keys N] [--deadline-ms N] [--log-level LEVEL]
+  paxos-colleague demo [--members N] [--keys N] [--deadline-ms N] [--log-level LEVEL] [--status]
   paxos-colleague health URL [--timeout-ms N]
   paxos-colleague COMMAND --help
   paxos-colleague --help | --version
@@ -102,7 +104,8 @@ export const USAGE = `usage:
 serve   run one member of a replicated key-value island; prints
         "listening URL" on stdout once it is a member, logs JSON lines on stderr
 demo    start an island of N (default 3) local members, kill the leader, add a
-        newcomer, and check that every member holds every key
+        newcomer, and check that every member holds every key; with --status,
+        keep the island up afterwards and print its status page's URL
 health  print a member's health (government, leader, members, positions)
 
 LEVEL is one of ${LOG_LEVELS.join(', ')} (default info; demo default warn).
@@ -233,6 +236,7 @@ function parseDemo(argv: readonly string[]): Command {
     keys: { type: 'string' },
     'deadline-ms': { type: 'string' },
     'log-level': { type: 'string' },
+    status: { type: 'boolean' },
   })
   return {
     command: 'demo',
@@ -241,6 +245,7 @@ function parseDemo(argv: readonly string[]): Command {
       keys: optionalInteger(values, 'keys', 1, KEYS_MAX) ?? 30,
       deadlineMs: optionalInteger(values, 'deadline-ms', 1_000, DEADLINE_MS_MAX) ?? 60_000,
       logLevel: parseLogLevel(optionalString(values, 'log-level') ?? 'warn'),
+      status: values['status'] === true,
     },
   }
 }

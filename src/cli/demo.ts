@@ -111,9 +111,22 @@ class DemoRun {
     this.say(
       `read ${this.#expected.size} keys back from each of ${names(this.#living())} in ${ms(read.ms)}: every member holds every acknowledged write, identical maps`,
     )
+    if (this.#options.status) await this.#keepForStatus()
     const stopped = await this.#step('stop', () => this.#stopAll())
     this.say(`stopped ${stopped.value} members with SIGTERM in ${ms(stopped.ms)}, every one exited 0`)
     this.#io.stdout.write(`demo passed in ${ms(performance.now() - this.#startedAt)}; first write ${this.#failoverMs === null ? '?' : ms(this.#failoverMs)} after SIGKILL of the leader\n`)
+  }
+
+  /** `--status`: the island stays up, without a deadline, until the demo is interrupted. */
+  async #keepForStatus(): Promise<void> {
+    clearTimeout(this.#deadline)
+    const [first, ...others] = this.#living()
+    this.#io.stdout.write(
+      `status page: ${first?.url ?? '?'}/status\n` +
+        `  (also ${others.map((member) => `${member.url ?? '?'}/status`).join(', ')}); the island stays up until Ctrl-C\n`,
+    )
+    if (this.#io.signal.aborted) return
+    await new Promise((resolve) => this.#io.signal.addEventListener('abort', resolve, { once: true }))
   }
 
   /** Asked just before the kill: leadership may have moved since the island was whole. */
