@@ -71,7 +71,7 @@ JSON lines on stderr.
 exit status: 0 after SIGTERM, SIGINT or POST /shutdown; 1 when it cannot start
 or crashes (restart it as a new member); 2 on bad arguments`
 
-export const DEMO_USAGE = `usage: paxos-colleague demo [--members N] [--keys N] [--deadline-ms N] [--log-level LEVEL]
+export const DEMO_USAGE = `usage: paxos-colleague demo [--members N] [--keys N] [--deadline-ms N] [--log-level LEVEL] [--status]
 
 Starts an island of local serve processes on 127.0.0.1, writes keys through
 every member, kills the leader, adds a newcomer, and checks that every member
@@ -81,6 +81,8 @@ holds every acknowledged key. Exits 0 only if every check held.
   --keys N               keys written before and after the failover (default 30)
   --deadline-ms N        bound on the whole run, 1000 to 600000 (default 60000)
   --log-level LEVEL      the members' log level on stderr (default warn)
+  --status               afterwards keep the island up (until Ctrl-C) and print
+                         the URL of its live status page
   -h, --help             print this help`
 
 export const HEALTH_USAGE = `usage: paxos-colleague health URL [--timeout-ms N]

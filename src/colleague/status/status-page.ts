@@ -177,9 +177,11 @@ svg text { font-family: system-ui, sans-serif; }
   }, 500)
 
   var probing = false
+  var probedAt = 0
   function probeHome() {
-    if (probing) return
+    if (probing || Date.now() - probedAt < 3000) return
     probing = true
+    probedAt = Date.now()
     fetch(home + '/health', { cache: 'no-store' }).then(function (answer) {
       if (answer.ok) connect(home)
     }).catch(function () {}).finally(function () { probing = false })
