@@ -9,6 +9,7 @@ import { test } from 'node:test'
 import { Colleague } from '../src/colleague/colleague.js'
 import { isColleagueError } from '../src/colleague/errors.js'
 import type { AppliedEntry } from '../src/colleague/options.js'
+import type { JsonValue } from '../src/colleague/json.js'
 import type { PeerRoute, PeerTransport, PostAnswer } from '../src/colleague/peer-client.js'
 import { seededRandom } from '../src/colleague/random.js'
 
@@ -42,7 +43,7 @@ test('colleagues on an injected transport and seeded ids found an island and adm
   const make = (name: string): Colleague => {
     const log: unknown[] = []
     applied.set(name, log)
-    let state: unknown[] = []
+    let state: JsonValue[] = []
     const colleague = new Colleague({
       islandName: 'isle',
       colleagueId: name,
@@ -60,7 +61,7 @@ test('colleagues on an injected transport and seeded ids found an island and adm
         },
         snapshot: () => state,
         restore: (snapshot) => {
-          state = [...(snapshot as unknown[])]
+          state = [...(snapshot as JsonValue[])]
         },
       },
     })

@@ -1,28 +1,28 @@
 // Helpers for in-process islands over real loopback HTTP. Every wait is
 // bounded; nothing here asserts on timing.
 
-import { Colleague, type ColleagueOptions } from '../src/index.js'
+import { Colleague, type ColleagueOptions, type JsonValue } from '../src/index.js'
 
 export const TEST_TIMING = { pingMs: 50, timeoutMs: 250, joinTimeoutMs: 10_000, outOfBandTimeoutMs: 2_000 } as const
 
 /** A replicated list: the smallest application that shows order and state transfer. */
 export class ListApplication {
-  readonly values: unknown[] = []
+  readonly values: JsonValue[] = []
   readonly positions: number[] = []
   restored: unknown = undefined
 
-  entry(entry: { position: number; value: unknown }): void {
+  entry(entry: { position: number; value: JsonValue }): void {
     this.values.push(entry.value)
     this.positions.push(entry.position)
   }
 
-  snapshot(): unknown {
+  snapshot(): JsonValue {
     return { values: this.values, positions: this.positions }
   }
 
   restore(state: unknown): void {
     this.restored = state
-    const { values, positions } = state as { values: unknown[]; positions: number[] }
+    const { values, positions } = state as { values: JsonValue[]; positions: number[] }
     this.values.push(...values)
     this.positions.push(...positions)
   }

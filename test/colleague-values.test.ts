@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
-import { Colleague, ColleagueError } from '../src/index.js'
+import { Colleague, ColleagueError, type JsonValue } from '../src/index.js'
 import type { PinoLikeLogger } from '../src/colleague/logger.js'
 import { encodeValue } from '../src/colleague/value-text.js'
 import { ListApplication, settle, startIsland, stopAll, TEST_TIMING, waitFor, type Member } from './colleague-island.js'
@@ -54,7 +54,8 @@ test('bad values are refused at once on the leader and on a follower; the island
     const follower = members.find((member) => member !== leader) as Member
     for (const member of [leader, follower]) {
       for (const [name, value] of badValues()) {
-        const refused = await settleWithin(member.colleague.enqueue(value), 5_000)
+        // Past the types, as JavaScript (or a cast) would pass it: refused at run time.
+        const refused = await settleWithin(member.colleague.enqueue(value as JsonValue), 5_000)
         assert.ok(refused instanceof ColleagueError, `${name} on ${member.colleague.colleagueId}: refused, not ${String(refused)}`)
         assert.equal(refused.code, 'INVALID_VALUE', `${name} on ${member.colleague.colleagueId}`)
       }
@@ -67,7 +68,8 @@ test('bad values are refused at once on the leader and on a follower; the island
       const values = [{ index, when }, { index, gone: undefined, kept: [1, 'two', null] }, 'x'.repeat(4094), index]
       for (const value of values) {
         good.push(JSON.parse(JSON.stringify(value)))
-        await settleOrThrow(member.colleague.enqueue(value), 10_000)
+        // A Date is no JsonValue to the compiler; at run time its toJSON applies, as with JSON anywhere.
+        await settleOrThrow(member.colleague.enqueue(value as JsonValue), 10_000)
       }
     }
     await waitFor(() => members.every((member) => member.app.values.length === good.length), 20_000, 'every member applied')

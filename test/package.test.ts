@@ -116,8 +116,29 @@ test('both entry points import from the installed package, and the binary runs',
   assert.equal(printed.stdout, `${version}\n`)
 })
 
-test("the README's example type-checks against the package under strict, module nodenext", async () => {
+test("the README's example and typed values type-check against the package under strict, module nodenext", async () => {
   await writeFile(join(project, 'example.ts'), await readmeExample())
+  // What JSON cannot carry is a compile error in the user's project too: each expected error must happen.
+  await writeFile(
+    join(project, 'typed.ts'),
+    [
+      "import { Colleague, type JsonValue } from 'paxos-colleague'",
+      "import { simulate } from 'paxos-colleague/testing'",
+      'void simulate',
+      "type Move = { readonly piece: string; readonly to: readonly [number, number] }",
+      "export function check(any: Colleague, typed: Colleague<Move, { moves: Move[] }>): void {",
+      '  // @ts-expect-error a function is not JSON',
+      '  void any.enqueue(() => 1)',
+      '  // @ts-expect-error a bigint is not JSON',
+      '  void any.enqueue(10n)',
+      "  // @ts-expect-error not a Move",
+      "  void typed.enqueue({ piece: 'pawn' })",
+      "  void typed.enqueue({ piece: 'pawn', to: [1, 2] })",
+      "  const json: JsonValue = { a: [1, 'b', null] }",
+      '  void any.enqueue(json)',
+      '}',
+    ].join('\n'),
+  )
   await writeFile(
     join(project, 'tsconfig.json'),
     JSON.stringify({
@@ -131,7 +152,7 @@ test("the README's example type-checks against the package under strict, module 
         typeRoots: [join(ROOT, 'node_modules', '@types')],
         types: ['node'],
       },
-      files: ['example.ts'],
+      files: ['example.ts', 'typed.ts'],
     }),
   )
   const checked = run(process.execPath, [TSC, '-p', 'tsconfig.json'], project, 120_000)

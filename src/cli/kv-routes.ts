@@ -2,6 +2,7 @@
 // GET /kv. Writes answer once committed and applied on this member.
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { JsonValue } from '../colleague/json.js'
 import { isKvKey, type KvOperation, type KvRecord, type KvStore } from './kv-store.js'
 
 /** What the routes need from a colleague: the store's writer. */
@@ -189,13 +190,13 @@ async function drain(request: IncomingMessage, bodyBytesMax: number): Promise<vo
 }
 
 /** A JSON body (by content type) is parsed; anything else is kept as text. */
-async function readValue(request: IncomingMessage, bodyBytesMax: number): Promise<unknown> {
+async function readValue(request: IncomingMessage, bodyBytesMax: number): Promise<JsonValue> {
   const body = await readBody(request, bodyBytesMax)
   const text = body.toString('utf8')
   const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
   if (type !== 'application/json' && !type.endsWith('+json')) return text
   try {
-    return JSON.parse(text) as unknown
+    return JSON.parse(text) as JsonValue
   } catch (error) {
     throw new KvHttpError('KV_BAD_JSON', `body is not JSON: ${error instanceof Error ? error.message : String(error)}`)
   }

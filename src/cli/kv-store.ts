@@ -2,20 +2,22 @@
 // Every member applies the same operations in the same order, so every
 // member's map is the same at the same position.
 
+import type { JsonValue } from '../colleague/json.js'
+
 /** What the kv application enqueues. A barrier changes nothing; it orders reads. */
 export type KvOperation =
-  | { readonly kv: 'put'; readonly key: string; readonly value: unknown }
+  | { readonly kv: 'put'; readonly key: string; readonly value: JsonValue }
   | { readonly kv: 'delete'; readonly key: string }
   | { readonly kv: 'barrier' }
 
-export interface KvRecord {
-  readonly value: unknown
+export type KvRecord = {
+  readonly value: JsonValue
   /** Log position of the write that set this value. */
   readonly position: number
 }
 
 /** The state a newcomer receives out of band: the map as an array of pairs. */
-export interface KvSnapshot {
+export type KvSnapshot = {
   readonly position: number
   readonly pairs: ReadonlyArray<readonly [string, KvRecord]>
 }
@@ -94,7 +96,7 @@ export function asOperation(value: unknown): KvOperation | null {
   const key = value['key']
   switch (value['kv']) {
     case 'put':
-      return typeof key === 'string' && 'value' in value ? { kv: 'put', key, value: value['value'] } : null
+      return typeof key === 'string' && 'value' in value ? { kv: 'put', key, value: value['value'] as JsonValue } : null
     case 'delete':
       return typeof key === 'string' ? { kv: 'delete', key } : null
     case 'barrier':
@@ -114,7 +116,7 @@ function asSnapshot(state: unknown): KvSnapshot | null {
     if (!Array.isArray(pair) || pair.length !== 2) return null
     const [key, record] = pair as [unknown, unknown]
     if (typeof key !== 'string' || !isObject(record) || typeof record['position'] !== 'number') return null
-    checked.push([key, { value: record['value'], position: record['position'] }])
+    checked.push([key, { value: record['value'] as JsonValue, position: record['position'] }])
   }
   return { position, pairs: checked }
 }

@@ -20,6 +20,7 @@ import { HeardFrom } from './heard.js'
 import { createHandler, REQUEST_TYPES, type RequestListener, type RequestType } from './http-handler.js'
 import { HttpTransport } from './http-transport.js'
 import { bindLogger, silentLogger, type PinoLikeLogger } from './logger.js'
+import type { JsonValue } from './json.js'
 import { DEFAULTS, type Application, type ColleagueOptions } from './options.js'
 import { Immigration, locationOf } from './immigration.js'
 import { MUTANT_OPTION, mutate, type ColleagueMutant, type MutantOption } from './mutants.js'
@@ -32,6 +33,8 @@ import { Signer } from './signature.js'
 import { decodeValue, defaultValueBytesMax, encodeValue, isValueText, BODY_PER_VALUE_MIN } from './value-text.js'
 import { RefusalLog } from './refusal-log.js'
 import { StatusRoutes } from './status/status-routes.js'
+import { ColleagueMetrics } from './metrics.js'
+import { Observer, type LeaderChange, type MemberChange, type MemberExiled, type QuorumChange } from './observe.js'
 import { Waiters } from './waiters.js'
 
 export { SNAPSHOT_REQUEST } from './immigration.js'
@@ -45,6 +48,16 @@ export interface ColleagueEvents {
   naturalized: []
   /** Emitted once shutdown has finished, whoever asked for it (a call or POST /shutdown). */
   shutdown: []
+  /** A government naming a new leader was applied here (the first government applied included). */
+  leader: [change: LeaderChange]
+  /** Another member was removed from the island (exiled, or it left). */
+  exiled: [change: MemberExiled]
+  /** A newcomer appeared in a government applied here. */
+  admitted: [change: MemberChange]
+  /** A member moved from constituent into the parliament. */
+  promoted: [change: MemberChange]
+  /** This colleague stopped (false) or started again (true) hearing a majority; see README, logs. */
+  quorum: [change: QuorumChange]
 }
 
 export interface Enqueued {
@@ -55,9 +68,16 @@ export interface Enqueued {
 interface Deferred<T> {
   resolve(value: T): void
   reject(error: unknown): void
+  /** `performance.now()` at the call, for the enqueue latency histogram. */
+  readonly startedMs: number
 }
 
-export class Colleague extends EventEmitter<ColleagueEvents> {
+/**
+ * One colleague of an island. `T` is the type of the values enqueued and
+ * applied, `S` the type of the application's snapshot (both JSON); the
+ * compiler infers them from `application` or takes them as written.
+ */
+export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = JsonValue> extends EventEmitter<ColleagueEvents> {
   readonly islandName: string
   readonly colleagueId: string
   /** The colleague's routes as a `(request, response)` listener, to mount in any node:http server. */
@@ -73,6 +93,8 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
   private readonly transport: PeerTransport
   private readonly waiters: Waiters
   private readonly immigration: Immigration
+  private readonly observer: Observer
+  private readonly metrics: ColleagueMetrics
   private readonly submissions = new Map<number, Deferred<Enqueued>>()
   private readonly startedAt: string
   private readonly randomId: () => string
@@ -96,7 +118,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
   private failure: ColleagueError | null = null
   private closing: Promise<void> | null = null
 
-  constructor(options: ColleagueOptions) {
+  constructor(options: ColleagueOptions<T, S>) {
     super()
     validateOptions(options)
     this.options = options
@@ -155,7 +177,10 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
       })),
       coalesceAfterCommit: true,
       onCommitted: (committed) => this.applier.push(committed),
-      onSendFailure: (to, error) => refusals.onSendFailure(to, error),
+      onSendFailure: (to, error) => {
+        this.metrics.peerError(error)
+        refusals.onSendFailure(to, error)
+      },
       onFault: (error) => this.crash(new ColleagueError('INTERNAL', 'the legislator failed', { cause: error })),
       afterFlush: () => this.checkExiled(),
       ...(this.clock.defer !== undefined && { defer: this.clock.defer.bind(this.clock) }),
@@ -169,7 +194,20 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
       timeoutMs: this.timeoutMs,
     })
     this.on('government', (government) => this.status.observe(government))
+    this.metrics = new ColleagueMetrics({ islandName: this.islandName, colleagueId: this.colleagueId, health: () => this.health() })
+    this.observer = new Observer({
+      islandName: this.islandName,
+      colleagueId: this.colleagueId,
+      logger: this.logger,
+      clock: this.clock,
+      timeoutMs: this.timeoutMs,
+      isLeader: () => this.legislator.isLeader,
+      emit: (event, ...args) => (this.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args),
+      onElection: () => this.metrics.election(),
+      onExile: () => this.metrics.exile(),
+    })
     this.handler = createHandler({
+      metrics: async () => ({ contentType: this.metrics.contentType, text: this.metrics.text() }),
       dispatch: (type, body) => this.request(type, body),
       signer,
       bodyBytesMax,
@@ -282,14 +320,15 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
    * value is turned into JSON text here, once; every member applies the value
    * parsed from that text.
    */
-  enqueue(value: unknown): Promise<Enqueued> {
+  enqueue(value: T): Promise<Enqueued> {
     try {
       this.assertAlive()
       const text = encodeValue(value, this.valueBytesMax)
       if (this.state !== 'member') throw new ColleagueError('NOT_JOINED', 'enqueue before bootstrap or join completed')
       const result = this.act((legislator) => legislator.enqueue(text))
       if (!result.ok) throw refusalError(result.code)
-      return new Promise((resolve, reject) => this.submissions.set(result.seq, { resolve, reject }))
+      const startedMs = performance.now()
+      return new Promise((resolve, reject) => this.submissions.set(result.seq, { resolve, reject, startedMs }))
     } catch (error) {
       return Promise.reject(error)
     }
@@ -380,6 +419,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
     }
     assertForwardedValues(kibitz)
     this.heard.record(kibitz.from)
+    this.observer.heard(kibitz.from)
     this.kibitzer.receive(kibitz.from, kibitz.messages)
     return undefined
   }
@@ -438,7 +478,8 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
     const applied = this.application.entry({
       position: committed.position,
       promise: committed.promise,
-      value: decodeValue(submission.value),
+      // Parsed from the JSON text the log holds: JSON by construction.
+      value: decodeValue(submission.value) as JsonValue,
       from: submission.from,
     })
     if (isThenable(applied)) return applied.then(() => this.settleSubmission(committed, submission))
@@ -450,6 +491,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
     const deferred = this.submissions.get(submission.seq)
     if (deferred === undefined) return
     this.submissions.delete(submission.seq)
+    this.metrics.enqueueApplied(deferred.startedMs)
     deferred.resolve({ position: committed.position, promise: committed.promise })
   }
 
@@ -464,6 +506,8 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
     this.appliedGovernment = government
     this.islandId ??= government.islandId
     this.emit('government', government)
+    this.observer.government(government)
+    this.observer.start()
     this.application.government?.(government)
     if (arrival) await this.immigration.immigrate(government)
     else await this.immigration.applied(government)
@@ -510,6 +554,7 @@ export class Colleague extends EventEmitter<ColleagueEvents> {
 
   private async teardown(reason: ColleagueError): Promise<void> {
     this.kibitzer.stop()
+    this.observer.stop()
     this.applier.stop()
     for (const deferred of this.submissions.values()) deferred.reject(reason)
     this.submissions.clear()

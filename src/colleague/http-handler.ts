@@ -37,7 +37,12 @@ export interface HandlerOptions {
   onRefused(error: ColleagueError): void
   /** Routes served outside `request()` (the status page and its events); true when it took the request. */
   extraRoutes?(pathname: string, request: IncomingMessage, response: ServerResponse): boolean
+  /** `GET /metrics`: the Prometheus exposition, outside the JSON request dispatch. */
+  metrics?(): Promise<{ readonly contentType: string; readonly text: string }>
 }
+
+/** The Prometheus scrape route; like /health it needs no signature. */
+export const METRICS_ROUTE = '/metrics'
 
 export function createHandler(options: HandlerOptions): RequestListener {
   return (request, response) => {
@@ -52,6 +57,7 @@ export function createHandler(options: HandlerOptions): RequestListener {
 async function handle(options: HandlerOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const pathname = (request.url ?? '/').split('?', 1)[0] ?? '/'
   if (options.extraRoutes?.(pathname, request, response) === true) return
+  if (pathname === METRICS_ROUTE && options.metrics !== undefined) return serveMetrics(options, request, response, options.metrics)
   const route = ROUTES.get(pathname)
   try {
     if (route === undefined) throw refuse(options, new ColleagueError('UNKNOWN_REQUEST', `no route ${pathname}`))
@@ -72,6 +78,23 @@ async function handle(options: HandlerOptions, request: IncomingMessage, respons
     else options.logger.debug({ code: error.code, route: pathname, message: error.message }, 'request refused')
     send(response, error.status, error.toBody())
   }
+}
+
+async function serveMetrics(
+  options: HandlerOptions,
+  request: IncomingMessage,
+  response: ServerResponse,
+  metrics: NonNullable<HandlerOptions['metrics']>,
+): Promise<void> {
+  if (request.method !== 'GET') {
+    response.setHeader('allow', 'GET')
+    const error = refuse(options, new ColleagueError('METHOD_NOT_ALLOWED', `${METRICS_ROUTE} takes GET`))
+    send(response, error.status, error.toBody())
+    return
+  }
+  const { contentType, text } = await metrics()
+  response.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) })
+  response.end(text)
 }
 
 async function readBody(options: HandlerOptions, request: IncomingMessage, route: string): Promise<unknown> {

@@ -12,6 +12,7 @@ import type { Government } from '../paxos/types.js'
 import { ColleagueError, isColleagueError } from './errors.js'
 import type { PinoLikeLogger } from './logger.js'
 import type { ColleagueMutant } from './mutants.js'
+import type { JsonValue } from './json.js'
 import type { Application } from './options.js'
 import type { PeerTransport } from './peer-client.js'
 import { validators, type JoinAnswer, type JoinBody, type OutOfBandBody } from './schemas.js'
@@ -135,7 +136,8 @@ export class Immigration {
         await host.application.join({ arrival, outOfBand: (name, post) => this.outOfBand(name, post) })
       } else {
         const state = await this.outOfBand(SNAPSHOT_REQUEST, { arrival })
-        await host.application.restore?.(state)
+        // Parsed from the leader's JSON answer: JSON by construction.
+        await host.application.restore?.(state as JsonValue)
       }
       host.naturalize(arrival)
     }
@@ -216,7 +218,7 @@ export class Immigration {
   receiveJoin(id: string, properties: JoinBody['properties']): void {
     const refusal = this.host.act((legislator) => legislator.immigrate(id, properties))
     if (refusal !== null) throw new ColleagueError(refusal, `the legislator refused: ${refusal}`)
-    this.host.logger.info({ newcomer: id, location: properties.location }, 'immigration forwarded')
+    this.host.logger.debug({ newcomer: id, location: properties.location }, 'immigration forwarded')
   }
 
   /** Serves a newcomer's out-of-band request, once this colleague has applied its arrival. */

@@ -2,14 +2,16 @@
 
 import type { Clock } from '../kibitzer/clock.js'
 import type { Government } from '../paxos/types.js'
+import type { JsonValue } from './json.js'
 import type { PinoLikeLogger } from './logger.js'
 import type { PeerTransport } from './peer-client.js'
 
 /** An applied log entry, as the application sees it. */
-export interface AppliedEntry {
+export interface AppliedEntry<T extends JsonValue = JsonValue> {
   readonly position: number
   readonly promise: string
-  readonly value: unknown
+  /** Parsed from the JSON text enqueued: the same value on every member. */
+  readonly value: T
   /** The colleagueId that enqueued it. */
   readonly from: string
 }
@@ -21,13 +23,17 @@ export interface JoinContext {
   outOfBand(name: string, post: unknown): Promise<unknown>
 }
 
-export interface Application {
+/**
+ * The application's callbacks. `T` is the type of the values it enqueues and
+ * applies, `S` the type of its snapshot; both JSON.
+ */
+export interface Application<T extends JsonValue = JsonValue, S extends JsonValue = JsonValue> {
   /** Applies one entry; entries come strictly in position order, each once. */
-  entry(entry: AppliedEntry): void | Promise<void>
-  /** The state a newcomer needs, taken right after applying its arrival. Must be JSON. */
-  snapshot?(): unknown | Promise<unknown>
+  entry(entry: AppliedEntry<T>): void | Promise<void>
+  /** The state a newcomer needs, taken right after applying its arrival. */
+  snapshot?(): S | Promise<S>
   /** Installs a snapshot on a newcomer, before any entry after its arrival. */
-  restore?(state: unknown): void | Promise<void>
+  restore?(state: S): void | Promise<void>
   /** Replaces the default immigration (fetch `snapshot`, then `restore`). */
   join?(context: JoinContext): Promise<void>
   /** Serves a newcomer's out-of-band request other than `snapshot`. */
@@ -36,7 +42,7 @@ export interface Application {
   government?(government: Government): void
 }
 
-export interface ColleagueOptions {
+export interface ColleagueOptions<T extends JsonValue = JsonValue, S extends JsonValue = JsonValue> {
   islandName: string
   /** Unique among living members; default a random UUID. */
   colleagueId?: string
@@ -54,7 +60,7 @@ export interface ColleagueOptions {
   /** When set, every peer request is signed with it and unsigned ones get 401. */
   secret?: string
   logger?: PinoLikeLogger
-  application: Application
+  application: Application<T, S>
   /** Seeded source in [0, 1) for the legislator; default a generator seeded from crypto. */
   random?: () => number
   /** Mints the island id at bootstrap, and the colleagueId when none is given; default `crypto.randomUUID`. */

@@ -13,6 +13,7 @@ import { Colleague, type Enqueued } from '../colleague/colleague.js'
 import { isColleagueError } from '../colleague/errors.js'
 import { COLLEAGUE_MUTANTS, MUTANT_OPTION, type ColleagueMutant } from '../colleague/mutants.js'
 import type { Application, AppliedEntry, ColleagueOptions, JoinContext } from '../colleague/options.js'
+import type { JsonValue } from '../colleague/json.js'
 import type { PeerRoute, PostAnswer } from '../colleague/peer-client.js'
 import { parliamentOf } from '../paxos/government.js'
 import type { Government } from '../paxos/types.js'
@@ -476,7 +477,8 @@ class ColleagueSimulation {
     } catch {
       valueText = undefined
     }
-    const enqueued = member.colleague.enqueue(value)
+    // The simulator may enqueue what is not JSON on purpose: the colleague must refuse it at run time.
+    const enqueued = member.colleague.enqueue(value as JsonValue)
     const pending: Pending = { text: valueText }
     member.pending.add(pending)
     this.stats.enqueues++

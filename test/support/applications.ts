@@ -2,7 +2,7 @@
 // the broken ones it must catch. Each keeps a small bank: accounts and their
 // balances, moved by `{ deposit: account, amount }` values.
 
-import type { Application, AppliedEntry } from '../../src/index.js'
+import type { Application, AppliedEntry, JsonValue } from '../../src/index.js'
 
 interface Deposit {
   readonly deposit: string
@@ -100,7 +100,7 @@ export class CounterForgettingTotal implements Application {
     this.total += value.amount
   }
 
-  snapshot(): unknown {
+  snapshot(): JsonValue {
     return { count: this.count }
   }
 
