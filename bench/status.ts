@@ -75,7 +75,7 @@ function stderrOf(child: ChildProcess): () => string {
 }
 
 /** Opens `pages` streams on `url` in a child process; resolves once every one delivered an event. */
-async function openPages(url: string, pages: number): Promise<{ stop(): Promise<number> }> {
+async function openPages(url: string, pages: number): Promise<{ /** Resolves with the events received per second. */ stop(): Promise<number> }> {
   const child = track(spawn(process.execPath, [here('./status-pages.js'), url, String(pages)], { stdio: ['pipe', 'pipe', 'pipe'] }))
   const stderr = stderrOf(child)
   let events: number | null = null
@@ -87,11 +87,12 @@ async function openPages(url: string, pages: number): Promise<{ stop(): Promise<
     })
   })
   await Promise.race([open, failed('status-pages', child, stderr)])
+  const openedAt = performance.now()
   return {
     async stop() {
       child.stdin?.end()
       await stopProcess(child, CHILD_TIMEOUT_MS)
-      return events ?? 0
+      return ((events ?? 0) * 1000) / (performance.now() - openedAt)
     },
   }
 }
@@ -133,12 +134,12 @@ export async function measureStatusPages(leader: Started, spec: StatusBenchSpec,
     for (const pages of order) {
       const held = pages === 0 ? null : await openPages(leader.url, pages)
       const { load, leaderMicros } = await drive(leader, spec)
-      const events = held === null ? 0 : await held.stop()
+      const eventsPerSecond = held === null ? 0 : await held.stop()
       const window: StatusWindow = {
         pages,
         load,
         leaderMicrosPerOp: leaderMicros / load.ops,
-        eventsPerSecond: pages === 0 ? 0 : events / ((spec.warmupMs + spec.windowMs) / 1000),
+        eventsPerSecond,
       }
       windows.push(window)
       log(`run ${run + 1}/${spec.runs}, ${String(pages).padStart(3)} pages: ${Math.round(load.opsPerSecond).toLocaleString('en-US')} ops/s`)

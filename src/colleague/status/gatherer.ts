@@ -16,8 +16,13 @@ import type { Timeline } from './timeline.js'
 /** One throughput sample a second, a minute of them. */
 export const THROUGHPUT_SAMPLE_MS = 1_000
 export const THROUGHPUT_SAMPLES_MAX = 60
-/** Bounds on the gathering cadence, whatever the ping interval. */
-export const GATHER_INTERVAL_MIN_MS = 50
+/**
+ * Bounds on the gathering cadence: the ping interval, but no more than four
+ * rounds a second (a page needs no more, and each round writes to every open
+ * stream) and no fewer than one. A government applied here is pushed at once
+ * whatever the cadence.
+ */
+export const GATHER_INTERVAL_MIN_MS = 250
 export const GATHER_INTERVAL_MAX_MS = 1_000
 
 /** GETs `${location}/health` and resolves its parsed JSON body; rejects on any failure or after `timeoutMs`. */
