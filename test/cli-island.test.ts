@@ -35,6 +35,19 @@ function start(id: string, args: readonly string[]): MemberProcess {
   return member
 }
 
+/** How `member` exited; a process that does not exit within WAIT_MS fails the test instead of hanging it. */
+async function exitOf(member: MemberProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${member.name} did not exit within ${WAIT_MS} ms\n${member.stderrTail()}`)), WAIT_MS)
+  })
+  try {
+    return await Promise.race([member.exited, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 async function ready(member: MemberProcess): Promise<string> {
   try {
     return await member.ready
@@ -90,7 +103,7 @@ async function writeAll(prefix: string, through: readonly string[], expected: Ma
   await Promise.all(Array.from({ length: CONCURRENCY }, worker))
 }
 
-test('three members survive the SIGKILL of their leader and admit a newcomer that serves every key', async () => {
+test('three members survive the SIGKILL of their leader and admit a newcomer that serves every key', { timeout: 180_000 }, async () => {
   const m1 = start('m1', ['--bootstrap'])
   const url1 = await ready(m1)
   const m2 = start('m2', ['--join', url1])
@@ -116,7 +129,7 @@ test('three members survive the SIGKILL of their leader and admit a newcomer tha
     return null
   })
   leader.kill('SIGKILL')
-  const killed = await leader.exited
+  const killed = await exitOf(leader)
   assert.equal(killed.signal, 'SIGKILL')
   const survivors = members.filter((member) => member !== leader)
   await writeAll('after', survivors.map((member) => member.url ?? ''), expected)
@@ -157,9 +170,9 @@ test('three members survive the SIGKILL of their leader and admit a newcomer tha
   assert.deepEqual(exits, living.map(() => ({ code: 0, signal: null })), 'SIGTERM: clean shutdown, exit 0')
 })
 
-test('a member that cannot join exits 1 without printing a URL', async () => {
+test('a member that cannot join exits 1 without printing a URL', { timeout: 60_000 }, async () => {
   const member = start('lost', ['--join', 'http://127.0.0.1:9'])
-  const exit = await member.exited
+  const exit = await exitOf(member)
   assert.equal(exit.code, 1, member.stderrTail())
   assert.equal(member.url, null)
   // One plain line saying why, no stack trace.
@@ -167,20 +180,20 @@ test('a member that cannot join exits 1 without printing a URL', async () => {
   assert.doesNotMatch(member.stderrTail(), /\n\s+at /)
 })
 
-test('a newcomer whose out-of-band request fails crashes and exits 1', async () => {
+test('a newcomer whose out-of-band request fails crashes and exits 1', { timeout: 60_000 }, async () => {
   // The founder advertises a location where nothing listens, so the
   // newcomer's one snapshot request to it is refused at the connection.
   const founder = start('c1', ['--bootstrap', '--location', 'http://127.0.0.1:9'])
   const url1 = await ready(founder)
   const newcomer = start('c2', ['--join', url1, '--log-level', 'info'])
-  const exit = await newcomer.exited
+  const exit = await exitOf(newcomer)
   assert.equal(exit.code, 1, newcomer.stderrTail())
   assert.equal(newcomer.url, null)
   assert.match(newcomer.stderrTail(), /OUT_OF_BAND_FAILED/)
   assert.match(newcomer.stderrTail(), /"msg":"colleague crashed"/)
 })
 
-test('members sharing --secret-file form an island; the secret is required', async () => {
+test('members sharing --secret-file form an island; the secret is required', { timeout: 60_000 }, async () => {
   const directory = await mkdtemp(join(tmpdir(), 'paxos-colleague-cli-'))
   try {
     const secretPath = join(directory, 'secret')
@@ -194,7 +207,7 @@ test('members sharing --secret-file form an island; the secret is required', asy
     assert.deepEqual(read.body, { key: 'shared', value: 'yes', position: (read.body as { position: number }).position })
 
     const outsider = start('s3', ['--join', url1])
-    const exit = await outsider.exited
+    const exit = await exitOf(outsider)
     assert.notEqual(exit.code, 0, 'an unsigned join is refused')
     assert.equal(outsider.url, null)
   } finally {

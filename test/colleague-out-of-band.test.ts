@@ -10,7 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
 import { Colleague, type ColleagueError, type PinoLikeLogger } from '../src/index.js'
-import { ListApplication, TEST_TIMING, startMember, type Member } from './colleague-island.js'
+import { ListApplication, TEST_TIMING, startMember, waitFor, type Member } from './colleague-island.js'
 
 type Script = (request: IncomingMessage, response: ServerResponse) => void
 
@@ -102,6 +102,7 @@ async function expectCrash(mock: MockLeader, newcomer: Member, joinVia: string):
   const [error] = await crashed
   assert.equal(error.code, 'OUT_OF_BAND_FAILED')
   assert.equal(newcomer.colleague.health().state, 'crashed')
+  assert.deepEqual(newcomer.colleague.health().crash, { code: error.code, message: error.message }, 'health() says why')
   assert.equal(newcomer.colleague.naturalized(), false)
   await assert.rejects(newcomer.colleague.enqueue('after crash'), { code: 'CRASHED' })
   await assert.rejects(newcomer.colleague.request('join', {}), { code: 'INVALID_BODY' })
@@ -171,6 +172,14 @@ const failures: [string, Script][] = [
   ['404', answer(404, JSON.stringify({ error: { code: 'OUT_OF_BAND_NOT_FOUND', message: 'no' } }))],
   ['a body that is not JSON', answer(200, '{"result": ')],
   ['JSON without a result', answer(200, JSON.stringify({ state: 1 }))],
+  [
+    'a socket closed in the middle of the answer',
+    (_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' })
+      response.write('{"result": {"values": [')
+      setImmediate(() => response.socket?.destroy())
+    },
+  ],
 ]
 
 for (const [name, script] of failures) {
@@ -220,5 +229,110 @@ test('an unreachable leader (connection refused) crashes the newcomer', { timeou
   } finally {
     await newcomer.colleague.shutdown()
     await mock.close()
+  }
+})
+
+test('a custom join callback that swallows the out-of-band failure does not save the newcomer', { timeout: 30_000 }, async () => {
+  const mock = await startMockLeader('oob-swallowed', answer(500, JSON.stringify({ error: { code: 'INTERNAL', message: 'boom' } })))
+  const swallowed: unknown[] = []
+  const newcomer = new Colleague({
+    islandName: 'oob-swallowed',
+    colleagueId: 'swallower',
+    ...TEST_TIMING,
+    application: {
+      entry: () => {},
+      join: async ({ outOfBand }) => {
+        await outOfBand('rows', null).catch((error: unknown) => swallowed.push(error))
+      },
+    },
+  })
+  try {
+    await newcomer.listen()
+    const crashed = once(newcomer, 'crash') as Promise<[ColleagueError]>
+    await assert.rejects(newcomer.join(mock.url), { code: 'OUT_OF_BAND_FAILED' })
+    const [error] = await crashed
+    assert.equal(error.code, 'OUT_OF_BAND_FAILED')
+    assert.equal(swallowed.length, 1, 'the callback saw the failure')
+    assert.equal(newcomer.health().state, 'crashed')
+    assert.equal(newcomer.naturalized(), false)
+    assert.equal(mock.oobRequests.length, 1)
+  } finally {
+    await newcomer.shutdown()
+    await mock.close()
+  }
+})
+
+// The rule: ask the leader of the newcomer's arrival government, even when
+// leadership has moved on since; only that leader failing is a reason to crash.
+test('the out-of-band request goes to the arrival leader, not to a later one', { timeout: 60_000 }, async () => {
+  const island = 'oob-arrival-leader'
+  const served: string[] = []
+  // m0 founds the island behind a gate that can stop its peer messages (and only those).
+  let gateOpen = true
+  let founder: Colleague | null = null
+  const gate = createServer((request, response) => {
+    if (!gateOpen && request.url === '/kibitz') {
+      request.resume()
+      response.writeHead(503).end()
+      return
+    }
+    founder?.handler(request, response)
+  })
+  const gateUrl = await listen(gate)
+  const serveAs = (id: string) => ({
+    entry: () => {},
+    outOfBand: (name: string) => {
+      served.push(`${id}:${name}`)
+      return { servedBy: id }
+    },
+    join: async () => {},
+  })
+  founder = new Colleague({ islandName: island, colleagueId: 'm0', location: gateUrl, ...TEST_TIMING, application: serveAs('m0') })
+  const others: Colleague[] = []
+  let newcomer: Colleague | null = null
+  try {
+    await founder.bootstrap()
+    for (const id of ['m1', 'm2']) {
+      const colleague = new Colleague({ islandName: island, colleagueId: id, ...TEST_TIMING, application: serveAs(id) })
+      others.push(colleague)
+      await colleague.listen()
+      await colleague.join(gateUrl)
+    }
+    await waitFor(() => others.every((colleague) => (colleague.health().government?.majority.length ?? 0) + (colleague.health().government?.minority.length ?? 0) === 3), 20_000, 'a parliament of three')
+    // The newcomer is admitted under m0; its join callback waits, before asking,
+    // until its log has passed a government led by someone else.
+    let laterLeader: string | null = null
+    newcomer = new Colleague({
+      islandName: island,
+      colleagueId: 'newcomer',
+      ...TEST_TIMING,
+      application: {
+        entry: () => {},
+        join: async ({ outOfBand }) => {
+          gateOpen = false
+          const [survivor] = others as [Colleague]
+          await waitFor(() => {
+            const government = survivor.health().government
+            if (government === null || government.majority[0] === 'm0') return false
+            laterLeader = government.majority[0] ?? null
+            return true
+          }, 20_000, 'a leader other than m0')
+          const passed = survivor.health().positions.commit
+          await waitFor(() => (newcomer?.health().positions.commit ?? -1) >= passed, 20_000, 'the newcomer to hear of it')
+          // m0 is cut off from its peers (and perhaps exiled by now) but still serves POST /oob.
+          const answer = await outOfBand('state', null)
+          assert.deepEqual(answer, { servedBy: 'm0' })
+        },
+      },
+    })
+    await newcomer.listen()
+    await newcomer.join((others[0] as Colleague).health().location as string)
+    assert.notEqual(laterLeader, null)
+    assert.deepEqual(served, ['m0:state'], 'asked the arrival leader, once')
+    assert.equal(newcomer.health().state, 'member')
+  } finally {
+    gateOpen = true
+    await Promise.all([founder.shutdown(), ...others.map((colleague) => colleague.shutdown()), newcomer?.shutdown()])
+    await closeServer(gate)
   }
 })
