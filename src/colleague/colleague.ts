@@ -1,7 +1,8 @@
 // The public face of the library: one colleague of an island. It owns a
 // legislator (through a kibitzer), an HTTP server and client, and the
-// application's callbacks, and it walks the lifecycle of DESIGN.md:
-// idle -> (bootstrap | join -> immigration) -> member -> shut down or crashed.
+// application's callbacks, and it walks the lifecycle the README describes
+// (Lifecycle): idle -> (bootstrap | join -> immigration) -> member -> shut
+// down or crashed.
 
 import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
@@ -337,7 +338,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   /**
    * One out-of-band request to the leader of the government applied here
    * (for a newcomer: its arrival government). Any failure crashes the
-   * colleague: see DESIGN.md, out-of-band rules.
+   * colleague: see the README, Lifecycle.
    */
   async outOfBand(name: string, post: unknown): Promise<unknown> {
     this.assertAlive()

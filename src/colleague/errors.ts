@@ -34,8 +34,6 @@ export const ERROR_STATUS = {
   STORAGE_MISMATCH: 409,
   /** The legislator refused: this member is not (or no longer) in the government. */
   NOT_A_MEMBER: 409,
-  /** The legislator refused: this member has not received its initial state yet. */
-  NOT_NATURALIZED: 409,
   /** The id was exiled from the island and may never take part again. */
   EXILED: 410,
   /** The body exceeds `bodyBytesMax`. */
@@ -58,7 +56,7 @@ export const ERROR_STATUS = {
   OUT_OF_BAND_FAILED: 502,
   /** A peer has no known `location`, or sending to it failed. */
   PEER_UNREACHABLE: 502,
-  /** The island has `membersMax` members already. */
+  /** The island has `MEMBERS_MAX` (64) members already. */
   ISLAND_FULL: 503,
   /** The legislator's queue of local submissions is full; retry later. */
   QUEUE_FULL: 503,

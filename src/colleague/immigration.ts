@@ -151,7 +151,7 @@ export class Immigration {
   /**
    * One out-of-band request to the leader of the government applied here
    * (for a newcomer: its arrival government). Any failure crashes the
-   * colleague: see docs, out-of-band rules.
+   * colleague: see the README, Lifecycle.
    */
   async outOfBand(name: string, post: unknown): Promise<unknown> {
     const { host } = this

@@ -4,6 +4,7 @@
 
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
+import { EXILED_REMEMBERED_MAX, MEMBERS_MAX } from '../paxos/government.js'
 import type { Message } from '../paxos/types.js'
 
 /** Limits on what a peer may send: ids, names, and array lengths. */
@@ -12,14 +13,13 @@ export const NAME_LENGTH_MAX = 256
 export const LOCATION_LENGTH_MAX = 2048
 export const MESSAGES_PER_BODY_MAX = 16_384
 export const ENTRIES_PER_MESSAGE_MAX = 65_536
-export const MEMBERS_MAX = 1024
 
 const Id = Type.String({ minLength: 1, maxLength: ID_LENGTH_MAX })
 const Name = Type.String({ minLength: 1, maxLength: NAME_LENGTH_MAX })
 const Label = Type.String({ maxLength: NAME_LENGTH_MAX })
 const Count = Type.Integer({ minimum: 0 })
 const Position = Type.Integer({ minimum: -1 })
-const Ids = Type.Array(Id, { maxItems: MEMBERS_MAX })
+const Members = Type.Array(Id, { maxItems: MEMBERS_MAX })
 
 const Ballot = Type.Object({ round: Count, id: Type.String({ maxLength: ID_LENGTH_MAX }) })
 
@@ -29,11 +29,11 @@ const Government = Type.Object({
   islandId: Id,
   number: Count,
   promise: Label,
-  majority: Ids,
-  minority: Ids,
-  constituents: Ids,
-  naturalized: Ids,
-  exiled: Ids,
+  majority: Members,
+  minority: Members,
+  constituents: Members,
+  naturalized: Members,
+  exiled: Type.Array(Id, { maxItems: EXILED_REMEMBERED_MAX }),
   properties: Type.Record(Type.String(), Properties),
   arrived: Type.Record(Type.String(), Label),
   submitters: Type.Record(Type.String(), Type.Array(Type.Integer(), { maxItems: ENTRIES_PER_MESSAGE_MAX })),

@@ -4,6 +4,13 @@ import type { Government, Properties, SubmitterTable } from './types.js'
 /** How many exiled ids a government remembers. */
 export const EXILED_REMEMBERED_MAX = 256
 
+/**
+ * Members of an island (parliament and constituents), at most: a newcomer
+ * beyond it is refused (`ISLAND_FULL`), and a peer refuses a government
+ * naming more.
+ */
+export const MEMBERS_MAX = 64
+
 /** The seats of a government: enough to say who votes and who belongs. */
 export type Seats = Pick<Government, 'majority' | 'minority' | 'constituents'>
 
@@ -74,6 +81,8 @@ export function nextGovernment(current: Government, change: GovernmentChange): G
   }
   for (const [id, props] of change.immigrate) {
     if (members.includes(id) || exile.has(id) || current.exiled.includes(id)) continue
+    // Several admitted at once may each have been asked for below the limit.
+    if (members.length >= MEMBERS_MAX) break
     members.push(id)
     properties[id] = props
     arrived[id] = promise

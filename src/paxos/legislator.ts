@@ -1,5 +1,6 @@
 import { BALLOT_ZERO } from './ballot.js'
 import {
+  MEMBERS_MAX,
   bootstrapGovernment,
   isMember,
   isParliament,
@@ -51,7 +52,6 @@ export interface LegislatorOptions {
   readonly inflightMax?: number
   readonly pendingMax?: number
   readonly chosenMax?: number
-  readonly membersMax?: number
   /** Test switch: run a deliberately broken core. */
   readonly mutant?: Mutant
 }
@@ -137,7 +137,6 @@ const DEFAULTS = {
   inflightMax: 4096,
   pendingMax: 8192,
   chosenMax: 1024,
-  membersMax: 64,
 }
 
 /** Pings without an answer before a candidate asks again, or a leader sends a round again. */
@@ -168,7 +167,6 @@ export class Legislator {
   readonly #inflightMax: number
   readonly #pendingMax: number
   readonly #chosenMax: number
-  readonly #membersMax: number
 
   #state: State = NEWCOMER
   #now = 0
@@ -213,7 +211,6 @@ export class Legislator {
     this.#inflightMax = options.inflightMax ?? DEFAULTS.inflightMax
     this.#pendingMax = options.pendingMax ?? DEFAULTS.pendingMax
     this.#chosenMax = options.chosenMax ?? DEFAULTS.chosenMax
-    this.#membersMax = options.membersMax ?? DEFAULTS.membersMax
     assert(this.id.length > 0, 'legislator id must not be empty')
     assert(this.#parliamentSize >= 1 && this.#parliamentSize % 2 === 1, 'parliamentSize must be odd')
     assert(this.#pingTicks >= 1 && this.#timeoutTicks > this.#pingTicks, 'timeoutTicks must exceed pingTicks')
@@ -328,7 +325,7 @@ export class Legislator {
     if (government === null) return 'NOT_A_MEMBER'
     if (government.exiled.includes(id)) return 'EXILED'
     if (isMember(government, id)) return null
-    if (membersOf(government).length >= this.#membersMax) return 'ISLAND_FULL'
+    if (membersOf(government).length >= MEMBERS_MAX) return 'ISLAND_FULL'
     if (this.#state.role === 'leader') {
       this.#state.immigrate.set(id, properties)
     } else {

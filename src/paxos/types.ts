@@ -165,7 +165,6 @@ export type LegislatorRefusal =
   | 'NOT_A_MEMBER'
   | 'EXILED'
   | 'QUEUE_FULL'
-  | 'NOT_NATURALIZED'
   | 'ISLAND_FULL'
 
 export type EnqueueResult =

@@ -3,7 +3,8 @@
 // malformed message is ignored instead of throwing somewhere deep inside.
 
 import { isBallot } from './ballot.js'
-import { membersOf, parliamentOf } from './government.js'
+import { MEMBERS_MAX, membersOf, parliamentOf } from './government.js'
+import { quorumSize } from './quorum.js'
 import type { Accepted, Government, LogEntry, Message, PositionRange, Submission } from './types.js'
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null
@@ -26,13 +27,14 @@ export function isGovernment(value: unknown): value is Government {
   return hasFields(government) && isShaped(government as unknown as Government)
 }
 
-/** A parliament of odd size, led, every voter naturalized, nobody listed twice. */
+/** A parliament of odd size, led, every voter naturalized, nobody listed twice, at most MEMBERS_MAX members. */
 function isShaped(government: Government): boolean {
   const parliament = parliamentOf(government)
   const members = membersOf(government)
   return (
     parliament.length % 2 === 1 &&
-    government.majority.length === Math.floor(parliament.length / 2) + 1 &&
+    government.majority.length === quorumSize(parliament.length) &&
+    members.length <= MEMBERS_MAX &&
     new Set(members).size === members.length &&
     parliament.every((id) => government.naturalized.includes(id))
   )

@@ -2,6 +2,7 @@
 // driver enqueued, and reports each broken safety or liveness property as a
 // value. It never throws on a violation; the simulator decides whether to stop.
 
+import { isBallot } from '../paxos/ballot.js'
 import { membersOf, parliamentOf } from '../paxos/government.js'
 import type { Ballot, Committed, Government } from '../paxos/types.js'
 
@@ -76,20 +77,14 @@ function textOf(committed: Committed): string {
   return JSON.stringify(committed.entry)
 }
 
-function isBallot(value: unknown): value is Ballot {
-  if (typeof value !== 'object' || value === null) return false
-  const candidate = value as Record<string, unknown>
-  return typeof candidate['round'] === 'number' && typeof candidate['id'] === 'string'
-}
-
 /**
  * The ballot a leading member leads with, read from `inspect()`. Looks for
- * `ballot`, then `leaderBallot`, then `promised`; null when none is a Ballot.
+ * `ballot`, then `promised`; null when neither is a Ballot.
  */
 export function leadingBallot(inspection: unknown): Ballot | null {
   if (typeof inspection !== 'object' || inspection === null) return null
   const fields = inspection as Record<string, unknown>
-  for (const name of ['ballot', 'leaderBallot', 'promised']) {
+  for (const name of ['ballot', 'promised']) {
     const candidate = fields[name]
     if (isBallot(candidate)) return candidate
   }

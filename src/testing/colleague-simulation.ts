@@ -16,6 +16,7 @@ import type { Application, AppliedEntry, ColleagueOptions, JoinContext } from '.
 import type { JsonValue } from '../colleague/json.js'
 import type { PeerRoute, PostAnswer } from '../colleague/peer-client.js'
 import { parliamentOf } from '../paxos/government.js'
+import { quorumSize } from '../paxos/quorum.js'
 import type { Government } from '../paxos/types.js'
 import { CALM, PeerNetwork, type PeerFaults, type PeerNetworkStats } from './peer-network.js'
 import { createRandom, type Random } from './prng.js'
@@ -81,6 +82,8 @@ export const COLLEAGUE_FAULTS = [
   'restart',
 ] as const
 export type ColleagueFault = (typeof COLLEAGUE_FAULTS)[number]
+/** Crashes beyond quorum and restarts are not drawn: they are counted when a drawn fault leads to one. */
+type DrawnFault = Exclude<ColleagueFault, 'crash-beyond-quorum' | 'restart'>
 
 export interface ColleagueSimulateOptions {
   readonly seed: number
@@ -179,7 +182,7 @@ const DEFAULTS = {
   statesMax: 4096,
 } as const
 
-const FAULT_WEIGHTS: ReadonlyArray<readonly [ColleagueFault, number]> = [
+const FAULT_WEIGHTS: ReadonlyArray<readonly [DrawnFault, number]> = [
   ['loss', 2],
   ['duplicate', 1],
   ['delay', 2],
@@ -837,7 +840,7 @@ class ColleagueSimulation {
     for (const government of [...governments.values(), ...proposed]) {
       const parliament = parliamentOf(government)
       const living = parliament.filter((id) => id !== excluded && this.#members.get(id)?.running === true).length
-      if (living < Math.floor(parliament.length / 2) + 1) return false
+      if (living < quorumSize(parliament.length)) return false
     }
     return true
   }
@@ -858,7 +861,7 @@ class ColleagueSimulation {
   #injectFault(): void {
     const total = FAULT_WEIGHTS.reduce((sum, [, weight]) => sum + weight, 0)
     let roll = this.#actions.next() * total
-    let type: ColleagueFault = 'heal'
+    let type: DrawnFault = 'heal'
     for (const [candidate, weight] of FAULT_WEIGHTS) {
       roll -= weight
       if (roll < 0) {
@@ -869,7 +872,7 @@ class ColleagueSimulation {
     if (this.#applyFault(type)) this.stats.faults[type]++
   }
 
-  #applyFault(type: ColleagueFault): boolean {
+  #applyFault(type: DrawnFault): boolean {
     const actions = this.#actions
     const alive = this.#living().map((member) => member.id)
     switch (type) {
@@ -931,9 +934,6 @@ class ColleagueSimulation {
       }
       case 'crash':
         return this.#crashSomeone()
-      case 'crash-beyond-quorum':
-      case 'restart':
-        return false
       case 'newcomer':
         return this.#admitNewcomer()
       case 'newcomer-then-leader-fault': {

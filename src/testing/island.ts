@@ -8,6 +8,7 @@
 
 import { membersOf, parliamentOf } from '../paxos/government.js'
 import { Legislator } from '../paxos/legislator.js'
+import { quorumSize } from '../paxos/quorum.js'
 import type {
   Accepted,
   Committed,
@@ -69,6 +70,8 @@ export const FAULT_TYPES = [
   'pause',
 ] as const
 export type FaultType = (typeof FAULT_TYPES)[number]
+/** A crash beyond quorum is not drawn: it is counted when a drawn crash would take the quorum. */
+type DrawnFault = Exclude<FaultType, 'crash-beyond-quorum'>
 
 export interface SimulateOptions {
   readonly seed: number
@@ -176,7 +179,7 @@ const DEFAULTS = {
   pausedInboxMax: 1024,
 } as const
 
-const FAULT_WEIGHTS: ReadonlyArray<readonly [FaultType, number]> = [
+const FAULT_WEIGHTS: ReadonlyArray<readonly [DrawnFault, number]> = [
   ['loss', 2],
   ['duplicate', 1],
   ['delay', 2],
@@ -623,7 +626,7 @@ class IslandSimulation {
   #injectFault(actions: Random): void {
     const total = FAULT_WEIGHTS.reduce((sum, [, weight]) => sum + weight, 0)
     let roll = actions.next() * total
-    let type: FaultType = 'heal'
+    let type: DrawnFault = 'heal'
     for (const [candidate, weight] of FAULT_WEIGHTS) {
       roll -= weight
       if (roll < 0) {
@@ -642,7 +645,7 @@ class IslandSimulation {
   }
 
   /** Applies one fault; false when it did not apply (e.g. no member may crash). */
-  #applyFault(type: FaultType, actions: Random): boolean {
+  #applyFault(type: DrawnFault, actions: Random): boolean {
     const alive = this.#alive().map((member) => member.id)
     switch (type) {
       case 'loss':
@@ -690,8 +693,6 @@ class IslandSimulation {
         break
       case 'crash':
         return this.#crashSomeone(actions)
-      case 'crash-beyond-quorum':
-        return false
       case 'newcomer':
         return this.#admitNewcomer(actions)
       case 'pause': {
@@ -818,7 +819,7 @@ class IslandSimulation {
     for (const government of [...governments.values(), ...this.#proposed.values()]) {
       const parliament = parliamentOf(government)
       const live = parliament.filter((id) => id !== excluded && this.#members.get(id)?.alive === true).length
-      if (live < Math.floor(parliament.length / 2) + 1) return false
+      if (live < quorumSize(parliament.length)) return false
     }
     return true
   }
