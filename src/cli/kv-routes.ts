@@ -3,6 +3,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { JsonValue } from '../colleague/json.js'
+import { BodyTooLarge, readBody } from '../colleague/read-body.js'
 import { isKvKey, type KvOperation, type KvRecord, type KvStore } from './kv-store.js'
 
 /** What the routes need from a colleague: the store's writer. */
@@ -172,26 +173,22 @@ function parseKey(encoded: string): string {
   return key
 }
 
-async function readBody(request: IncomingMessage, bodyBytesMax: number): Promise<Buffer> {
-  const declared = Number(request.headers['content-length'] ?? 0)
-  if (declared > bodyBytesMax) throw new KvHttpError('KV_BODY_TOO_LARGE', `body over ${bodyBytesMax} bytes`)
-  const chunks: Buffer[] = []
-  let length = 0
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    length += chunk.length
-    if (length > bodyBytesMax) throw new KvHttpError('KV_BODY_TOO_LARGE', `body over ${bodyBytesMax} bytes`)
-    chunks.push(chunk)
+async function readKvBody(request: IncomingMessage, bodyBytesMax: number): Promise<Buffer> {
+  try {
+    return await readBody(request, bodyBytesMax)
+  } catch (error) {
+    if (error instanceof BodyTooLarge) throw new KvHttpError('KV_BODY_TOO_LARGE', `body over ${bodyBytesMax} bytes`)
+    throw error
   }
-  return Buffer.concat(chunks, length)
 }
 
 async function drain(request: IncomingMessage, bodyBytesMax: number): Promise<void> {
-  await readBody(request, bodyBytesMax)
+  await readKvBody(request, bodyBytesMax)
 }
 
 /** A JSON body (by content type) is parsed; anything else is kept as text. */
 async function readValue(request: IncomingMessage, bodyBytesMax: number): Promise<JsonValue> {
-  const body = await readBody(request, bodyBytesMax)
+  const body = await readKvBody(request, bodyBytesMax)
   const text = body.toString('utf8')
   const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
   if (type !== 'application/json' && !type.endsWith('+json')) return text

@@ -1,5 +1,5 @@
-// A `serve` child process, as the demo (and the CLI's tests) drive it: spawn,
-// wait for its "listening URL" line, stop it, or kill it.
+// A `serve` child process, as the demo, the CLI's tests and the fault harness
+// drive it: spawn, wait for its "listening URL" line, stop it, or kill it.
 
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -34,6 +34,8 @@ export interface SpawnMember {
   readonly args: readonly string[]
   readonly readyTimeoutMs: number
   readonly mainPath?: string
+  /** Environment of the child; default this process's. */
+  readonly env?: NodeJS.ProcessEnv
 }
 
 export function spawnMember(options: SpawnMember): MemberProcess {
@@ -41,6 +43,7 @@ export function spawnMember(options: SpawnMember): MemberProcess {
   // SIGKILL) and stop, so no member outlives the demo or a test.
   const child = spawn(process.execPath, [options.mainPath ?? MAIN_PATH, 'serve', ...options.args], {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    ...(options.env === undefined ? {} : { env: options.env }),
   })
   child.channel?.unref()
   const tail: string[] = []

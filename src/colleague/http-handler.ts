@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ColleagueError, isColleagueError } from './errors.js'
 import type { PinoLikeLogger } from './logger.js'
+import { BodyTooLarge, readBody as readBytes } from './read-body.js'
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, type Signer } from './signature.js'
 
 export type RequestType = 'health' | 'kibitz' | 'join' | 'bootstrap' | 'shutdown' | 'oob'
@@ -117,32 +118,12 @@ async function readBody(options: HandlerOptions, request: IncomingMessage, route
 }
 
 function readText(options: HandlerOptions, request: IncomingMessage): Promise<string> {
-  const limit = options.bodyBytesMax
-  const declared = Number(request.headers['content-length'] ?? 0)
-  if (declared > limit) {
-    request.resume()
-    return Promise.reject(refuse(options, tooLarge(limit)))
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    let over = false
-    request.on('data', (chunk: Buffer) => {
-      if (over) return
-      size += chunk.length
-      if (size > limit) {
-        over = true
-        chunks.length = 0
-        reject(refuse(options, tooLarge(limit)))
-        return
-      }
-      chunks.push(chunk)
-    })
-    request.on('end', () => {
-      if (!over) resolve(Buffer.concat(chunks).toString('utf8'))
-    })
-    request.on('error', reject)
-  })
+  return readBytes(request, options.bodyBytesMax).then(
+    (body) => body.toString('utf8'),
+    (error: unknown) => {
+      throw error instanceof BodyTooLarge ? refuse(options, tooLarge(error.limit)) : error
+    },
+  )
 }
 
 function tooLarge(limit: number): ColleagueError {

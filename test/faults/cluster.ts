@@ -4,17 +4,16 @@
 // stopped by close(), also after a failure, and dies with its parent through
 // the IPC channel if the harness itself is killed.
 
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { FaultProxy, type FaultRule, type LinkFault } from './fault-proxy.js'
+import { spawnMember, type Exit } from '../../src/cli/member-process.js'
 import type { Government } from '../../src/paxos/types.js'
 
-export const MAIN_PATH = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url))
 /** libfaketime where Debian puts it, or null when it is not installed. */
 export const LIBFAKETIME =
   ['x86_64-linux-gnu', 'aarch64-linux-gnu', '.']
@@ -22,7 +21,6 @@ export const LIBFAKETIME =
     .find((path) => existsSync(path)) ?? null
 
 const READY_TIMEOUT_MS = 20_000
-const STDERR_LINES_KEPT = 60
 const HEALTH_TIMEOUT_MS = 1_000
 const STOP_TIMEOUT_MS = 3_000
 const POLL_MS = 50
@@ -35,10 +33,7 @@ export interface ClusterOptions {
   readonly logLevel?: string
 }
 
-export interface Exit {
-  readonly code: number | null
-  readonly signal: NodeJS.Signals | null
-}
+export type { Exit }
 
 export interface StartOptions {
   /** Join through this member (through its proxy); absent: bootstrap. */
@@ -159,7 +154,7 @@ export class Cluster {
     const secretFile = await this.secretFile()
     const via = start.joinVia === undefined ? null : this.members.get(start.joinVia)
     const args = [
-      MAIN_PATH, 'serve', '--island', this.options.island, '--bind', `127.0.0.1:${port}`, '--id', id,
+      '--island', this.options.island, '--bind', `127.0.0.1:${port}`, '--id', id,
       '--location', proxy.url, '--ping-ms', String(this.options.pingMs), '--timeout-ms', String(this.options.timeoutMs),
       '--log-level', this.options.logLevel ?? 'warn',
       ...(secretFile === null ? [] : ['--secret-file', secretFile]),
@@ -172,22 +167,14 @@ export class Cluster {
       env['FAKETIME'] = start.fakeTime
       env['FAKETIME_DONT_RESET'] = '1'
     }
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env })
-    child.channel?.unref()
-    const tail: string[] = []
-    child.stderr?.setEncoding('utf8')
-    child.stderr?.on('data', (chunk: string) => {
-      tail.push(...chunk.split('\n').filter((line) => line.length > 0))
-      if (tail.length > STDERR_LINES_KEPT) tail.splice(0, tail.length - STDERR_LINES_KEPT)
-    })
-    const exited = new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+    const spawned = spawnMember({ name: id, args, env, readyTimeoutMs: READY_TIMEOUT_MS })
     const member: Member = {
-      id, proxy, url, port, child, exited, alive: true, stopped: false,
-      ready: waitListening(child, exited, id),
-      stderrTail: () => tail.join('\n'),
+      id, proxy, url, port, child: spawned.child, exited: spawned.exited, alive: true, stopped: false,
+      ready: spawned.ready.then(() => undefined),
+      stderrTail: () => spawned.stderrTail(),
     }
     member.ready.catch(() => undefined)
-    void exited.then(() => {
+    void spawned.exited.then(() => {
       member.alive = false
     })
     this.members.set(id, member)
@@ -347,25 +334,6 @@ async function stopMember(member: Member): Promise<Exit | null> {
   } finally {
     clearTimeout(timer)
   }
-}
-
-function waitListening(child: ChildProcess, exited: Promise<Exit>, id: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let stdout = ''
-    const timer = setTimeout(() => reject(new Error(`${id} not listening within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS)
-    child.stdout?.setEncoding('utf8')
-    child.stdout?.on('data', (chunk: string) => {
-      stdout = (stdout + chunk).slice(-4096)
-      if (/^listening http:\/\/\S+$/m.test(stdout)) {
-        clearTimeout(timer)
-        resolve()
-      }
-    })
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer)
-      reject(new Error(`${id} exited (${signal ?? `code ${code}`}) before it was ready`))
-    })
-  })
 }
 
 export async function getJson<T>(url: string, timeoutMs: number): Promise<T | null> {
