@@ -1,4 +1,4 @@
-import { BALLOT_ZERO } from './ballot.js'
+import { compareBallot } from './ballot.js'
 import {
   MEMBERS_MAX,
   bootstrapGovernment,
@@ -345,6 +345,11 @@ export class Legislator {
   tick(): void {
     this.#now++
     this.#toldExiled.clear()
+    const state = this.#state
+    if (state.role === 'leader' || state.role === 'candidate') {
+      // A higher promise steps a leader or candidate down before anything else.
+      assert(compareBallot(state.ballot, this.#log.promised) === 0, `a ${state.role} holds the ballot it promised`)
+    }
     switch (this.#state.role) {
       case 'leader':
         this.#onLeaderTick(this.#state)
