@@ -10,6 +10,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { spawnListening as spawnProcess } from '../src/cli/member-process.js'
 import type { MemberCommand, MemberReply } from './member.js'
 import { track, trackDirectory } from './processes.js'
 import { sleep } from './stats.js'
@@ -20,7 +21,6 @@ const MEMBER_PATH = fileURLToPath(new URL('./member.js', import.meta.url))
 const READY_TIMEOUT_MS = 20_000
 const POLL_MS = 50
 const STDERR_KEPT_BYTES = 8192
-const LISTENING = /^listening (http:\/\/\S+)$/m
 
 export interface Timeouts {
   /** Our ping and etcd's heartbeat interval. */
@@ -36,33 +36,16 @@ export interface Started {
   stderrTail(): string
 }
 
-/** Spawns `command`, keeps the tail of its stderr, resolves once stdout shows "listening URL". */
-function spawnListening(name: string, command: string, args: readonly string[]): Promise<Started> {
-  const child = track(spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] }))
-  let tail = ''
-  child.stderr?.setEncoding('utf8')
-  child.stderr?.on('data', (chunk: string) => {
-    tail = (tail + chunk).slice(-STDERR_KEPT_BYTES)
-  })
-  return new Promise((resolve, reject) => {
-    let stdout = ''
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`${name} did not start within ${READY_TIMEOUT_MS} ms:\n${tail}`))
-    }, READY_TIMEOUT_MS)
-    child.stdout?.setEncoding('utf8')
-    child.stdout?.on('data', (chunk: string) => {
-      stdout = (stdout + chunk).slice(-4096)
-      const url = LISTENING.exec(stdout)?.[1]
-      if (url === undefined) return
-      clearTimeout(timer)
-      resolve({ name, child, url, stderrTail: () => tail })
-    })
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer)
-      reject(new Error(`${name} exited (${signal ?? `code ${code}`}) before it listened:\n${tail}`))
-    })
-  })
+/** Spawns `command` (the one spawner, src/cli/member-process.ts), registered for cleanup; killed if it does not listen in time. */
+async function spawnListening(name: string, command: string, args: readonly string[]): Promise<Started> {
+  const started = spawnProcess({ name, command, args, readyTimeoutMs: READY_TIMEOUT_MS })
+  track(started.child)
+  try {
+    return { name, child: started.child, url: await started.ready, stderrTail: () => started.stderrTail() }
+  } catch (error) {
+    started.kill('SIGKILL')
+    throw new Error(`${error instanceof Error ? error.message : String(error)}:\n${started.stderrTail()}`)
+  }
 }
 
 async function getJson(url: string, timeoutMs: number): Promise<unknown> {

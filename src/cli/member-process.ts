@@ -1,5 +1,6 @@
-// A `serve` child process, as the demo, the CLI's tests and the fault harness
-// drive it: spawn, wait for its "listening URL" line, stop it, or kill it.
+// A child process that serves, as the demo, the CLI's tests, the fault
+// harness and the benchmark drive it: spawn, wait for its "listening URL"
+// line, stop it, or kill it.
 
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -38,11 +39,36 @@ export interface SpawnMember {
   readonly env?: NodeJS.ProcessEnv
 }
 
+/** A `paxos-colleague serve` member. */
 export function spawnMember(options: SpawnMember): MemberProcess {
-  // The IPC channel lets a member notice that its parent died (even by
-  // SIGKILL) and stop, so no member outlives the demo or a test.
-  const child = spawn(process.execPath, [options.mainPath ?? MAIN_PATH, 'serve', ...options.args], {
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  return spawnListening({
+    name: options.name,
+    command: process.execPath,
+    args: [options.mainPath ?? MAIN_PATH, 'serve', ...options.args],
+    readyTimeoutMs: options.readyTimeoutMs,
+    ipc: true,
+    ...(options.env === undefined ? {} : { env: options.env }),
+  })
+}
+
+export interface SpawnListening {
+  readonly name: string
+  readonly command: string
+  readonly args: readonly string[]
+  readonly readyTimeoutMs: number
+  /**
+   * Open an IPC channel (Node.js children only): it lets a member notice
+   * that its parent died, even by SIGKILL, and stop, so no member outlives
+   * the demo or a test.
+   */
+  readonly ipc?: boolean
+  readonly env?: NodeJS.ProcessEnv
+}
+
+/** Any process that prints `listening URL` on stdout once it serves. */
+export function spawnListening(options: SpawnListening): MemberProcess {
+  const child = spawn(options.command, options.args, {
+    stdio: options.ipc === true ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
     ...(options.env === undefined ? {} : { env: options.env }),
   })
   child.channel?.unref()
