@@ -51,26 +51,6 @@ export class Log {
     this.#trim = position - 1
   }
 
-  /**
-   * A durable member after a restart: what it promised, and what it accepted
-   * above `position`, the snapshot it applied (so forgotten); entries at or
-   * below `commit` are known chosen and are output again by the next
-   * `advance`. Nothing of it is handed out to persist again.
-   */
-  resume(promised: Ballot | null, position: number, accepted: readonly Accepted[], commit: number): void {
-    assert(this.#commit === -1 && this.#slots.size === 0, 'only an empty log resumes')
-    assert(commit >= position, 'a snapshot holds only chosen entries')
-    if (promised !== null) this.#promised = promised
-    this.#setCommit(position)
-    this.#trim = position
-    this.#end = position
-    for (const item of accepted) {
-      if (item.position <= position) continue
-      this.#slots.set(item.position, { position: item.position, ballot: item.ballot, entry: item.entry, chosen: item.position <= commit })
-      if (item.position > this.#end) this.#end = item.position
-    }
-  }
-
   get(position: number): Slot | undefined {
     return this.#slots.get(position)
   }
