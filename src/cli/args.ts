@@ -129,8 +129,9 @@ export function usageOf(topic: HelpTopic): string {
 
 const HELP_FLAGS = new Set(['--help', '-h'])
 
-const MEMBERS_MIN = 3
-const MEMBERS_MAX = 7
+/** Processes the demo starts: an island of 3 to 7 (not the island's own limit, MEMBERS_MAX). */
+const DEMO_MEMBERS_MIN = 3
+const DEMO_MEMBERS_MAX = 7
 const KEYS_MAX = 10_000
 const DEADLINE_MS_MAX = 600_000
 
@@ -243,7 +244,7 @@ function parseDemo(argv: readonly string[]): Command {
   return {
     command: 'demo',
     options: {
-      members: optionalInteger(values, 'members', MEMBERS_MIN, MEMBERS_MAX) ?? 3,
+      members: optionalInteger(values, 'members', DEMO_MEMBERS_MIN, DEMO_MEMBERS_MAX) ?? 3,
       keys: optionalInteger(values, 'keys', 1, KEYS_MAX) ?? 30,
       deadlineMs: optionalInteger(values, 'deadline-ms', 1_000, DEADLINE_MS_MAX) ?? 60_000,
       logLevel: parseLogLevel(optionalString(values, 'log-level') ?? 'warn'),
