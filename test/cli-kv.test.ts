@@ -22,7 +22,9 @@ async function enqueue(operation: KvOperation): Promise<{ position: number }> {
 }
 
 before(async () => {
-  server = createKvServer({ store, enqueue, bodyBytesMax: 1024 })
+  // The barrier of this stand-in log is an entry of its own, so that tests can see it.
+  const barrier = (): Promise<unknown> => enqueue({ kv: 'barrier' })
+  server = createKvServer({ store, enqueue, barrier, bodyBytesMax: 1024 })
   ;({ url } = await server.listen('127.0.0.1', 0))
 })
 

@@ -11,6 +11,8 @@ export interface KvRoutesOptions {
   readonly store: KvStore
   /** Resolves once the value is committed and applied on this member. */
   readonly enqueue: (operation: KvOperation) => Promise<{ readonly position: number }>
+  /** Resolves once every write committed before the call is applied here (`colleague.barrier()`). */
+  readonly barrier: () => Promise<unknown>
   /** Bound on one write or barrier; past it the answer is 503 KV_TIMEOUT (the write may still apply). */
   readonly writeTimeoutMs?: number
   readonly bodyBytesMax?: number
@@ -61,6 +63,14 @@ export function createKvListener(options: KvRoutesOptions): RequestListener {
   const bodyBytesMax = options.bodyBytesMax ?? BODY_BYTES_MAX
 
   async function commit(operation: KvOperation): Promise<number> {
+    return (await bounded(options.enqueue(operation))).position
+  }
+
+  async function barrier(): Promise<void> {
+    await bounded(options.barrier())
+  }
+
+  async function bounded<T>(work: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -69,8 +79,7 @@ export function createKvListener(options: KvRoutesOptions): RequestListener {
       )
     })
     try {
-      const { position } = await Promise.race([options.enqueue(operation), timeout])
-      return position
+      return await Promise.race([work, timeout])
     } finally {
       clearTimeout(timer)
     }
@@ -84,7 +93,7 @@ export function createKvListener(options: KvRoutesOptions): RequestListener {
     const consistent = query.consistent
     if (whole) {
       if (method !== 'GET') throw methodNotAllowed(response, 'GET')
-      if (consistent) await commit({ kv: 'barrier' })
+      if (consistent) await barrier()
       const { store } = options
       const entries = store
         .entries()
@@ -95,7 +104,7 @@ export function createKvListener(options: KvRoutesOptions): RequestListener {
     const key = parseKey(url.pathname.slice('/kv/'.length))
     switch (method) {
       case 'GET': {
-        if (consistent) await commit({ kv: 'barrier' })
+        if (consistent) await barrier()
         const record = options.store.get(key)
         if (record === undefined) throw new KvHttpError('KV_NOT_FOUND', `no key ${JSON.stringify(key)}`)
         return send(response, 200, describe(key, record))
@@ -109,7 +118,7 @@ export function createKvListener(options: KvRoutesOptions): RequestListener {
         await drain(request, bodyBytesMax)
         // Deleting nothing writes nothing: a key absent here answers 404 without a log entry
         // (after a barrier with consistent=1, so that a member that lags does not answer too soon).
-        if (consistent && options.store.get(key) === undefined) await commit({ kv: 'barrier' })
+        if (consistent && options.store.get(key) === undefined) await barrier()
         if (options.store.get(key) === undefined) throw new KvHttpError('KV_NOT_FOUND', `no key ${JSON.stringify(key)}`)
         const position = await commit({ kv: 'delete', key })
         return send(response, 200, { key, position })

@@ -32,6 +32,10 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<number>
       if (colleague === null) throw Object.assign(new Error('not started'), { code: 'KV_UNAVAILABLE' })
       return colleague.enqueue(operation)
     },
+    barrier: async () => {
+      if (colleague === null) throw Object.assign(new Error('not started'), { code: 'KV_UNAVAILABLE' })
+      return colleague.barrier()
+    },
   })
   const address = await kvServer.listen(options.host, options.port).catch((error: unknown) => {
     throw new StartError(`cannot listen on ${options.host}:${options.port}: ${reasonOf(error)}`)

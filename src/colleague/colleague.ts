@@ -11,7 +11,8 @@ import type { AddressInfo } from 'node:net'
 import { systemClock, type Clock } from '../kibitzer/clock.js'
 import { Kibitzer } from '../kibitzer/kibitzer.js'
 import { electionJitterTicks, tickSchedule } from '../kibitzer/tick-schedule.js'
-import { isMember, membersOf } from '../paxos/government.js'
+import { isMember, isParliament, membersOf } from '../paxos/government.js'
+import { BARRIER_TEXT, isBarrier } from './barrier.js'
 import { Legislator } from '../paxos/legislator.js'
 import type { Committed, Government, LegislatorRefusal, Submission } from '../paxos/types.js'
 import { Applier } from './applier.js'
@@ -324,15 +325,74 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   enqueue(value: T): Promise<Enqueued> {
     try {
       this.assertAlive()
-      const text = encodeValue(value, this.valueBytesMax)
-      if (this.state !== 'member') throw new ColleagueError('NOT_JOINED', 'enqueue before bootstrap or join completed')
-      const result = this.act((legislator) => legislator.enqueue(text))
-      if (!result.ok) throw refusalError(result.code)
-      const startedMs = performance.now()
-      return new Promise((resolve, reject) => this.submissions.set(result.seq, { resolve, reject, startedMs }))
+      return this.submit(encodeValue(value, this.valueBytesMax))
     } catch (error) {
       return Promise.reject(error)
     }
+  }
+
+  /**
+   * Resolves once every value committed anywhere before the call is applied
+   * on this colleague: a linearizable read point. A barrier goes through the
+   * leader's log like a value (so it needs a quorum, as a write does), and
+   * the application never sees it. Resolves `{ position, promise }` of the
+   * barrier itself.
+   */
+  barrier(): Promise<Enqueued> {
+    try {
+      this.assertAlive()
+      return this.submit(BARRIER_TEXT)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /**
+   * Resolves once a government applied here names this colleague in the
+   * parliament: it votes. At once if it already does; rejects when the
+   * colleague shuts down or crashes first. A member may stay a constituent
+   * for good when the parliament is full (`parliamentSize`).
+   */
+  promoted(): Promise<void> {
+    try {
+      this.assertAlive()
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const votes = (): boolean => this.appliedGovernment !== null && isParliament(this.appliedGovernment, this.colleagueId)
+    if (votes()) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const onGovernment = (): void => {
+        if (!votes()) return
+        stop()
+        resolve()
+      }
+      const onCrash = (error: ColleagueError): void => {
+        stop()
+        reject(error)
+      }
+      const onShutdown = (): void => {
+        stop()
+        reject(new ColleagueError('SHUT_DOWN', 'the colleague was shut down'))
+      }
+      const stop = (): void => {
+        this.off('government', onGovernment)
+        this.off('crash', onCrash)
+        this.off('shutdown', onShutdown)
+      }
+      this.on('government', onGovernment)
+      this.on('crash', onCrash)
+      this.on('shutdown', onShutdown)
+    })
+  }
+
+  /** Hands one value's JSON text (or a barrier) to the legislator; resolves once applied here. */
+  private submit(text: string): Promise<Enqueued> {
+    if (this.state !== 'member') throw new ColleagueError('NOT_JOINED', 'enqueue before bootstrap or join completed')
+    const result = this.act((legislator) => legislator.enqueue(text))
+    if (!result.ok) throw refusalError(result.code)
+    const startedMs = performance.now()
+    return new Promise((resolve, reject) => this.submissions.set(result.seq, { resolve, reject, startedMs }))
   }
 
   /**
@@ -476,6 +536,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   }
 
   private applyValue(committed: Committed, submission: Submission): void | Promise<void> {
+    if (isBarrier(submission.value)) return this.settleSubmission(committed, submission)
     const applied = this.application.entry({
       position: committed.position,
       promise: committed.promise,

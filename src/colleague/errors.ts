@@ -28,6 +28,8 @@ export const ERROR_STATUS = {
   NOT_JOINED: 409,
   /** `bootstrap()` or `join()` on a colleague that already did one of them. */
   ALREADY_JOINED: 409,
+  /** `join(url)`: a living member already holds this colleagueId, at another location. */
+  ID_IN_USE: 409,
   /** The colleague has no `location` to advertise: call `listen()` first or pass `location`. */
   NO_LOCATION: 409,
   /** The storage directory belongs to another island or another colleague. */

@@ -6,7 +6,7 @@
 // ask for. The colleague owns the lifecycle; this module owns the protocol.
 
 import type { Clock } from '../kibitzer/clock.js'
-import { membersOf } from '../paxos/government.js'
+import { isMember, membersOf } from '../paxos/government.js'
 import type { Legislator } from '../paxos/legislator.js'
 import type { Government } from '../paxos/types.js'
 import { ColleagueError, isColleagueError } from './errors.js'
@@ -96,9 +96,12 @@ export class Immigration {
         throw error
       }
       host.logger.debug({ url, attempt }, 'immigration not seen yet; asking again')
-      await this.requestImmigration(url, body, false).catch((error: unknown) => {
-        host.logger.debug({ url, err: error }, 'repeated join request failed')
-      })
+      const repeated = await this.requestImmigration(url, body, false).then(
+        () => null,
+        (error: unknown) => error,
+      )
+      if (isColleagueError(repeated) && repeated.code === 'ID_IN_USE') throw host.abandonJoin(repeated)
+      if (repeated !== null) host.logger.debug({ url, err: repeated }, 'repeated join request failed')
     }
   }
 
@@ -115,7 +118,7 @@ export class Immigration {
     const parsed = parseJson(answer.text)
     if (answer.status < 200 || answer.status > 299) {
       const remote = remoteError(parsed)
-      const code = answer.status < 500 ? 'JOIN_REFUSED' : 'JOIN_FAILED'
+      const code = remote?.code === 'ID_IN_USE' ? 'ID_IN_USE' : answer.status < 500 ? 'JOIN_REFUSED' : 'JOIN_FAILED'
       throw fail(
         new ColleagueError(code, `${url} refused the join (${answer.status} ${remote?.code ?? ''})`, { cause: remote ?? answer.text }),
       )
@@ -216,6 +219,12 @@ export class Immigration {
 
   /** Forwards a newcomer's request to the legislator, which passes it to the leader. */
   receiveJoin(id: string, properties: JoinBody['properties']): void {
+    // The same newcomer asking again is admitted once (idempotent); another process with the id is not.
+    const government = this.host.legislator.government
+    const holder = government !== null && isMember(government, id) ? government.properties[id]?.['location'] : undefined
+    if (holder !== undefined && holder !== properties.location) {
+      throw new ColleagueError('ID_IN_USE', `${JSON.stringify(id)} is a living member's id (at ${String(holder)})`)
+    }
     const refusal = this.host.act((legislator) => legislator.immigrate(id, properties))
     if (refusal !== null) throw new ColleagueError(refusal, `the legislator refused: ${refusal}`)
     this.host.logger.debug({ newcomer: id, location: properties.location }, 'immigration forwarded')
