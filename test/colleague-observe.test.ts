@@ -137,10 +137,13 @@ test('events, info logs and diagnostics_channel messages for a new leader, an ex
     assert.equal(atInfo('elected leader', 'm0').length, 1)
     assert.ok(published.some((entry) => entry.channel === CHANNELS.promoted && entry.message['member'] === 'm2'))
 
-    // Nothing per request at info.
-    const before = lines.filter((line) => line.level === 'info').length
+    // Nothing per request at info: whatever shows there while values are enqueued is a change of the
+    // island (on a busy machine a slow member may be suspected and come back), never a line per request.
+    const before = lines.length
     for (let index = 0; index < 30; index++) await (index % 2 === 0 ? second : first).colleague.enqueue(index)
-    assert.equal(lines.filter((line) => line.level === 'info').length, before, 'enqueues log nothing at info')
+    const changes = new Set(['elected leader', 'new leader', 'lost leadership', 'member exiled', 'member admitted', 'member promoted', 'quorum regained'])
+    const perRequest = lines.slice(before).filter((line) => line.level === 'info' && !changes.has(line.message))
+    assert.deepEqual(perRequest, [], 'enqueues log nothing at info')
 
     const leaderEvents: Array<{ leader: string; number: number }> = []
     const exiledEvents: string[] = []
