@@ -587,7 +587,7 @@ class ColleagueSimulation {
       id,
       clock,
       alive: () => member?.running === true,
-      receive: (route: PeerRoute, body: string) => receive(colleague, route, body),
+      receive: (route: PeerRoute, body: string) => this.#receive(colleague, route, body),
     }
     const options: ColleagueOptions & { [MUTANT_OPTION]?: ColleagueMutant } = {
       islandName: 'simulated',
@@ -734,10 +734,6 @@ class ColleagueSimulation {
 
   /** The wire tap: out-of-band requests go once, to the arrival government's leader. */
   #onPosted(from: string, to: string | null, route: PeerRoute, body: string): ((ok: boolean) => void) | undefined {
-    if (route === '/kibitz') {
-      if (body.includes('"government":{')) this.#noteProposals(body)
-      return undefined
-    }
     if (route !== '/oob') return undefined
     const member = this.#members.get(from)
     if (member === undefined) return undefined
@@ -759,9 +755,23 @@ class ColleagueSimulation {
     }
   }
 
-  #noteProposals(body: string): void {
+  /** The receiving side of the simulated wire: what the HTTP handler does, without HTTP. */
+  async #receive(colleague: Colleague, route: PeerRoute, body: string): Promise<PostAnswer> {
+    try {
+      const parsed = JSON.parse(body) as unknown
+      // A government can be chosen only once members received it: watch for them here.
+      if (route === '/kibitz' && body.includes('"government":{')) this.#noteProposals(parsed)
+      const result = await colleague.request(route.slice(1), parsed)
+      return result === undefined ? { status: 204, text: '' } : { status: 200, text: JSON.stringify(result) }
+    } catch (error) {
+      if (isColleagueError(error)) return { status: error.status, text: JSON.stringify(error.toBody()) }
+      return { status: 500, text: JSON.stringify({ error: { code: 'INTERNAL', message: text(error) } }) }
+    }
+  }
+
+  #noteProposals(body: unknown): void {
     const latest = this.#latest?.number ?? 0
-    const { messages } = JSON.parse(body) as { messages: Array<{ entries?: unknown[]; accepted?: unknown[] }> }
+    const messages = (body as { messages?: Array<{ entries?: unknown[]; accepted?: unknown[] }> }).messages ?? []
     for (const message of messages) {
       for (const accepted of [...(message.entries ?? []), ...(message.accepted ?? [])]) {
         const entry = (accepted as { entry?: { type?: string; government?: Government } }).entry
@@ -983,17 +993,6 @@ class ColleagueSimulation {
 
   #trace(line: string): void {
     this.#options.trace?.(`[${this.#step} ${this.#scheduler.now}ms] ${line}`)
-  }
-}
-
-/** The receiving side of the simulated wire: what the HTTP handler does, without HTTP. */
-async function receive(colleague: Colleague, route: PeerRoute, body: string): Promise<PostAnswer> {
-  try {
-    const result = await colleague.request(route.slice(1), JSON.parse(body) as unknown)
-    return result === undefined ? { status: 204, text: '' } : { status: 200, text: JSON.stringify(result) }
-  } catch (error) {
-    if (isColleagueError(error)) return { status: error.status, text: JSON.stringify(error.toBody()) }
-    return { status: 500, text: JSON.stringify({ error: { code: 'INTERNAL', message: text(error) } }) }
   }
 }
 

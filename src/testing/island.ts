@@ -4,7 +4,9 @@
 // delays and reorders messages, partitions the network and crashes members;
 // a liveness phase heals everything and requires the island to converge. The
 // history checker runs after every step. Everything random comes from the
-// seed, so a run replays exactly.
+// seed, so a run replays exactly. This is the legislator alone; the
+// whole colleague (application, out-of-band, forwarding) runs in
+// colleague-simulation.ts, on the real code rather than a model of it.
 
 import { membersOf, parliamentOf } from '../paxos/government.js'
 import { Legislator } from '../paxos/legislator.js'
@@ -126,11 +128,6 @@ export interface SimulationResult {
 
 type Phase = 'immigrant' | 'copying' | 'citizen'
 
-interface AppliedValue {
-  readonly position: number
-  readonly key: string
-}
-
 interface Member {
   readonly id: string
   readonly legislator: SimulatedLegislator
@@ -141,10 +138,6 @@ interface Member {
   immigrateAttempts: number
   arrivalPosition: number
   arrivalLeader: string
-  /** The application state: submissions applied, in order. */
-  applied: AppliedValue[]
-  /** Outputs held back until a newcomer has its state. */
-  readonly buffered: Committed[]
   /** Seqs this member's enqueues were given. */
   readonly submitted: number[]
   wasLeader: boolean
@@ -242,7 +235,6 @@ class IslandSimulation {
    * of them may already be chosen, so crashes must keep their quorums too.
    */
   #proposed = new Map<string, Government>()
-  #firstPosition: number | null = null
   #leaderSeen = false
   /** Tick at which the current partitions heal by themselves. */
   #healTick = 0
@@ -410,7 +402,6 @@ class IslandSimulation {
     if (this.#stopped()) return
     const survivors = this.#islanders()
     this.#checker.checkFinal(survivors.map((member) => member.id))
-    this.#checkApplicationState(survivors)
   }
 
   // ---- one step ----
@@ -469,7 +460,6 @@ class IslandSimulation {
 
   #onCommitted(member: Member, committed: Committed): void {
     const { entry } = committed
-    if (this.#firstPosition === null) this.#firstPosition = committed.position
     if (entry.type === 'government') this.#noteGovernment(entry.government)
     if (this.#trace !== undefined && committed.position > this.#tracedThrough) {
       this.#tracedThrough = committed.position
@@ -483,14 +473,6 @@ class IslandSimulation {
       this.stats.arrivals++
       this.#log(`${member.id} arrived at ${committed.position}, state from ${member.arrivalLeader}`)
     }
-    if (member.phase === 'copying') member.buffered.push(committed)
-    else this.#apply(member, committed)
-  }
-
-  #apply(member: Member, committed: Committed): void {
-    const { entry } = committed
-    if (entry.type !== 'value' || !committed.apply) return
-    member.applied.push({ position: committed.position, key: submissionKey(entry.submission.from, entry.submission.seq) })
   }
 
   #noteProposals(entries: readonly Accepted[]): void {
@@ -531,10 +513,11 @@ class IslandSimulation {
   }
 
   /**
-   * The newcomer's one out-of-band request: the application state as of its
-   * arrival, from the leader of its arrival government. Fails (and the
-   * newcomer crashes) when that leader is gone, unreachable or cannot serve it
-   * in time.
+   * What the legislator sees of a newcomer's state transfer: it naturalizes
+   * once its arrival government's leader is reachable and has committed up to
+   * the arrival, and is lost when that leader is gone, unreachable or slow.
+   * The transfer itself, the application state and the out-of-band rules are
+   * the colleague's; `simulate` in colleague-simulation.ts runs the real ones.
    */
   #copyState(member: Member): void {
     const leader = this.#members.get(member.arrivalLeader)
@@ -554,11 +537,9 @@ class IslandSimulation {
       member.waitedTicks++
       return
     }
-    member.applied = leader.applied.filter((applied) => applied.position < member.arrivalPosition)
     member.phase = 'citizen'
-    for (const committed of member.buffered.splice(0)) this.#apply(member, committed)
     this.#guard(member, 'naturalize', () => member.legislator.naturalize())
-    this.#log(`${member.id} has its state (${member.applied.length} values) and naturalizes`)
+    this.#log(`${member.id} naturalizes`)
   }
 
   /**
@@ -766,8 +747,6 @@ class IslandSimulation {
       immigrateAttempts: 0,
       arrivalPosition: -1,
       arrivalLeader: '',
-      applied: [],
-      buffered: [],
       submitted: [],
       wasLeader: false,
       pausedUntil: 0,
@@ -842,26 +821,6 @@ class IslandSimulation {
       if (unresolved !== undefined) return `${member.id}#${unresolved} never applied`
     }
     return null
-  }
-
-  /** Every survivor's application state is exactly the applied values of the log up to its commit. */
-  #checkApplicationState(survivors: readonly Member[]): void {
-    const first = this.#firstPosition
-    if (first === null) return
-    for (const member of survivors) {
-      if (member.phase !== 'citizen') continue
-      const expected = this.#checker.appliedBetween(first, member.legislator.commit)
-      if (expected === undefined) continue
-      const actual = member.applied.map((applied) => applied.key)
-      const index = expected.findIndex((key, at) => actual[at] !== key)
-      if (index >= 0 || actual.length !== expected.length) {
-        const at = index >= 0 ? index : Math.min(actual.length, expected.length)
-        this.#checker.report(
-          'exactly-once',
-          `${member.id} application state differs from the log at value ${at}: ${actual[at] ?? 'nothing'} vs ${expected[at] ?? 'nothing'}`,
-        )
-      }
-    }
   }
 
   /** Runs a legislator call; a throw is a violation and the member is gone. */
