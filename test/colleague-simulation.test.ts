@@ -39,11 +39,17 @@ test('a colleague seed replays exactly, trace and all', async () => {
   assert.deepEqual(second.stats, first.stats)
 })
 
-test('the simulated run restores the real Date and Math.random, and opens no socket', async () => {
+test('the simulated run restores the real Date, performance.now and Math.random, and opens no socket', async () => {
   const { now } = Date
   const { random } = Math
+  const performanceNow = performance.now
+  const RealDate = Date
   await simulate({ seed: 5, steps: 100 })
+  // Runs that overlap put the real ones back too, whichever ends first.
+  await Promise.all([simulate({ seed: 6, steps: 100 }), simulate({ seed: 7, steps: 50 })])
+  assert.equal(Date, RealDate)
   assert.equal(Date.now, now)
   assert.equal(Math.random, random)
+  assert.equal(performance.now, performanceNow)
   assert.deepEqual(process.getActiveResourcesInfo().filter((name) => name.startsWith('TCP')), [])
 })

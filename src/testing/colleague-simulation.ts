@@ -106,7 +106,7 @@ export interface ColleagueSimulateOptions {
   /** Stop at the first violation (default true). */
   readonly stopAtFirstViolation?: boolean
   /**
-   * While the run lasts, `Date.now()`, `new Date()` and `Math.random()` read
+   * While the run lasts, `Date.now()`, `new Date()`, `performance.now()` and `Math.random()` read
    * the simulated clock and the seed (default true), so an application that
    * reads them in `entry` diverges, and the seed replays it.
    */
@@ -235,13 +235,65 @@ interface LogRecord {
 /** Runs one seeded island of real colleagues; the same options give the same result. */
 export async function simulate(options: ColleagueSimulateOptions): Promise<ColleagueSimulationResult> {
   const simulation = new ColleagueSimulation(options)
-  const restore = options.virtualGlobals === false ? () => {} : simulation.virtualizeGlobals()
+  const restore = options.virtualGlobals === false ? () => {} : virtualizeGlobals(simulation.globals)
   try {
     await simulation.run()
   } finally {
     restore()
   }
   return { seed: options.seed, violations: simulation.violations, stats: simulation.stats }
+}
+
+interface VirtualGlobals {
+  now(): number
+  random(): number
+}
+
+/** Runs under way that read the virtual globals, and the one that moved last (runs may interleave). */
+let virtualized = 0
+let moving: VirtualGlobals | null = null
+let undoGlobals: (() => void) | null = null
+
+/**
+ * Points Date, performance.now and Math.random at the simulations under way;
+ * the last run to finish puts the real ones back.
+ */
+function virtualizeGlobals(globals: VirtualGlobals): () => void {
+  moving = globals
+  if (virtualized++ === 0) {
+    const RealDate = Date
+    const realRandom = Math.random
+    const ownNow = Object.getOwnPropertyDescriptor(performance, 'now')
+    const epoch = Date.UTC(2030, 0, 1)
+    const now = (): number => moving?.now() ?? 0
+    class SimulatedDate extends RealDate {
+      constructor(...args: unknown[]) {
+        if (args.length === 0) super(epoch + now())
+        else super(...(args as [string]))
+      }
+      static override now(): number {
+        return epoch + now()
+      }
+    }
+    globalThis.Date = SimulatedDate as DateConstructor
+    Math.random = () => moving?.random() ?? realRandom()
+    Object.defineProperty(performance, 'now', { value: now, configurable: true, writable: true })
+    undoGlobals = () => {
+      globalThis.Date = RealDate
+      Math.random = realRandom
+      if (ownNow !== undefined) Object.defineProperty(performance, 'now', ownNow)
+      else delete (performance as { now?: unknown }).now
+    }
+  }
+  let undone = false
+  return () => {
+    if (undone) return
+    undone = true
+    if (--virtualized > 0) return
+    moving = null
+    undoGlobals?.()
+    undoGlobals = null
+  }
 }
 
 class ColleagueSimulation {
@@ -284,6 +336,8 @@ class ColleagueSimulation {
     this.#actions = this.#random.fork('actions')
     this.#workloadRandom = this.#random.fork('workload')
     this.#network = new PeerNetwork(this.#scheduler, this.#random.fork('network'))
+    const globalRandom = this.#random.fork('globals')
+    this.globals = { now: () => this.#scheduler.now, random: () => globalRandom.next() }
     this.#network.observer = { posted: (from, to, route, body) => this.#onPosted(from, to, route, body) }
     this.#application = options.application ?? counterApplication
     this.#workload = options.workload ?? defaultWorkload
@@ -313,29 +367,8 @@ class ColleagueSimulation {
     }
   }
 
-  /** Points Date and Math.random at the simulation; returns what undoes it. */
-  virtualizeGlobals(): () => void {
-    const scheduler = this.#scheduler
-    const random = this.#random.fork('globals')
-    const RealDate = Date
-    const realRandom = Math.random
-    const epoch = Date.UTC(2030, 0, 1)
-    class SimulatedDate extends RealDate {
-      constructor(...args: unknown[]) {
-        if (args.length === 0) super(epoch + scheduler.now)
-        else super(...(args as [string]))
-      }
-      static override now(): number {
-        return epoch + scheduler.now
-      }
-    }
-    globalThis.Date = SimulatedDate as DateConstructor
-    Math.random = () => random.next()
-    return () => {
-      globalThis.Date = RealDate
-      Math.random = realRandom
-    }
-  }
+  /** What `Date`, `performance.now` and `Math.random` read while this run is the one moving. */
+  readonly globals: VirtualGlobals
 
   async run(): Promise<void> {
     if (await this.#setup()) {
@@ -437,6 +470,7 @@ class ColleagueSimulation {
 
   async #runStep(withWorkload: boolean): Promise<void> {
     this.#step++
+    moving = this.globals
     if (withWorkload) this.#runWorkload()
     const until = this.#scheduler.now + STEP_MS
     await this.#drain()
@@ -445,6 +479,7 @@ class ColleagueSimulation {
     // the step's end, as on a slow process. Either way it is the same each run.
     while (this.#scheduler.runInstant(until)) {
       for (let turn = 0; turn < MICROTASK_TURNS; turn++) await undefined
+      moving = this.globals
     }
     await this.#drain()
     this.#observeLeader()
