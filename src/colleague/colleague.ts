@@ -101,6 +101,8 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   private readonly startedAt: string
   private readonly randomId: () => string
   private readonly mutant: ColleagueMutant | null
+  /** Only for the `leader-applies-original` mutant: values as passed to enqueue, by seq. */
+  private readonly originals = new Map<number, unknown>()
   private readonly requestCounts: Record<string, number> = { refused: 0 }
   private readonly heard: HeardFrom
   private readonly status: StatusRoutes
@@ -325,7 +327,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   enqueue(value: T): Promise<Enqueued> {
     try {
       this.assertAlive()
-      return this.submit(encodeValue(value, this.valueBytesMax))
+      return this.submit(encodeValue(value, this.valueBytesMax), value)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -387,10 +389,11 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   }
 
   /** Hands one value's JSON text (or a barrier) to the legislator; resolves once applied here. */
-  private submit(text: string): Promise<Enqueued> {
+  private submit(text: string, value?: unknown): Promise<Enqueued> {
     if (this.state !== 'member') throw new ColleagueError('NOT_JOINED', 'enqueue before bootstrap or join completed')
     const result = this.act((legislator) => legislator.enqueue(text))
     if (!result.ok) throw refusalError(result.code)
+    if (this.mutant === 'leader-applies-original') this.originals.set(result.seq, value)
     const startedMs = performance.now()
     return new Promise((resolve, reject) => this.submissions.set(result.seq, { resolve, reject, startedMs }))
   }
@@ -541,11 +544,19 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
       position: committed.position,
       promise: committed.promise,
       // Parsed from the JSON text the log holds: JSON by construction.
-      value: decodeValue(submission.value) as JsonValue,
+      value: (this.mutantOriginal(submission) ?? decodeValue(submission.value)) as JsonValue,
       from: submission.from,
     })
     if (isThenable(applied)) return applied.then(() => this.settleSubmission(committed, submission))
     this.settleSubmission(committed, submission)
+  }
+
+  /** The `leader-applies-original` mutant: a leader applies its own values as passed, not as logged. */
+  private mutantOriginal(submission: Submission): unknown {
+    if (this.mutant !== 'leader-applies-original' || submission.from !== this.colleagueId) return undefined
+    const original = this.originals.get(submission.seq)
+    this.originals.delete(submission.seq)
+    return this.legislator.isLeader ? original : undefined
   }
 
   private settleSubmission(committed: Committed, submission: Submission): void {

@@ -16,6 +16,8 @@ export const COLLEAGUE_MUTANTS = [
   'apply-before-restore',
   /** A submission forwarded once is never forwarded again (after a loss or a leader change). */
   'drop-reforward',
+  /** A leader applies its own values as they were passed to enqueue, not as decoded from the log. */
+  'leader-applies-original',
 ] as const
 export type ColleagueMutant = (typeof COLLEAGUE_MUTANTS)[number]
 

@@ -1073,13 +1073,19 @@ function counterApplication(): Application {
   }
 }
 
-/** The default workload: now and then a value, sometimes a burst, through a random member. */
+/**
+ * The default workload: now and then a value, sometimes a burst, through a
+ * random member. It changes each value after enqueue returned, as a caller
+ * may: what is applied must be the value as it was at the call.
+ */
 function defaultWorkload(api: WorkloadApi, random: Random): void {
   if (api.members.length === 0 || !random.chance(0.25)) return
   const burst = random.chance(0.2) ? 1 + random.int(5) : 1
   for (let index = 0; index < burst; index++) {
     const id = random.pick(api.members)
-    api.enqueue(id, { step: api.step, index, by: id }).catch(() => {})
+    const value = { step: api.step, index, by: id, at: new Date() }
+    api.enqueue(id, value).catch(() => {})
+    value.by = 'changed after enqueue'
   }
 }
 
