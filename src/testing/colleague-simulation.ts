@@ -97,7 +97,7 @@ export interface ColleagueSimulateOptions {
   readonly workload?: Workload
   /** Inject faults during the fault phase (default true); false runs the workload on a calm network. */
   readonly faults?: boolean
-  /** Members (by colleagueId) the faults never crash, restart or pause long enough to exile. */
+  /** Members (by colleagueId) the faults never crash, pause or cut off long enough to exile. */
   readonly spare?: readonly string[]
   /** Steps the island gets to settle every pending enqueue once the faults heal; default 600. */
   readonly livenessSteps?: number
@@ -172,6 +172,8 @@ const DEFAULTS = {
   /** Partitions heal by themselves after 3 to this many steps (short of an exile, 2 x timeout). */
   partitionStepsMax: 40,
   pauseStepsMax: 30,
+  /** With spare members, partitions in a row heal within this many steps, well short of an exile. */
+  sparePartitionStepsMax: 30,
   /** A long pause outlasts the exile time. */
   longPauseSteps: [60, 120] as const,
   beyondQuorumRate: 0.03,
@@ -327,6 +329,8 @@ class ColleagueSimulation {
   #step = 0
   #nextId = 1
   #healStep = 0
+  /** The step since which some partition has been in place; -1 while none is. */
+  #partitionedSince = -1
   #pendingLeaderFault = -1
 
   constructor(options: ColleagueSimulateOptions) {
@@ -420,7 +424,7 @@ class ColleagueSimulation {
           this.stats.faults.restart++
         }
         if (this.#network.partitioned && this.#step >= this.#healStep) {
-          this.#network.heal()
+          this.#heal()
           this.#trace('partitions expire')
         }
         if (this.#pendingLeaderFault === this.#step) this.#applyFault('isolate-leader')
@@ -430,7 +434,7 @@ class ColleagueSimulation {
   }
 
   async #livenessPhase(): Promise<void> {
-    this.#network.heal()
+    this.#heal()
     this.#network.setFaults(CALM)
     for (const member of this.#members.values()) member.clock.pausedUntil = 0
     this.#trace('liveness: healed')
@@ -960,14 +964,14 @@ class ColleagueSimulation {
         break
       }
       case 'heal':
-        this.#network.heal()
+        this.#heal()
         if (actions.chance(0.5)) this.#network.setFaults(CALM)
         this.#trace('heal')
         break
       case 'pause':
       case 'long-pause': {
         const leader = this.#members.get(this.#latest?.majority[0] ?? '')
-        const candidates = this.#living().filter((member) => type === 'pause' || !this.#spare.has(member.id))
+        const candidates = this.#living().filter((member) => !this.#spare.has(member.id))
         if (candidates.length === 0) return false
         const target = (actions.chance(0.5) && leader !== undefined && candidates.includes(leader) ? leader : undefined) ?? actions.pick(candidates)
         if (this.#scheduler.now < target.clock.pausedUntil) return false
@@ -991,9 +995,17 @@ class ColleagueSimulation {
     return true
   }
 
+  #heal(): void {
+    this.#network.heal()
+    this.#partitionedSince = -1
+  }
+
   #partitionFor(): void {
+    if (this.#partitionedSince < 0) this.#partitionedSince = this.#step
     const until = this.#step + 3 + this.#actions.int(DEFAULTS.partitionStepsMax - 2)
     this.#healStep = Math.max(this.#healStep, until)
+    // Partitions may pile up; with spare members they never last long enough to exile one.
+    if (this.#spare.size > 0) this.#healStep = Math.min(this.#healStep, this.#partitionedSince + DEFAULTS.sparePartitionStepsMax)
   }
 
   #crashSomeone(): boolean {
