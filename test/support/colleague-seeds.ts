@@ -33,6 +33,12 @@ function scale(): number {
  */
 export const KNOWN_BUGS: ReadonlyMap<number, string> = new Map([
   [
+    225,
+    'liveness: after the leader crashed, two members still under government 5 and one under government 6 ' +
+      "never elect a leader: the older government's candidate does not win the newer government's member " +
+      '(it stays promised to the dead leader), and nobody campaigns under the newer government',
+  ],
+  [
     1383,
     'liveness: a parliament member that never learned the newest government (it follows an older one) ' +
       "promises only to that government's candidate, which cannot win without the newest government's " +
