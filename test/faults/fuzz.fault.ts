@@ -22,6 +22,11 @@ const REQUESTS_PER_ROUTE = Number(process.env['PAXOS_FUZZ_REQUESTS'] ?? 2_000)
 const BATCH = 1
 const REPLAY_BATCH = 8
 const REQUEST_TIMEOUT_MS = 8_000
+/** The island's failure-detection timeout in this test; see the cluster's start. */
+const FUZZ_TIMEOUT_MS = 5_000
+/** Bound on the GETs that read the leader's state: generous, the machine may be busy. */
+const READ_TIMEOUT_MS = 10_000
+const READ_ATTEMPTS = 3
 const OVERSIZED_PER_FRAMING = 3
 const COLLEAGUE_BODY_BYTES_MAX = 8 * 1024 * 1024
 const KV_BODY_BYTES_MAX = 64 * 1024
@@ -190,7 +195,10 @@ function post(route: string, cases: fc.Arbitrary<BodyCase>, method: fc.Arbitrary
 
 test('fuzz: every route refuses bad input with a 4xx and changes nothing', { skip: SKIP, timeout: 600_000 }, async () => {
   const seed = (RUN_SEED ^ 0x5eed) >>> 0
-  const cluster = await Cluster.start({ island: ISLAND, ...TIMING }, ['a', 'b', 'c'], 3)
+  // The check below compares the leader's log and government before and after refused requests:
+  // a failure detector that fires because a busy machine starved a member for half a second
+  // would change them by itself. Suspicion is not what this test is about, so it is slow here.
+  const cluster = await Cluster.start({ island: ISLAND, ...TIMING, timeoutMs: FUZZ_TIMEOUT_MS }, ['a', 'b', 'c'], 3)
   const captured: Json[] = []
   const stats: RouteStats[] = []
   try {
@@ -290,10 +298,23 @@ test('fuzz: every route refuses bad input with a 4xx and changes nothing', { ski
       },
     ]
 
+    /** One read of the leader's state, retried: a single lost connection on a busy machine is not a dead leader. */
+    const read = async <T>(path: string): Promise<T> => {
+      let last = ''
+      for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+        const answer = await fetch(`${target.url}${path}`, { signal: AbortSignal.timeout(READ_TIMEOUT_MS) }).then(
+          async (response) => ({ status: response.status, text: await response.text() }),
+          (error: unknown) => ({ status: 0, text: String((error as Error).cause ?? error) }),
+        )
+        if (answer.status === 200) return JSON.parse(answer.text) as T
+        last = `${answer.status} ${answer.text.slice(0, 300)}`
+        await sleep(TIMING.pingMs)
+      }
+      assert.fail(`${leader} stopped answering GET ${path} (${READ_ATTEMPTS} tries; last: ${last})\n${target.stderrTail().slice(-3000)}`)
+    }
     const hashOf = async (): Promise<string> => {
-      const healthNow = await getJson<Health>(`${target.url}/health`, 3_000)
-      const map = await getJson<unknown>(`${target.url}/kv`, 3_000)
-      assert.ok(healthNow !== null && map !== null, `${leader} stopped answering`)
+      const healthNow = await read<Health>('/health')
+      const map = await read<unknown>('/kv')
       const { government, positions } = healthNow
       return createHash('sha256').update(JSON.stringify({ government, commit: positions.commit, applied: positions.applied, map })).digest('hex')
     }
@@ -348,6 +369,9 @@ test('fuzz: every route refuses bad input with a 4xx and changes nothing', { ski
           stat.byStatus.set(key, (stat.byStatus.get(key) ?? 0) + 1)
           if (answer.status === null) {
             stat.noAnswer++
+            // No answer in time is not a refusal: the member may have taken it and still be at it.
+            if (mayChange(batch[index] as RawRequest)) accepted = true
+            if ((batch[index] as RawRequest).path.startsWith('/kibitz')) peerAccepted = true
             return
           }
           if (answer.status >= 500) {
