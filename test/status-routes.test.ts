@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict'
 import { request as httpRequest } from 'node:http'
 import { test } from 'node:test'
+import { HeardFrom } from '../src/colleague/heard.js'
 import { bootstrapGovernment, nextGovernment } from '../src/paxos/government.js'
 import { STATUS_STREAMS_MAX } from '../src/colleague/status/status-routes.js'
 import type { StatusView } from '../src/colleague/status/status-view.js'
@@ -53,6 +54,20 @@ test('successive governments tell elections, exiles, admissions, naturalizations
   for (const [index, government] of [g1, g2, g3, g3, g4].entries()) timeline.observe(government, index)
   assert.deepEqual(kinds(timeline.list()), ['elected b', 'exiled a', 'demoted c'], 'bounded, oldest dropped, repeats ignored')
   assert.equal(timeline.list()[2]?.government, 4)
+})
+
+test('when each member was last heard: ages of members only, the senders remembered bounded', () => {
+  let now = 1_000
+  const heard = new HeardFrom(() => now, 3)
+  heard.record('a')
+  now += 10
+  heard.record('b')
+  heard.record('c')
+  now += 5
+  assert.deepEqual(heard.ages(['a', 'b', 'x']), { a: 15, b: 5 })
+  heard.record('a')
+  heard.record('d') // four senders: b, heard longest ago, is forgotten
+  assert.deepEqual(heard.ages(['a', 'b', 'c', 'd']), { a: 0, c: 5, d: 0 })
 })
 
 test('GET /status is one self-contained page; other methods are refused', async () => {
