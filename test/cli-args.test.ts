@@ -12,7 +12,8 @@ test('serve: bootstrap with defaults', () => {
     command: 'serve',
     options: {
       island: 'kv', host: '127.0.0.1', port: 0, bootstrap: true, join: null, id: null, location: null,
-      pingMs: null, timeoutMs: null, parliamentSize: null, secretFile: null, logLevel: 'info',
+      pingMs: null, timeoutMs: null, parliamentSize: null, secretFile: null, dataDir: null, snapshotEvery: null,
+      logLevel: 'info',
     },
   })
 })
@@ -31,6 +32,17 @@ test('serve: join with every option', () => {
   assert.equal(command.options.timeoutMs, 500)
   assert.equal(command.options.parliamentSize, 3)
   assert.equal(command.options.logLevel, 'trace')
+})
+
+test('serve: --data-dir and --snapshot-every', () => {
+  const command = parseCommand([...SERVE, '--bootstrap', '--data-dir', '/var/lib/kv', '--snapshot-every', '1000'])
+  assert.equal(command.command, 'serve')
+  if (command.command !== 'serve') return
+  assert.equal(command.options.dataDir, '/var/lib/kv')
+  assert.equal(command.options.snapshotEvery, 1000)
+  assert.throws(() => parseCommand([...SERVE, '--bootstrap', '--snapshot-every', '10']), UsageError)
+  assert.throws(() => parseCommand([...SERVE, '--bootstrap', '--data-dir', '']), UsageError)
+  assert.throws(() => parseCommand([...SERVE, '--bootstrap', '--data-dir', 'd', '--snapshot-every', '0']), UsageError)
 })
 
 test('bind: host and port forms', () => {

@@ -20,6 +20,9 @@ export interface ServeOptions {
   readonly timeoutMs: number | null
   readonly parliamentSize: number | null
   readonly secretFile: string | null
+  /** Durable mode: the member's storage directory. */
+  readonly dataDir: string | null
+  readonly snapshotEvery: number | null
   readonly logLevel: LogLevel
 }
 
@@ -98,13 +101,17 @@ export const USAGE = `usage:
   paxos-colleague serve --island NAME --bind HOST:PORT (--bootstrap | --join URL)
       [--id ID] [--location URL] [--ping-ms N] [--timeout-ms N]
       [--parliament-size N] [--secret-file PATH] [--log-level LEVEL]
+      [--data-dir DIR [--snapshot-every N]]
   paxos-colleague demo [--members N] [--keys N] [--deadline-ms N] [--log-level LEVEL] [--status]
   paxos-colleague health URL [--timeout-ms N]
   paxos-colleague COMMAND --help
   paxos-colleague --help | --version
 
 serve   run one member of a replicated key-value island; prints
-        "listening URL" on stdout once it is a member, logs JSON lines on stderr
+        "listening URL" on stdout once it is a member, logs JSON lines on stderr;
+        with --data-dir it writes a write-ahead log and snapshots there, and a
+        restart with the same command line resumes as the same member
+        (--bootstrap and --join are then ignored)
 demo    start an island of N (default 3) local members, kill the leader, add a
         newcomer, and check that every member holds every key; with --status,
         keep the island up afterwards and print its status page's URL
@@ -184,6 +191,8 @@ function parseServe(argv: readonly string[]): Command {
     'timeout-ms': { type: 'string' },
     'parliament-size': { type: 'string' },
     'secret-file': { type: 'string' },
+    'data-dir': { type: 'string' },
+    'snapshot-every': { type: 'string' },
     'log-level': { type: 'string' },
   })
   const island = requireString(values, 'island')
@@ -214,6 +223,10 @@ function parseServe(argv: readonly string[]): Command {
   }
   const secretFile = optionalString(values, 'secret-file')
   if (secretFile === '') throw new UsageError('--secret-file needs a path')
+  const dataDir = optionalString(values, 'data-dir')
+  if (dataDir === '') throw new UsageError('--data-dir needs a path')
+  const snapshotEvery = optionalInteger(values, 'snapshot-every', 1, 1_000_000_000)
+  if (snapshotEvery !== null && dataDir === null) throw new UsageError('--snapshot-every needs --data-dir')
   return {
     command: 'serve',
     options: {
@@ -228,6 +241,8 @@ function parseServe(argv: readonly string[]): Command {
       timeoutMs,
       parliamentSize,
       secretFile,
+      dataDir,
+      snapshotEvery,
       logLevel: parseLogLevel(optionalString(values, 'log-level') ?? 'info'),
     },
   }

@@ -44,24 +44,23 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<number>
   if (options.location === null && (options.host === '0.0.0.0' || options.host === '::')) {
     logger.warn({ location }, 'bound to every interface but advertising loopback: pass --location so peers elsewhere can reach this member')
   }
-  colleague = new Colleague({
-    islandName: options.island,
-    location,
-    logger,
-    ...(options.id !== null && { colleagueId: options.id }),
-    ...(options.pingMs !== null && { pingMs: options.pingMs }),
-    ...(options.timeoutMs !== null && { timeoutMs: options.timeoutMs }),
-    ...(options.parliamentSize !== null && { parliamentSize: options.parliamentSize }),
-    ...(secret !== null && { secret }),
-    application: {
-      entry: (entry) => store.entry(entry),
-      snapshot: () => store.snapshot(),
-      restore: (state) => store.restore(state),
-    },
-  })
+  try {
+    colleague = createColleague(options, { location, logger, secret, store })
+  } catch (error) {
+    // A storage directory that is corrupt or belongs to another member: refuse to start.
+    logger.fatal({ err: error, code: (error as { code?: unknown }).code }, 'could not start')
+    await kvServer.close(SHUTDOWN_TIMEOUT_MS / 2)
+    return 1
+  }
   kvServer.mountColleague(colleague.handler)
+  if (colleague.recovered) {
+    logger.info({ dataDir: options.dataDir, colleagueId: colleague.colleagueId }, '--data-dir holds this member: resuming it, --bootstrap/--join ignored')
+  } else if (options.dataDir !== null && options.port === 0 && options.location === null) {
+    logger.warn({ location }, '--data-dir with port 0: a restart listens elsewhere and peers will not reach it; bind a fixed port')
+  }
 
   const crashed = new Promise<unknown>((resolve) => colleague?.on('crash', resolve))
+
   const stopped = Promise.race([io.stopped, shutDownByRequest(colleague)])
   const started = options.bootstrap ? colleague.bootstrap() : colleague.join(options.join ?? '')
   const first = await Promise.race([
@@ -99,6 +98,34 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<number>
   }
   logger.info({ signal: last.signal }, 'shutting down')
   return (await stop(colleague, kvServer.close, logger)) ? 0 : 1
+}
+
+function createColleague(
+  options: ServeOptions,
+  parts: { location: string; logger: Logger; secret: string | null; store: KvStore },
+): Colleague {
+  const { location, logger, secret, store } = parts
+  return new Colleague({
+    islandName: options.island,
+    location,
+    logger,
+    ...(options.id !== null && { colleagueId: options.id }),
+    ...(options.pingMs !== null && { pingMs: options.pingMs }),
+    ...(options.timeoutMs !== null && { timeoutMs: options.timeoutMs }),
+    ...(options.parliamentSize !== null && { parliamentSize: options.parliamentSize }),
+    ...(secret !== null && { secret }),
+    ...(options.dataDir !== null && {
+      storage: {
+        directory: options.dataDir,
+        ...(options.snapshotEvery !== null && { snapshotEveryEntries: options.snapshotEvery }),
+      },
+    }),
+    application: {
+      entry: (entry) => store.entry(entry),
+      snapshot: () => store.snapshot(),
+      restore: (state) => store.restore(state),
+    },
+  })
 }
 
 /** POST /shutdown stops the colleague, not this process: notice it, and exit like on SIGTERM. */

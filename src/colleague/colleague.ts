@@ -14,8 +14,9 @@ import { electionJitterTicks, tickSchedule } from '../kibitzer/tick-schedule.js'
 import { isMember, isParliament, membersOf } from '../paxos/government.js'
 import { BARRIER_TEXT, isBarrier } from './barrier.js'
 import { Legislator } from '../paxos/legislator.js'
-import type { Committed, Government, LegislatorRefusal, Submission } from '../paxos/types.js'
+import type { Committed, Government, LegislatorRefusal, Ready, Submission } from '../paxos/types.js'
 import { Applier } from './applier.js'
+import { Durability, restoreOf } from './durability.js'
 import { ColleagueError, isColleagueError } from './errors.js'
 import type { ColleagueState, Health } from './health.js'
 import { HeardFrom } from './heard.js'
@@ -43,6 +44,9 @@ export { SNAPSHOT_REQUEST } from './immigration.js'
 
 /** Grace for in-flight HTTP responses when the server closes. */
 const CLOSE_GRACE_MS = 1_000
+
+/** Bound on replaying a durable member's log after a restart (local work only). */
+const RESUME_MS_MAX = 600_000
 
 export interface ColleagueEvents {
   crash: [error: ColleagueError]
@@ -110,6 +114,8 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   private readonly joinTimeoutMs: number
   private readonly outOfBandTimeoutMs: number
   private readonly valueBytesMax: number
+  /** Durable mode: the storage directory, null when in memory only. */
+  private readonly durability: Durability | null
 
   private state: ColleagueState = 'idle'
   private founder = false
@@ -130,7 +136,16 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     this.islandName = options.islandName
     this.randomId = options.randomId ?? randomUUID
     this.mutant = (options as MutantOption)[MUTANT_OPTION] ?? null
-    this.colleagueId = options.colleagueId ?? this.randomId()
+    this.durability =
+      options.storage === undefined
+        ? null
+        : new Durability(options.storage, {
+            islandName: options.islandName,
+            ...(options.colleagueId !== undefined && { colleagueId: options.colleagueId }),
+          })
+    const recovered = this.durability?.recovered ?? null
+    this.colleagueId = this.durability?.colleagueId ?? options.colleagueId ?? this.randomId()
+    this.durability?.assign(this.colleagueId)
     this.location = options.location ?? null
     this.clock = options.clock ?? systemClock
     this.startedAt = new Date(this.clock.now()).toISOString()
@@ -149,6 +164,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
       timeoutTicks: schedule.timeoutTicks,
       electionJitterTicks: electionJitterTicks(schedule),
       ...(options.parliamentSize !== undefined && { parliamentSize: options.parliamentSize }),
+      ...(recovered !== null && { restore: restoreOf(recovered) }),
     })
     const signer =
       options.secret === undefined
@@ -185,7 +201,11 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
         this.metrics.peerError(error)
         refusals.onSendFailure(to, error)
       },
-      onFault: (error) => this.crash(new ColleagueError('INTERNAL', 'the legislator failed', { cause: error })),
+      onFault: (error) =>
+        this.crash(isColleagueError(error) ? error : new ColleagueError('INTERNAL', 'the legislator failed', { cause: error })),
+      ...(this.durability !== null && {
+        persist: (ready: Ready) => (this.durability as Durability).persist(ready, this.legislator),
+      }),
       afterFlush: () => this.checkExiled(),
       ...(this.clock.defer !== undefined && { defer: this.clock.defer.bind(this.clock) }),
     })
@@ -270,6 +290,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   /** Founds a new island with this colleague as its whole government and leader. */
   async bootstrap(): Promise<void> {
     this.assertIdle()
+    if (this.recovered) return this.resume('bootstrap')
     const location = this.requireLocation()
     this.islandId = this.randomId()
     this.founder = true
@@ -292,6 +313,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
    */
   async join(url: string): Promise<void> {
     this.assertIdle()
+    if (this.recovered) return this.resume('join')
     const location = this.requireLocation()
     this.state = 'joining'
     this.kibitzer.start()
@@ -304,6 +326,48 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
       Math.max(0, deadline - this.clock.now()),
       () => this.crash(new ColleagueError('JOIN_TIMEOUT', `not naturalized within ${this.joinTimeoutMs} ms`)),
     )
+  }
+
+  /**
+   * Durable mode: true when the storage directory held this member at
+   * construction. `bootstrap()` and `join()` then resume it instead: the
+   * application's `restore` gets the last snapshot, the log after it is
+   * applied again, and the member takes part under its old id.
+   */
+  get recovered(): boolean {
+    return this.durability?.recovered != null
+  }
+
+  private async resume(asked: 'bootstrap' | 'join'): Promise<void> {
+    const durability = this.durability as Durability
+    const recovered = durability.recovered
+    if (recovered === null) throw new ColleagueError('INTERNAL', 'resume without a recovered member')
+    const { snapshot, commit } = recovered
+    this.logger.info(
+      { directory: durability.store.directory, snapshot: snapshot.position, commit, tornBytes: durability.report.tornBytes, ignored: asked },
+      `the storage directory holds this member: resuming it (${asked} ignored)`,
+    )
+    this.state = 'member'
+    this.immigrated = true
+    this.islandId = snapshot.identity.islandId
+    this.appliedGovernment = snapshot.government
+    try {
+      await this.application.restore?.(snapshot.state)
+    } catch (error) {
+      throw this.crash(new ColleagueError('APPLICATION_FAILED', 'restore of the stored snapshot failed', { cause: error }))
+    }
+    this.emit('government', snapshot.government)
+    this.application.government?.(snapshot.government)
+    this.kibitzer.start()
+    // A flush now hands the log after the snapshot to the applier.
+    this.act(() => undefined)
+    await this.waiters.until(
+      () => commit <= snapshot.position || this.applier.applied >= commit,
+      RESUME_MS_MAX,
+      () => this.crash(new ColleagueError('INTERNAL', `the stored log up to ${commit} was not applied in time`)),
+    )
+    this.logger.info({ applied: this.applier.applied }, 'resumed from storage')
+    this.emit('naturalized')
   }
 
   /** Stops timers, rejects pending calls, closes HTTP. Idempotent; also fine after a crash. */
@@ -527,6 +591,22 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   // ------------------------------------------------------------------ applying
 
   private apply(committed: Committed): void | Promise<void> {
+    if (this.durability === null) return this.applyEntry(committed)
+    const applied = this.applyEntry(committed)
+    if (isThenable(applied)) return applied.then(() => this.afterApplied(committed))
+    return this.afterApplied(committed)
+  }
+
+  /** Durable mode: a member's first snapshot once it holds the state, then one every `snapshotEveryEntries`. */
+  private afterApplied(committed: Committed): void | Promise<void> {
+    const durability = this.durability as Durability
+    const due = durability.applied(committed)
+    if (!this.naturalized() || this.state !== 'member') return undefined
+    if (due || durability.store.snapshotPosition < 0) return durability.snapshot(this.application, this.legislator.arrival)
+    return undefined
+  }
+
+  private applyEntry(committed: Committed): void | Promise<void> {
     const entry = committed.entry
     switch (entry.type) {
       case 'government':
@@ -618,6 +698,14 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     if (this.state === 'crashed' || this.state === 'shut-down') return error
     this.state = 'crashed'
     this.failure = error
+    if (error.code === 'EXILED' && this.durability !== null) {
+      // An exile never takes part again: the next start with this directory begins as a newcomer.
+      try {
+        this.durability.store.retire()
+      } catch (cause) {
+        this.logger.error({ err: cause }, 'could not retire the storage of an exiled member')
+      }
+    }
     this.logger.error({ err: error, code: error.code }, 'crashed')
     // Pending calls fail with the crash itself; later calls get CRASHED.
     this.closing = this.teardown(error)
@@ -629,6 +717,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     this.kibitzer.stop()
     this.observer.stop()
     this.applier.stop()
+    this.durability?.close()
     for (const deferred of this.submissions.values()) deferred.reject(reason)
     this.submissions.clear()
     this.waiters.rejectAll(reason)
@@ -719,6 +808,16 @@ function validateOptions(options: ColleagueOptions): void {
   const valueBytesMax = options.valueBytesMax
   if (valueBytesMax !== undefined && (!Number.isSafeInteger(valueBytesMax) || valueBytesMax < 1 || valueBytesMax * BODY_PER_VALUE_MIN > bodyBytesMax)) {
     throw invalid(`valueBytesMax must be a positive integer of at most bodyBytesMax / ${BODY_PER_VALUE_MIN} (${Math.floor(bodyBytesMax / BODY_PER_VALUE_MIN)})`)
+  }
+  if (options.storage !== undefined) {
+    const { directory, snapshotEveryEntries } = options.storage
+    if (typeof directory !== 'string' || directory.length === 0) throw invalid('storage.directory must be a non-empty path')
+    if (snapshotEveryEntries !== undefined && !(Number.isSafeInteger(snapshotEveryEntries) && snapshotEveryEntries >= 1)) {
+      throw invalid('storage.snapshotEveryEntries must be a positive integer')
+    }
+    if (typeof options.application.snapshot !== 'function' || typeof options.application.restore !== 'function') {
+      throw invalid('storage needs application.snapshot and application.restore: a restart rebuilds the state from them')
+    }
   }
   try {
     tickSchedule(options.pingMs ?? DEFAULTS.pingMs, options.timeoutMs ?? DEFAULTS.timeoutMs)

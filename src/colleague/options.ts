@@ -2,6 +2,7 @@
 
 import type { Clock } from '../kibitzer/clock.js'
 import type { Government } from '../paxos/types.js'
+import type { StorageOptions } from './durability.js'
 import type { JsonValue } from './json.js'
 import type { PinoLikeLogger } from './logger.js'
 import type { PeerTransport } from './peer-client.js'
@@ -84,6 +85,13 @@ export interface ColleagueOptions<T extends JsonValue = JsonValue, S extends Jso
   valueBytesMax?: number
   /** Replay window for signed requests; default 30 000. */
   signatureWindowMs?: number
+  /**
+   * Durable mode: a write-ahead log and snapshots in `directory`, so that a
+   * restart resumes this member (same id, promise, accepted entries, state).
+   * Needs `application.snapshot` and `application.restore`, and a location
+   * that stays the same across restarts.
+   */
+  storage?: StorageOptions
 }
 
 export const DEFAULTS = {

@@ -30,6 +30,13 @@ export interface KibitzerOptions<L extends Driven> {
   onSendFailure?(to: string, error: unknown): void
   /** The legislator threw: a bug in the core. The kibitzer has stopped. */
   onFault(error: unknown): void
+  /**
+   * Durable mode: makes `ready.persist` durable (write and fdatasync, once
+   * per flush) before any of the flush's messages is handed to the
+   * transport. A throw stops the kibitzer and reaches `onFault`; nothing of
+   * that flush is sent.
+   */
+  persist?(ready: Ready): void
   /** After each flush, once its output has been handed on. */
   afterFlush?(): void
   /** Defers a flush until the current burst of inputs is in. */
@@ -73,6 +80,7 @@ export class Kibitzer<L extends Driven> {
   private readonly onSendFailure: (to: string, error: unknown) => void
   private readonly onFault: (error: unknown) => void
   private readonly afterFlush: () => void
+  private readonly persist: ((ready: Ready) => void) | null
   private readonly defer: (callback: () => void) => void
   private readonly peerQueueMax: number
   private readonly sendBatchMax: number
@@ -96,6 +104,7 @@ export class Kibitzer<L extends Driven> {
     this.onSendFailure = options.onSendFailure ?? (() => {})
     this.onFault = options.onFault
     this.afterFlush = options.afterFlush ?? (() => {})
+    this.persist = options.persist ?? null
     this.defer = options.defer ?? ((callback) => setImmediate(callback))
     this.peerQueueMax = options.peerQueueMax ?? PEER_QUEUE_MAX
     this.sendBatchMax = options.sendBatchMax ?? SEND_BATCH_MAX
@@ -180,8 +189,16 @@ export class Kibitzer<L extends Driven> {
     }
     if (ready === undefined) return
     this.stats.flushes++
-    // In-memory mode: `ready.persist` needs no write before sending. A durable
-    // mode writes it here, before any message leaves.
+    // Persist before send: a promise or an accepted entry a peer may count on
+    // is on disk before the message that tells it so leaves.
+    if (this.persist !== null) {
+      const persist = this.persist
+      const persisted = this.guard(() => {
+        persist(ready)
+        return true
+      })
+      if (persisted !== true) return
+    }
     const touched = new Set<string>()
     const loopback: Message[] = []
     for (const envelope of ready.messages) {

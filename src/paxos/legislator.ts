@@ -24,6 +24,7 @@ import type {
   Envelope,
   Government,
   LegislatorRefusal,
+  LegislatorRestore,
   LogEntry,
   Message,
   PositionRange,
@@ -54,6 +55,8 @@ export interface LegislatorOptions {
   readonly chosenMax?: number
   /** Test switch: run a deliberately broken core. */
   readonly mutant?: Mutant
+  /** Durable mode: resume what this member remembered before a restart. */
+  readonly restore?: LegislatorRestore
 }
 
 export type Role = 'newcomer' | 'follower' | 'candidate' | 'leader' | 'exiled'
@@ -216,6 +219,7 @@ export class Legislator {
     assert(this.#pingTicks >= 1 && this.#timeoutTicks > this.#pingTicks, 'timeoutTicks must exceed pingTicks')
     assert(this.#electionJitterTicks >= 1, 'electionJitterTicks must be at least 1')
     this.#resetElectionTimer()
+    if (options.restore !== undefined) this.#restore(options.restore)
   }
 
   // ---------------------------------------------------------------- observers
@@ -252,6 +256,11 @@ export class Legislator {
     return this.#arrival
   }
 
+  /** The highest submitter seq handed out by `enqueue`. */
+  get submitted(): number {
+    return this.#seq
+  }
+
   /** Properties of `id` as named by the latest government that knows it. */
   properties(id: string): Properties | undefined {
     const fromGovernment = this.#government?.properties[id] ?? this.#exiledProperties.get(id)
@@ -284,6 +293,37 @@ export class Legislator {
       queued: leader?.queue.length ?? 0,
       pending: this.#pending.size,
     }
+  }
+
+  /**
+   * Resumes from durable storage: the log as of a snapshot, the entries
+   * accepted after it, and the promise. Nothing of it is handed out to persist
+   * again; the entries up to `commit` are output by the first `ready()`, in
+   * order, for the application to apply after restoring its snapshot.
+   */
+  #restore(restore: LegislatorRestore): void {
+    assert(restore.position >= restore.governmentPosition, 'a snapshot follows its government')
+    if (restore.promised !== null) {
+      this.#promised = restore.promised
+      this.#roundSeen = restore.promised.round
+    }
+    this.#government = restore.government
+    this.#governmentPosition = restore.governmentPosition
+    this.#ledger = SubmitterLedger.fromTable(restore.submitters)
+    this.#arrival = restore.arrival
+    this.#naturalized = true
+    this.#commit = restore.position
+    this.#trim = restore.position
+    this.#logEnd = restore.position
+    this.#seq = restore.seq
+    this.#role = isMember(restore.government, this.id) ? 'follower' : 'exiled'
+    for (const item of restore.accepted) {
+      if (item.position <= restore.position) continue
+      const slot: Slot = { position: item.position, ballot: item.ballot, entry: item.entry, chosen: item.position <= restore.commit }
+      this.#log.set(item.position, slot)
+      if (item.position > this.#logEnd) this.#logEnd = item.position
+    }
+    if (this.#role === 'follower') this.#advanceCommit(restore.commit, this.#promised)
   }
 
   // ---------------------------------------------------------------- commands

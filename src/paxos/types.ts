@@ -160,6 +160,29 @@ export interface Ready {
   readonly committed: readonly Committed[]
 }
 
+/**
+ * What a durable member remembered, to construct its legislator again after
+ * a restart: the promise, the entries accepted above a snapshot, and the
+ * state of the log at that snapshot.
+ */
+export interface LegislatorRestore {
+  readonly promised: Ballot | null
+  /** The position the snapshot covers: everything at or below it was applied. */
+  readonly position: number
+  /** The latest government at or below `position`, and where it is. */
+  readonly government: Government
+  readonly governmentPosition: number
+  /** The submitter ledger after applying `position`. */
+  readonly submitters: SubmitterTable
+  readonly arrival: string | null
+  /** Entries accepted above `position`, in position order. */
+  readonly accepted: readonly Accepted[]
+  /** Highest position known chosen; entries up to it are output again, in order, by the first `ready()`. */
+  readonly commit: number
+  /** Submitter seqs up to this one may have been used; new submissions continue above it. */
+  readonly seq: number
+}
+
 /** Operating errors the legislator returns as values, never throws. */
 export type LegislatorRefusal =
   | 'NOT_A_MEMBER'

@@ -266,6 +266,21 @@ export class DurableStore {
     })
   }
 
+  /**
+   * For a member that was exiled: removes its snapshots, so that the
+   * directory no longer holds a member and the next start begins as a
+   * newcomer (the log left behind is removed then).
+   */
+  retire(): void {
+    this.#guard('retire the storage directory', () => {
+      for (const name of this.#fs.list(this.directory)) {
+        if (SNAPSHOT.test(name)) this.#fs.remove(pathIn(this.directory, name))
+      }
+      this.#fs.syncDirectory(this.directory)
+    })
+    this.#snapshotPosition = -1
+  }
+
   close(): void {
     if (this.#closed) return
     this.#closed = true

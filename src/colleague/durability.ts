@@ -1,0 +1,153 @@
+// Durable mode for one colleague: what it writes to its storage directory and
+// when. Each flush of the kibitzer persists the legislator's `Ready.persist`
+// (its promise and accepted entries), the commit point and the submitter seqs
+// handed out, before the flush sends anything. As entries are applied it
+// follows the government and submitter ledger at the applied position, so
+// that every `snapshotEveryEntries` entries it can write the application's
+// snapshot together with what a restart needs to resume from it.
+
+import { SubmitterLedger } from '../paxos/submitters.js'
+import type { Committed, Government, LegislatorRestore, Ready } from '../paxos/types.js'
+import { DurableStore, type OpenReport, type RecoveredState, type StorageMutant } from '../storage/durable-store.js'
+import type { StorageFileSystem } from '../storage/file-system.js'
+import type { Application } from './options.js'
+
+export const SNAPSHOT_EVERY_ENTRIES = 50_000
+
+export interface StorageOptions {
+  /** The member's own directory, created when absent. One member per directory. */
+  readonly directory: string
+  /** Applied entries between snapshots of the application; default 50 000. */
+  readonly snapshotEveryEntries?: number
+  /** Test seam: the simulator's disk. Default the real file system (node:fs). */
+  readonly fileSystem?: StorageFileSystem
+  /** Test switch only: deliberately broken storage. */
+  readonly mutant?: StorageMutant
+}
+
+/** What the legislator exposes for a flush to be persisted. */
+export interface PersistSource {
+  readonly commit: number
+  /** Highest submitter seq handed out. */
+  readonly submitted: number
+  readonly government: Government | null
+}
+
+export class Durability {
+  readonly store: DurableStore
+  readonly recovered: RecoveredState | null
+  readonly report: OpenReport
+  readonly #islandName: string
+  #colleagueId: string
+  readonly #every: number
+  #ledger = new SubmitterLedger()
+  #government: Government | null = null
+  #governmentPosition = -1
+  #applied = -1
+
+  constructor(options: StorageOptions, who: { readonly islandName: string; readonly colleagueId?: string }) {
+    const opened = DurableStore.open(
+      {
+        directory: options.directory,
+        ...(options.fileSystem !== undefined && { fileSystem: options.fileSystem }),
+        ...(options.mutant !== undefined && { mutant: options.mutant }),
+      },
+      who,
+    )
+    this.store = opened.store
+    this.recovered = opened.recovered
+    this.report = opened.report
+    this.#islandName = who.islandName
+    this.#every = options.snapshotEveryEntries ?? SNAPSHOT_EVERY_ENTRIES
+    const snapshot = this.recovered?.snapshot ?? null
+    this.#colleagueId = snapshot?.identity.colleagueId ?? who.colleagueId ?? ''
+    if (snapshot !== null) {
+      this.#ledger = SubmitterLedger.fromTable(snapshot.submitters)
+      this.#government = snapshot.government
+      this.#governmentPosition = snapshot.governmentPosition
+      this.#applied = snapshot.position
+    }
+  }
+
+  /** The colleagueId the directory belongs to, when it holds a member. */
+  get colleagueId(): string | null {
+    return this.recovered?.snapshot.identity.colleagueId ?? null
+  }
+
+  /** Names the colleague a fresh directory will belong to. */
+  assign(colleagueId: string): void {
+    if (this.recovered !== null && colleagueId !== this.#colleagueId) throw new Error('a recovered member keeps its id')
+    this.#colleagueId = colleagueId
+  }
+
+  /** The kibitzer's persist step: one write, and one sync when a peer may rely on it. */
+  persist(ready: Ready, source: PersistSource): void {
+    const { promised, accepted } = ready.persist
+    if (this.store.identity === null) {
+      if (promised === null && accepted.length === 0) return
+      const islandId = source.government?.islandId ?? firstIslandId(ready)
+      if (islandId === null) return
+      this.store.begin({ islandName: this.#islandName, islandId, colleagueId: this.#colleagueId })
+    }
+    this.store.persist({ promised, accepted, commit: source.commit, seq: source.submitted })
+  }
+
+  /**
+   * Follows one applied entry. Returns true when a snapshot is due: the
+   * caller takes the application's snapshot now, before the next entry.
+   */
+  applied(committed: Committed): boolean {
+    const entry = committed.entry
+    if (entry.type === 'government') {
+      this.#government = entry.government
+      this.#governmentPosition = committed.position
+      this.#ledger = SubmitterLedger.fromTable(entry.government.submitters)
+    } else if (entry.type === 'value') {
+      this.#ledger.record(entry.submission.from, entry.submission.seq)
+    }
+    this.#applied = committed.position
+    return this.#applied - this.store.snapshotPosition >= this.#every
+  }
+
+  /** Writes the application's state as of the last applied entry. */
+  async snapshot(application: Application, arrival: string | null): Promise<void> {
+    const government = this.#government
+    if (government === null || this.store.identity === null) return
+    const position = this.#applied
+    const state = application.snapshot === undefined ? null : await application.snapshot()
+    // Not awaited past this point: the state is the one at `position`.
+    this.store.writeSnapshot({
+      position,
+      government,
+      governmentPosition: this.#governmentPosition,
+      submitters: this.#ledger.toTable(),
+      arrival,
+      state: state === undefined ? null : state,
+    })
+  }
+
+  close(): void {
+    this.store.close()
+  }
+}
+
+function firstIslandId(ready: Ready): string | null {
+  for (const item of ready.persist.accepted) if (item.entry.type === 'government') return item.entry.government.islandId
+  return null
+}
+
+/** What the legislator resumes from. */
+export function restoreOf(recovered: RecoveredState): LegislatorRestore {
+  const { snapshot } = recovered
+  return {
+    promised: recovered.promised,
+    position: snapshot.position,
+    government: snapshot.government,
+    governmentPosition: snapshot.governmentPosition,
+    submitters: snapshot.submitters,
+    arrival: snapshot.arrival,
+    accepted: recovered.accepted,
+    commit: recovered.commit,
+    seq: recovered.seq,
+  }
+}

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, test } from 'node:test'
+import { Colleague, isColleagueError, type ColleagueOptions } from '../src/index.js'
+import { ListApplication, TEST_TIMING, waitFor, type Member } from './colleague-island.js'
+
+const root = mkdtempSync(join(tmpdir(), 'paxos-durable-'))
+after(() => rmSync(root, { recursive: true, force: true }))
+
+async function start(
+  islandName: string,
+  directory: string,
+  port: number,
+  overrides: Partial<Omit<ColleagueOptions, 'application'>> = {},
+): Promise<Member> {
+  const app = new ListApplication()
+  const colleague = new Colleague({
+    islandName,
+    host: '127.0.0.1',
+    port,
+    ...TEST_TIMING,
+    storage: { directory, snapshotEveryEntries: 16 },
+    ...overrides,
+    application: {
+      entry: (entry) => app.entry(entry),
+      snapshot: () => app.snapshot(),
+      restore: (state) => app.restore(state),
+    },
+  })
+  const { url } = await colleague.listen()
+  return { colleague, app, url }
+}
+
+function portOf(member: Member): number {
+  return Number(new URL(member.url).port)
+}
+
+test('a durable island shut down whole comes back as itself, with every acknowledged value, and goes on', async () => {
+  const dirs = ['a', 'b', 'c'].map((name) => join(root, `island-1-${name}`))
+  const first = await start('durable', dirs[0] as string, 0, { colleagueId: 'a' })
+  await first.colleague.bootstrap()
+  const members = [first]
+  for (const [index, id] of ['b', 'c'].entries()) {
+    const member = await start('durable', dirs[index + 1] as string, 0, { colleagueId: id })
+    await member.colleague.join(first.url)
+    members.push(member)
+  }
+  const acknowledged: unknown[] = []
+  for (let round = 0; round < 5; round++) {
+    const values = members.flatMap((member, index) => [0, 1, 2, 3, 4, 5, 6, 7].map((n) => ({ round, member: index, n })))
+    const settled = await Promise.all(values.map((value, index) => (members[index % 3] as Member).colleague.enqueue(value)))
+    assert.equal(settled.length, values.length)
+    acknowledged.push(...values)
+  }
+  const ports = members.map(portOf)
+  const ids = members.map((member) => member.colleague.colleagueId)
+  await Promise.all(members.map((member) => member.colleague.shutdown()))
+  assert.ok(readdirSync(dirs[0] as string).some((name) => name.endsWith('.snap')), 'snapshots were written')
+
+  // The same code runs again: bootstrap() and join() resume instead.
+  const again: Member[] = []
+  for (const [index, dir] of dirs.entries()) {
+    const member = await start('durable', dir, ports[index] as number)
+    assert.equal(member.colleague.recovered, true)
+    assert.equal(member.colleague.colleagueId, ids[index], 'a member comes back under its own id')
+    again.push(member)
+  }
+  await Promise.all(again.map((member, index) => (index === 0 ? member.colleague.bootstrap() : member.colleague.join(first.url))))
+  for (const member of again) {
+    for (const value of acknowledged) {
+      assert.ok(member.app.values.some((applied) => JSON.stringify(applied) === JSON.stringify(value)), `lost ${JSON.stringify(value)}`)
+    }
+  }
+  // It still works: a new value goes through a newly elected leader, with no duplicate of an old one.
+  const next = await (again[1] as Member).colleague.enqueue({ after: 'restart' })
+  await waitFor(() => again.every((member) => member.app.positions.includes(next.position)), 20_000, 'the value after the restart')
+  for (const member of again) {
+    const texts = member.app.values.map((value) => JSON.stringify(value))
+    assert.equal(new Set(texts).size, texts.length, 'no value applied twice')
+    assert.deepEqual(member.app.positions, [...member.app.positions].sort((a, b) => a - b))
+  }
+  const reference = JSON.stringify((again[0] as Member).app.values.slice(0, acknowledged.length))
+  for (const member of again) assert.equal(JSON.stringify(member.app.values.slice(0, acknowledged.length)), reference)
+  await Promise.all(again.map((member) => member.colleague.shutdown()))
+})
+
+test('a one-member durable island restarts and elects itself again', async () => {
+  const dir = join(root, 'solo')
+  const solo = await start('solo', dir, 0)
+  await solo.colleague.bootstrap()
+  for (let n = 0; n < 40; n++) await solo.colleague.enqueue({ n })
+  const port = portOf(solo)
+  await solo.colleague.shutdown()
+  const again = await start('solo', dir, port)
+  await again.colleague.bootstrap()
+  assert.deepEqual(again.app.values, Array.from({ length: 40 }, (_, n) => ({ n })))
+  const enqueued = await again.colleague.enqueue({ n: 40 })
+  assert.equal(again.app.values.length, 41)
+  assert.ok(enqueued.position > 40)
+  await again.colleague.shutdown()
+})
+
+test('a directory of another island or another colleague is refused at construction', async () => {
+  const dir = join(root, 'owned')
+  const owner = await start('owner', dir, 0, { colleagueId: 'x' })
+  await owner.colleague.bootstrap()
+  await owner.colleague.shutdown()
+  for (const overrides of [{ islandName: 'other' }, { colleagueId: 'y' }]) {
+    assert.throws(
+      () =>
+        new Colleague({
+          islandName: 'owner',
+          ...overrides,
+          storage: { directory: dir },
+          application: { entry: () => {}, snapshot: () => null, restore: () => {} },
+        }),
+      (error: unknown) => isColleagueError(error) && error.code === 'STORAGE_MISMATCH',
+    )
+  }
+  assert.throws(
+    () => new Colleague({ islandName: 'owner', storage: { directory: dir }, application: { entry: () => {} } }),
+    (error: unknown) => isColleagueError(error) && error.code === 'INVALID_OPTIONS',
+    'durable mode needs snapshot and restore',
+  )
+})
