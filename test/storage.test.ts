@@ -199,24 +199,38 @@ test('garbage appended after a crash (a torn write) is cut; a flipped byte earli
 test('a damaged snapshot or a damaged older segment is STORAGE_CORRUPT, even at its very end', () => {
   const dir = directory()
   const store = member(dir, 5)
+  store.persist({ promised: null, accepted: [{ position: 6, ballot: ballot(1), entry: value(6) }], commit: 5, seq: 6 })
+  // The segment holding position 6 outlives the snapshot at 5: it becomes an older segment.
   store.writeSnapshot(snapshotAt(5, { big: 'x'.repeat(1000) }))
-  store.persist({ promised: null, accepted: [{ position: 6, ballot: ballot(1), entry: value(6) }], commit: 6, seq: 6 })
+  store.persist({ promised: null, accepted: [{ position: 7, ballot: ballot(1), entry: value(7) }], commit: 7, seq: 7 })
   store.close()
   const snapshot = join(dir, readdirSync(dir).find((name) => name.endsWith('.snap')) as string)
   const pristine = readFileSync(snapshot)
   truncateSync(snapshot, pristine.length - 1)
   expectCode(() => reopen(dir), 'STORAGE_CORRUPT')
   writeFileSync(snapshot, pristine)
+  const whole = reopen(dir)
+  assert.deepEqual(whole.recovered?.accepted.map((item) => item.position), [6, 7])
+  whole.store.close()
 
-  // Roll a few segments, then damage the end of one that is not the newest.
-  const reopened = reopen(dir)
-  reopened.store.persist({ promised: null, accepted: [{ position: 7, ballot: ballot(1), entry: value(7) }], commit: 7, seq: 7 })
-  reopened.store.close()
   const all = segments(dir)
-  assert.ok(all.length >= 2)
+  assert.equal(all.length, 2)
   const older = join(dir, all[0] as string)
   truncateSync(older, statSync(older).size - 3)
   expectCode(() => reopen(dir), 'STORAGE_CORRUPT')
+})
+
+test('a restart appends to the newest segment rather than starting another', () => {
+  const dir = directory()
+  member(dir, 3).close()
+  const before = segments(dir)
+  for (let round = 0; round < 3; round++) {
+    const { store } = reopen(dir)
+    store.persist({ promised: null, accepted: [{ position: 4 + round, ballot: ballot(1), entry: value(4 + round) }], commit: 4 + round, seq: 4 + round })
+    store.close()
+  }
+  assert.deepEqual(segments(dir), before)
+  assert.deepEqual(reopen(dir).recovered?.accepted.map((item) => item.position), [1, 2, 3, 4, 5, 6])
 })
 
 test('a directory of another island or another colleague is STORAGE_MISMATCH; so is a segment of another member', () => {

@@ -321,6 +321,7 @@ export class DurableStore {
 
     const accepted = new Map<number, Accepted>()
     let tornBytes = 0
+    let lastBytes = 0
     for (const [index, name] of segmentNames.entries()) {
       const last = index === segmentNames.length - 1
       const segment: Segment = { index: Number(SEGMENT.exec(name)?.[1]), name, maxPosition: -1 }
@@ -330,6 +331,7 @@ export class DurableStore {
       let payloads = decoded.payloads
       if (this.#mutant === 'replay-torn-record' && last) payloads = replayTorn(data)
       tornBytes += decoded.tornBytes
+      lastBytes = decoded.validBytes
       if (decoded.tornBytes > 0) {
         this.#guard('cut a torn record', () => this.#fs.truncate(pathIn(this.directory, name), decoded.validBytes))
       }
@@ -355,8 +357,14 @@ export class DurableStore {
     }
     const commit = Math.max(this.#commit, snapshot.position)
     this.#commit = commit
-    // Resume in a fresh segment so the one just read is never appended to after a torn tail.
-    this.#roll()
+    const last = this.#segments.at(-1)
+    if (last === undefined) {
+      this.#roll()
+    } else {
+      // Go on appending to the newest segment (its torn tail, if any, was cut on disk above).
+      this.#file = this.#guard('open the log', () => this.#fs.openAppend(pathIn(this.directory, last.name)))
+      this.#fileBytes = lastBytes
+    }
     const ordered = [...accepted.values()].sort((a, b) => a.position - b.position)
     return {
       recovered: { snapshot, promised: this.#promised, accepted: ordered, commit, seq: this.#seqReserved },
