@@ -3,9 +3,10 @@
 // memory. etcd is driven by its own Go client (on tmpfs and on disk) and by
 // the etcd3 npm client (on disk).
 // Usage: npm run bench -- [--quick] [--runs N] [--window-ms N] [--warmup-ms N]
-//          [--only ours,etcd-go,etcd-go-disk,etcd,limit,embedded-leader,embedded-follower]
+//          [--only ours,ours-disk,etcd-go,etcd-go-disk,etcd,limit,embedded-leader,embedded-follower,restart]
 //          [--concurrency 1,16,64] [--hog-concurrency 1,64] [--no-hog]
 //          [--no-cells] [--no-failover] [--no-memory] [--profile]
+//          [--restart-entries N] [--restart-snapshot-mb N]
 // Prints the table and writes every raw run to bench/results/bench-<time>.json.
 
 import { execFileSync, spawn } from 'node:child_process'
@@ -19,6 +20,7 @@ import { etcdWriters, failover, httpWriters, type FailoverTrial } from './failov
 import type { LoadResult, LoadSpec } from './load.js'
 import type { MemberReply } from './member.js'
 import { cleanup, installCleanup, stopProcess } from './processes.js'
+import { restartTime } from './restart.js'
 import { median, ratio, sleep, totalCpuMicros } from './stats.js'
 import {
   buildEtcdGoClient,
@@ -37,13 +39,14 @@ import {
   type Timeouts,
 } from './systems.js'
 
-const SYSTEMS = ['ours', 'etcd-go', 'etcd-go-disk', 'etcd', 'limit', 'embedded-leader', 'embedded-follower'] as const
+const SYSTEMS = ['ours', 'ours-disk', 'etcd-go', 'etcd-go-disk', 'etcd', 'limit', 'embedded-leader', 'embedded-follower'] as const
 type System = (typeof SYSTEMS)[number]
 /** What runs again with the CPU hog: ours against the fair anchor. */
 const HOG_SYSTEMS: readonly System[] = ['ours', 'etcd-go']
 
 const LABELS: Record<System, string> = {
   ours: 'ours PUT /kv',
+  'ours-disk': 'ours PUT /kv (--data-dir)',
   'etcd-go': 'etcd put (Go, tmpfs)',
   'etcd-go-disk': 'etcd put (Go, disk)',
   etcd: 'etcd put (etcd3, disk)',
@@ -78,6 +81,8 @@ const { values: args } = parseArgs({
     'no-memory': { type: 'boolean', default: false },
     'no-cells': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    'restart-entries': { type: 'string' },
+    'restart-snapshot-mb': { type: 'string' },
   },
 })
 
@@ -92,6 +97,10 @@ const memoryTotal = quick ? 300_000 : 1_000_000
 const PROFILE_DIR = join(RESULTS_DIR, 'profiles')
 const nodeFlags = args.profile ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : []
 const etcdInstalled = etcdVersion() !== null
+/** The restart time of a durable member (not a cell): on unless `--only` leaves it out. */
+const restartWanted = args.only === undefined || args.only.split(',').includes('restart')
+const restartEntries = Number(args['restart-entries'] ?? (quick ? 100_000 : 1_000_000))
+const restartSnapshotMb = Number(args['restart-snapshot-mb'] ?? (quick ? 10 : 100))
 const wanted = new Set<System>(
   (args.only?.split(',') ?? SYSTEMS).filter((name): name is System => (SYSTEMS as readonly string[]).includes(name)),
 )
@@ -171,6 +180,7 @@ async function embeddedCell(island: EmbeddedIsland, onLeader: boolean, spec: Loa
 
 interface Targets {
   island: Island | null
+  islandDisk: Island | null
   /** On disk: the etcd3 rows and the Go client's disk rows. */
   etcd: EtcdCluster | null
   etcdTmpfs: EtcdCluster | null
@@ -183,8 +193,9 @@ async function runCell(targets: Targets, system: System, concurrency: number, ru
   const spec: LoadSpec = { concurrency, warmupMs, windowMs }
   let measured: { result: LoadResult; serverCpuMicros: number }
   switch (system) {
-    case 'ours': {
-      const island = targets.island as Island
+    case 'ours':
+    case 'ours-disk': {
+      const island = (system === 'ours' ? targets.island : targets.islandDisk) as Island
       const leader = await island.leader()
       measured = await driveChild(
         { ...spec, target: 'http', url: leader.url, prefix: '/kv/', timeoutMs: OP_TIMEOUT_MS },
@@ -283,7 +294,7 @@ function table(rows: readonly Row[]): string {
   const find = finder(rows)
   const header = ['system', 'c', 'ops/s', 'p50 ms', 'p99 ms', 'client µs/op', 'servers µs/op', 'ops vs etcd-go', 'p50 vs etcd-go', 'ops vs limit']
   const lines = rows.map((row) => {
-    const ours = row.system === 'ours' || row.system.startsWith('embedded')
+    const ours = row.system.startsWith('ours') || row.system.startsWith('embedded')
     const anchor = find('etcd-go', row.concurrency, row.hog)
     const limit = find('limit', row.concurrency, row.hog)
     return [
@@ -463,7 +474,7 @@ async function main(): Promise<number> {
     say('etcd is not installed: skipping it. To compare, install it (Debian/Ubuntu: sudo apt-get install -y etcd-server) and run again.')
   }
   if (etcdInstalled && !tmpfs) say('no tmpfs at /dev/shm: skipping etcd on tmpfs.')
-  const targets: Targets = { island: null, etcd: null, etcdTmpfs: null, limit: null, embedded: null, goClient: null }
+  const targets: Targets = { island: null, islandDisk: null, etcd: null, etcdTmpfs: null, limit: null, embedded: null, goClient: null }
   if (wanted.has('etcd-go') || wanted.has('etcd-go-disk')) {
     const built = buildEtcdGoClient()
     if ('path' in built) targets.goClient = built.path
@@ -474,6 +485,7 @@ async function main(): Promise<number> {
     }
   }
   if (wanted.has('ours')) targets.island = await startIsland(TIMEOUTS, nodeFlags)
+  if (wanted.has('ours-disk')) targets.islandDisk = await startIsland(TIMEOUTS, nodeFlags, 3, 'disk')
   if (wanted.has('etcd') || wanted.has('etcd-go-disk')) targets.etcd = await startEtcd(TIMEOUTS, 'disk')
   if (wanted.has('etcd-go')) targets.etcdTmpfs = await startEtcd(TIMEOUTS, 'tmpfs')
   if (wanted.has('limit')) targets.limit = await startLimit([])
@@ -537,10 +549,14 @@ async function main(): Promise<number> {
   if (targets.embedded !== null) await Promise.all(targets.embedded.members.map((member) => stopProcess(member.child, 3000)))
   if (targets.limit !== null) await stopProcess(targets.limit.child, 3000)
   if (targets.island !== null) await Promise.all(targets.island.members.map((member) => stopProcess(member.child, 3000)))
+  if (targets.islandDisk !== null) await Promise.all(targets.islandDisk.members.map((member) => stopProcess(member.child, 3000)))
   if (targets.etcd !== null) await Promise.all(targets.etcd.members.map((member) => stopProcess(member.child, 3000)))
   if (targets.etcdTmpfs !== null) await Promise.all(targets.etcdTmpfs.members.map((member) => stopProcess(member.child, 3000)))
 
   const memory = args['no-memory'] ? null : await memoryRun()
+  const restart = restartWanted
+    ? await restartTime({ entries: restartEntries, snapshotBytes: restartSnapshotMb * 2 ** 20, runs: quick ? 1 : Math.min(runs, 2) })
+    : null
 
   // ---------------------------------------------------------------- report
   const rows = summarize(cells)
@@ -574,6 +590,13 @@ async function main(): Promise<number> {
     }
     lines.push(`  RSS MiB (x1/x2/x3) after each ${memory.checkpoint.toLocaleString('en-US')}: ${memory.series.map((rss) => rss.map((bytes) => fixed(bytes / 2 ** 20, 0)).join('/')).join(', ')}`)
   }
+  if (restart !== null) {
+    lines.push(
+      `restart of a durable member: ${restart.entries.toLocaleString('en-US')} log entries after a ${fixed(restart.snapshotBytes / 2 ** 20, 0)} MiB snapshot ` +
+        `(${fixed(restart.logBytes / 2 ** 20, 0)} MiB of log), spawn to serving: ${fixed(restart.medianMs / 1000, 2)} s median (${restart.restartMs.map((ms) => fixed(ms / 1000, 2)).join(', ')} s)`,
+    )
+  }
+  lines.push('', ...durableLines(rows))
   lines.push('', ...targetLines(rows, failovers, memory))
   say(lines.join('\n'))
 
@@ -581,10 +604,30 @@ async function main(): Promise<number> {
   const file = `${RESULTS_DIR}bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`
   writeFileSync(
     file,
-    `${JSON.stringify({ machine: about, settings: { quick, runs, windowMs, warmupMs, concurrencies, hogConcurrencies, timeouts: TIMEOUTS }, cells, rows, failovers, memory }, null, 2)}\n`,
+    `${JSON.stringify({ machine: about, settings: { quick, runs, windowMs, warmupMs, concurrencies, hogConcurrencies, timeouts: TIMEOUTS }, cells, rows, failovers, memory, restart }, null, 2)}\n`,
   )
   say(`\nraw runs: ${file}`)
   return 0
+}
+
+/** Durable mode against etcd on the same disk, both its clients. */
+function durableLines(rows: readonly Row[]): string[] {
+  const find = finder(rows)
+  const lines = ['Durable mode (--data-dir, fdatasync before acknowledging) against etcd on the same disk, same run:']
+  for (const concurrency of concurrencies) {
+    const ours = find('ours-disk', concurrency)
+    if (ours === undefined) continue
+    for (const anchor of ['etcd', 'etcd-go-disk'] as const) {
+      const etcd = find(anchor, concurrency)
+      if (etcd === undefined) continue
+      lines.push(
+        `  c=${String(concurrency).padStart(2)} vs ${LABELS[anchor].padEnd(22)}: ops/s ${fixed(ratio(ours.opsPerSecond, etcd.opsPerSecond), 2)}x ` +
+          `(${thousands(ours.opsPerSecond)} vs ${thousands(etcd.opsPerSecond)}), p50 ${fixed(ratio(ours.p50Ms, etcd.p50Ms), 2)}x ` +
+          `(${fixed(ours.p50Ms, 3)} vs ${fixed(etcd.p50Ms, 3)} ms)`,
+      )
+    }
+  }
+  return lines
 }
 
 function targetLines(rows: readonly Row[], failovers: readonly FailoverReport[], memory: MemoryReport | null): string[] {

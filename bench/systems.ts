@@ -88,14 +88,24 @@ export interface Island {
 }
 
 /** A 3-member island of `paxos-colleague serve` processes on 127.0.0.1. */
-export async function startIsland(timeouts: Timeouts, nodeFlags: readonly string[], size = 3): Promise<Island> {
+/** `storage: 'disk'`: durable mode, each member with `--data-dir` under the system temp directory (where etcd on disk keeps its data). */
+export async function startIsland(
+  timeouts: Timeouts,
+  nodeFlags: readonly string[],
+  size = 3,
+  storage: 'memory' | 'disk' = 'memory',
+): Promise<Island> {
   const common = ['--island', 'bench', '--bind', '127.0.0.1:0', '--ping-ms', String(timeouts.pingMs), '--timeout-ms', String(timeouts.timeoutMs)]
+  const dataDir = storage === 'disk' ? trackDirectory(mkdtempSync(join(tmpdir(), 'paxos-colleague-bench-ours-'))) : null
+  const durable = (name: string): string[] => (dataDir === null ? [] : ['--data-dir', join(dataDir, name)])
   const members: Started[] = []
-  const founder = await spawnListening('m1', process.execPath, [...nodeFlags, MAIN_PATH, 'serve', ...common, '--id', 'm1', '--bootstrap'])
+  const founder = await spawnListening('m1', process.execPath, [...nodeFlags, MAIN_PATH, 'serve', ...common, '--id', 'm1', '--bootstrap', ...durable('m1')])
   members.push(founder)
   for (let index = 2; index <= size; index++) {
     const name = `m${index}`
-    members.push(await spawnListening(name, process.execPath, [...nodeFlags, MAIN_PATH, 'serve', ...common, '--id', name, '--join', founder.url]))
+    members.push(
+      await spawnListening(name, process.execPath, [...nodeFlags, MAIN_PATH, 'serve', ...common, '--id', name, '--join', founder.url, ...durable(name)]),
+    )
   }
   await until('the island did not seat a parliament of 3', async () => {
     const health = (await getJson(`${founder.url}/health`, 1000)) as HealthView

@@ -116,6 +116,8 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   private readonly valueBytesMax: number
   /** Durable mode: the storage directory, null when in memory only. */
   private readonly durability: Durability | null
+  /** Replaying the stored log after a restart: no periodic snapshot until it is done. */
+  private resuming = false
 
   private state: ColleagueState = 'idle'
   private founder = false
@@ -360,12 +362,17 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     this.application.government?.(snapshot.government)
     this.kibitzer.start()
     // A flush now hands the log after the snapshot to the applier.
+    this.resuming = true
     this.act(() => undefined)
-    await this.waiters.until(
-      () => commit <= snapshot.position || this.applier.applied >= commit,
-      RESUME_MS_MAX,
-      () => this.crash(new ColleagueError('INTERNAL', `the stored log up to ${commit} was not applied in time`)),
-    )
+    try {
+      await this.waiters.until(
+        () => commit <= snapshot.position || this.applier.applied >= commit,
+        RESUME_MS_MAX,
+        () => this.crash(new ColleagueError('INTERNAL', `the stored log up to ${commit} was not applied in time`)),
+      )
+    } finally {
+      this.resuming = false
+    }
     this.logger.info({ applied: this.applier.applied }, 'resumed from storage')
     this.emit('naturalized')
   }
@@ -601,7 +608,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   private afterApplied(committed: Committed): void | Promise<void> {
     const durability = this.durability as Durability
     const due = durability.applied(committed)
-    if (!this.naturalized() || this.state !== 'member') return undefined
+    if (!this.naturalized() || this.state !== 'member' || this.resuming) return undefined
     if (due || durability.store.snapshotPosition < 0) return durability.snapshot(this.application, this.legislator.arrival)
     return undefined
   }
