@@ -303,28 +303,18 @@ export class Legislator {
    */
   #restore(restore: LegislatorRestore): void {
     assert(restore.position >= restore.governmentPosition, 'a snapshot follows its government')
-    if (restore.promised !== null) {
-      this.#promised = restore.promised
-      this.#roundSeen = restore.promised.round
-    }
+    this.#log.restore(restore.position, restore.promised, restore.accepted, restore.commit)
+    if (restore.promised !== null) this.#roundSeen = restore.promised.round
     this.#government = restore.government
     this.#governmentPosition = restore.governmentPosition
     this.#ledger = SubmitterLedger.fromTable(restore.submitters)
     this.#arrival = restore.arrival
     this.#naturalized = true
-    this.#commit = restore.position
-    this.#trim = restore.position
-    this.#logEnd = restore.position
     this.#seq = restore.seq
-    this.#role = isMember(restore.government, this.id) ? 'follower' : 'exiled'
-    for (const item of restore.accepted) {
-      if (item.position <= restore.position) continue
-      const slot: Slot = { position: item.position, ballot: item.ballot, entry: item.entry, chosen: item.position <= restore.commit }
-      this.#log.set(item.position, slot)
-      if (item.position > this.#logEnd) this.#logEnd = item.position
-    }
-    if (this.#role === 'follower') this.#advanceCommit(restore.commit, this.#promised)
+    this.#state = isMember(restore.government, this.id) ? FOLLOWER : EXILED
+    if (this.#state.role === 'follower') this.#advanceCommit(restore.commit, this.#log.promised)
   }
+
 
   // ---------------------------------------------------------------- commands
 

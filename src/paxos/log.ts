@@ -44,6 +44,24 @@ export class Log {
     this.#changedPromised = ballot
   }
 
+  /**
+   * Durable mode, after a restart: the log as a snapshot at `position` left
+   * it, with the entries accepted after it (those up to `commit` known
+   * chosen) and the promise. Nothing of it counts as a change to persist.
+   */
+  restore(position: number, promised: Ballot | null, accepted: readonly Accepted[], commit: number): void {
+    assert(this.#commit === -1 && this.#slots.size === 0, 'only an empty log is restored')
+    this.#commit = position
+    this.#trim = position
+    this.#end = position
+    if (promised !== null) this.#promised = promised
+    for (const item of accepted) {
+      if (item.position <= position) continue
+      this.#slots.set(item.position, { position: item.position, ballot: item.ballot, entry: item.entry, chosen: item.position <= commit })
+      if (item.position > this.#end) this.#end = item.position
+    }
+  }
+
   /** A newcomer's log starts at its arrival government, at `position`. */
   arrive(position: number): void {
     assert(this.#commit === -1 && this.#slots.size === 0, 'only an empty log arrives')
