@@ -16,7 +16,7 @@ import { BARRIER_TEXT, isBarrier } from './barrier.js'
 import { Legislator } from '../paxos/legislator.js'
 import type { Committed, Government, LegislatorRefusal, Ready, Submission } from '../paxos/types.js'
 import { Applier } from './applier.js'
-import { Durability, restoreOf } from './durability.js'
+import { DURABLE_EXILE_MS, Durability, restoreOf } from './durability.js'
 import { ColleagueError, isColleagueError } from './errors.js'
 import type { ColleagueState, Health } from './health.js'
 import { HeardFrom } from './heard.js'
@@ -165,6 +165,9 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
       pingTicks: schedule.pingTicks,
       timeoutTicks: schedule.timeoutTicks,
       electionJitterTicks: electionJitterTicks(schedule),
+      ...(options.storage !== undefined && {
+        exileTicks: Math.max(2 * schedule.timeoutTicks, Math.ceil((options.storage.exileMs ?? DURABLE_EXILE_MS) / schedule.tickMs)),
+      }),
       ...(options.parliamentSize !== undefined && { parliamentSize: options.parliamentSize }),
       ...(recovered !== null && { restore: restoreOf(recovered) }),
     })
@@ -822,6 +825,8 @@ function validateOptions(options: ColleagueOptions): void {
     if (snapshotEveryEntries !== undefined && !(Number.isSafeInteger(snapshotEveryEntries) && snapshotEveryEntries >= 1)) {
       throw invalid('storage.snapshotEveryEntries must be a positive integer')
     }
+    const { exileMs } = options.storage
+    if (exileMs !== undefined && !(Number.isFinite(exileMs) && exileMs > 0)) throw invalid('storage.exileMs must be a positive number')
     if (typeof options.application.snapshot !== 'function' || typeof options.application.restore !== 'function') {
       throw invalid('storage needs application.snapshot and application.restore: a restart rebuilds the state from them')
     }

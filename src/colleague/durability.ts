@@ -13,12 +13,20 @@ import type { StorageFileSystem } from '../storage/file-system.js'
 import type { Application } from './options.js'
 
 export const SNAPSHOT_EVERY_ENTRIES = 50_000
+/** A durable member is expected back after a restart: exile it only after this much silence. */
+export const DURABLE_EXILE_MS = 30_000
 
 export interface StorageOptions {
   /** The member's own directory, created when absent. One member per directory. */
   readonly directory: string
   /** Applied entries between snapshots of the application; default 50 000. */
   readonly snapshotEveryEntries?: number
+  /**
+   * Silence after which the leader exiles a member; default 30 000 (in
+   * memory mode it is 2 x timeoutMs). A whole-island restart brings members
+   * back at different times; none should be exiled for being slow to start.
+   */
+  readonly exileMs?: number
   /** Test seam: the simulator's disk. Default the real file system (node:fs). */
   readonly fileSystem?: StorageFileSystem
   /** Test switch only: deliberately broken storage. */

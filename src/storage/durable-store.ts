@@ -76,8 +76,14 @@ export interface PersistInput {
   readonly seq: number
 }
 
-/** Test switches: deliberately broken storage, used only to prove the simulator notices. */
-export type StorageMutant = 'no-directory-sync-after-rename' | 'replay-torn-record'
+/**
+ * Test switches: deliberately broken storage, used only to prove the tests notice.
+ * - `ack-before-sync`: a flush's record is synced only at the next flush, after its messages left.
+ * - `no-directory-sync`: the directory is never synced after a file is created, renamed or removed.
+ * - `replay-torn-record`: a torn last record is read as if it were whole, not cut.
+ */
+export const STORAGE_MUTANTS = ['ack-before-sync', 'no-directory-sync', 'replay-torn-record'] as const
+export type StorageMutant = (typeof STORAGE_MUTANTS)[number]
 
 export interface DurableStoreOptions {
   readonly directory: string
@@ -129,6 +135,8 @@ export class DurableStore {
   #seqReserved = 0
   #snapshotPosition = -1
   #closed = false
+  /** The `ack-before-sync` mutant: a write not yet synced. */
+  #unsynced = false
   /** Flushes and syncs, for the colleague's statistics. */
   #stats = { flushes: 0, syncs: 0, bytes: 0, snapshots: 0 }
 
@@ -186,6 +194,8 @@ export class DurableStore {
   persist(input: PersistInput): boolean {
     this.#assertOpen()
     if (this.#identity === null) throw new ColleagueError('INTERNAL', 'persist before the storage knows its member')
+    // Before anything is noted against the current segment: the record goes to the new one.
+    if (this.#fileBytes >= this.#segmentBytesMax) this.#roll()
     let record: { -readonly [K in keyof FlushRecord]: FlushRecord[K] } | null = null
     let sync = false
     if (input.promised !== null) {
@@ -218,9 +228,16 @@ export class DurableStore {
       this.#commit = input.commit
     }
     if (record === null) return false
-    if (this.#fileBytes >= this.#segmentBytesMax) this.#roll()
     const bytes = encodeJsonRecord(record)
     const file = this.#file as AppendFile
+    if (this.#mutant === 'ack-before-sync') {
+      // Syncs the previous flush now, and leaves this one for the next.
+      if (this.#unsynced) this.#guard('sync the log', () => file.datasync())
+      this.#guard('write the log', () => file.append(bytes))
+      this.#fileBytes += bytes.length
+      this.#unsynced = sync
+      return sync
+    }
     this.#guard('write the log', () => file.append(bytes))
     this.#fileBytes += bytes.length
     this.#stats.flushes++
@@ -246,7 +263,7 @@ export class DurableStore {
     this.#guard('write a snapshot', () => {
       this.#fs.writeSynced(`${path}.tmp`, encodeJsonRecord(stored))
       this.#fs.rename(`${path}.tmp`, path)
-      if (this.#mutant !== 'no-directory-sync-after-rename') this.#fs.syncDirectory(this.directory)
+      this.#syncDirectory()
     })
     const previous = this.#snapshotPosition
     this.#snapshotPosition = snapshot.position
@@ -262,7 +279,7 @@ export class DurableStore {
         else kept.push(segment)
       }
       this.#segments = kept
-      this.#fs.syncDirectory(this.directory)
+      this.#syncDirectory()
     })
   }
 
@@ -418,16 +435,22 @@ export class DurableStore {
     }
     const bytes = encodeJsonRecord(header)
     this.#guard('start a log segment', () => {
+      // Only the newest segment may end torn: what the old one holds unsynced (a commit point) is synced now.
+      this.#file?.datasync()
       this.#file?.close()
       const file = this.#fs.openAppend(pathIn(this.directory, name))
       this.#file = file
       file.append(bytes)
       file.datasync()
       // The new file's name must survive a crash as well as its contents.
-      this.#fs.syncDirectory(this.directory)
+      this.#syncDirectory()
     })
     this.#fileBytes = bytes.length
     this.#segments.push({ index, name, maxPosition: -1 })
+  }
+
+  #syncDirectory(): void {
+    if (this.#mutant !== 'no-directory-sync') this.#fs.syncDirectory(this.directory)
   }
 
   #assertOpen(): void {
