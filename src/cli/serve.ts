@@ -47,10 +47,9 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<number>
   try {
     colleague = createColleague(options, { location, logger, secret, store })
   } catch (error) {
-    // A storage directory that is corrupt or belongs to another member: refuse to start.
-    logger.fatal({ err: error, code: (error as { code?: unknown }).code }, 'could not start')
+    // A storage directory that is corrupt or belongs to another member: refuse to start, in one line.
     await kvServer.close(SHUTDOWN_TIMEOUT_MS / 2)
-    return 1
+    throw new StartError(`could not start on --data-dir ${options.dataDir ?? ''}: ${reasonOf(error)}`)
   }
   kvServer.mountColleague(colleague.handler)
   if (colleague.recovered) {
