@@ -33,6 +33,19 @@ async function start(
   return { colleague, app, url }
 }
 
+/** Every wait is bounded: a stuck colleague fails the test instead of hanging it. */
+async function within<T>(promise: Promise<T>, what: string, ms = 30_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)
+  })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 function portOf(member: Member): number {
   return Number(new URL(member.url).port)
 }
@@ -40,23 +53,26 @@ function portOf(member: Member): number {
 test('a durable island shut down whole comes back as itself, with every acknowledged value, and goes on', async () => {
   const dirs = ['a', 'b', 'c'].map((name) => join(root, `island-1-${name}`))
   const first = await start('durable', dirs[0] as string, 0, { colleagueId: 'a' })
-  await first.colleague.bootstrap()
+  await within(first.colleague.bootstrap(), 'bootstrap')
   const members = [first]
   for (const [index, id] of ['b', 'c'].entries()) {
     const member = await start('durable', dirs[index + 1] as string, 0, { colleagueId: id })
-    await member.colleague.join(first.url)
+    await within(member.colleague.join(first.url), `join of ${id}`)
     members.push(member)
   }
   const acknowledged: unknown[] = []
   for (let round = 0; round < 5; round++) {
     const values = members.flatMap((member, index) => [0, 1, 2, 3, 4, 5, 6, 7].map((n) => ({ round, member: index, n })))
-    const settled = await Promise.all(values.map((value, index) => (members[index % 3] as Member).colleague.enqueue(value)))
+    const settled = await within(
+      Promise.all(values.map((value, index) => (members[index % 3] as Member).colleague.enqueue(value))),
+      `round ${round} of enqueues`,
+    )
     assert.equal(settled.length, values.length)
     acknowledged.push(...values)
   }
   const ports = members.map(portOf)
   const ids = members.map((member) => member.colleague.colleagueId)
-  await Promise.all(members.map((member) => member.colleague.shutdown()))
+  await within(Promise.all(members.map((member) => member.colleague.shutdown())), 'shutdown')
   assert.ok(readdirSync(dirs[0] as string).some((name) => name.endsWith('.snap')), 'snapshots were written')
 
   // The same code runs again: bootstrap() and join() resume instead.
@@ -67,14 +83,17 @@ test('a durable island shut down whole comes back as itself, with every acknowle
     assert.equal(member.colleague.colleagueId, ids[index], 'a member comes back under its own id')
     again.push(member)
   }
-  await Promise.all(again.map((member, index) => (index === 0 ? member.colleague.bootstrap() : member.colleague.join(first.url))))
+  await within(
+    Promise.all(again.map((member, index) => (index === 0 ? member.colleague.bootstrap() : member.colleague.join(first.url)))),
+    'resume',
+  )
   for (const member of again) {
     for (const value of acknowledged) {
       assert.ok(member.app.values.some((applied) => JSON.stringify(applied) === JSON.stringify(value)), `lost ${JSON.stringify(value)}`)
     }
   }
   // It still works: a new value goes through a newly elected leader, with no duplicate of an old one.
-  const next = await (again[1] as Member).colleague.enqueue({ after: 'restart' })
+  const next = await within((again[1] as Member).colleague.enqueue({ after: 'restart' }), 'an enqueue after the restart')
   await waitFor(() => again.every((member) => member.app.positions.includes(next.position)), 20_000, 'the value after the restart')
   for (const member of again) {
     const texts = member.app.values.map((value) => JSON.stringify(value))
@@ -83,30 +102,30 @@ test('a durable island shut down whole comes back as itself, with every acknowle
   }
   const reference = JSON.stringify((again[0] as Member).app.values.slice(0, acknowledged.length))
   for (const member of again) assert.equal(JSON.stringify(member.app.values.slice(0, acknowledged.length)), reference)
-  await Promise.all(again.map((member) => member.colleague.shutdown()))
+  await within(Promise.all(again.map((member) => member.colleague.shutdown())), 'shutdown')
 })
 
 test('a one-member durable island restarts and elects itself again', async () => {
   const dir = join(root, 'solo')
   const solo = await start('solo', dir, 0)
-  await solo.colleague.bootstrap()
-  for (let n = 0; n < 40; n++) await solo.colleague.enqueue({ n })
+  await within(solo.colleague.bootstrap(), 'bootstrap')
+  for (let n = 0; n < 40; n++) await within(solo.colleague.enqueue({ n }), `enqueue ${n}`)
   const port = portOf(solo)
-  await solo.colleague.shutdown()
+  await within(solo.colleague.shutdown(), 'shutdown')
   const again = await start('solo', dir, port)
-  await again.colleague.bootstrap()
+  await within(again.colleague.bootstrap(), 'resume')
   assert.deepEqual(again.app.values, Array.from({ length: 40 }, (_, n) => ({ n })))
-  const enqueued = await again.colleague.enqueue({ n: 40 })
+  const enqueued = await within(again.colleague.enqueue({ n: 40 }), 'an enqueue after the restart')
   assert.equal(again.app.values.length, 41)
   assert.ok(enqueued.position > 40)
-  await again.colleague.shutdown()
+  await within(again.colleague.shutdown(), 'shutdown')
 })
 
 test('a directory of another island or another colleague is refused at construction', async () => {
   const dir = join(root, 'owned')
   const owner = await start('owner', dir, 0, { colleagueId: 'x' })
-  await owner.colleague.bootstrap()
-  await owner.colleague.shutdown()
+  await within(owner.colleague.bootstrap(), 'bootstrap')
+  await within(owner.colleague.shutdown(), 'shutdown')
   for (const overrides of [{ islandName: 'other' }, { colleagueId: 'y' }]) {
     assert.throws(
       () =>
