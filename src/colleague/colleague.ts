@@ -357,7 +357,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     this.islandId = snapshot.identity.islandId
     this.appliedGovernment = snapshot.government
     try {
-      await this.application.restore?.(snapshot.state)
+      await this.application.restore?.(snapshot.state as S)
     } catch (error) {
       throw this.crash(new ColleagueError('APPLICATION_FAILED', 'restore of the stored snapshot failed', { cause: error }))
     }
