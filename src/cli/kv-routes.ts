@@ -70,19 +70,24 @@ export function createKvListener(options: KvRoutesOptions): RequestListener {
     await bounded(options.barrier())
   }
 
-  async function bounded<T>(work: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
+  /** `work`, or KV_TIMEOUT after writeTimeoutMs: one timer and one promise, no race between two. */
+  function bounded<T>(work: Promise<T>): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
         () => reject(new KvHttpError('KV_TIMEOUT', `not committed within ${writeTimeoutMs} ms; it may still apply`)),
         writeTimeoutMs,
       )
+      work.then(
+        (value) => {
+          clearTimeout(timer)
+          resolve(value)
+        },
+        (error: unknown) => {
+          clearTimeout(timer)
+          reject(error)
+        },
+      )
     })
-    try {
-      return await Promise.race([work, timeout])
-    } finally {
-      clearTimeout(timer)
-    }
   }
 
   async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
