@@ -45,6 +45,7 @@ export class PeerClient implements PeerTransport {
   private readonly connectTimeoutMs: number
   /** Origin to pool, least recently used first. */
   private readonly pools = new Map<string, Pool>()
+  private readonly locations = new Map<string, { origin: string; path: string }>()
   private closed = false
 
   constructor(options: PeerClientOptions) {
@@ -63,13 +64,12 @@ export class PeerClient implements PeerTransport {
    */
   async post(location: string, route: PeerRoute, body: string, timeoutMs: number, overall = true): Promise<PostAnswer> {
     if (this.closed) throw new Error('peer client closed')
-    const base = new URL(location)
-    const path = `${base.pathname.replace(/\/+$/, '')}${route}`
+    const base = this.parse(location)
     const headers: Record<string, string> = { 'content-type': 'application/json' }
     if (this.signer !== null) Object.assign(headers, this.signer.sign('POST', route, body))
     const response = await this.pool(base.origin).request({
       method: 'POST',
-      path,
+      path: `${base.path}${route}`,
       headers,
       body,
       headersTimeout: timeoutMs,
@@ -85,6 +85,18 @@ export class PeerClient implements PeerTransport {
     const pools = [...this.pools.values()]
     this.pools.clear()
     await Promise.allSettled(pools.map((pool) => pool.destroy()))
+  }
+
+  /** A location's origin and path prefix, parsed once per location (each pooled origin keeps its entry). */
+  private parse(location: string): { origin: string; path: string } {
+    let parsed = this.locations.get(location)
+    if (parsed === undefined) {
+      const url = new URL(location)
+      parsed = { origin: url.origin, path: url.pathname.replace(/\/+$/, '') }
+      if (this.locations.size >= this.poolsMax) this.locations.clear()
+      this.locations.set(location, parsed)
+    }
+    return parsed
   }
 
   private pool(origin: string): Pool {
