@@ -55,7 +55,9 @@ test('slow-loris: 200 slow connections are cut in time while writes keep committ
       `[slow-loris] ${SLOW_CONNECTIONS} slow connections to ${leader.id}: ${lifetimes.length} cut, longest lived ${longest ?? '-'} ms ` +
         `(configured ${REQUEST_TIMEOUT_MS} ms, allowed ${limitMs} ms; this process's longest event-loop delay ${lagMs} ms); meanwhile ${ok} writes ok, longest gap ${gap.ms} ms (PAXOS_FAULTS_SEED=${RUN_SEED})`,
     )
-    assert.ok(ok > 100, `writes stalled during the slow-loris: ${ok} ok`)
+    // The gap bound below is what says writes kept committing; the count only shows the load ran
+    // (on a busy machine far fewer of the offered 60 writes a second complete than on an idle one).
+    assert.ok(ok >= SLOW_LOAD_MS / 2_000, `writes stalled during the slow-loris: ${ok} ok`)
     assert.ok(gap.ms < 2_000, `no write committed for ${gap.ms} ms during the slow-loris`)
     assert.equal(lifetimes.length, SLOW_CONNECTIONS, `${SLOW_CONNECTIONS - lifetimes.length} slow connections still open ${Date.now() - openedAt} ms after they opened`)
     assert.ok((longest ?? 0) <= limitMs, `a slow connection lived ${longest} ms, past ${limitMs} ms (the timeout is ${REQUEST_TIMEOUT_MS} ms)`)
