@@ -62,7 +62,8 @@ export function writeMember(directory: string, port: number, entries: number, sn
   for (let from = 1; from <= entries; from += FLUSH_ENTRIES) {
     const accepted: { position: number; ballot: Ballot; entry: LogEntry }[] = []
     for (let position = from; position < from + FLUSH_ENTRIES && position <= entries; position++) {
-      const submission = { from: id, seq: position, value: { kv: 'put', key: `k${position % 1024}`, value } }
+      // A log value is JSON text, as enqueue() writes it.
+      const submission = { from: id, seq: position, value: JSON.stringify({ kv: 'put', key: `k${position % 1024}`, value }) }
       accepted.push({ position, ballot, entry: { type: 'value', submission } })
     }
     const last = (accepted.at(-1) as { position: number }).position
