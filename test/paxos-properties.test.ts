@@ -115,7 +115,7 @@ test('the submitter ledger applies each seq once, in any order, and survives a r
 })
 
 test('malformed or stale messages are ignored or refused, never thrown', () => {
-  const types = ['prepare', 'promise', 'accept', 'accepted', 'reject', 'forward', 'immigrate', 'naturalize', 'other']
+  const types = ['prepare', 'promise', 'accept', 'accepted', 'reject', 'forward', 'immigrate', 'naturalize', 'leave', 'other']
   // Anything in each field, including nulls and wrong types inside arrays.
   const junk = fc.oneof(
     fc.anything(),
@@ -188,6 +188,7 @@ test('well-formed but stale, divergent or forged messages never trip an assertio
     fc.record({ type: fc.constant('forward' as const), submissions: fc.array(fc.record({ from: ids, seq: fc.integer({ min: 1, max: 4 }), value: fc.nat() }), { maxLength: 3 }) }),
     fc.record({ type: fc.constant('immigrate' as const), id: ids, properties: fc.constant({}) }),
     fc.record({ type: fc.constant('naturalize' as const), id: ids }),
+    fc.record({ type: fc.constant('leave' as const) }),
   )
   fc.assert(
     fc.property(fc.array(fc.tuple(ids, message, fc.nat({ max: 3 })), { maxLength: 30 }), (inputs) => {

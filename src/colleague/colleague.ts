@@ -129,6 +129,9 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   private immigrated = false
   private failure: ColleagueError | null = null
   private closing: Promise<void> | null = null
+  /** `leave()` was called: a government without this colleague ends it with a shutdown, not a crash. */
+  private leaving = false
+  private leaveFinishing = false
 
   constructor(options: ColleagueOptions<T, S>) {
     super()
@@ -462,6 +465,62 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     })
   }
 
+  /**
+   * Leaves the island for good. This colleague asks to be exiled: a leader
+   * commits a government without itself that names its successor first, and
+   * the successor takes over at once (no election timeout is waited); any
+   * other member asks the leader, which exiles it in its next government.
+   * Resolves once a government without this colleague is chosen and this
+   * colleague has shut down (its last messages sent). The last member of an
+   * island just shuts down. Rejects with `NOT_JOINED` before bootstrap or
+   * join completed, `SHUT_DOWN` or `CRASHED` after either, and with the crash
+   * if the colleague crashes first. Values still pending here are rejected
+   * with `SHUT_DOWN`. It waits as long as the island takes: bound it yourself,
+   * and `shutdown()` if you give up (the others then exile it after their
+   * exile timeout, as for a member that died).
+   */
+  leave(): Promise<void> {
+    try {
+      this.assertAlive()
+      if (this.state !== 'member') throw new ColleagueError('NOT_JOINED', 'leave before bootstrap or join completed')
+      const government = this.legislator.government
+      if (government !== null && membersOf(government).length === 1) return this.shutdown()
+      const refusal = this.act((legislator) => legislator.leave())
+      if (refusal !== null) throw refusalError(refusal)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    this.leaving = true
+    this.logger.info({}, 'leaving the island')
+    return new Promise((resolve, reject) => {
+      const onShutdown = (): void => {
+        this.off('crash', onCrash)
+        resolve()
+      }
+      const onCrash = (error: ColleagueError): void => {
+        this.off('shutdown', onShutdown)
+        reject(error)
+      }
+      this.once('shutdown', onShutdown)
+      this.once('crash', onCrash)
+    })
+  }
+
+  /** A government without this leaving colleague is chosen: send what is queued (bounded), then shut down. */
+  private finishLeave(): void {
+    if (this.leaveFinishing) return
+    this.leaveFinishing = true
+    this.logger.info({}, 'left the island')
+    let timer: ReturnType<Clock['setTimeout']> | null = null
+    const bound = new Promise<void>((resolve) => {
+      timer = this.clock.setTimeout(resolve, this.timeoutMs)
+    })
+    void Promise.race([this.kibitzer.drained(), bound]).then(() => {
+      if (timer !== null) this.clock.clearTimeout(timer)
+      return this.shutdown()
+    })
+  }
+
   /** Hands one value's JSON text (or a barrier) to the legislator; resolves once applied here. */
   private submit(text: string, value?: unknown): Promise<Enqueued> {
     if (this.state !== 'member') throw new ColleagueError('NOT_JOINED', 'enqueue before bootstrap or join completed')
@@ -688,6 +747,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
 
   private onApplyFault(error: unknown, committed: Committed): void {
     if (this.state === 'crashed' || this.state === 'shut-down') return
+    if (this.leaving && isColleagueError(error) && error.code === 'EXILED') return this.finishLeave()
     const failure =
       isColleagueError(error) && (error.code === 'EXILED' || error.code === 'INTERNAL' || error.code === 'OUT_OF_BAND_FAILED')
         ? error
@@ -700,6 +760,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   /** A member that learns from its peers that it was exiled stops for good. */
   private checkExiled(): void {
     if (this.legislator.role !== 'exiled' || this.state === 'crashed' || this.state === 'shut-down') return
+    if (this.leaving) return this.finishLeave()
     this.crash(new ColleagueError('EXILED', 'this colleague was exiled from the island'))
   }
 

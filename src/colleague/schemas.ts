@@ -88,6 +88,7 @@ function messageSchema<V extends TSchema>(value: V) {
     Type.Object({ type: Type.Literal('forward'), submissions: Type.Array(Submission, { maxItems: ENTRIES_PER_MESSAGE_MAX }) }),
     Type.Object({ type: Type.Literal('immigrate'), id: Id, properties: Properties }),
     Type.Object({ type: Type.Literal('naturalize'), id: Id }),
+    Type.Object({ type: Type.Literal('leave') }),
   ])
 }
 

@@ -81,6 +81,7 @@ export class Kibitzer<L extends Driven> {
   private readonly onFault: (error: unknown) => void
   private readonly afterFlush: () => void
   private readonly persist: ((ready: Ready) => void) | null
+  private readonly drainedWaiters: (() => void)[] = []
   private readonly defer: (callback: () => void) => void
   private readonly peerQueueMax: number
   private readonly sendBatchMax: number
@@ -133,6 +134,23 @@ export class Kibitzer<L extends Driven> {
     this.ticker = null
     this.queues.clear()
     this.held.clear()
+    this.settleDrained()
+  }
+
+  /**
+   * Resolves once every message handed on so far has been sent (each send
+   * settled, delivered or failed), or the kibitzer stopped: what a member
+   * that leaves waits for, so its last words reach the others.
+   */
+  drained(): Promise<void> {
+    if (this.stopped || (this.queues.size === 0 && this.held.size === 0)) return Promise.resolve()
+    return new Promise((resolve) => this.drainedWaiters.push(resolve))
+  }
+
+  private settleDrained(): void {
+    if (!this.stopped && (this.queues.size > 0 || this.held.size > 0)) return
+    const waiters = this.drainedWaiters.splice(0)
+    for (const resolve of waiters) resolve()
   }
 
   /**
@@ -246,6 +264,7 @@ export class Kibitzer<L extends Driven> {
     if (queue === undefined || queue.sending || this.stopped) return
     if (queue.messages.length === 0) {
       this.queues.delete(peer)
+      this.settleDrained()
       return
     }
     const batch = queue.messages.splice(0, this.sendBatchMax)

@@ -194,6 +194,8 @@ export class Legislator {
   /** Senders already told this tick that they were exiled. */
   readonly #toldExiled = new Set<string>()
   #membershipTick = 0
+  /** This member asked to leave: it wants a government without it. */
+  #leaving = false
 
   #outMessages: Envelope[] = []
   #outCommitted: Committed[] = []
@@ -362,6 +364,20 @@ export class Legislator {
       const leader = this.#currentLeaderId()
       if (leader !== null) this.#send(leader, { type: 'immigrate', id, properties })
     }
+    return null
+  }
+
+  /**
+   * Ask to be exiled: a leader proposes the government without it itself,
+   * naming a successor first; anyone else asks the leader, every timeout,
+   * until a government without it is chosen. Idempotent.
+   */
+  leave(): LegislatorRefusal | null {
+    if (this.#state.role === 'exiled') return 'EXILED'
+    if (this.#government === null) return 'NOT_A_MEMBER'
+    this.#leaving = true
+    if (this.#state.role === 'leader') this.#state.exile.add(this.id)
+    else this.#sendLeave()
     return null
   }
 
@@ -571,6 +587,9 @@ export class Legislator {
         return this.#receiveForward(leader, from, message)
       case 'naturalize':
         return this.#receiveNaturalize(leader, from, message)
+      case 'leave':
+        if (this.#government !== null && isMember(this.#government, from)) leader.exile.add(from)
+        return
       default:
         return this.#stepFollower(from, message)
     }
@@ -659,6 +678,7 @@ export class Legislator {
     if (this.#now - this.#membershipTick >= this.#timeoutTicks) {
       this.#membershipTick = this.#now
       if (this.#naturalized && !this.#government.naturalized.includes(this.id)) this.#sendNaturalize()
+      if (this.#leaving) this.#sendLeave()
     }
   }
 
@@ -807,6 +827,7 @@ export class Legislator {
       if (!heard.has(id)) progress.heardTick = this.#now - this.#timeoutTicks - 1
     }
     if (this.#naturalized && !government.naturalized.includes(this.id)) leader.naturalize.add(this.id)
+    if (this.#leaving) leader.exile.add(this.id)
     for (const [seq, value] of this.#pending) this.#queueSubmission(leader, { from: this.id, seq, value })
     return leader
   }
@@ -873,7 +894,10 @@ export class Legislator {
 
   #wantsGovernment(leader: Leader, government: Government): boolean {
     if (leader.electionGovernment) return true
-    for (const id of leader.exile) if (isMember(government, id)) return true
+    for (const id of leader.exile) {
+      // A leader leaves only once it can hand on to a live voter.
+      if (isMember(government, id) && (id !== this.id || this.#successor(leader, government) !== null)) return true
+    }
     for (const id of leader.immigrate.keys()) if (!isMember(government, id) && !government.exiled.includes(id)) return true
     for (const id of leader.naturalize) if (isMember(government, id) && !government.naturalized.includes(id)) return true
     return false
@@ -888,21 +912,33 @@ export class Legislator {
     const live = heardWithin(this.id, leader.progress, this.#now, this.#timeoutTicks)
     // This leader holds the state whatever the government it recovered says.
     if (this.#naturalized) leader.naturalize.add(this.id)
+    // A leaving leader names its successor first: once chosen, the government
+    // hands leadership on, and the successor stands at once (`#applyGovernment`).
+    const successor = leader.exile.has(this.id) ? this.#successor(leader, current) : null
+    const exile = new Set(leader.exile)
+    if (successor === null) exile.delete(this.id)
     const government = nextGovernment(current, {
-      leader: this.id,
+      leader: successor ?? this.id,
       parliamentSize: this.#parliamentSize,
       live,
       immigrate: leader.immigrate,
       naturalize: leader.naturalize,
-      exile: leader.exile,
+      exile,
       submitters: this.#ledger.toTable(),
     })
-    assert(government.majority[0] === this.id, 'a leader must lead the government it proposes')
+    assert(government.majority[0] === (successor ?? this.id), 'a leader leads the government it proposes, or hands it on')
     leader.electionGovernment = false
     leader.immigrate.clear()
     leader.naturalize.clear()
     leader.exile.clear()
     this.#proposeAt(leader, leader.next, { type: 'government', government }, true)
+  }
+
+  /** The voter a leaving leader hands on to: naturalized, heard lately, not leaving; seated ones first. */
+  #successor(leader: Leader, government: Government): string | null {
+    const live = heardWithin(this.id, leader.progress, this.#now, this.#timeoutTicks)
+    const fits = (id: string): boolean => id !== this.id && !leader.exile.has(id) && live.has(id) && government.naturalized.includes(id)
+    return parliamentOf(government).find(fits) ?? membersOf(government).find(fits) ?? null
   }
 
   /**
@@ -1074,6 +1110,8 @@ export class Legislator {
     this.#log.trimTo(Math.min(message.trim, this.#log.commit))
     this.#send(from, { type: 'accepted', ballot: message.ballot, ranges, commit: this.#log.commit })
     if (newLeader) this.#forwardPending()
+    // Only a hand-over applied just now puts the election due (the timer was reset above).
+    if (this.#state.role === 'follower' && this.#now >= this.#electionTick) this.#startElection()
   }
 
   /** Stores `message.entries` above the commit point; returns the ranges to acknowledge. */
@@ -1187,6 +1225,12 @@ export class Legislator {
       for (const id of membersOf(government)) this.#progressOf(state, id)
       for (const id of [...state.progress.keys()]) if (!isMember(government, id)) state.progress.delete(id)
       if (!isParliament(government, this.id)) this.#stepDown()
+    } else if (this.#leaderId !== null && !isMember(government, this.#leaderId)) {
+      // The leader left, handing on to the first of the majority: that one
+      // stands now (see `#receiveAccept`), and nobody refuses it for having
+      // heard the leader that left.
+      this.#leaderId = null
+      if (government.majority[0] === this.id) this.#electionTick = this.#now
     }
     this.#forwardPending()
   }
@@ -1217,6 +1261,15 @@ export class Legislator {
       }
     }
     if (submissions.length > 0) this.#send(leader, { type: 'forward', submissions })
+  }
+
+  #sendLeave(): void {
+    if (this.#state.role === 'leader') {
+      this.#state.exile.add(this.id)
+      return
+    }
+    const leader = this.#currentLeaderId()
+    if (leader !== null && leader !== this.id) this.#send(leader, { type: 'leave' })
   }
 
   #sendNaturalize(): void {

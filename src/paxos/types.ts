@@ -123,6 +123,8 @@ export type Message =
   | { readonly type: 'immigrate'; readonly id: string; readonly properties: Properties }
   /** A member declares it holds the application state. */
   | { readonly type: 'naturalize'; readonly id: string }
+  /** A member asks the leader to exile it: it is leaving the island. */
+  | { readonly type: 'leave' }
 
 export interface Envelope {
   readonly from: string

@@ -112,6 +112,8 @@ export function isMessage(value: unknown): value is Message {
       return typeof message['id'] === 'string' && isObject(message['properties']) && !Array.isArray(message['properties'])
     case 'naturalize':
       return typeof message['id'] === 'string'
+    case 'leave':
+      return true
     default:
       return false
   }

@@ -54,6 +54,10 @@ export class TranscriptIsland {
         return this.#join(arg(args, 0), arg(args, 1))
       case 'show':
         return this.#show(args)
+      case 'leave': {
+        const refusal = this.#member(arg(args, 0)).legislator.leave()
+        return [`${arg(args, 0)} leaves: ${refusal ?? 'ok'}`]
+      }
       default:
         throw new Error(`unknown transcript command: ${command}`)
     }
@@ -274,6 +278,8 @@ function describe(message: Message): string {
       return `immigrate ${message.id}`
     case 'naturalize':
       return `naturalize ${message.id}`
+    case 'leave':
+      return 'leave'
   }
 }
 

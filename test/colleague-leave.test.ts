@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { Colleague, type ColleagueError } from '../src/index.js'
+import { settle, startIsland, stopAll, waitFor, type Member } from './colleague-island.js'
+
+// The election timeout is far longer than any wait below: whatever leadership
+// changes here cannot come from an election timeout running out, only from
+// the leader handing on.
+const NO_ELECTION = { timeoutMs: 600_000 } as const
+
+function leaderOf(members: readonly Member[]): Member {
+  const leader = members.find((member) => member.colleague.health().leader === member.colleague.colleagueId)
+  assert.ok(leader !== undefined, 'the island has a leader')
+  return leader
+}
+
+/** `promise` or a failure after `ms`: a bound so a broken leave fails the test instead of hanging it. */
+function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, bound]).finally(() => clearTimeout(timer))
+}
+
+test('the leader leaves: it hands on at once, writes resume on the others, and it is exiled', { timeout: 90_000 }, async () => {
+  const members = await startIsland(3, 'leave-leader', NO_ELECTION)
+  try {
+    await settle(members)
+    const leaving = leaderOf(members)
+    const others = members.filter((member) => member !== leaving)
+    await (others[0] as Member).colleague.enqueue('before')
+    const leftId = leaving.colleague.colleagueId
+    await bounded(leaving.colleague.leave(), 30_000, 'leave()')
+    assert.equal(leaving.colleague.health().state, 'shut-down')
+    // Writes from the others resume under the successor.
+    for (const member of others) await bounded(member.colleague.enqueue(`after ${member.colleague.colleagueId}`), 30_000, 'a write after the leave')
+    await waitFor(() => others.every((member) => member.app.values.length === 3), 20_000, 'the others to apply every write')
+    for (const member of others) {
+      const health = member.colleague.health()
+      assert.ok(health.government?.exiled.includes(leftId), 'the government exiles the member that left')
+      assert.notEqual(health.leader, leftId)
+      assert.ok(health.leader !== null && others.some((other) => other.colleague.colleagueId === health.leader))
+    }
+    // Calls after leaving are refused with a typed error.
+    await assert.rejects(leaving.colleague.enqueue('late'), (error: ColleagueError) => error.code === 'SHUT_DOWN')
+    await assert.rejects(leaving.colleague.leave(), (error: ColleagueError) => error.code === 'SHUT_DOWN')
+  } finally {
+    await stopAll(members)
+  }
+})
+
+test('a follower leaves: the leader exiles it and the island goes on', { timeout: 90_000 }, async () => {
+  const members = await startIsland(3, 'leave-follower', NO_ELECTION)
+  try {
+    await settle(members)
+    const leader = leaderOf(members)
+    const leaving = members.find((member) => member !== leader) as Member
+    const stays = members.filter((member) => member !== leaving)
+    const leftId = leaving.colleague.colleagueId
+    await bounded(leaving.colleague.leave(), 30_000, 'leave()')
+    assert.equal(leaving.colleague.health().state, 'shut-down')
+    await waitFor(() => stays.every((member) => member.colleague.health().government?.exiled.includes(leftId)), 20_000, 'the others to apply its exile')
+    for (const member of stays) await bounded(member.colleague.enqueue(`after ${member.colleague.colleagueId}`), 30_000, 'a write after the leave')
+    for (const member of stays) {
+      const government = member.colleague.health().government
+      assert.ok(government !== null && government !== undefined)
+      assert.equal([...government.majority, ...government.minority, ...government.constituents].includes(leftId), false)
+      assert.equal(member.colleague.health().leader, leader.colleague.colleagueId)
+    }
+  } finally {
+    await stopAll(members)
+  }
+})
+
+test('leave() on a colleague that is in no island fails with NOT_JOINED', async () => {
+  const colleague = new Colleague({ islandName: 'leave-idle', location: 'http://127.0.0.1:1', application: { entry: () => {} } })
+  await assert.rejects(colleague.leave(), (error: ColleagueError) => error.code === 'NOT_JOINED')
+  await colleague.shutdown()
+})
