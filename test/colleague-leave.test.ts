@@ -51,7 +51,8 @@ test('the leader leaves: it hands on at once, writes resume on the others, and i
 })
 
 test('a follower leaves: the leader exiles it and the island goes on', { timeout: 90_000 }, async () => {
-  const members = await startIsland(3, 'leave-follower', NO_ELECTION)
+  // Default timing: the leaving member asks again every timeout until the leader exiles it.
+  const members = await startIsland(3, 'leave-follower')
   try {
     await settle(members)
     const leader = leaderOf(members)
@@ -66,7 +67,6 @@ test('a follower leaves: the leader exiles it and the island goes on', { timeout
       const government = member.colleague.health().government
       assert.ok(government !== null && government !== undefined)
       assert.equal([...government.majority, ...government.minority, ...government.constituents].includes(leftId), false)
-      assert.equal(member.colleague.health().leader, leader.colleague.colleagueId)
     }
   } finally {
     await stopAll(members)
