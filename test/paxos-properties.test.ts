@@ -181,7 +181,7 @@ test('well-formed but stale, divergent or forged messages never trip an assertio
   const accepted = fc.array(fc.record({ position, ballot: ballotArb, entry }), { maxLength: 4 })
   const message = fc.oneof(
     fc.record({ type: fc.constant('prepare' as const), ballot: ballotArb, from: position }),
-    fc.record({ type: fc.constant('promise' as const), ballot: ballotArb, accepted, commit: position }),
+    fc.record({ type: fc.constant('promise' as const), ballot: ballotArb, accepted, commit: position, from: position }),
     fc.record({ type: fc.constant('accept' as const), ballot: ballotArb, entries: accepted, chosen: accepted, commit: position, trim: position }),
     fc.record({ type: fc.constant('accepted' as const), ballot: ballotArb, ranges: fc.array(fc.record({ from: position, to: position })), commit: position }),
     fc.record({ type: fc.constant('reject' as const), ballot: ballotArb, promised: ballotArb, commit: position, reason: fc.constantFrom('ballot', 'leader-alive', 'not-member', 'exiled', 'trimmed') }),

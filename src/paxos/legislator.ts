@@ -81,7 +81,8 @@ export interface LegislatorInspection {
 interface Candidate {
   readonly role: 'candidate'
   readonly ballot: Ballot
-  readonly promises: Map<string, { accepted: readonly Accepted[]; commit: number }>
+  /** Per promiser: what it accepted at positions >= `from` (it forgot those before, all chosen). */
+  readonly promises: Map<string, { accepted: readonly Accepted[]; commit: number; from: number }>
   readonly asked: Set<string>
   sentTick: number
 }
@@ -507,7 +508,7 @@ export class Legislator {
     const government = this.#government
     assert(government !== null, 'prepare without government')
     if (government.exiled.includes(from)) return 'exiled'
-    if (!isMember(government, from)) return 'not-member'
+    if (!isMember(government, from) && !this.#acceptedGovernmentNames(from)) return 'not-member'
     const order = this.#rules.compare(message.ballot, this.#log.promised)
     // A member that hears a working leader does not help depose it.
     const leaderAlive =
@@ -515,8 +516,19 @@ export class Legislator {
       (this.#leaderId !== null && this.#leaderId !== from && this.#now - this.#leaderTick < this.#timeoutTicks)
     if (order !== 0 && leaderAlive) return 'leader-alive'
     if (order < 0) return 'ballot'
-    if (message.from <= this.#log.trim) return 'trimmed'
     return null
+  }
+
+  /**
+   * Whether a government this member accepted past its commit point names
+   * `id`: a member that fell behind must still answer the candidates of the
+   * governments it voted for, which may be the only ones able to win.
+   */
+  #acceptedGovernmentNames(id: string): boolean {
+    for (const slot of this.#log.uncommitted()) {
+      if (slot.entry.type === 'government' && isMember(slot.entry.government, id)) return true
+    }
+    return false
   }
 
   /** Promises a ballot above the one held: whoever held a candidacy or leadership steps down. */
@@ -702,7 +714,7 @@ export class Legislator {
     const candidate: Candidate = {
       role: 'candidate',
       ballot,
-      promises: new Map([[this.id, { accepted: this.#log.acceptedFrom(commit + 1), commit }]]),
+      promises: new Map([[this.id, { accepted: this.#log.acceptedFrom(commit + 1), commit, from: commit + 1 }]]),
       asked: new Set([this.id]),
       sentTick: this.#now,
     }
@@ -721,24 +733,32 @@ export class Legislator {
 
   /** Phase 1b: what this member accepted from the position the candidate asks for. */
   #sendPromise(from: string, message: MessageOf<'prepare'>): void {
+    // Positions this member trimmed are chosen and forgotten: it promises on
+    // the rest, and the candidate counts it only where that is complete.
+    const first = Math.max(message.from, this.#log.trim + 1)
     this.#send(from, {
       type: 'promise',
       ballot: message.ballot,
-      accepted: this.#log.acceptedFrom(Math.max(message.from, this.#log.trim + 1)),
+      accepted: this.#log.acceptedFrom(first),
       commit: this.#log.commit,
+      from: first,
     })
   }
 
   #receivePromise(candidate: Candidate, from: string, message: MessageOf<'promise'>): void {
     if (this.#rules.compare(message.ballot, candidate.ballot) !== 0) return
-    candidate.promises.set(from, { accepted: message.accepted, commit: message.commit })
+    candidate.promises.set(from, { accepted: message.accepted, commit: message.commit, from: message.from })
     this.#evaluateCandidacy(candidate)
   }
 
   /**
    * Phase 1 completes when, for every government that decides a position this
    * candidate will re-propose, a quorum of that government's parliament has
-   * promised. Governments found accepted past the commit point extend the chain.
+   * promised on every position that government decides. Governments found
+   * accepted past the commit point extend the chain. A member that trimmed
+   * positions (it joined later, or learned them chosen and forgot them)
+   * promises on the rest only, and counts only for the governments deciding
+   * positions after its trim.
    */
   #evaluateCandidacy(candidate: Candidate): void {
     const government = this.#government
@@ -747,18 +767,21 @@ export class Legislator {
     const merged = this.#mergePromises(candidate)
     let end = commit
     for (const position of merged.keys()) end = Math.max(end, position)
-    const parliaments: string[][] = [parliamentOf(government)]
+    // Each parliament with the first position it decides that this candidate recovers.
+    const parliaments: { parliament: string[]; first: number }[] = [{ parliament: parliamentOf(government), first: commit + 1 }]
     if (this.#rules.followsGovernmentChain) {
       for (let position = commit + 1; position <= end; position++) {
         const accepted = merged.get(position)
-        if (accepted?.entry.type === 'government') parliaments.push(parliamentOf(accepted.entry.government))
+        if (accepted?.entry.type === 'government') parliaments.push({ parliament: parliamentOf(accepted.entry.government), first: position + 1 })
       }
     }
     const voters = new Set(candidate.promises.keys())
     let elected = true
-    for (const parliament of parliaments) {
+    for (const { parliament, first } of parliaments) {
       this.#ask(candidate, parliament)
-      if (!hasQuorum(parliament, voters)) elected = false
+      const complete = new Set<string>()
+      for (const [id, promise] of candidate.promises) if (promise.from <= first) complete.add(id)
+      if (!hasQuorum(parliament, complete)) elected = false
     }
     if (!elected) return
     const leader = this.#becomeLeader(candidate.ballot, end, voters)

@@ -82,12 +82,17 @@ export type RejectReason = 'ballot' | 'leader-alive' | 'not-member' | 'exiled' |
 export type Message =
   /** Phase 1a: a candidate asks for promises on every position >= `from`. */
   | { readonly type: 'prepare'; readonly ballot: Ballot; readonly from: number }
-  /** Phase 1b: the acceptor's accepted entries at positions >= `from`. */
+  /**
+   * Phase 1b: the acceptor's accepted entries at positions >= `from`: the
+   * prepare's `from`, or later when the acceptor forgot (trimmed) the
+   * positions before it, all of them chosen.
+   */
   | {
       readonly type: 'promise'
       readonly ballot: Ballot
       readonly accepted: readonly Accepted[]
       readonly commit: number
+      readonly from: number
     }
   /**
    * Phase 2a plus heartbeat: new `entries` under `ballot`, the leader's

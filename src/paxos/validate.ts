@@ -88,7 +88,12 @@ export function isMessage(value: unknown): value is Message {
     case 'prepare':
       return isBallot(message['ballot']) && Number.isSafeInteger(message['from'])
     case 'promise':
-      return isBallot(message['ballot']) && every(message['accepted'], isAccepted) && Number.isSafeInteger(message['commit'])
+      return (
+        isBallot(message['ballot']) &&
+        every(message['accepted'], isAccepted) &&
+        Number.isSafeInteger(message['commit']) &&
+        Number.isSafeInteger(message['from'])
+      )
     case 'accept':
       return (
         isBallot(message['ballot']) &&
