@@ -1,6 +1,7 @@
 // npm run simulate -- [--stack core|colleague] --seeds N [--seed S] [--members 3|5] [--mutant NAME] [--steps T] [--trace]
 // npm run simulate -- --stack colleague --family one-submitter --seeds N   (20,000 enqueues through m1 a seed)
-// npm run simulate -- --list-mutants [--stack colleague]
+// npm run simulate -- --list-mutants [--stack colleague [--durable]]
+// npm run simulate -- --stack colleague --durable --seeds N [--mutant NAME]   (storage on simulated disks, restarts from them)
 //
 // Runs seeded island simulations and prints every violation with the seed
 // that replays it: `--stack core` (the default) drives legislators alone,
@@ -11,8 +12,8 @@
 import { performance } from 'node:perf_hooks'
 import { MUTANTS } from '../src/paxos/types.js'
 import type { Mutant } from '../src/paxos/types.js'
-import { COLLEAGUE_FAULTS, COLLEAGUE_MUTANTS, FAULT_TYPES, oneSubmitter, simulate, simulateLegislators } from '../src/testing/index.js'
-import type { ColleagueMutant, ColleagueSimulateOptions, FaultType, SimulateOptions } from '../src/testing/index.js'
+import { COLLEAGUE_FAULTS, COLLEAGUE_MUTANTS, DURABLE_MUTANTS, FAULT_TYPES, oneSubmitter, simulate, simulateLegislators } from '../src/testing/index.js'
+import type { ColleagueMutant, ColleagueSimulateOptions, DurableMutant, FaultType, SimulateOptions } from '../src/testing/index.js'
 
 interface Arguments {
   readonly stack: 'core' | 'colleague'
@@ -22,6 +23,8 @@ interface Arguments {
   readonly members: 3 | 5 | undefined
   readonly mutant: Mutant | undefined
   readonly colleagueMutant: ColleagueMutant | undefined
+  readonly durableMutant: DurableMutant | undefined
+  readonly durable: boolean
   readonly steps: number | undefined
   readonly trace: boolean
   readonly listMutants: boolean
@@ -48,6 +51,7 @@ function parseArguments(argv: readonly string[]): Arguments {
   let steps: number | undefined
   let trace = false
   let listMutants = false
+  let durable = false
   for (let index = 0; index < argv.length; index++) {
     const flag = argv[index]
     const value = argv[index + 1]
@@ -91,17 +95,25 @@ function parseArguments(argv: readonly string[]): Arguments {
       case '--list-mutants':
         listMutants = true
         break
+      case '--durable':
+        durable = true
+        break
       default:
         throw new UsageError(`unknown argument ${String(flag)}`)
     }
   }
+  if (durable && stack !== 'colleague') throw new UsageError('--durable needs --stack colleague')
   let mutant: Mutant | undefined
   let colleagueMutant: ColleagueMutant | undefined
+  let durableMutant: DurableMutant | undefined
   if (mutantName !== undefined) {
-    const names: readonly string[] = stack === 'core' ? MUTANTS : COLLEAGUE_MUTANTS
-    if (!names.includes(mutantName)) throw new UsageError(`--mutant must be one of ${names.join(', ')} with --stack ${stack}`)
+    const names: readonly string[] = stack === 'core' ? MUTANTS : durable ? [...COLLEAGUE_MUTANTS, ...DURABLE_MUTANTS] : COLLEAGUE_MUTANTS
+    if (!names.includes(mutantName)) {
+      throw new UsageError(`--mutant must be one of ${names.join(', ')} with --stack ${stack}${durable ? ' --durable' : ''}`)
+    }
     mutant = stack === 'core' ? MUTANTS.find((name) => name === mutantName) : undefined
     colleagueMutant = stack === 'colleague' ? COLLEAGUE_MUTANTS.find((name) => name === mutantName) : undefined
+    durableMutant = durable ? DURABLE_MUTANTS.find((name) => name === mutantName) : undefined
   }
   if (family !== 'default' && stack !== 'colleague') throw new UsageError('--family needs --stack colleague')
   return {
@@ -112,15 +124,17 @@ function parseArguments(argv: readonly string[]): Arguments {
     members,
     mutant,
     colleagueMutant,
+    durableMutant,
+    durable,
     steps,
     trace,
     listMutants,
   }
 }
 
-function replayCommand(seed: number, members: number, mutant: string | undefined, stack = 'core'): string {
+function replayCommand(seed: number, members: number, mutant: string | undefined, stack = 'core', durable = false): string {
   const mutantFlag = mutant === undefined ? '' : ` --mutant ${mutant}`
-  const stackFlag = stack === 'core' ? '' : ` --stack ${stack}`
+  const stackFlag = stack === 'core' ? '' : ` --stack ${stack}${durable ? ' --durable' : ''}`
   return `npm run simulate --${stackFlag} --seed ${seed} --members ${members}${mutantFlag} --trace`
 }
 
@@ -134,7 +148,8 @@ async function main(argv: readonly string[]): Promise<number> {
     return 2
   }
   if (args.listMutants) {
-    for (const name of args.stack === 'core' ? MUTANTS : COLLEAGUE_MUTANTS) process.stdout.write(`${name}\n`)
+    // With --durable: the storage mutants, which only a durable run can catch.
+    for (const name of args.stack === 'core' ? MUTANTS : args.durable ? DURABLE_MUTANTS : COLLEAGUE_MUTANTS) process.stdout.write(`${name}\n`)
     return 0
   }
   if (args.stack === 'colleague') return simulateColleagues(args)
@@ -192,6 +207,7 @@ const ONE_SUBMITTER_STEPS = 3_000
 async function simulateColleagues(args: Arguments): Promise<number> {
   const faults = Object.fromEntries(COLLEAGUE_FAULTS.map((type) => [type, 0])) as Record<string, number>
   const totals = { violations: 0, failedSeeds: 0, leaderChanges: 0, enqueues: 0, acknowledged: 0, newcomers: 0, exiles: 0, outOfBandFailures: 0, events: 0, quorumLost: 0 }
+  const disks = { restarts: 0, resumed: 0, syncs: 0, lostBytes: 0, tornWrites: 0 }
   const members = args.members ?? 3
   const started = performance.now()
   for (let seed = args.first; seed < args.first + args.seeds; seed++) {
@@ -204,6 +220,7 @@ async function simulateColleagues(args: Arguments): Promise<number> {
         steps: ONE_SUBMITTER_STEPS,
       }),
       ...(args.colleagueMutant === undefined ? {} : { mutant: args.colleagueMutant }),
+      ...(args.durable && { durable: args.durableMutant === undefined ? true : { mutant: args.durableMutant } }),
       ...(args.steps === undefined ? {} : { steps: args.steps }),
       ...(args.trace ? { trace: (line: string) => process.stdout.write(`  ${line}\n`) } : {}),
     }
@@ -218,12 +235,19 @@ async function simulateColleagues(args: Arguments): Promise<number> {
     totals.outOfBandFailures += stats.outOfBandFailures
     totals.events += stats.events
     if (stats.quorumLost) totals.quorumLost++
+    if (stats.durable !== null) {
+      disks.restarts += stats.durable.restarts
+      disks.resumed += stats.durable.resumed
+      disks.syncs += stats.durable.disk.syncs
+      disks.lostBytes += stats.durable.disk.lostBytes
+      disks.tornWrites += stats.durable.disk.tornWrites
+    }
     totals.violations += result.violations.length
     if (result.violations.length > 0) totals.failedSeeds++
     for (const violation of result.violations) {
       process.stdout.write(
         `violation seed ${violation.seed} step ${violation.step} invariant ${violation.invariant}: ${violation.detail}\n` +
-          `  replay: ${replayCommand(seed, members, args.colleagueMutant, 'colleague')}${args.family === 'default' ? '' : ` --family ${args.family}`}\n`,
+          `  replay: ${replayCommand(seed, members, args.colleagueMutant ?? args.durableMutant, 'colleague', args.durable)}${args.family === 'default' ? '' : ` --family ${args.family}`}\n`,
       )
     }
   }
@@ -235,6 +259,12 @@ async function simulateColleagues(args: Arguments): Promise<number> {
       `newcomers ${totals.newcomers}, exiles ${totals.exiles}, out-of-band failures ${totals.outOfBandFailures}, ` +
       `events ${totals.events}, seeds with quorum lost ${totals.quorumLost}, seeds failed ${totals.failedSeeds}\n`,
   )
+  if (args.durable) {
+    process.stdout.write(
+      `restarts ${disks.restarts} (resumed ${disks.resumed}), disk syncs ${disks.syncs}, ` +
+        `unsynced bytes lost ${disks.lostBytes}, torn writes ${disks.tornWrites}\n`,
+    )
+  }
   process.stdout.write(`seeds ${args.seeds}, violations ${totals.violations}, seeds/s ${rate.toFixed(1)}\n`)
   return totals.violations === 0 ? 0 : 1
 }

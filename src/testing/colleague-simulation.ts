@@ -8,6 +8,9 @@
 // any member and restarts lost members under new ids; a liveness phase heals
 // everything and requires every pending enqueue of a living member to settle.
 // The invariants are checked after every step; the same seed replays exactly.
+// In durable mode (durable-members.ts) every member has a storage directory
+// on its own simulated disk, a lost member comes back from it as itself, and
+// the whole island may crash at once.
 
 import { Colleague, type Enqueued } from '../colleague/colleague.js'
 import { isColleagueError } from '../colleague/errors.js'
@@ -18,6 +21,7 @@ import type { PeerRoute, PostAnswer } from '../colleague/peer-client.js'
 import { parliamentOf } from '../paxos/government.js'
 import { quorumSize } from '../paxos/quorum.js'
 import type { Government } from '../paxos/types.js'
+import { DurableMembers, type DurableSimulateOptions, type DurableSimulationStats } from './durable-members.js'
 import { CALM, PeerNetwork, type PeerFaults, type PeerNetworkStats } from './peer-network.js'
 import { createRandom, type Random } from './prng.js'
 import { MemberClock, Scheduler } from './scheduler.js'
@@ -54,6 +58,11 @@ export type ColleagueInvariant =
   | 'out-of-band-crash'
   /** After the faults healed with a quorum alive, a pending enqueue of a living member never settled. */
   | 'liveness'
+  /**
+   * Durable mode: a member started again on its directory did not come back
+   * as itself (the directory lost it, or was refused at start).
+   */
+  | 'resume'
   /** The application, the colleague or the simulator threw where it must not. */
   | 'exception'
 
@@ -80,10 +89,16 @@ export const COLLEAGUE_FAULTS = [
   'newcomer',
   'newcomer-then-leader-fault',
   'restart',
+  /** Durable mode: every process crashes at once (a power cut of the whole island), then each restarts. */
+  'island-crash',
+  /** Durable mode: a lost member started again on its directory and resumed as itself. */
+  'restart-from-disk',
+  /** Durable mode: a member came back after being exiled while down, and crashed with EXILED. */
+  'exiled-while-down',
 ] as const
 export type ColleagueFault = (typeof COLLEAGUE_FAULTS)[number]
 /** Crashes beyond quorum and restarts are not drawn: they are counted when a drawn fault leads to one. */
-type DrawnFault = Exclude<ColleagueFault, 'crash-beyond-quorum' | 'restart'>
+type DrawnFault = Exclude<ColleagueFault, 'crash-beyond-quorum' | 'restart' | 'restart-from-disk' | 'exiled-while-down'>
 
 export interface ColleagueSimulateOptions {
   readonly seed: number
@@ -118,6 +133,15 @@ export interface ColleagueSimulateOptions {
   readonly memberOptions?: (id: string, random: Random) => Partial<ColleagueOptions>
   /** Called when the simulator kills a member's process (a disk drops what it had not synced). */
   readonly onCrash?: (id: string) => void
+  /**
+   * Durable mode (`true`, or its settings): each member gets a storage
+   * directory on its own simulated disk; a crash loses what it had not synced
+   * (and may tear the last write), a lost member starts again on its
+   * directory as itself after a seeded delay, and whole-island crashes are
+   * among the faults. Acknowledged enqueues must then survive the loss of
+   * every process. The application needs `snapshot` and `restore`.
+   */
+  readonly durable?: boolean | DurableSimulateOptions
   /** A deliberately broken colleague, to show the invariants bite. */
   readonly mutant?: ColleagueMutant
   /** One line per notable event, to replay a seed by hand. */
@@ -146,6 +170,8 @@ export interface ColleagueSimulationStats {
   /** A quorum of the parliament was lost for good, so liveness was not required. */
   quorumLost: boolean
   network: PeerNetworkStats
+  /** Durable mode only: restarts and what the disks lost. */
+  durable: DurableSimulationStats | null
 }
 
 export interface ColleagueSimulationResult {
@@ -199,6 +225,10 @@ const FAULT_WEIGHTS: ReadonlyArray<readonly [DrawnFault, number]> = [
   ['newcomer', 2],
   ['newcomer-then-leader-fault', 2],
 ]
+/** Durable mode draws whole-island crashes too. */
+const DURABLE_FAULT_WEIGHTS: ReadonlyArray<readonly [DrawnFault, number]> = [...FAULT_WEIGHTS, ['island-crash', 1]]
+/** Durable mode: a member lost beyond quorum comes back, so such crashes are drawn far more often. */
+const DURABLE_BEYOND_QUORUM_RATE = 0.3
 
 interface Pending {
   readonly text: string | undefined
@@ -210,7 +240,18 @@ interface Member {
   readonly clock: MemberClock
   readonly colleague: Colleague
   readonly application: Application
+  /** Joined after the setup, or started again on its directory: it applies nothing before its state is restored. */
   readonly newcomer: boolean
+  /** Founded the island: a supervisor starts it again with bootstrap(), the others with join(). */
+  readonly founder: boolean
+  /** Durable mode: processes started so far under this id (1 for the first). */
+  readonly incarnation: number
+  /** The member's location it joined through, which a supervisor passes again. */
+  via: string | null
+  /** Durable mode: this id held the state once (bootstrapped, naturalized or resumed), so its directory holds it. */
+  established: boolean
+  /** Durable mode: it came back after the island exiled it. */
+  exiledWhileDown: boolean
   /** The process runs (not killed by the simulator, not crashed by the colleague). */
   running: boolean
   /** Bootstrapped or naturalized: in the island, taking enqueues. */
@@ -317,6 +358,9 @@ class ColleagueSimulation {
   readonly #log = new Map<number, LogRecord>()
   /** Submitter and value text to [enqueue calls, positions applied]. */
   readonly #counts = new Map<string, [number, number]>()
+  /** Positions of acknowledged enqueues. */
+  readonly #acknowledgedAt = new Set<number>()
+  readonly #durable: DurableMembers | null
   /** Applied position to the application state (fingerprint) first seen there. */
   readonly #states = new Map<number, { member: string; text: string }>()
   #latest: Government | null = null
@@ -346,6 +390,8 @@ class ColleagueSimulation {
     this.#application = options.application ?? counterApplication
     this.#workload = options.workload ?? defaultWorkload
     this.#spare = new Set(options.spare ?? [])
+    const durable = options.durable ?? false
+    this.#durable = durable === false ? null : new DurableMembers(durable === true ? {} : durable, this.#random.fork('durable'))
     const faults = {} as Record<ColleagueFault, number>
     for (const type of COLLEAGUE_FAULTS) faults[type] = 0
     this.stats = {
@@ -368,6 +414,7 @@ class ColleagueSimulation {
       settled: false,
       quorumLost: false,
       network: this.#network.stats,
+      durable: null,
     }
   }
 
@@ -382,6 +429,7 @@ class ColleagueSimulation {
     this.stats.steps = this.#step
     this.stats.events = this.#scheduler.ran
     this.stats.simulatedMs = this.#scheduler.now
+    this.stats.durable = this.#durable?.stats ?? null
     for (const member of this.#members.values()) member.clock.dead = true
   }
 
@@ -418,6 +466,7 @@ class ColleagueSimulation {
     const steps = this.#options.steps ?? DEFAULTS.steps
     const faults = this.#options.faults ?? true
     for (let step = 0; step < steps && !this.#stopped(); step++) {
+      this.#restartDue(false)
       if (faults) {
         if (this.#actions.chance(DEFAULTS.faultRate)) this.#injectFault()
         else if (this.#understaffed() && this.#actions.chance(DEFAULTS.restartRate) && this.#admitNewcomer()) {
@@ -434,6 +483,7 @@ class ColleagueSimulation {
   }
 
   async #livenessPhase(): Promise<void> {
+    this.#restartDue(true)
     this.#heal()
     this.#network.setFaults(CALM)
     for (const member of this.#members.values()) member.clock.pausedUntil = 0
@@ -453,7 +503,8 @@ class ColleagueSimulation {
       this.#trace('liveness: every pending enqueue settled')
       return
     }
-    if (!this.#quorumAlive(null)) {
+    // In durable mode every lost member is back: the island must go on, whatever it lost.
+    if (this.#durable === null && !this.#quorumAlive(null)) {
       this.stats.quorumLost = true
       this.#trace(`liveness: quorum lost for good, not required (${unsettled})`)
       return
@@ -466,6 +517,7 @@ class ColleagueSimulation {
     for (const member of this.#living()) {
       if (member.pending.size > 0) return `${member.id} has ${member.pending.size} pending enqueue(s)`
       if (!member.joined) return `${member.id} is still joining`
+      if (this.#durable !== null && this.#latest?.exiled.includes(member.id) === true) return `${member.id} was exiled and still runs`
     }
     return null
   }
@@ -550,6 +602,7 @@ class ColleagueSimulation {
   }
 
   #checkAcknowledged(member: Member, pending: Pending, result: Enqueued): void {
+    this.#acknowledgedAt.add(result.position)
     const record = this.#log.get(result.position)
     if (record === undefined) {
       this.#report('exactly-once', `${member.id}'s enqueue acknowledged at ${result.position}, which no member applied`)
@@ -615,11 +668,14 @@ class ColleagueSimulation {
 
   // ------------------------------------------------------------------ members
 
-  #addMember(newcomer: boolean): Member {
-    const id = `m${this.#nextId++}`
+  /** A new member, or with `previous` (durable mode) its process started again on its directory. */
+  #addMember(newcomer: boolean, previous?: Member): Member {
+    const id = previous?.id ?? `m${this.#nextId++}`
     const location = `http://${id}.sim`
     const clock = new MemberClock(this.#scheduler)
-    const stream = this.#random.fork(`colleague:${id}`)
+    const incarnation = (previous?.incarnation ?? 0) + 1
+    const label = incarnation === 1 ? id : `${id}#${incarnation}`
+    const stream = this.#random.fork(`colleague:${label}`)
     let member: Member | null = null
     const application = this.#application(id)
     const endpoint = {
@@ -639,7 +695,8 @@ class ColleagueSimulation {
       clock,
       transport: this.#network.transport(endpoint),
       application: this.#observed(() => member as Member, application),
-      ...this.#options.memberOptions?.(id, this.#random.fork(`member-options:${id}`)),
+      ...this.#options.memberOptions?.(id, this.#random.fork(`member-options:${label}`)),
+      ...(this.#durable !== null && { storage: this.#durable.storage(id) }),
       ...(this.#options.mutant !== undefined && { [MUTANT_OPTION]: this.#options.mutant }),
     }
     const colleague = new Colleague(options)
@@ -650,6 +707,11 @@ class ColleagueSimulation {
       colleague,
       application,
       newcomer,
+      founder: previous?.founder ?? this.#members.size === 0,
+      incarnation,
+      via: previous?.via ?? null,
+      established: previous?.established ?? false,
+      exiledWhileDown: false,
       running: true,
       joined: false,
       restores: application.join === undefined,
@@ -665,10 +727,13 @@ class ColleagueSimulation {
     colleague.on('crash', (error) => {
       if (error.code === 'EXILED') this.stats.exiles++
       this.#trace(`${id} crashed: ${error.code} ${error.message}`)
+      const running = added.running
       this.#stop(added)
+      if (running) this.#processEnded(added, false, error.code)
     })
     colleague.on('naturalized', () => {
       added.joined = true
+      added.established = true
       this.stats.naturalized++
       this.#trace(`${id} naturalized`)
     })
@@ -732,6 +797,11 @@ class ColleagueSimulation {
       if (count[1] > count[0]) {
         this.#report('exactly-once', `${clip(valueText)} from ${entry.from} applied ${count[1]} times, enqueued ${count[0]}`)
       }
+    } else if ((known.from !== entry.from || known.text !== valueText) && this.#acknowledgedAt.has(entry.position)) {
+      this.#report(
+        'exactly-once',
+        `acknowledged enqueue of ${clip(known.text)} from ${known.from} at position ${entry.position} lost: ${member.id} applied ${clip(valueText)} from ${entry.from} there`,
+      )
     } else if (known.from !== entry.from || known.text !== valueText) {
       this.#report(
         'agreement',
@@ -827,6 +897,7 @@ class ColleagueSimulation {
 
   #join(newcomer: Member): void {
     const via = this.#actions.pick(this.#joined().filter((member) => member !== newcomer))
+    newcomer.via = via.location
     this.#trace(`${newcomer.id} joins through ${via.id}`)
     newcomer.colleague.join(via.location).catch((error: unknown) => {
       this.#trace(`${newcomer.id} join failed: ${isColleagueError(error) ? error.code : text(error)}`)
@@ -847,8 +918,81 @@ class ColleagueSimulation {
   /** The simulator kills the process: nothing of it runs again. */
   #kill(member: Member): void {
     this.#trace(`kill ${member.id}`)
+    const running = member.running
     this.#stop(member)
+    if (running) this.#processEnded(member, true, null)
     this.#options.onCrash?.(member.id)
+  }
+
+  /**
+   * Durable mode: the process is gone (killed: a power cut of its disk; or
+   * crashed by itself). Unless it was exiled, a supervisor starts it again on
+   * its directory after a while.
+   */
+  #processEnded(member: Member, powerCut: boolean, code: string | null): void {
+    const durable = this.#durable
+    if (durable === null) return
+    durable.ended(member.id, powerCut)
+    if (code === 'EXILED') {
+      if (member.exiledWhileDown) {
+        durable.noteExiledWhileDown()
+        this.stats.faults['exiled-while-down']++
+      }
+      return
+    }
+    durable.scheduleRestart(member.id, this.#step, Math.ceil(durable.exileMs / STEP_MS))
+  }
+
+  /** Durable mode: starts again the processes due (all of them, with `all`). */
+  #restartDue(all: boolean): void {
+    if (this.#durable === null) return
+    for (const id of this.#durable.takeDue(all ? null : this.#step)) this.#restartFromDisk(this.#members.get(id) as Member)
+  }
+
+  /**
+   * What a supervisor does: a new process on the same directory, with the
+   * same bootstrap or join call. The library resumes the member from its
+   * directory, or finds none there (it never held the state): then that
+   * process is gone too, and newcomers replace it as in memory mode.
+   */
+  #restartFromDisk(previous: Member): void {
+    const durable = this.#durable as DurableMembers
+    let member: Member
+    try {
+      member = this.#addMember(true, previous)
+    } catch (error) {
+      durable.ended(previous.id, false)
+      this.#report('resume', `${previous.id} could not start again on its directory: ${text(error)}`)
+      return
+    }
+    const resumed = member.colleague.recovered
+    durable.noteRestart(resumed)
+    if (!resumed) {
+      this.#trace(`${member.id} starts again and its directory holds no member`)
+      member.running = false
+      member.clock.dead = true
+      durable.ended(member.id, false)
+      if (previous.established) this.#report('resume', `${member.id} held the state, yet its directory holds no member after a restart`)
+      return
+    }
+    this.stats.faults['restart-from-disk']++
+    member.exiledWhileDown = this.#latest?.exiled.includes(member.id) === true
+    this.#trace(`${member.id} starts again on its directory${member.exiledWhileDown ? ' (exiled while down)' : ''}`)
+    const started = member.founder || member.via === null ? member.colleague.bootstrap() : member.colleague.join(member.via)
+    started.catch((error: unknown) => {
+      this.#trace(`${member.id} did not resume: ${isColleagueError(error) ? error.code : text(error)}`)
+      if (member.running) this.#kill(member)
+    })
+  }
+
+  /** Durable mode: a power cut of the whole island; every process starts again after its own delay. */
+  #crashIsland(): boolean {
+    if (this.#durable === null || !this.#durable.islandCrashes || this.#spare.size > 0) return false
+    const living = this.#living()
+    if (living.length === 0) return false
+    this.#trace(`island crash: ${living.map((member) => member.id).join(',')}`)
+    for (const member of living) this.#kill(member)
+    return true
   }
 
   #stop(member: Member): void {
@@ -871,7 +1015,7 @@ class ColleagueSimulation {
   }
 
   #understaffed(): boolean {
-    return this.#living().length < this.stats.members
+    return this.#living().length + (this.#durable?.waiting ?? 0) < this.stats.members
   }
 
   /**
@@ -908,10 +1052,11 @@ class ColleagueSimulation {
   // ------------------------------------------------------------------ faults
 
   #injectFault(): void {
-    const total = FAULT_WEIGHTS.reduce((sum, [, weight]) => sum + weight, 0)
+    const weights = this.#durable === null ? FAULT_WEIGHTS : DURABLE_FAULT_WEIGHTS
+    const total = weights.reduce((sum, [, weight]) => sum + weight, 0)
     let roll = this.#actions.next() * total
     let type: DrawnFault = 'heal'
-    for (const [candidate, weight] of FAULT_WEIGHTS) {
+    for (const [candidate, weight] of weights) {
       roll -= weight
       if (roll < 0) {
         type = candidate
@@ -983,6 +1128,8 @@ class ColleagueSimulation {
       }
       case 'crash':
         return this.#crashSomeone()
+      case 'island-crash':
+        return this.#crashIsland()
       case 'newcomer':
         return this.#admitNewcomer()
       case 'newcomer-then-leader-fault': {
@@ -1015,7 +1162,7 @@ class ColleagueSimulation {
     const target =
       (this.#actions.chance(0.5) ? candidates.find((member) => member.id === leaderId) : undefined) ?? this.#actions.pick(candidates)
     if (!this.#quorumAlive(target.id)) {
-      if (!this.#actions.chance(DEFAULTS.beyondQuorumRate)) return false
+      if (!this.#actions.chance(this.#durable === null ? DEFAULTS.beyondQuorumRate : DURABLE_BEYOND_QUORUM_RATE)) return false
       this.stats.faults['crash-beyond-quorum']++
       this.#trace(`crash ${target.id} beyond quorum`)
       this.#kill(target)

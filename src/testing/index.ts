@@ -15,6 +15,8 @@ export type {
   Workload,
   WorkloadApi,
 } from './colleague-simulation.js'
+export { DURABLE_MUTANTS } from './durable-members.js'
+export type { DurableMutant, DurableSimulateOptions, DurableSimulationStats } from './durable-members.js'
 export { PeerNetwork, CALM } from './peer-network.js'
 export type { Endpoint, PeerFaults, PeerNetworkStats, WireObserver } from './peer-network.js'
 export { Scheduler, MemberClock } from './scheduler.js'

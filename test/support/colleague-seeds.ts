@@ -9,11 +9,12 @@ import { simulate, type ColleagueViolation } from '../../src/testing/index.js'
 const FAILURES_SHOWN_MAX = 10
 const SEEDS_PER_TEST = 250
 
-export function describeViolation(violation: ColleagueViolation, mutant?: string): string {
+export function describeViolation(violation: ColleagueViolation, mutant?: string, durable = false): string {
   const mutantFlag = mutant === undefined ? '' : ` --mutant ${mutant}`
+  const durableFlag = durable ? ' --durable' : ''
   return (
     `seed ${violation.seed} step ${violation.step} ${violation.invariant}: ${violation.detail}\n` +
-    `  replay: npm run simulate -- --stack colleague --seed ${violation.seed}${mutantFlag} --trace`
+    `  replay: npm run simulate -- --stack colleague${durableFlag} --seed ${violation.seed}${mutantFlag} --trace`
   )
 }
 
