@@ -187,6 +187,10 @@ const PROPOSALS_PER_NUMBER_MAX = 8
 const STEP_MS = 10
 /** Microtask turns granted after each instant within a step. */
 const MICROTASK_TURNS = 4
+/** Microtask turns granted at the end of a step, before the checks. */
+const SETTLE_TURNS = 8
+/** Steps between two turns of the event loop when nothing asks for one sooner. */
+const YIELD_STEPS = 64
 
 const DEFAULTS = {
   members: 3,
@@ -529,22 +533,36 @@ class ColleagueSimulation {
     moving = this.globals
     if (withWorkload) this.#runWorkload()
     const until = this.#scheduler.now + STEP_MS
-    await this.#drain()
     // Between the instants of a step, a few microtask turns let short promise
     // chains (an answer's continuation) finish; anything longer finishes by
-    // the step's end, as on a slow process. Either way it is the same each run.
+    // the step's end, or later, as on a slow process. Either way it is the
+    // same each run. Everything the colleagues do runs on the simulated clock
+    // and on microtasks, so the event loop need not turn for a step.
+    for (let turn = 0; turn < MICROTASK_TURNS; turn++) await undefined
+    moving = this.globals
     while (this.#scheduler.runInstant(until)) {
       for (let turn = 0; turn < MICROTASK_TURNS; turn++) await undefined
       moving = this.globals
     }
-    await this.#drain()
+    for (let turn = 0; turn < SETTLE_TURNS; turn++) await undefined
+    if (this.#step % YIELD_STEPS === 0 || this.#applying()) await this.#drain()
+    moving = this.globals
     this.#observeLeader()
     await this.#check()
   }
 
-  /** Lets every promise continuation the last events started settle. */
+  /**
+   * Lets every promise continuation settle, and the event loop turn: for an
+   * application whose callbacks wait on real I/O, and for the process around.
+   */
   #drain(): Promise<void> {
     return new Promise((resolve) => setImmediate(resolve))
+  }
+
+  /** Whether an application callback is still under way on a living member. */
+  #applying(): boolean {
+    for (const member of this.#members.values()) if (member.running && member.applying > 0) return true
+    return false
   }
 
   #runWorkload(): void {
@@ -637,21 +655,31 @@ class ColleagueSimulation {
     for (const member of this.#members.values()) {
       if (!member.running || member.applying > 0 || member.applied === member.comparedAt) continue
       if (member.newcomer && member.restores && !member.restored) continue
-      member.comparedAt = member.applied
       await this.#compareState(member)
     }
   }
 
+  /**
+   * Compares a member's application state with the first state seen at the
+   * same applied position. A member that applied more while its snapshot was
+   * under way is compared at a later step instead.
+   */
   async #compareState(member: Member): Promise<void> {
+    const position = member.applied
     let fingerprint: string
     try {
-      const snapshot = member.application.snapshot === undefined ? undefined : await member.application.snapshot()
+      let snapshot: unknown = member.application.snapshot === undefined ? undefined : member.application.snapshot()
+      if (isThenable<unknown>(snapshot)) {
+        snapshot = await snapshot
+        if (member.applied !== position || member.applying > 0) return
+      }
       fingerprint = stateText(member.application, snapshot, member.id)
     } catch (error) {
+      member.comparedAt = position
       this.#report('exception', `${member.id}'s snapshot() failed: ${text(error)}`)
       return
     }
-    const position = member.applied
+    member.comparedAt = position
     const known = this.#states.get(position)
     if (known === undefined) {
       this.#states.set(position, { member: member.id, text: fingerprint })
@@ -1248,8 +1276,8 @@ function defaultWorkload(api: WorkloadApi, random: Random): void {
   }
 }
 
-function isThenable(value: unknown): value is Promise<void> {
-  return typeof (value as Promise<void> | null)?.then === 'function'
+function isThenable<T = void>(value: unknown): value is Promise<T> {
+  return typeof (value as Promise<T> | null)?.then === 'function'
 }
 
 function text(error: unknown): string {

@@ -9,9 +9,12 @@ import type { Clock, TimerHandle } from '../kibitzer/clock.js'
 interface Event {
   readonly at: number
   readonly order: number
-  readonly run: () => void
+  /** Dropped when the event is cancelled, so what it holds need not wait in the queue until its instant. */
+  run: () => void
   cancelled: boolean
 }
+
+function nothing(): void {}
 
 /** Events waiting at once, all members together; beyond it the run is broken, not slow. */
 export const EVENTS_MAX = 1_000_000
@@ -131,7 +134,11 @@ export class MemberClock implements Clock {
 
   clearTimeout(handle: TimerHandle): void {
     const timer = handle as Timer | null
-    if (timer?.event != null) timer.event.cancelled = true
+    const event = timer?.event
+    if (event == null) return
+    event.cancelled = true
+    event.run = nothing
+    ;(timer as Timer).event = null
   }
 
   setInterval(callback: () => void, ms: number): TimerHandle {
