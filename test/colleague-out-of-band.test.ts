@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
 import { Colleague, type ColleagueError, type PinoLikeLogger } from '../src/index.js'
+import { PeerClient, type PeerTransport } from '../src/colleague/peer-client.js'
 import { ListApplication, TEST_TIMING, startMember, waitFor, type Member } from './colleague-island.js'
 
 type Script = (request: IncomingMessage, response: ServerResponse) => void
@@ -267,8 +268,18 @@ test('a custom join callback that swallows the out-of-band failure does not save
 test('the out-of-band request goes to the arrival leader, not to a later one', { timeout: 60_000 }, async () => {
   const island = 'oob-arrival-leader'
   const served: string[] = []
-  // m0 founds the island behind a gate that can stop its peer messages (and only those).
+  // m0 founds the island behind a gate that can stop its peer messages both
+  // ways (and only those): the POSTs it takes, and the POSTs it makes, whose
+  // answers would otherwise carry its peers' replies back.
   let gateOpen = true
+  const client = new PeerClient({ signer: null })
+  const gatedTransport: PeerTransport = {
+    post: (location, route, body, timeoutMs, overall) =>
+      !gateOpen && route === '/kibitz'
+        ? Promise.reject(new Error('gate closed'))
+        : client.post(location, route, body, timeoutMs, overall),
+    close: () => client.close(),
+  }
   let founder: Colleague | null = null
   const gate = createServer((request, response) => {
     if (!gateOpen && request.url === '/kibitz') {
@@ -287,7 +298,14 @@ test('the out-of-band request goes to the arrival leader, not to a later one', {
     },
     join: async () => {},
   })
-  founder = new Colleague({ islandName: island, colleagueId: 'm0', location: gateUrl, ...TEST_TIMING, application: serveAs('m0') })
+  founder = new Colleague({
+    islandName: island,
+    colleagueId: 'm0',
+    location: gateUrl,
+    transport: gatedTransport,
+    ...TEST_TIMING,
+    application: serveAs('m0'),
+  })
   const others: Colleague[] = []
   let newcomer: Colleague | null = null
   try {

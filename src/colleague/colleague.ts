@@ -14,7 +14,7 @@ import { electionJitterTicks, tickSchedule } from '../kibitzer/tick-schedule.js'
 import { isMember, isParliament, membersOf } from '../paxos/government.js'
 import { BARRIER_TEXT, isBarrier } from './barrier.js'
 import { Legislator } from '../paxos/legislator.js'
-import type { Committed, Government, LegislatorRefusal, Ready, Submission } from '../paxos/types.js'
+import type { Committed, Government, LegislatorRefusal, Message, Ready, Submission } from '../paxos/types.js'
 import { Applier } from './applier.js'
 import { DURABLE_EXILE_MS, Durability, restoreOf } from './durability.js'
 import { ColleagueError, isColleagueError } from './errors.js'
@@ -71,6 +71,15 @@ export interface Enqueued {
   readonly promise: string
 }
 
+/** The answer to a POST /kibitz: a kibitz body from this colleague back to the sender. */
+interface KibitzAnswer {
+  readonly islandName: string
+  readonly islandId: string
+  readonly from: string
+  readonly to: string
+  readonly messages: readonly Message[]
+}
+
 interface Deferred<T> {
   resolve(value: T): void
   reject(error: unknown): void
@@ -118,6 +127,12 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   private readonly durability: Durability | null
   /** Replaying the stored log after a restart: no periodic snapshot until it is done. */
   private resuming = false
+  /**
+   * Whether a POST /kibitz is answered with this colleague's replies to its
+   * sender. Not on a signed island: answers are not signed, so replies there
+   * travel as signed requests of their own.
+   */
+  private readonly answering: boolean
 
   private state: ColleagueState = 'idle'
   private founder = false
@@ -202,7 +217,12 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
         bodyBytesMax,
         timeoutMs: this.timeoutMs,
         onOversized: (to, bytes) => this.logger.error({ to, bytes }, 'message larger than bodyBytesMax dropped'),
+        onInvalidAnswer: (to, reason) => this.logger.warn({ to, reason }, 'kibitz answer refused'),
+        onAnswer: (body) => this.takeKibitz(body),
       })),
+      answerable: isAnswerable,
+      // A lost request or answer holds a peer's next batch back for a ping, not a whole timeout.
+      sendStallMs: options.pingMs ?? DEFAULTS.pingMs,
       coalesceAfterCommit: true,
       onCommitted: (committed) => this.applier.push(committed),
       onSendFailure: (to, error) => {
@@ -213,6 +233,8 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
         this.crash(isColleagueError(error) ? error : new ColleagueError('INTERNAL', 'the legislator failed', { cause: error })),
       ...(this.durability !== null && {
         persist: (ready: Ready) => (this.durability as Durability).persist(ready, this.legislator),
+        // A leader's accept requests go out before its own sync: the followers' syncs run beside it.
+        sendBeforePersist: (message: Message) => message.type === 'accept',
       }),
       afterFlush: () => this.checkExiled(),
       ...(this.clock.defer !== undefined && { defer: this.clock.defer.bind(this.clock) }),
@@ -238,6 +260,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
       onElection: () => this.metrics.election(),
       onExile: () => this.metrics.exile(),
     })
+    this.answering = signer === null
     this.handler = createHandler({
       metrics: async () => ({ contentType: this.metrics.contentType, text: this.metrics.text() }),
       dispatch: (type, body) => this.request(type, body),
@@ -607,18 +630,30 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     }
   }
 
-  private receiveKibitz(body: unknown): undefined {
+  /** Takes a peer's batch; answers with this colleague's replies to it, when there are any and answering is on. */
+  private receiveKibitz(body: unknown): KibitzAnswer | undefined {
     const kibitz: KibitzBody = validate(validators.kibitz, body)
     this.assertAlive()
     this.assertIsland(kibitz.islandName, kibitz.islandId, this.state === 'joining')
     if (kibitz.to !== this.colleagueId) {
       throw new ColleagueError('MISADDRESSED', `a body for ${JSON.stringify(kibitz.to)} reached ${JSON.stringify(this.colleagueId)}`)
     }
+    this.takeKibitz(kibitz)
+    const islandId = this.currentIslandId()
+    if (!this.answering || islandId === null) {
+      this.kibitzer.receive(kibitz.from, kibitz.messages)
+      return undefined
+    }
+    const messages = this.kibitzer.exchange(kibitz.from, kibitz.messages)
+    if (messages.length === 0) return undefined
+    return { islandName: this.islandName, islandId, from: this.colleagueId, to: kibitz.from, messages }
+  }
+
+  /** The checks and bookkeeping every kibitz body from a peer gets beyond its schema, POSTed or an answer; throws on a bad one. */
+  private takeKibitz(kibitz: KibitzBody): void {
     assertForwardedValues(kibitz)
     this.heard.record(kibitz.from)
     this.observer.heard(kibitz.from)
-    this.kibitzer.receive(kibitz.from, kibitz.messages)
-    return undefined
   }
 
   private receiveJoin(body: unknown): { islandName: string; islandId: string } {
@@ -922,6 +957,11 @@ function wrongIsland(name: string): ColleagueError {
 
 function refusalError(code: LegislatorRefusal): ColleagueError {
   return new ColleagueError(code, `the legislator refused: ${code}`)
+}
+
+/** An acceptor's short replies travel back in the answer to the POST that asked; anything that may be large goes on its own. */
+function isAnswerable(message: Message): boolean {
+  return message.type === 'accepted' || message.type === 'reject'
 }
 
 function isThenable(value: unknown): value is PromiseLike<void> {

@@ -1,12 +1,15 @@
 // The kibitzer's transport over HTTP: a batch of messages becomes one
 // POST /kibitz to the peer's `location`. A batch too large for one body is
 // split; a single message too large for any body is dropped (and reported),
-// since no peer would accept it.
+// since no peer would accept it. A peer may answer a POST with a kibitz body
+// of its own (its acceptor's replies, see `Kibitzer.exchange`): that body is
+// checked like any inbound one and its messages are handed back.
 
 import type { Transport } from '../kibitzer/transport.js'
 import type { Accepted, Message } from '../paxos/types.js'
 import { ColleagueError } from './errors.js'
 import type { PeerTransport } from './peer-client.js'
+import { validators, type KibitzBody } from './schemas.js'
 
 export interface HttpTransportOptions {
   client: PeerTransport
@@ -19,6 +22,10 @@ export interface HttpTransportOptions {
   bodyBytesMax: number
   timeoutMs: number
   onOversized?(to: string, bytes: number): void
+  /** Checks and notes an answer that passed the transport's own checks; a throw refuses it. */
+  onAnswer?(body: KibitzBody): void
+  /** A peer answered with a body that failed the checks; its messages are dropped. */
+  onInvalidAnswer?(to: string, reason: string): void
 }
 
 export class HttpTransport implements Transport {
@@ -34,17 +41,49 @@ export class HttpTransport implements Transport {
     this.options = options
   }
 
-  async send(to: string, messages: readonly Message[]): Promise<void> {
+  async send(to: string, messages: readonly Message[]): Promise<readonly Message[]> {
     const { client, islandName, from, timeoutMs } = this.options
     const location = this.options.locate(to)
     if (location === null) throw new ColleagueError('PEER_UNREACHABLE', `no location known for ${to}`)
     const islandId = this.options.islandId()
     if (islandId === null) throw new ColleagueError('NOT_JOINED', 'no island id yet')
     const head = `{"islandName":${JSON.stringify(islandName)},"islandId":${JSON.stringify(islandId)},"from":${JSON.stringify(from)},"to":${JSON.stringify(to)},"messages":[`
+    let answered: readonly Message[] = []
     for (const body of this.pack(to, head, messages)) {
       const answer = await client.post(location, '/kibitz', body, timeoutMs, false)
       if (answer.status < 200 || answer.status > 299) throw new PeerRefusal(to, answer.status, answer.text)
+      if (answer.status === 200 && answer.text.length > 0) {
+        const more = this.answerFrom(to, answer.text, islandId)
+        answered = answered.length === 0 ? more : answered.concat(more)
+      }
     }
+    return answered
+  }
+
+  /** The messages of `to`'s answer, checked as strictly as a body it POSTed: none if any check fails. */
+  private answerFrom(to: string, text: string, islandId: string): readonly Message[] {
+    const invalid = (reason: string): readonly Message[] => {
+      this.options.onInvalidAnswer?.(to, reason)
+      return []
+    }
+    if (text.length > this.options.bodyBytesMax && Buffer.byteLength(text) > this.options.bodyBytesMax) {
+      return invalid(`${Buffer.byteLength(text)} bytes, over bodyBytesMax`)
+    }
+    let body: unknown
+    try {
+      body = JSON.parse(text)
+    } catch {
+      return invalid('not JSON')
+    }
+    if (!validators.kibitz.Check(body)) return invalid('not a kibitz body')
+    if (body.islandName !== this.options.islandName || body.islandId !== islandId) return invalid('another island')
+    if (body.from !== to || body.to !== this.options.from) return invalid('misaddressed')
+    try {
+      this.options.onAnswer?.(body)
+    } catch (error) {
+      return invalid(error instanceof Error ? error.message : String(error))
+    }
+    return body.messages
   }
 
   /** Bodies of at most `bodyBytesMax` bytes holding `messages` in order. */

@@ -6,6 +6,11 @@
 // The legislator is synchronous and not re-entrant: every call into it goes
 // through `act`, which refuses to run while a flush is inside `ready()`, and
 // committed entries leave through `onCommitted` only after `ready()` returned.
+//
+// A batch that arrives on an exchange the peer waits on (`exchange`) is
+// flushed at once, and what the legislator has for that peer goes back as the
+// answer: an acceptor's reply to the leader's round then costs no request of
+// its own and no wait for a deferred flush.
 
 import type { Committed, Message, Ready } from '../paxos/types.js'
 import type { Clock, TimerHandle } from './clock.js'
@@ -37,14 +42,36 @@ export interface KibitzerOptions<L extends Driven> {
    * that flush is sent.
    */
   persist?(ready: Ready): void
+  /**
+   * Durable mode: the messages of a flush that may leave before this
+   * member's own write and sync of that flush (default none). A leader's
+   * accept requests reveal nothing of its acceptor's state, so they may go
+   * out first and the followers' syncs run beside the leader's own; the rest
+   * of the flush (its own acceptance, replies, committed entries) waits for
+   * the sync, which runs one deferral later so that the sends are written
+   * first. No other flush runs until it is done.
+   */
+  sendBeforePersist?(message: Message): boolean
   /** After each flush, once its output has been handed on. */
   afterFlush?(): void
   /** Defers a flush until the current burst of inputs is in. */
   defer?(callback: () => void): void
   /** Messages waiting for one peer; beyond it the oldest are dropped. */
   peerQueueMax?: number
-  /** Messages handed to the transport in one send. */
+  /** Messages handed to the transport in one send, or back in one answer. */
   sendBatchMax?: number
+  /**
+   * One send to a peer is in flight at a time, and what comes meanwhile waits
+   * to go in the next batch; but a send still out after this long (a lost
+   * request or answer, a paused peer) no longer holds the next back, up to
+   * `SENDS_IN_FLIGHT_MAX` at once. Default: never (strictly one at a time).
+   */
+  sendStallMs?: number
+  /**
+   * Which messages may travel back in an answer to `exchange` (default all);
+   * the others for the same peer are sent as usual.
+   */
+  answerable?(message: Message): boolean
   /**
    * After a flush that committed entries, hold its messages for one more
    * flush (default false). Applying the entries resolves the application's
@@ -61,15 +88,22 @@ export interface KibitzerStats {
   readonly messagesSent: number
   readonly sendFailures: number
   readonly messagesDropped: number
+  /** Messages handed back as answers to exchanges instead of sent. */
+  readonly messagesAnswered: number
 }
 
 interface PeerQueue {
   messages: Message[]
-  sending: boolean
+  /** Sends to the peer not settled yet. */
+  inFlight: number
+  /** When the latest of them left (clock time). */
+  sentAt: number
 }
 
 export const PEER_QUEUE_MAX = 8192
 export const SEND_BATCH_MAX = 2048
+/** Sends to one peer at once when the earlier ones stall (see `sendStallMs`). */
+export const SENDS_IN_FLIGHT_MAX = 4
 
 export class Kibitzer<L extends Driven> {
   private readonly legislator: L
@@ -81,11 +115,18 @@ export class Kibitzer<L extends Driven> {
   private readonly onFault: (error: unknown) => void
   private readonly afterFlush: () => void
   private readonly persist: ((ready: Ready) => void) | null
+  private readonly sendBeforePersist: ((message: Message) => boolean) | null
+  /** A flush whose early messages left is waiting for its sync; flushes wait behind it. */
+  private persistPending = false
+  /** A flush was asked for while one waited for its sync. */
+  private flushWanted = false
   private readonly drainedWaiters: (() => void)[] = []
   private readonly defer: (callback: () => void) => void
   private readonly peerQueueMax: number
   private readonly sendBatchMax: number
+  private readonly sendStallMs: number | null
   private readonly coalesceAfterCommit: boolean
+  private readonly answerable: (message: Message) => boolean
   /** Peers whose messages a committing flush held for the next flush. */
   private readonly held = new Set<string>()
   private holding = false
@@ -94,7 +135,7 @@ export class Kibitzer<L extends Driven> {
   private flushScheduled = false
   private flushing = false
   private stopped = false
-  private stats = { flushes: 0, sends: 0, messagesSent: 0, sendFailures: 0, messagesDropped: 0 }
+  private stats = { flushes: 0, sends: 0, messagesSent: 0, sendFailures: 0, messagesDropped: 0, messagesAnswered: 0 }
 
   constructor(options: KibitzerOptions<L>) {
     this.legislator = options.legislator
@@ -106,10 +147,13 @@ export class Kibitzer<L extends Driven> {
     this.onFault = options.onFault
     this.afterFlush = options.afterFlush ?? (() => {})
     this.persist = options.persist ?? null
+    this.sendBeforePersist = options.sendBeforePersist ?? null
     this.defer = options.defer ?? ((callback) => setImmediate(callback))
     this.peerQueueMax = options.peerQueueMax ?? PEER_QUEUE_MAX
     this.sendBatchMax = options.sendBatchMax ?? SEND_BATCH_MAX
+    this.sendStallMs = options.sendStallMs ?? null
     this.coalesceAfterCommit = options.coalesceAfterCommit ?? false
+    this.answerable = options.answerable ?? (() => true)
     if (this.peerQueueMax < 1 || this.sendBatchMax < 1) throw new RangeError('queue and batch limits must be >= 1')
   }
 
@@ -143,12 +187,12 @@ export class Kibitzer<L extends Driven> {
    * that leaves waits for, so its last words reach the others.
    */
   drained(): Promise<void> {
-    if (this.stopped || (this.queues.size === 0 && this.held.size === 0)) return Promise.resolve()
+    if (this.stopped || (this.queues.size === 0 && this.held.size === 0 && !this.persistPending)) return Promise.resolve()
     return new Promise((resolve) => this.drainedWaiters.push(resolve))
   }
 
   private settleDrained(): void {
-    if (!this.stopped && (this.queues.size > 0 || this.held.size > 0)) return
+    if (!this.stopped && (this.queues.size > 0 || this.held.size > 0 || this.persistPending)) return
     const waiters = this.drainedWaiters.splice(0)
     for (const resolve of waiters) resolve()
   }
@@ -183,10 +227,36 @@ export class Kibitzer<L extends Driven> {
     this.scheduleFlush()
   }
 
+  /**
+   * Delivers a batch from `from`, who waits for an answer, and flushes at
+   * once: returns the legislator's messages for `from` that may travel in an
+   * answer (after any such messages queued for it and not yet sent), to be
+   * carried back on the same exchange. Messages for other peers leave as
+   * usual. When a flush cannot run now, the batch is taken as by `receive`
+   * and the answer is empty.
+   */
+  exchange(from: string, messages: readonly Message[]): Message[] {
+    if (this.stopped) return []
+    if (this.flushing || this.persistPending) {
+      this.receive(from, messages)
+      return []
+    }
+    const received = this.guard(() => {
+      for (const message of messages) this.legislator.receive(from, message)
+      return true
+    })
+    if (received !== true) return []
+    return this.flush(from)
+  }
+
   private onTick(): void {
     if (this.stopped) return
     this.guard(() => this.legislator.tick())
     this.scheduleFlush()
+    if (this.sendStallMs === null) return
+    for (const [peer, queue] of this.queues) {
+      if (queue.inFlight > 0 && queue.messages.length > 0 && !this.held.has(peer)) this.pump(peer)
+    }
   }
 
   private scheduleFlush(): void {
@@ -195,9 +265,14 @@ export class Kibitzer<L extends Driven> {
     this.defer(() => this.flush())
   }
 
-  private flush(): void {
+  /** Flushes the legislator's output; with `answering`, what may go back to that peer is returned instead of sent. */
+  private flush(answering: string | null = null): Message[] {
     this.flushScheduled = false
-    if (this.stopped) return
+    if (this.stopped) return []
+    if (this.persistPending) {
+      this.flushWanted = true
+      return []
+    }
     let ready: Ready | undefined
     this.flushing = true
     try {
@@ -205,27 +280,77 @@ export class Kibitzer<L extends Driven> {
     } finally {
       this.flushing = false
     }
-    if (ready === undefined) return
+    if (ready === undefined) return []
     this.stats.flushes++
     // Persist before send: a promise or an accepted entry a peer may count on
     // is on disk before the message that tells it so leaves.
     if (this.persist !== null) {
-      const persist = this.persist
-      const persisted = this.guard(() => {
-        persist(ready)
-        return true
-      })
-      if (persisted !== true) return
+      if (answering === null && this.sendBeforePersist !== null && this.sendEarly(ready)) return []
+      if (!this.persisted(ready)) return []
     }
+    return this.deliver(ready, answering)
+  }
+
+  /** Writes and syncs `ready`'s persist part; false when that failed (the kibitzer has stopped). */
+  private persisted(ready: Ready): boolean {
+    const persist = this.persist as (ready: Ready) => void
+    return this.guard(() => {
+      persist(ready)
+      return true
+    }) === true
+  }
+
+  /**
+   * Sends the flush's early messages now and the rest after its sync, one
+   * deferral later; false when it has no early message (persist as usual).
+   */
+  private sendEarly(ready: Ready): boolean {
+    const early = this.sendBeforePersist as (message: Message) => boolean
+    const self = this.legislator.id
+    const rest: Ready['messages'][number][] = []
     const touched = new Set<string>()
-    const loopback: Message[] = []
     for (const envelope of ready.messages) {
-      if (envelope.to === this.legislator.id) loopback.push(envelope.message)
+      if (envelope.to === self || !early(envelope.message)) rest.push(envelope)
       else {
         this.enqueueFor(envelope.to, envelope.message)
         touched.add(envelope.to)
       }
     }
+    if (touched.size === 0) return false
+    this.persistPending = true
+    for (const peer of touched) this.pump(peer)
+    this.defer(() => {
+      this.persistPending = false
+      if (this.stopped || !this.persisted(ready)) return
+      this.deliver({ ...ready, messages: rest }, null)
+      if (this.flushWanted) {
+        this.flushWanted = false
+        this.scheduleFlush()
+      }
+      this.settleDrained()
+    })
+    return true
+  }
+
+  /** Hands a persisted flush's output on: messages to their peers (or into `answering`'s answer), committed entries, loopback. */
+  private deliver(ready: Ready, answering: string | null): Message[] {
+    const touched = new Set<string>()
+    const loopback: Message[] = []
+    const answer = answering === null ? [] : this.takeQueued(answering)
+    for (const envelope of ready.messages) {
+      if (envelope.to === this.legislator.id) loopback.push(envelope.message)
+      else if (envelope.to === answering && this.answerable(envelope.message)) answer.push(envelope.message)
+      else {
+        this.enqueueFor(envelope.to, envelope.message)
+        touched.add(envelope.to)
+      }
+    }
+    if (answer.length > this.sendBatchMax) {
+      // An answer is bounded like a send; the rest waits in the queue for the next one.
+      for (const message of answer.splice(this.sendBatchMax)) this.enqueueFor(answering as string, message)
+      touched.add(answering as string)
+    }
+    this.stats.messagesAnswered += answer.length
     // Hold at most one flush in a row, so that messages never wait on a steady stream of commits.
     const hold = this.coalesceAfterCommit && ready.committed.length > 0 && !this.holding
     this.holding = hold
@@ -240,12 +365,23 @@ export class Kibitzer<L extends Driven> {
     if (loopback.length > 0) this.receive(this.legislator.id, loopback)
     if (hold) this.scheduleFlush()
     this.afterFlush()
+    if (answer.length > 0) this.settleDrained()
+    return answer
+  }
+
+  /** The messages queued for `peer` that no send has taken yet, when all may go in an answer (none while a send is in flight, to keep their order). */
+  private takeQueued(peer: string): Message[] {
+    const queue = this.queues.get(peer)
+    if (queue === undefined || queue.inFlight > 0 || !queue.messages.every(this.answerable)) return []
+    this.queues.delete(peer)
+    this.held.delete(peer)
+    return queue.messages
   }
 
   private enqueueFor(peer: string, message: Message): void {
     let queue = this.queues.get(peer)
     if (queue === undefined) {
-      queue = { messages: [], sending: false }
+      queue = { messages: [], inFlight: 0, sentAt: 0 }
       this.queues.set(peer, queue)
     }
     queue.messages.push(message)
@@ -258,34 +394,51 @@ export class Kibitzer<L extends Driven> {
     }
   }
 
-  /** Sends what is queued for `peer`, one send in flight per peer. */
+  /** Sends what is queued for `peer`: one send in flight per peer, more only past a stall. */
   private pump(peer: string): void {
     const queue = this.queues.get(peer)
-    if (queue === undefined || queue.sending || this.stopped) return
+    if (queue === undefined || this.stopped) return
+    if (queue.inFlight > 0 && !this.stalled(queue)) return
     if (queue.messages.length === 0) {
+      if (queue.inFlight > 0) return
       this.queues.delete(peer)
       this.settleDrained()
       return
     }
     const batch = queue.messages.splice(0, this.sendBatchMax)
-    queue.sending = true
+    queue.inFlight++
+    queue.sentAt = this.clock.now()
     this.stats.sends++
     this.stats.messagesSent += batch.length
     const settle = (): void => {
-      queue.sending = false
+      queue.inFlight--
       this.pump(peer)
     }
-    let sent: Promise<void>
+    let sent: Promise<readonly Message[] | void>
     try {
       sent = this.transport.send(peer, batch)
     } catch (error) {
       sent = Promise.reject(error)
     }
-    sent.then(settle, (error: unknown) => {
+    sent.then((answer) => {
+      // The peer's answer: its messages for this legislator, delivered like any batch from it.
+      if (answer !== undefined && answer.length > 0) this.receive(peer, answer)
+      settle()
+    }, (error: unknown) => {
       this.stats.sendFailures++
       this.onSendFailure(peer, error)
       settle()
     })
+  }
+
+  /** Whether the sends in flight to a peer have been out so long that the next may go beside them. */
+  private stalled(queue: PeerQueue): boolean {
+    return (
+      this.sendStallMs !== null &&
+      queue.messages.length > 0 &&
+      queue.inFlight < SENDS_IN_FLIGHT_MAX &&
+      this.clock.now() - queue.sentAt >= this.sendStallMs
+    )
   }
 
   private guard<T>(action: () => T): T | undefined {
