@@ -166,6 +166,11 @@ export class DurableStore {
     return this.#identity
   }
 
+  /** The highest submitter seq a synced record reserves: seqs up to it are never handed out again after a restart. */
+  get seqReserved(): number {
+    return this.#seqReserved
+  }
+
   get snapshotPosition(): number {
     return this.#snapshotPosition
   }
