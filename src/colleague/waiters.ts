@@ -14,6 +14,8 @@ interface Waiter {
 export class Waiters {
   private readonly clock: Clock
   private readonly waiters = new Set<Waiter>()
+  /** Set by `rejectAll`: the colleague ended, and every later wait fails with it at once. */
+  private ended: { readonly error: unknown } | null = null
 
   constructor(clock: Clock) {
     this.clock = clock
@@ -23,8 +25,14 @@ export class Waiters {
     return this.waiters.size
   }
 
-  /** Resolves once `predicate()` holds; rejects with `timeout()` after `timeoutMs`. */
+  /**
+   * Resolves once `predicate()` holds; rejects with `timeout()` after
+   * `timeoutMs`, or with the error `rejectAll` ended the colleague with (also
+   * when that came first: a crash between two steps of a join is not waited
+   * out).
+   */
   until(predicate: () => boolean, timeoutMs: number, timeout: () => unknown): Promise<void> {
+    if (this.ended !== null) return Promise.reject(this.ended.error)
     if (predicate()) return Promise.resolve()
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
@@ -51,7 +59,9 @@ export class Waiters {
     }
   }
 
+  /** Fails every wait with `error`, now and from now on. */
   rejectAll(error: unknown): void {
+    this.ended ??= { error }
     for (const waiter of this.waiters) {
       this.clock.clearTimeout(waiter.timer)
       waiter.reject(error)
