@@ -22,6 +22,12 @@ export interface StorageFileSystem {
   list(directory: string): string[]
   /** The whole file, or null when it does not exist. */
   read(path: string): Uint8Array | null
+  /**
+   * Optional: copies bytes of `path` from `position` into `into` and returns
+   * how many (0 at its end). With it, a restart reads large files through one
+   * reused buffer; without it, each file is read whole with `read`.
+   */
+  readAt?(path: string, position: number, into: Uint8Array): number
   /** Opens (creating when absent) `path` for appending. */
   openAppend(path: string): AppendFile
   /** Creates or replaces `path` with `data`, and syncs it (fsync) before returning. */
@@ -50,6 +56,14 @@ export const nodeFileSystem: StorageFileSystem = {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
       throw error
+    }
+  },
+  readAt(path, position, into) {
+    const fd = fs.openSync(path, 'r')
+    try {
+      return fs.readSync(fd, into, 0, into.length, position)
+    } finally {
+      fs.closeSync(fd)
     }
   },
   openAppend(path) {
