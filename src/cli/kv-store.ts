@@ -77,13 +77,17 @@ export class KvStore {
     return { position: this.#position, pairs: this.entries() }
   }
 
-  /** Installs a snapshot taken by the leader. Throws on a malformed one: the colleague then crashes. */
+  /**
+   * Installs a snapshot taken by the leader (or read back from disk). Throws
+   * on a malformed one, changing nothing: the colleague then crashes. The
+   * pairs are checked first and then taken as they are, without a copy: a
+   * snapshot may hold millions.
+   */
   restore(state: unknown): void {
-    const snapshot = asSnapshot(state)
-    if (snapshot === null) throw new TypeError('malformed kv snapshot')
+    if (!isSnapshot(state)) throw new TypeError('malformed kv snapshot')
     this.#map.clear()
-    for (const [key, record] of snapshot.pairs) this.#map.set(key, record)
-    this.#position = snapshot.position
+    for (const [key, record] of state.pairs) this.#map.set(key, asRecord(record))
+    this.#position = state.position
   }
 }
 
@@ -106,17 +110,22 @@ export function asOperation(value: unknown): KvOperation | null {
   }
 }
 
-function asSnapshot(state: unknown): KvSnapshot | null {
-  if (!isObject(state)) return null
+function isSnapshot(state: unknown): state is KvSnapshot {
+  if (!isObject(state)) return false
   const position = state['position']
   const pairs = state['pairs']
-  if (typeof position !== 'number' || !Number.isInteger(position) || !Array.isArray(pairs)) return null
-  const checked: Array<[string, KvRecord]> = []
+  if (typeof position !== 'number' || !Number.isInteger(position) || !Array.isArray(pairs)) return false
   for (const pair of pairs as unknown[]) {
-    if (!Array.isArray(pair) || pair.length !== 2) return null
+    if (!Array.isArray(pair) || pair.length !== 2) return false
     const [key, record] = pair as [unknown, unknown]
-    if (typeof key !== 'string' || !isObject(record) || typeof record['position'] !== 'number') return null
-    checked.push([key, { value: record['value'] as JsonValue, position: record['position'] }])
+    if (typeof key !== 'string' || !isObject(record) || typeof record['position'] !== 'number') return false
   }
-  return { position, pairs: checked }
+  return true
+}
+
+/** A record as the map holds it: `{ value, position }`, the one given when it is exactly that. */
+function asRecord(record: KvRecord): KvRecord {
+  let keys = 0
+  for (const key in record) if (Object.hasOwn(record, key)) keys++
+  return keys === 2 && Object.hasOwn(record, 'value') ? record : { value: record.value, position: record.position }
 }

@@ -16,7 +16,7 @@ import { BARRIER_TEXT, isBarrier } from './barrier.js'
 import { Legislator } from '../paxos/legislator.js'
 import type { Committed, Government, LegislatorRefusal, Message, Ready, Submission } from '../paxos/types.js'
 import { Applier } from './applier.js'
-import { DURABLE_EXILE_MS, Durability, restoreOf } from './durability.js'
+import { DURABLE_EXILE_MS, Durability } from './durability.js'
 import { ColleagueError, isColleagueError } from './errors.js'
 import type { ColleagueState, Health } from './health.js'
 import { HeardFrom } from './heard.js'
@@ -163,7 +163,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
             islandName: options.islandName,
             ...(options.colleagueId !== undefined && { colleagueId: options.colleagueId }),
           })
-    const recovered = this.durability?.recovered ?? null
+    const restore = this.durability?.takeLegislatorRestore() ?? null
     this.colleagueId = this.durability?.colleagueId ?? options.colleagueId ?? this.randomId()
     this.durability?.assign(this.colleagueId)
     this.location = options.location ?? null
@@ -187,7 +187,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
         exileTicks: Math.max(2 * schedule.timeoutTicks, Math.ceil((options.storage.exileMs ?? DURABLE_EXILE_MS) / schedule.tickMs)),
       }),
       ...(options.parliamentSize !== undefined && { parliamentSize: options.parliamentSize }),
-      ...(recovered !== null && { restore: restoreOf(recovered) }),
+      ...(restore !== null && { restore }),
     })
     const signer =
       options.secret === undefined
@@ -373,31 +373,30 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
 
   private async resume(asked: 'bootstrap' | 'join'): Promise<void> {
     const durability = this.durability as Durability
-    const recovered = durability.recovered
-    if (recovered === null) throw new ColleagueError('INTERNAL', 'resume without a recovered member')
-    const { snapshot, commit } = recovered
+    // Not the snapshot itself: its state is let go once restored, before the log is replayed.
+    const { commit, position, government, identity } = durability.resumePoint()
     this.logger.info(
-      { directory: durability.store.directory, snapshot: snapshot.position, commit, tornBytes: durability.report.tornBytes, ignored: asked },
+      { directory: durability.store.directory, snapshot: position, commit, tornBytes: durability.report.tornBytes, ignored: asked },
       `the storage directory holds this member: resuming it (${asked} ignored)`,
     )
     this.state = 'member'
     this.immigrated = true
-    this.islandId = snapshot.identity.islandId
-    this.appliedGovernment = snapshot.government
+    this.islandId = identity.islandId
+    this.appliedGovernment = government
     try {
-      await this.application.restore?.(snapshot.state as S)
+      await this.application.restore?.(durability.takeSnapshotState() as S)
     } catch (error) {
       throw this.crash(new ColleagueError('APPLICATION_FAILED', 'restore of the stored snapshot failed', { cause: error }))
     }
-    this.emit('government', snapshot.government)
-    this.application.government?.(snapshot.government)
+    this.emit('government', government)
+    this.application.government?.(government)
     this.kibitzer.start()
     // A flush now hands the log after the snapshot to the applier.
     this.resuming = true
     this.act(() => undefined)
     try {
       await this.waiters.until(
-        () => commit <= snapshot.position || this.applier.applied >= commit,
+        () => commit <= position || this.applier.applied >= commit,
         RESUME_MS_MAX,
         () => this.crash(new ColleagueError('INTERNAL', `the stored log up to ${commit} was not applied in time`)),
       )

@@ -8,8 +8,9 @@
 
 import { SubmitterLedger } from '../paxos/submitters.js'
 import type { Committed, Government, LegislatorRestore, Ready } from '../paxos/types.js'
-import { DurableStore, type OpenReport, type RecoveredState, type StorageMutant } from '../storage/durable-store.js'
+import { DurableStore, type OpenReport, type RecoveredState, type StorageIdentity, type StorageMutant } from '../storage/durable-store.js'
 import type { StorageFileSystem } from '../storage/file-system.js'
+import { ColleagueError } from './errors.js'
 import type { Application } from './options.js'
 
 export const SNAPSHOT_EVERY_ENTRIES = 50_000
@@ -43,7 +44,7 @@ export interface PersistSource {
 
 export class Durability {
   readonly store: DurableStore
-  readonly recovered: RecoveredState | null
+  #recovered: RecoveredState | null
   readonly report: OpenReport
   readonly #islandName: string
   #colleagueId: string
@@ -63,7 +64,7 @@ export class Durability {
       who,
     )
     this.store = opened.store
-    this.recovered = opened.recovered
+    this.#recovered = opened.recovered
     this.report = opened.report
     this.#islandName = who.islandName
     this.#every = options.snapshotEveryEntries ?? SNAPSHOT_EVERY_ENTRIES
@@ -75,6 +76,38 @@ export class Durability {
       this.#governmentPosition = snapshot.governmentPosition
       this.#applied = snapshot.position
     }
+  }
+
+  /**
+   * What the legislator resumes from. The entries go to the legislator's own
+   * log: this copy is let go (a restart may replay millions of them).
+   */
+  takeLegislatorRestore(): LegislatorRestore | null {
+    const recovered = this.#recovered
+    if (recovered === null) return null
+    this.#recovered = { ...recovered, accepted: [] }
+    return restoreOf(recovered)
+  }
+
+  /** The application state of the stored snapshot, handed over once: after its restore, no second copy is kept. */
+  takeSnapshotState(): unknown {
+    const recovered = this.#recovered
+    if (recovered === null) return null
+    this.#recovered = { ...recovered, snapshot: { ...recovered.snapshot, state: null } }
+    return recovered.snapshot.state
+  }
+
+  /** Where a recovered member resumes: its snapshot's position, government and identity, and the commit point after it. */
+  resumePoint(): { commit: number; position: number; government: Government; identity: StorageIdentity } {
+    const recovered = this.#recovered
+    if (recovered === null) throw new ColleagueError('INTERNAL', 'resume without a recovered member')
+    const { position, government, identity } = recovered.snapshot
+    return { commit: recovered.commit, position, government, identity }
+  }
+
+  /** What the directory held at start; the snapshot's state and the log are let go once handed over. */
+  get recovered(): RecoveredState | null {
+    return this.#recovered
   }
 
   /** The colleagueId the directory belongs to, when it holds a member. */
