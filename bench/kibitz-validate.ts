@@ -10,15 +10,15 @@ function acceptBody(entries: number): string {
   const accepted: Accepted[] = Array.from({ length: entries }, (_, index) => ({
     position: 1000 + index,
     ballot,
-    entry: { type: 'value', submission: { from: 'b1', seq: index + 1, value: { worker: index % 64, done: index } } },
+    entry: { type: 'value', submission: { from: 'b1', seq: index + 1, value: JSON.stringify({ kv: 'put', key: `k${index % 64}`, value: 'x'.repeat(100) }) } },
   }))
   const message: Message = { type: 'accept', ballot, entries: accepted, chosen: [], commit: 999, trim: 0 }
-  return JSON.stringify({ islandName: 'bench', islandId: 'c0ffee', from: 'b0', messages: [message] })
+  return JSON.stringify({ islandName: 'bench', islandId: 'c0ffee', from: 'b0', to: 'b1', messages: [message] })
 }
 
 function acceptedBody(): string {
   const message: Message = { type: 'accepted', ballot, ranges: [{ from: 1000, to: 1255 }], commit: 999 }
-  return JSON.stringify({ islandName: 'bench', islandId: 'c0ffee', from: 'b1', messages: [message] })
+  return JSON.stringify({ islandName: 'bench', islandId: 'c0ffee', from: 'b1', to: 'b0', messages: [message] })
 }
 
 function measure(label: string, text: string, iterations: number): void {
