@@ -24,6 +24,7 @@ import {
   decodeRecords,
   encodeJsonRecord,
   RECORD_HEADER_BYTES,
+  SCAN_CHUNK_BYTES,
   scanBuffer,
   scanRecords,
   type RecordSource,
@@ -348,7 +349,8 @@ export class DurableStore {
       return { recovered: null, report: { tornBytes: 0, orphanSegments: segmentNames.length } }
     }
     // One buffer for every file read: it grows to the snapshot's size and is reused for the log.
-    const buffer = scanBuffer()
+    // A file system that only reads whole files (the simulator's disk) never uses it.
+    const buffer = scanBuffer(this.#fs.readAt === undefined ? 0 : SCAN_CHUNK_BYTES)
     const snapshot = this.#readSnapshot(newest, buffer)
     checkExpected(snapshot.identity, expect)
     this.#identity = snapshot.identity
