@@ -1,14 +1,38 @@
 // The whole-colleague simulator in durable mode: members keep their storage on
 // simulated disks, come back from them after crashes (whole-island crashes
-// included), and every acknowledged enqueue must survive. Each durability
-// mutant must be caught within 200 seeds, on a seed the correct storage passes.
+// included), and every acknowledged enqueue must survive. A block of seeds
+// must keep every invariant, and each durability mutant must be caught within
+// 200 seeds, on a seed the correct storage passes.
 
 import { strict as assert } from 'node:assert'
 import { test } from 'node:test'
 import { DURABLE_MUTANTS, simulate } from '../src/testing/index.js'
-import { describeViolation } from './support/colleague-seeds.js'
+import { DURABLE_FIXED_BUGS, describeViolation } from './support/colleague-seeds.js'
 
 const MUTANT_SEEDS_MAX = 200
+/** Correct durable seeds run here: 3 members, then 5. */
+const SEEDS_THREE = 60
+const SEEDS_FIVE = 15
+
+test(`durable seeds 1 to ${SEEDS_THREE} (3 members) and 1 to ${SEEDS_FIVE} (5 members): every invariant holds`, async () => {
+  const failures: string[] = []
+  for (const [members, seeds] of [[3, SEEDS_THREE], [5, SEEDS_FIVE]] as const) {
+    for (let seed = 1; seed <= seeds; seed++) {
+      if (members === 3 && DURABLE_FIXED_BUGS.has(seed)) continue
+      const { violations } = await simulate({ seed, members, durable: true })
+      for (const violation of violations) failures.push(`${members} members: ${describeViolation(violation, undefined, true)}`)
+    }
+  }
+  assert.deepEqual(failures, [])
+})
+
+for (const [seed, bug] of DURABLE_FIXED_BUGS) {
+  test(`durable seed ${seed} keeps every invariant (a fixed library bug)`, async () => {
+    const { violations, stats } = await simulate({ seed, durable: true })
+    assert.deepEqual(violations.map((violation) => describeViolation(violation, undefined, true)), [], bug)
+    assert.ok((stats.durable?.resumed ?? 0) > 0, 'members came back from their disks')
+  })
+}
 
 for (const mutant of DURABLE_MUTANTS) {
   test(`durable mutant ${mutant} is caught within ${MUTANT_SEEDS_MAX} seeds`, async (t) => {

@@ -22,6 +22,21 @@ test('the ledger admits seqs up to SUBMITTER_ABOVE_MAX past the watermark', () =
   assert.equal(ledger.admits('a', SUBMITTER_ABOVE_MAX + 1), true)
 })
 
+test('a floor settles every seq below it: the gaps a restarted submitter left stop holding up its later seqs', () => {
+  const ledger = new SubmitterLedger()
+  ledger.record('a', 1)
+  ledger.record('a', 3)
+  // Restarted from its storage, `a` reserved up to 2000 before; its seqs now start above that.
+  const floor = 2000
+  assert.equal(ledger.admits('a', floor + SUBMITTER_ABOVE_MAX), false, 'past the window of the old watermark')
+  assert.equal(ledger.admits('a', floor + SUBMITTER_ABOVE_MAX, floor), true, 'within the window of the floor')
+  assert.equal(ledger.record('a', floor + 1, floor), true)
+  assert.deepEqual(ledger.toTable(), { a: [floor + 1] })
+  assert.equal(ledger.record('a', 2), false, 'a seq of the earlier process that comes later is not applied')
+  assert.equal(ledger.record('b', 5, 0), true, 'no floor, no change')
+  assert.deepEqual(ledger.toTable()['b'], [0, 5])
+})
+
 /** Two legislators wired by hand, so the test decides when each message arrives. */
 class Pair {
   readonly members: Map<string, Legislator>

@@ -144,7 +144,7 @@ export class Durability {
       this.#governmentPosition = committed.position
       this.#ledger = SubmitterLedger.fromTable(entry.government.submitters)
     } else if (entry.type === 'value') {
-      this.#ledger.record(entry.submission.from, entry.submission.seq)
+      this.#ledger.record(entry.submission.from, entry.submission.seq, entry.submission.floor)
     }
     this.#applied = committed.position
     return this.#applied - this.store.snapshotPosition >= this.#every

@@ -47,7 +47,7 @@ const PositionRange = Type.Object({ from: Count, to: Count })
  * value-text.ts), so its peers accept only text there.
  */
 function messageSchema<V extends TSchema>(value: V) {
-  const Submission = Type.Object({ from: Id, seq: Count, value })
+  const Submission = Type.Object({ from: Id, seq: Count, value, floor: Type.Optional(Count) })
   const LogEntry = Type.Union([
     Type.Object({ type: Type.Literal('government'), government: Government }),
     Type.Object({ type: Type.Literal('value'), submission: Submission }),

@@ -94,6 +94,10 @@ export function nextGovernment(current: Government, change: GovernmentChange): G
   const seated = new Set(parliament)
   const majorityCount = quorumSize(parliament.length)
   const exiled = [...current.exiled, ...exile].slice(-EXILED_REMEMBERED_MAX)
+  for (const id of exiled) {
+    const props = current.properties[id]
+    if (props !== undefined) properties[id] = props
+  }
   // Records of remembered exiles stay: a value of theirs proposed before their
   // exile may still be chosen later, and must be applied once, not twice.
   const submitters: Record<string, readonly number[]> = {}

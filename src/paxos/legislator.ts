@@ -181,14 +181,14 @@ export class Legislator {
   #ledger = new SubmitterLedger()
   #naturalized = false
   #arrival: string | null = null
-  /** Properties of remembered exiles, so a refusal can still reach them. */
-  readonly #exiledProperties = new Map<string, Properties>()
 
   #leaderId: string | null = null
   #leaderTick = 0
   #electionTick = 0
 
   #seq = 0
+  /** Restarted from storage: seqs up to this one belonged to earlier processes of this member (see Submission.floor). */
+  #floor = 0
   readonly #pending = new Map<number, unknown>()
   #forwardTick = 0
   #probeTick = 0
@@ -266,7 +266,8 @@ export class Legislator {
 
   /** Properties of `id` as named by the latest government that knows it. */
   properties(id: string): Properties | undefined {
-    const fromGovernment = this.#government?.properties[id] ?? this.#exiledProperties.get(id)
+    // Remembered exiles keep their properties in the government, so a refusal can still reach them.
+    const fromGovernment = this.#government?.properties[id]
     if (fromGovernment !== undefined) return fromGovernment
     // A candidate may need to reach members of a government it has only seen accepted.
     for (const slot of this.#log.uncommitted()) {
@@ -314,6 +315,7 @@ export class Legislator {
     this.#arrival = restore.arrival
     this.#naturalized = true
     this.#seq = restore.seq
+    this.#floor = restore.seq
     this.#state = isMember(restore.government, this.id) ? FOLLOWER : EXILED
     if (this.#state.role === 'follower') this.#advanceCommit(restore.commit, this.#log.promised)
   }
@@ -342,7 +344,7 @@ export class Legislator {
     if (this.#pending.size >= this.#pendingMax) return { ok: false, code: 'QUEUE_FULL' }
     const seq = ++this.#seq
     this.#pending.set(seq, value)
-    const submission: Submission = { from: this.id, seq, value }
+    const submission = this.#submission(seq, value)
     if (this.#state.role === 'leader') {
       this.#queueSubmission(this.#state, submission)
     } else {
@@ -851,7 +853,7 @@ export class Legislator {
     }
     if (this.#naturalized && !government.naturalized.includes(this.id)) leader.naturalize.add(this.id)
     if (this.#leaving) leader.exile.add(this.id)
-    for (const [seq, value] of this.#pending) this.#queueSubmission(leader, { from: this.id, seq, value })
+    for (const [seq, value] of this.#pending) this.#queueSubmission(leader, this.#submission(seq, value))
     return leader
   }
 
@@ -863,10 +865,14 @@ export class Legislator {
 
   // ---------------------------------------------------------------- leader
 
+  #submission(seq: number, value: unknown): Submission {
+    return this.#floor === 0 ? { from: this.id, seq, value } : { from: this.id, seq, value, floor: this.#floor }
+  }
+
   #queueSubmission(leader: Leader, submission: Submission): void {
     if (leader.queuedKeys.has(submission.from, submission.seq) || this.#ledger.applied(submission.from, submission.seq)) return
     // Past the window it waits at its submitter, which forwards it again; see SUBMITTER_ABOVE_MAX.
-    if (!this.#ledger.admits(submission.from, submission.seq)) return
+    if (!this.#ledger.admits(submission.from, submission.seq, submission.floor)) return
     if (leader.queue.length >= this.#pendingMax) return
     leader.queuedKeys.add(submission.from, submission.seq)
     leader.queue.push(submission)
@@ -1216,8 +1222,8 @@ export class Legislator {
     const promise = `${government.number}/${position - this.#governmentPosition}`
     let apply = true
     if (entry.type === 'value') {
-      const { from, seq } = entry.submission
-      apply = this.#ledger.record(from, seq) || this.#rules.appliesTwice
+      const { from, seq, floor } = entry.submission
+      apply = this.#ledger.record(from, seq, floor) || this.#rules.appliesTwice
       if (from === this.id) this.#pending.delete(seq)
       if (state.role === 'leader') state.queuedKeys.delete(from, seq)
     }
@@ -1225,14 +1231,6 @@ export class Legislator {
   }
 
   #applyGovernment(position: number, government: Government): void {
-    const previous = this.#government
-    if (previous !== null) {
-      for (const id of government.exiled) {
-        const props = previous.properties[id]
-        if (props !== undefined) this.#exiledProperties.set(id, props)
-      }
-      for (const id of this.#exiledProperties.keys()) if (!government.exiled.includes(id)) this.#exiledProperties.delete(id)
-    }
     this.#government = government
     this.#governmentPosition = position
     this.#ledger = SubmitterLedger.fromTable(government.submitters)
@@ -1270,14 +1268,14 @@ export class Legislator {
     if (this.#pending.size === 0) return
     const state = this.#state
     if (state.role === 'leader') {
-      for (const [seq, value] of this.#pending) this.#queueSubmission(state, { from: this.id, seq, value })
+      for (const [seq, value] of this.#pending) this.#queueSubmission(state, this.#submission(seq, value))
       return
     }
     const leader = this.#currentLeaderId()
     if (leader === null || leader === this.id) return
     let submissions: Submission[] = []
     for (const [seq, value] of this.#pending) {
-      submissions.push({ from: this.id, seq, value })
+      submissions.push(this.#submission(seq, value))
       if (submissions.length === this.#batchEntriesMax) {
         this.#send(leader, { type: 'forward', submissions })
         submissions = []

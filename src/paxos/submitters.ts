@@ -30,9 +30,12 @@ export class SubmitterLedger {
     return ledger
   }
 
-  /** Whether a leader may propose `seq` now: within SUBMITTER_ABOVE_MAX of the submitter's watermark. */
-  admits(from: string, seq: number): boolean {
-    return seq <= (this.#records.get(from)?.watermark ?? 0) + SUBMITTER_ABOVE_MAX
+  /**
+   * Whether a leader may propose `seq` now: within SUBMITTER_ABOVE_MAX of the
+   * submitter's watermark, or of the `floor` its submission carries.
+   */
+  admits(from: string, seq: number, floor = 0): boolean {
+    return seq <= Math.max(this.#records.get(from)?.watermark ?? 0, floor) + SUBMITTER_ABOVE_MAX
   }
 
   applied(from: string, seq: number): boolean {
@@ -43,13 +46,20 @@ export class SubmitterLedger {
 
   /**
    * Records `seq` as applied; returns false when it already was. Only a seq
-   * applied here is ever recorded: a gap stays open until its own seq comes.
+   * applied here is ever recorded: a gap stays open until its own seq comes,
+   * or until a submission with a `floor` above it (from a submitter restarted
+   * from its storage) settles it: whatever of it comes later is not applied.
    */
-  record(from: string, seq: number): boolean {
+  record(from: string, seq: number, floor = 0): boolean {
     let record = this.#records.get(from)
     if (record === undefined) {
       record = { watermark: 0, above: new Set() }
       this.#records.set(from, record)
+    }
+    if (floor > record.watermark) {
+      record.watermark = floor
+      for (const above of record.above) if (above <= floor) record.above.delete(above)
+      while (record.above.delete(record.watermark + 1)) record.watermark++
     }
     if (seq <= record.watermark || record.above.has(seq)) return false
     if (seq === record.watermark + 1) {

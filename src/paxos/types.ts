@@ -35,7 +35,11 @@ export interface Government {
   readonly naturalized: readonly string[]
   /** Recently exiled ids (bounded); an exiled id never votes or joins again. */
   readonly exiled: readonly string[]
-  /** Member id to its properties. */
+  /**
+   * Member id to its properties; remembered exiles keep theirs, so that any
+   * member (one restarted from its storage, or admitted since) can tell an
+   * exile that comes back that it was exiled.
+   */
   readonly properties: Readonly<Record<string, Properties>>
   /** Member id to the promise of the government that admitted it. */
   readonly arrived: Readonly<Record<string, string>>
@@ -47,6 +51,12 @@ export interface Submission {
   readonly from: string
   readonly seq: number
   readonly value: unknown
+  /**
+   * Set by a member restarted from its storage: every seq of `from` up to
+   * this one is settled, applied already or lost with an earlier process of
+   * it, so the gaps below never hold up its later seqs. Below `seq`.
+   */
+  readonly floor?: number
 }
 
 /** What a log position holds. */

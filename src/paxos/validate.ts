@@ -18,7 +18,9 @@ const isRecordOf = (value: unknown, check: (item: unknown) => boolean): boolean 
   isObject(value) && !Array.isArray(value) && Object.values(value).every(check)
 
 export function isSubmission(value: unknown): value is Submission {
-  return isObject(value) && typeof value['from'] === 'string' && Number.isSafeInteger(value['seq']) && (value['seq'] as number) >= 1
+  if (!isObject(value) || typeof value['from'] !== 'string' || !Number.isSafeInteger(value['seq']) || (value['seq'] as number) < 1) return false
+  const floor = value['floor']
+  return floor === undefined || (Number.isSafeInteger(floor) && (floor as number) >= 0 && (floor as number) < (value['seq'] as number))
 }
 
 export function isGovernment(value: unknown): value is Government {

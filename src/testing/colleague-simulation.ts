@@ -761,7 +761,8 @@ class ColleagueSimulation {
     })
     colleague.on('naturalized', () => {
       added.joined = true
-      added.established = true
+      // A killed process's late continuations do not count: its disk no longer takes its writes.
+      if (added.running) added.established = true
       this.stats.naturalized++
       this.#trace(`${id} naturalized`)
     })

@@ -47,6 +47,26 @@ export const FIXED_BUGS: ReadonlyMap<number, string> = new Map([
   ],
 ])
 
+/**
+ * Seeds of the durable simulation (`durable: true`) that showed a bug it
+ * found in the library, now fixed. Each runs as its own test.
+ */
+export const DURABLE_FIXED_BUGS: ReadonlyMap<number, string> = new Map([
+  [
+    13,
+    'liveness: a member restarted from its storage four times could never write again: each restart skips the ' +
+      'seqs its earlier process reserved, the gaps never close, and a leader proposes a submitter\'s seqs only ' +
+      'within SUBMITTER_ABOVE_MAX of its watermark; a restarted member\'s submissions now carry a floor that ' +
+      'settles every seq below it',
+  ],
+  [
+    74,
+    'liveness: a member exiled while it was down came back and campaigned forever: the members that could tell ' +
+      'it had themselves restarted from storage (or joined) after the exile and no longer knew where it was; ' +
+      'governments now keep the properties of the exiles they remember',
+  ],
+])
+
 /** Tests for seeds `first` to `last` (scaled), in blocks. */
 export function seedBlocks(first: number, last: number): void {
   const end = first + Math.max(0, Math.round((last - first + 1) * scale()) - 1)
