@@ -95,10 +95,12 @@ export const COLLEAGUE_FAULTS = [
   'restart-from-disk',
   /** Durable mode: a member came back after being exiled while down, and crashed with EXILED. */
   'exiled-while-down',
+  /** Durable mode: the power went at a member while it synced (what its flush sent before the sync still arrives). */
+  'power-cut-in-sync',
 ] as const
 export type ColleagueFault = (typeof COLLEAGUE_FAULTS)[number]
 /** Crashes beyond quorum and restarts are not drawn: they are counted when a drawn fault leads to one. */
-type DrawnFault = Exclude<ColleagueFault, 'crash-beyond-quorum' | 'restart' | 'restart-from-disk' | 'exiled-while-down'>
+type DrawnFault = Exclude<ColleagueFault, 'crash-beyond-quorum' | 'restart' | 'restart-from-disk' | 'exiled-while-down' | 'power-cut-in-sync'>
 
 export interface ColleagueSimulateOptions {
   readonly seed: number
@@ -252,7 +254,10 @@ interface Member {
   readonly incarnation: number
   /** The member's location it joined through, which a supervisor passes again. */
   via: string | null
-  /** Durable mode: this id held the state once (bootstrapped, naturalized or resumed), so its directory holds it. */
+  /**
+   * Durable mode: this id held the state at the end of a step (bootstrapped,
+   * naturalized or resumed), so its directory holds it from then on.
+   */
   established: boolean
   /** Durable mode: it came back after the island exiled it. */
   exiledWhileDown: boolean
@@ -380,6 +385,8 @@ class ColleagueSimulation {
   /** The step since which some partition has been in place; -1 while none is. */
   #partitionedSince = -1
   #pendingLeaderFault = -1
+  /** In the fault phase with faults on: durable mode may cut a member's power in the middle of a sync. */
+  #faulting = false
 
   constructor(options: ColleagueSimulateOptions) {
     this.#options = options
@@ -396,6 +403,10 @@ class ColleagueSimulation {
     this.#spare = new Set(options.spare ?? [])
     const durable = options.durable ?? false
     this.#durable = durable === false ? null : new DurableMembers(durable === true ? {} : durable, this.#random.fork('durable'))
+    if (this.#durable !== null) {
+      this.#durable.cutPower = (id) => this.#cutPowerDuringSync(id)
+      this.#network.sentOutlivesSender = true
+    }
     const faults = {} as Record<ColleagueFault, number>
     for (const type of COLLEAGUE_FAULTS) faults[type] = 0
     this.stats = {
@@ -469,6 +480,7 @@ class ColleagueSimulation {
   async #faultPhase(): Promise<void> {
     const steps = this.#options.steps ?? DEFAULTS.steps
     const faults = this.#options.faults ?? true
+    this.#faulting = faults
     for (let step = 0; step < steps && !this.#stopped(); step++) {
       this.#restartDue(false)
       if (faults) {
@@ -487,6 +499,7 @@ class ColleagueSimulation {
   }
 
   async #livenessPhase(): Promise<void> {
+    this.#faulting = false
     this.#restartDue(true)
     this.#heal()
     this.#network.setFaults(CALM)
@@ -643,6 +656,10 @@ class ColleagueSimulation {
 
   /** The checks after every step. */
   async #check(): Promise<void> {
+    if (this.#durable !== null) {
+      // A step after it joined, a member's first snapshot is on its disk (written at once, in the same step).
+      for (const member of this.#members.values()) if (member.running && member.joined) member.established = true
+    }
     for (const member of this.#members.values()) {
       if (member.outOfBandFailedStep !== null && member.outOfBandFailedStep < this.#step && member.running) {
         const state = member.colleague.health().state
@@ -761,8 +778,6 @@ class ColleagueSimulation {
     })
     colleague.on('naturalized', () => {
       added.joined = true
-      // A killed process's late continuations do not count: its disk no longer takes its writes.
-      if (added.running) added.established = true
       this.stats.naturalized++
       this.#trace(`${id} naturalized`)
     })
@@ -1001,7 +1016,10 @@ class ColleagueSimulation {
       member.running = false
       member.clock.dead = true
       durable.ended(member.id, false)
-      if (previous.established) this.#report('resume', `${member.id} held the state, yet its directory holds no member after a restart`)
+      // An exile's directory is retired: that one may well be empty.
+      if (previous.established && this.#latest?.exiled.includes(member.id) !== true) {
+        this.#report('resume', `${member.id} held the state, yet its directory holds no member after a restart`)
+      }
       return
     }
     this.stats.faults['restart-from-disk']++
@@ -1012,6 +1030,16 @@ class ColleagueSimulation {
       this.#trace(`${member.id} did not resume: ${isColleagueError(error) ? error.code : text(error)}`)
       if (member.running) this.#kill(member)
     })
+  }
+
+  /** Durable mode: the power goes at `id` in the middle of a sync of its disk; the sync never happens. */
+  #cutPowerDuringSync(id: string): boolean {
+    const member = this.#members.get(id)
+    if (!this.#faulting || member === undefined || !member.running || this.#spare.has(id)) return false
+    this.stats.faults['power-cut-in-sync']++
+    this.#trace(`power cut at ${id} while it syncs`)
+    this.#kill(member)
+    return true
   }
 
   /** Durable mode: a power cut of the whole island; every process starts again after its own delay. */

@@ -46,6 +46,8 @@ export interface DurableSimulationStats {
   disk: SimulatedDiskStats
 }
 
+/** Chance that a power cut hits a member while it syncs: after what its flush sent before the sync left, before the sync. */
+const SYNC_CUT_RATE = 0.002
 /** Delay before a lost process starts again, in steps. */
 const RESTART_STEPS_MAX = 40
 /** Chance that a lost process stays down longer than the exile time. */
@@ -60,6 +62,12 @@ export class DurableMembers {
   readonly islandCrashes: boolean
   readonly mutant: DurableMutant | undefined
   readonly #random: Random
+  readonly #syncCuts: Random
+  /**
+   * Set by the simulation: cuts the power of `id` now, in the middle of its
+   * sync; false when it may not die now (a spare, or outside the fault phase).
+   */
+  cutPower: ((id: string) => boolean) | null = null
   readonly #disks = new Map<string, SimulatedDisk>()
   /** The running process's access to its disk, per member; revoked when the process ends. */
   readonly #access = new Map<string, ProcessDisk>()
@@ -69,6 +77,7 @@ export class DurableMembers {
 
   constructor(options: DurableSimulateOptions, random: Random) {
     this.#random = random
+    this.#syncCuts = random.fork('sync-cuts')
     const draw = random.fork('settings')
     const [exileLow, exileHigh] = EXILE_MS_RANGE
     const [snapshotLow, snapshotHigh] = SNAPSHOT_EVERY_RANGE
@@ -94,7 +103,7 @@ export class DurableMembers {
       this.#disks.set(id, disk)
     }
     this.#access.get(id)?.revoke()
-    const access = new ProcessDisk(disk)
+    const access = new ProcessDisk(disk, () => this.#syncing(id))
     this.#access.set(id, access)
     return {
       directory: `/sim/${id}`,
@@ -143,6 +152,12 @@ export class DurableMembers {
     return this.#restarts.has(id)
   }
 
+  /** Before each sync of `id`'s process: the power may go now, and the sync never happens. */
+  #syncing(id: string): void {
+    if (this.cutPower === null || !this.#syncCuts.chance(SYNC_CUT_RATE)) return
+    if (this.cutPower(id)) throw new Error('simulated disk: the power went during the sync')
+  }
+
   noteRestart(resumed: boolean): void {
     this.#stats.restarts++
     if (resumed) this.#stats.resumed++
@@ -157,10 +172,12 @@ export class DurableMembers {
 /** One process's access to a disk: once the process is gone, a late promise continuation of it cannot write. */
 class ProcessDisk implements StorageFileSystem {
   readonly #disk: SimulatedDisk
+  readonly #beforeSync: () => void
   #alive = true
 
-  constructor(disk: SimulatedDisk) {
+  constructor(disk: SimulatedDisk, beforeSync: () => void) {
     this.#disk = disk
+    this.#beforeSync = beforeSync
   }
 
   revoke(): void {
@@ -192,6 +209,7 @@ class ProcessDisk implements StorageFileSystem {
       },
       datasync: () => {
         this.#check()
+        this.#beforeSync()
         file.datasync()
       },
       close: () => file.close(),
@@ -200,6 +218,7 @@ class ProcessDisk implements StorageFileSystem {
 
   writeSynced(path: string, data: Uint8Array): void {
     this.#check()
+    this.#beforeSync()
     this.#disk.writeSynced(path, data)
   }
 
@@ -210,6 +229,7 @@ class ProcessDisk implements StorageFileSystem {
 
   syncDirectory(directory: string): void {
     this.#check()
+    this.#beforeSync()
     this.#disk.syncDirectory(directory)
   }
 

@@ -57,6 +57,12 @@ export class PeerNetwork {
   readonly #blocked = new Set<string>()
   #faults: PeerFaults = CALM
   #observer: WireObserver | null = null
+  /**
+   * A request already on its way arrives though its sender died meanwhile (a
+   * power cut after the send); the answer is lost with the sender. Default
+   * false: a dead sender's requests vanish too.
+   */
+  sentOutlivesSender = false
 
   constructor(scheduler: Scheduler, random: Random) {
     this.#scheduler = scheduler
@@ -110,6 +116,7 @@ export class PeerNetwork {
     this.stats.requests++
     const to = this.#byLocation.get(location)
     const settled = this.#observer?.posted(from.id, to?.id ?? null, route, body)
+    const outlives = this.sentOutlivesSender && from.alive()
     return new Promise<PostAnswer>((resolve, reject) => {
       let done = false
       const timer = from.clock.setTimeout(() => finish(new Error(`POST ${route} to ${location} timed out`)), timeoutMs)
@@ -127,7 +134,7 @@ export class PeerNetwork {
         return
       }
       const deliver = (): void => {
-        if (!from.alive()) return
+        if (!outlives && !from.alive()) return
         if (!to.alive()) {
           this.stats.refused++
           this.#after(() => finish(new Error(`connection to ${location} refused`)))
@@ -146,7 +153,7 @@ export class PeerNetwork {
           if (!to.alive()) return
           this.#carry(() => {
             if (this.#isBlocked(to.id, from.id)) this.stats.blocked++
-            else finish(answer)
+            else if (!outlives || from.alive()) finish(answer)
           }, () => this.stats.answersLost++)
         })
       }
