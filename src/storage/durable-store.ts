@@ -360,6 +360,7 @@ export class DurableStore {
     const accepted = new AcceptedAbove(snapshot.position)
     let tornBytes = 0
     let lastBytes = 0
+    let removedEmpty = false
     for (const [index, name] of segmentNames.entries()) {
       const last = index === segmentNames.length - 1
       const segment: Segment = { index: Number(SEGMENT.exec(name)?.[1]), name, maxPosition: -1 }
@@ -387,10 +388,15 @@ export class DurableStore {
       if (records === 0) {
         // Created, then the crash took its header: nothing in it.
         this.#fs.remove(pathIn(this.directory, name))
+        removedEmpty = true
         continue
       }
       this.#segments.push(segment)
     }
+    // Durable before anything is appended to the segment before it: were the
+    // empty one back after another crash, that segment's torn tail would sit
+    // in the middle of the log and refuse the start.
+    if (removedEmpty) this.#guard('remove an empty log segment', () => this.#syncDirectory())
     const commit = Math.max(this.#commit, snapshot.position)
     this.#commit = commit
     const last = this.#segments.at(-1)

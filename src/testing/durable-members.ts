@@ -29,6 +29,12 @@ export interface DurableSimulateOptions {
   readonly snapshotEveryEntries?: number
   /** Draw whole-island crashes (every process at once, then all restart) as a fault; default true. */
   readonly islandCrashes?: boolean
+  /**
+   * Chance, at each sync of a member's disk during the fault phase, that the
+   * power goes right then (after what its flush sent before the sync left,
+   * before the sync); default 0.002, about one per seed.
+   */
+  readonly powerCutsInSync?: number
   /** Deliberately broken storage, to show the invariants bite. */
   readonly mutant?: DurableMutant
 }
@@ -46,8 +52,7 @@ export interface DurableSimulationStats {
   disk: SimulatedDiskStats
 }
 
-/** Chance that a power cut hits a member while it syncs: after what its flush sent before the sync left, before the sync. */
-const SYNC_CUT_RATE = 0.002
+const POWER_CUTS_IN_SYNC = 0.002
 /** Delay before a lost process starts again, in steps. */
 const RESTART_STEPS_MAX = 40
 /** Chance that a lost process stays down longer than the exile time. */
@@ -60,6 +65,7 @@ export class DurableMembers {
   readonly exileMs: number
   readonly snapshotEveryEntries: number
   readonly islandCrashes: boolean
+  readonly powerCutsInSync: number
   readonly mutant: DurableMutant | undefined
   readonly #random: Random
   readonly #syncCuts: Random
@@ -84,6 +90,7 @@ export class DurableMembers {
     this.exileMs = options.exileMs ?? exileLow + draw.int(exileHigh - exileLow + 1)
     this.snapshotEveryEntries = options.snapshotEveryEntries ?? snapshotLow + draw.int(snapshotHigh - snapshotLow + 1)
     this.islandCrashes = options.islandCrashes ?? true
+    this.powerCutsInSync = options.powerCutsInSync ?? POWER_CUTS_IN_SYNC
     this.mutant = options.mutant
   }
 
@@ -154,7 +161,7 @@ export class DurableMembers {
 
   /** Before each sync of `id`'s process: the power may go now, and the sync never happens. */
   #syncing(id: string): void {
-    if (this.cutPower === null || !this.#syncCuts.chance(SYNC_CUT_RATE)) return
+    if (this.cutPower === null || this.powerCutsInSync <= 0 || !this.#syncCuts.chance(this.powerCutsInSync)) return
     if (this.cutPower(id)) throw new Error('simulated disk: the power went during the sync')
   }
 

@@ -3,7 +3,7 @@
 
 import { strict as assert } from 'node:assert'
 import { test } from 'node:test'
-import { simulate, type ColleagueViolation } from '../../src/testing/index.js'
+import { simulate, type ColleagueViolation, type DurableSimulateOptions } from '../../src/testing/index.js'
 
 /** Violations listed in one failure message, at most. */
 const FAILURES_SHOWN_MAX = 10
@@ -48,24 +48,37 @@ export const FIXED_BUGS: ReadonlyMap<number, string> = new Map([
 ])
 
 /**
- * Seeds of the durable simulation (`durable: true`) that showed a bug it
- * found in the library, now fixed. Each runs as its own test.
+ * Seeds of the durable simulation that showed a bug it found in the library,
+ * now fixed, with the durable options they ran under. Each runs as its own test.
  */
-export const DURABLE_FIXED_BUGS: ReadonlyMap<number, string> = new Map([
-  [
-    13,
-    'liveness: a member restarted from its storage four times could never write again: each restart skips the ' +
+export const DURABLE_FIXED_BUGS: ReadonlyArray<{ readonly seed: number; readonly durable: DurableSimulateOptions; readonly bug: string }> = [
+  {
+    seed: 13,
+    durable: {},
+    bug:
+      'liveness: a member restarted from its storage four times could never write again: each restart skips the ' +
       'seqs its earlier process reserved, the gaps never close, and a leader proposes a submitter\'s seqs only ' +
       'within SUBMITTER_ABOVE_MAX of its watermark; a restarted member\'s submissions now carry a floor that ' +
       'settles every seq below it',
-  ],
-  [
-    74,
-    'liveness: a member exiled while it was down came back and campaigned forever: the members that could tell ' +
+  },
+  {
+    seed: 74,
+    durable: {},
+    bug:
+      'liveness: a member exiled while it was down came back and campaigned forever: the members that could tell ' +
       'it had themselves restarted from storage (or joined) after the exile and no longer knew where it was; ' +
       'governments now keep the properties of the exiles they remember',
-  ],
-])
+  },
+  {
+    seed: 154,
+    durable: { powerCutsInSync: 0.01 },
+    bug:
+      'resume: a member that found an empty log segment at a restart (the power went while it started that ' +
+      'segment) removed it without syncing the directory and appended to the segment before; the power went ' +
+      'again, the empty segment came back, and the torn tail of the one before now sat mid-log: STORAGE_CORRUPT. ' +
+      'The removal is now synced before anything is appended',
+  },
+]
 
 /** Tests for seeds `first` to `last` (scaled), in blocks. */
 export function seedBlocks(first: number, last: number): void {
