@@ -150,14 +150,19 @@ export class Durability {
     return this.#applied - this.store.snapshotPosition >= this.#every
   }
 
-  /** Writes the application's state as of the last applied entry. */
+  /**
+   * Writes the application's state as of the last applied entry. Its bytes
+   * reach the disk off the event loop: the member keeps answering its peers
+   * and persisting meanwhile, and entries are applied again once it is
+   * durable. Nothing is taken while an earlier snapshot is still being written.
+   */
   async snapshot(application: Application, arrival: string | null): Promise<void> {
     const government = this.#government
-    if (government === null || this.store.identity === null) return
+    if (government === null || this.store.identity === null || this.store.snapshotting) return
     const position = this.#applied
     const state = application.snapshot === undefined ? null : await application.snapshot()
-    // Not awaited past this point: the state is the one at `position`.
-    this.store.writeSnapshot({
+    // Serialized at once by the store: the state is the one at `position`.
+    await this.store.writeSnapshotAsync({
       position,
       government,
       governmentPosition: this.#governmentPosition,

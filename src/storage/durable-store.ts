@@ -152,6 +152,9 @@ export class DurableStore {
   #seqReserved = 0
   #snapshotPosition = -1
   #closed = false
+  /** `retire()` was called: a snapshot still being written is abandoned. */
+  #retired = false
+  #snapshotting = false
   /** The `ack-before-sync` mutant: a write not yet synced. */
   #unsynced = false
   /** Flushes and syncs, for the colleague's statistics. */
@@ -271,20 +274,71 @@ export class DurableStore {
    * new log segment and deletes the segments and snapshot it replaces.
    */
   writeSnapshot(snapshot: Omit<StoredSnapshot, 'format' | 'identity'>): void {
-    this.#assertOpen()
-    const identity = this.#identity
-    if (identity === null) throw new ColleagueError('INTERNAL', 'snapshot before the storage knows its member')
-    if (snapshot.position <= this.#snapshotPosition) return
-    const stored: StoredSnapshot = { format: STORAGE_FORMAT, identity, ...snapshot }
-    const name = snapshotName(snapshot.position)
-    const path = pathIn(this.directory, name)
+    const bytes = this.#encodeSnapshot(snapshot)
+    if (bytes === null) return
+    const path = pathIn(this.directory, snapshotName(snapshot.position))
     this.#guard('write a snapshot', () => {
-      this.#fs.writeSynced(`${path}.tmp`, encodeJsonRecord(stored))
+      this.#fs.writeSynced(`${path}.tmp`, bytes)
       this.#fs.rename(`${path}.tmp`, path)
       this.#syncDirectory()
     })
+    this.#replaceBy(snapshot.position)
+  }
+
+  /**
+   * `writeSnapshot` with the file written and synced off the event loop
+   * (when the file system can): the state is serialized now, and the member
+   * goes on persisting flushes while its bytes reach the disk. Only then is
+   * it renamed into place, the directory synced, and what it replaces
+   * deleted. One at a time: while one is being written (`snapshotting`),
+   * another is not started. A store closed or retired meanwhile leaves no
+   * snapshot behind.
+   */
+  async writeSnapshotAsync(snapshot: Omit<StoredSnapshot, 'format' | 'identity'>): Promise<void> {
+    const write = this.#fs.writeSyncedAsync
+    if (write === undefined) return this.writeSnapshot(snapshot)
+    if (this.#snapshotting) return
+    const bytes = this.#encodeSnapshot(snapshot)
+    if (bytes === null) return
+    const path = pathIn(this.directory, snapshotName(snapshot.position))
+    this.#snapshotting = true
+    try {
+      await write.call(this.#fs, `${path}.tmp`, bytes)
+    } catch (error) {
+      throw new ColleagueError('STORAGE_FAILED', `could not write a snapshot in ${this.directory}`, { cause: error })
+    } finally {
+      this.#snapshotting = false
+    }
+    if (this.#closed || this.#retired || snapshot.position <= this.#snapshotPosition) {
+      this.#guard('remove an abandoned snapshot', () => this.#fs.remove(`${path}.tmp`))
+      return
+    }
+    this.#guard('write a snapshot', () => {
+      this.#fs.rename(`${path}.tmp`, path)
+      this.#syncDirectory()
+    })
+    this.#replaceBy(snapshot.position)
+  }
+
+  /** A snapshot is being written by `writeSnapshotAsync`. */
+  get snapshotting(): boolean {
+    return this.#snapshotting
+  }
+
+  /** The record of a snapshot at its position, or null when one as new is already durable. */
+  #encodeSnapshot(snapshot: Omit<StoredSnapshot, 'format' | 'identity'>): Uint8Array | null {
+    this.#assertOpen()
+    const identity = this.#identity
+    if (identity === null) throw new ColleagueError('INTERNAL', 'snapshot before the storage knows its member')
+    if (snapshot.position <= this.#snapshotPosition) return null
+    const stored: StoredSnapshot = { format: STORAGE_FORMAT, identity, ...snapshot }
+    return encodeJsonRecord(stored)
+  }
+
+  /** Once the snapshot at `position` is durable under its name: a new segment, and what it replaces deleted. */
+  #replaceBy(position: number): void {
     const previous = this.#snapshotPosition
-    this.#snapshotPosition = snapshot.position
+    this.#snapshotPosition = position
     this.#stats.snapshots++
     // Segments written from here on hold only what follows; older ones go once nothing in them is needed.
     this.#roll()
@@ -293,7 +347,7 @@ export class DurableStore {
       const current = this.#segments.at(-1) as Segment
       const kept: Segment[] = []
       for (const segment of this.#segments) {
-        if (segment !== current && segment.maxPosition <= snapshot.position) this.#fs.remove(pathIn(this.directory, segment.name))
+        if (segment !== current && segment.maxPosition <= position) this.#fs.remove(pathIn(this.directory, segment.name))
         else kept.push(segment)
       }
       this.#segments = kept
@@ -314,6 +368,7 @@ export class DurableStore {
       this.#fs.syncDirectory(this.directory)
     })
     this.#snapshotPosition = -1
+    this.#retired = true
   }
 
   close(): void {
