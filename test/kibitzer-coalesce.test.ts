@@ -4,37 +4,16 @@
 
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { Kibitzer, type Clock, type Driven } from '../src/index.js'
-import type { Committed, Envelope, Message, Ready } from '../src/paxos/types.js'
+import { Kibitzer } from '../src/index.js'
+import type { Committed, Envelope, Message } from '../src/paxos/types.js'
+import { idleClock, ScriptedLegislator } from './support/scripted-legislator.js'
 
 const ping = (n: number): Message => ({ type: 'naturalize', id: `n${n}` })
 const envelope = (to: string, n: number): Envelope => ({ from: 'self', to, message: ping(n) })
 const entry = (position: number): Committed => ({ position, promise: `1/${position}`, entry: { type: 'noop' }, apply: true })
 
-class Scripted implements Driven {
-  readonly id = 'self'
-  outbox: Envelope[] = []
-  committed: Committed[] = []
-  tick(): void {}
-  receive(): void {}
-  ready(): Ready {
-    const ready: Ready = { persist: { promised: null, accepted: [] }, messages: this.outbox, committed: this.committed }
-    this.outbox = []
-    this.committed = []
-    return ready
-  }
-}
-
-const idleClock: Clock = {
-  now: () => 0,
-  setInterval: () => 0,
-  clearInterval: () => {},
-  setTimeout: () => 0,
-  clearTimeout: () => {},
-}
-
 function harness() {
-  const legislator = new Scripted()
+  const legislator = new ScriptedLegislator()
   const sends: [string, readonly Message[]][] = []
   const deferred: (() => void)[] = []
   const committed: Committed[][] = []

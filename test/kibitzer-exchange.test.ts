@@ -5,49 +5,19 @@
 
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { Kibitzer, type Clock, type Driven } from '../src/index.js'
-import type { Committed, Envelope, Message, Ready } from '../src/paxos/types.js'
+import { Kibitzer } from '../src/index.js'
+import type { Committed, Envelope, Message } from '../src/paxos/types.js'
+import { idleClock, ScriptedLegislator } from './support/scripted-legislator.js'
 
 const ping = (n: number): Message => ({ type: 'naturalize', id: `n${n}` })
 const envelope = (to: string, n: number): Envelope => ({ from: 'self', to, message: ping(n) })
-
-/** Answers every message from a peer with `reply(message)` addressed back to it. */
-class Echo implements Driven {
-  readonly id = 'self'
-  received: [string, Message][] = []
-  outbox: Envelope[] = []
-  committed: Committed[] = []
-  readies = 0
-  reply: ((from: string, message: Message) => Envelope[]) | null = null
-
-  tick(): void {}
-  receive(from: string, message: Message): void {
-    this.received.push([from, message])
-    if (this.reply !== null) this.outbox.push(...this.reply(from, message))
-  }
-  ready(): Ready {
-    this.readies++
-    const ready: Ready = { persist: { promised: null, accepted: [] }, messages: this.outbox, committed: this.committed }
-    this.outbox = []
-    this.committed = []
-    return ready
-  }
-}
-
-const idleClock: Clock = {
-  now: () => 0,
-  setInterval: () => 0,
-  clearInterval: () => {},
-  setTimeout: () => 0,
-  clearTimeout: () => {},
-}
 
 function harness(
   answer: (to: string, messages: readonly Message[]) => readonly Message[] | void = () => undefined,
   coalesceAfterCommit = false,
   answerable: (message: Message) => boolean = () => true,
 ) {
-  const legislator = new Echo()
+  const legislator = new ScriptedLegislator()
   const sends: [string, readonly Message[]][] = []
   const deferred: (() => void)[] = []
   const pending: (() => void)[] = []

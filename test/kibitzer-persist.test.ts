@@ -6,8 +6,9 @@
 
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { Kibitzer, type Clock, type Driven } from '../src/index.js'
-import type { Committed, Envelope, Message, Ready } from '../src/paxos/types.js'
+import { Kibitzer } from '../src/index.js'
+import type { Committed, Envelope, Message } from '../src/paxos/types.js'
+import { idleClock, ScriptedLegislator } from './support/scripted-legislator.js'
 
 const accept = (n: number): Message => ({
   type: 'accept',
@@ -19,36 +20,8 @@ const accept = (n: number): Message => ({
 })
 const accepted = (n: number): Message => ({ type: 'accepted', ballot: { round: 1, id: 'self' }, ranges: [], commit: n })
 
-class Scripted implements Driven {
-  readonly id = 'self'
-  outbox: Envelope[] = []
-  committed: Committed[] = []
-  readies = 0
-  received: [string, Message][] = []
-
-  tick(): void {}
-  receive(from: string, message: Message): void {
-    this.received.push([from, message])
-  }
-  ready(): Ready {
-    this.readies++
-    const ready: Ready = { persist: { promised: null, accepted: [] }, messages: this.outbox, committed: this.committed }
-    this.outbox = []
-    this.committed = []
-    return ready
-  }
-}
-
-const idleClock: Clock = {
-  now: () => 0,
-  setInterval: () => 0,
-  clearInterval: () => {},
-  setTimeout: () => 0,
-  clearTimeout: () => {},
-}
-
 function harness(early: boolean, persistFails = false) {
-  const legislator = new Scripted()
+  const legislator = new ScriptedLegislator()
   const events: string[] = []
   const deferred: (() => void)[] = []
   const faults: unknown[] = []
