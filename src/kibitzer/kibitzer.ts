@@ -221,10 +221,16 @@ export class Kibitzer<L extends Driven> {
   /** Delivers a batch of messages from one peer. */
   receive(from: string, messages: readonly Message[]): void {
     if (this.stopped) return
-    this.guard(() => {
-      for (const message of messages) this.legislator.receive(from, message)
-    })
+    this.take(from, messages)
     this.scheduleFlush()
+  }
+
+  /** Hands a batch to the legislator; false when it threw (the kibitzer has stopped). */
+  private take(from: string, messages: readonly Message[]): boolean {
+    return this.guard(() => {
+      for (const message of messages) this.legislator.receive(from, message)
+      return true
+    }) === true
   }
 
   /**
@@ -241,11 +247,7 @@ export class Kibitzer<L extends Driven> {
       this.receive(from, messages)
       return []
     }
-    const received = this.guard(() => {
-      for (const message of messages) this.legislator.receive(from, message)
-      return true
-    })
-    if (received !== true) return []
+    if (!this.take(from, messages)) return []
     return this.flush(from)
   }
 
