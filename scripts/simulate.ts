@@ -1,4 +1,4 @@
-// npm run simulate -- [--stack core|colleague] --seeds N [--seed S] [--members 3|5] [--mutant NAME] [--steps T] [--trace]
+// npm run simulate -- [--stack core|colleague] --seeds N [--seed S] [--members 3|5] [--mutant NAME] [--steps T] [--jobs J] [--trace]
 // npm run simulate -- --stack colleague --family one-submitter --seeds N   (20,000 enqueues through m1 a seed)
 // npm run simulate -- --list-mutants [--stack colleague [--durable]]
 // npm run simulate -- --stack colleague --durable --seeds N [--mutant NAME]   (storage on simulated disks, restarts from them)
@@ -7,25 +7,22 @@
 // that replays it: `--stack core` (the default) drives legislators alone,
 // `--stack colleague` whole colleagues with their application. The last line
 // is always `seeds N, violations V, seeds/s R`; the exit status is 0 only when
-// V is 0, and 2 for bad arguments.
+// V is 0, and 2 for bad arguments. Seeds run on `--jobs` threads (default:
+// the cores available; 1 with --trace); each seed's result is the same
+// whatever the number, and they are reported in seed order.
 
+import { availableParallelism } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { MUTANTS } from '../src/paxos/types.js'
 import type { Mutant } from '../src/paxos/types.js'
-import { COLLEAGUE_FAULTS, COLLEAGUE_MUTANTS, DURABLE_MUTANTS, FAULT_TYPES, oneSubmitter, simulate, simulateLegislators } from '../src/testing/index.js'
-import type { ColleagueMutant, ColleagueSimulateOptions, DurableMutant, FaultType, SimulateOptions } from '../src/testing/index.js'
+import { COLLEAGUE_FAULTS, COLLEAGUE_MUTANTS, DURABLE_MUTANTS, FAULT_TYPES } from '../src/testing/index.js'
+import type { ColleagueMutant, ColleagueSimulationResult, DurableMutant, FaultType, SimulationResult } from '../src/testing/index.js'
+import { JOBS_MAX, runSeed, runSeeds, type SeedResult, type SeedSpec } from './seed-pool.js'
 
-interface Arguments {
-  readonly stack: 'core' | 'colleague'
-  readonly family: 'default' | 'one-submitter'
+interface Arguments extends SeedSpec {
   readonly seeds: number
   readonly first: number
-  readonly members: 3 | 5 | undefined
-  readonly mutant: Mutant | undefined
-  readonly colleagueMutant: ColleagueMutant | undefined
-  readonly durableMutant: DurableMutant | undefined
-  readonly durable: boolean
-  readonly steps: number | undefined
+  readonly jobs: number
   readonly trace: boolean
   readonly listMutants: boolean
 }
@@ -52,6 +49,7 @@ function parseArguments(argv: readonly string[]): Arguments {
   let trace = false
   let listMutants = false
   let durable = false
+  let jobs: number | undefined
   for (let index = 0; index < argv.length; index++) {
     const flag = argv[index]
     const value = argv[index + 1]
@@ -87,6 +85,10 @@ function parseArguments(argv: readonly string[]): Arguments {
         break
       case '--steps':
         steps = parseCount(flag, value, 1, 1_000_000)
+        index++
+        break
+      case '--jobs':
+        jobs = parseCount(flag, value, 1, JOBS_MAX)
         index++
         break
       case '--trace':
@@ -127,6 +129,8 @@ function parseArguments(argv: readonly string[]): Arguments {
     durableMutant,
     durable,
     steps,
+    // A trace prints each seed's events as they happen: one thread.
+    jobs: trace ? 1 : (jobs ?? availableParallelism()),
     trace,
     listMutants,
   }
@@ -156,15 +160,8 @@ async function main(argv: readonly string[]): Promise<number> {
   const faults = Object.fromEntries(FAULT_TYPES.map((type) => [type, 0])) as Record<FaultType, number>
   const totals = { violations: 0, failedSeeds: 0, leaderChanges: 0, enqueues: 0, acknowledged: 0, ticks: 0, quorumLost: 0, newcomers: 0 }
   const started = performance.now()
-  for (let seed = args.first; seed < args.first + args.seeds; seed++) {
-    const options: SimulateOptions = {
-      seed,
-      ...(args.members === undefined ? {} : { members: args.members }),
-      ...(args.mutant === undefined ? {} : { mutant: args.mutant }),
-      ...(args.steps === undefined ? {} : { steps: args.steps }),
-      ...(args.trace ? { trace: (line: string) => process.stdout.write(`  ${line}\n`) } : {}),
-    }
-    const result = simulateLegislators(options)
+  await runAll(args, (outcome) => {
+    const result = (outcome as { result: SimulationResult }).result
     const { stats } = result
     for (const type of FAULT_TYPES) faults[type] += stats.faults[type]
     totals.leaderChanges += stats.leaderChanges
@@ -178,10 +175,10 @@ async function main(argv: readonly string[]): Promise<number> {
     for (const violation of result.violations) {
       process.stdout.write(
         `violation seed ${violation.seed} step ${violation.step} invariant ${violation.invariant}: ${violation.detail}\n` +
-          `  replay: ${replayCommand(seed, result.members, args.mutant)}\n`,
+          `  replay: ${replayCommand(result.seed, result.members, args.mutant)}\n`,
       )
     }
-  }
+  })
   const seconds = (performance.now() - started) / 1000
   const rate = seconds > 0 ? args.seeds / seconds : args.seeds
   process.stdout.write(`faults: ${FAULT_TYPES.map((type) => `${type} ${faults[type]}`).join(', ')}\n`)
@@ -199,9 +196,17 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error
 })
 
-/** `--family one-submitter`: this many enqueues through m1 in each seed, over this many steps at most. */
-const ONE_SUBMITTER_TOTAL = 20_000
-const ONE_SUBMITTER_STEPS = 3_000
+/** Every seed of the run, on `--jobs` threads, handed to `onResult` in seed order. */
+async function runAll(args: Arguments, onResult: (outcome: SeedResult) => void): Promise<void> {
+  if (!args.trace) {
+    await runSeeds(args, args.first, args.seeds, args.jobs, onResult)
+    return
+  }
+  const trace = (line: string): void => {
+    process.stdout.write(`  ${line}\n`)
+  }
+  for (let seed = args.first; seed < args.first + args.seeds; seed++) onResult(await runSeed(args, seed, trace))
+}
 
 /** `--stack colleague`: whole colleagues with the default application and workload. */
 async function simulateColleagues(args: Arguments): Promise<number> {
@@ -210,21 +215,8 @@ async function simulateColleagues(args: Arguments): Promise<number> {
   const disks = { restarts: 0, resumed: 0, syncs: 0, lostBytes: 0, tornWrites: 0 }
   const members = args.members ?? 3
   const started = performance.now()
-  for (let seed = args.first; seed < args.first + args.seeds; seed++) {
-    const options: ColleagueSimulateOptions = {
-      seed,
-      members,
-      ...(args.family === 'one-submitter' && {
-        workload: oneSubmitter({ member: 'm1', total: ONE_SUBMITTER_TOTAL }),
-        spare: ['m1'],
-        steps: ONE_SUBMITTER_STEPS,
-      }),
-      ...(args.colleagueMutant === undefined ? {} : { mutant: args.colleagueMutant }),
-      ...(args.durable && { durable: args.durableMutant === undefined ? true : { mutant: args.durableMutant } }),
-      ...(args.steps === undefined ? {} : { steps: args.steps }),
-      ...(args.trace ? { trace: (line: string) => process.stdout.write(`  ${line}\n`) } : {}),
-    }
-    const result = await simulate(options)
+  await runAll(args, (outcome) => {
+    const result = (outcome as { result: ColleagueSimulationResult }).result
     const { stats } = result
     for (const type of COLLEAGUE_FAULTS) faults[type] = (faults[type] ?? 0) + stats.faults[type]
     totals.leaderChanges += stats.leaderChanges
@@ -247,10 +239,10 @@ async function simulateColleagues(args: Arguments): Promise<number> {
     for (const violation of result.violations) {
       process.stdout.write(
         `violation seed ${violation.seed} step ${violation.step} invariant ${violation.invariant}: ${violation.detail}\n` +
-          `  replay: ${replayCommand(seed, members, args.colleagueMutant ?? args.durableMutant, 'colleague', args.durable)}${args.family === 'default' ? '' : ` --family ${args.family}`}\n`,
+          `  replay: ${replayCommand(result.seed, members, args.colleagueMutant ?? args.durableMutant, 'colleague', args.durable)}${args.family === 'default' ? '' : ` --family ${args.family}`}\n`,
       )
     }
-  }
+  })
   const seconds = (performance.now() - started) / 1000
   const rate = seconds > 0 ? args.seeds / seconds : args.seeds
   process.stdout.write(`faults: ${COLLEAGUE_FAULTS.map((type) => `${type} ${faults[type]}`).join(', ')}\n`)
