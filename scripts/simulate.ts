@@ -15,9 +15,14 @@ import { availableParallelism } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { MUTANTS } from '../src/paxos/types.js'
 import type { Mutant } from '../src/paxos/types.js'
-import { COLLEAGUE_FAULTS, COLLEAGUE_MUTANTS, DURABLE_MUTANTS, FAULT_TYPES } from '../src/testing/index.js'
-import type { ColleagueMutant, ColleagueSimulationResult, DurableMutant, FaultType, SimulationResult } from '../src/testing/index.js'
-import { JOBS_MAX, runSeed, runSeeds, type SeedResult, type SeedSpec } from './seed-pool.js'
+import { COLLEAGUE_MUTANTS, type ColleagueMutant } from '../src/colleague/mutants.js'
+import { DURABLE_MUTANTS, type DurableMutant } from '../src/testing/durable-members.js'
+import { FAULT_TYPES, type FaultType, type SimulationResult } from '../src/testing/island.js'
+import type { ColleagueSimulationResult } from '../src/testing/index.js'
+import { JOBS_MAX, startSeedPool, type SeedResult, type SeedSpec } from './seed-pool.js'
+
+/** The simulator itself, loaded once the worker threads are on their way (they load it too). */
+type Simulator = typeof import('./seed-worker.js')
 
 interface Arguments extends SeedSpec {
   readonly seeds: number
@@ -156,11 +161,22 @@ async function main(argv: readonly string[]): Promise<number> {
     for (const name of args.stack === 'core' ? MUTANTS : args.durable ? DURABLE_MUTANTS : COLLEAGUE_MUTANTS) process.stdout.write(`${name}\n`)
     return 0
   }
-  if (args.stack === 'colleague') return simulateColleagues(args)
+  // The worker threads start loading the simulator while this thread loads
+  // it too; the clock runs from then, so the rate counts what loading it takes.
+  const started = performance.now()
+  const pool = args.trace ? null : startSeedPool(args, args.first, args.seeds, args.jobs)
+  const simulator = await import('./seed-worker.js')
+  const runAll = async (onResult: (outcome: SeedResult) => void): Promise<void> => {
+    if (pool !== null) return pool.run(simulator.runSeed, onResult)
+    const trace = (line: string): void => {
+      process.stdout.write(`  ${line}\n`)
+    }
+    for (let seed = args.first; seed < args.first + args.seeds; seed++) onResult(await simulator.runSeed(args, seed, trace))
+  }
+  if (args.stack === 'colleague') return simulateColleagues(args, simulator, runAll, started)
   const faults = Object.fromEntries(FAULT_TYPES.map((type) => [type, 0])) as Record<FaultType, number>
   const totals = { violations: 0, failedSeeds: 0, leaderChanges: 0, enqueues: 0, acknowledged: 0, ticks: 0, quorumLost: 0, newcomers: 0 }
-  const started = performance.now()
-  await runAll(args, (outcome) => {
+  await runAll((outcome) => {
     const result = (outcome as { result: SimulationResult }).result
     const { stats } = result
     for (const type of FAULT_TYPES) faults[type] += stats.faults[type]
@@ -196,26 +212,14 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error
 })
 
-/** Every seed of the run, on `--jobs` threads, handed to `onResult` in seed order. */
-async function runAll(args: Arguments, onResult: (outcome: SeedResult) => void): Promise<void> {
-  if (!args.trace) {
-    await runSeeds(args, args.first, args.seeds, args.jobs, onResult)
-    return
-  }
-  const trace = (line: string): void => {
-    process.stdout.write(`  ${line}\n`)
-  }
-  for (let seed = args.first; seed < args.first + args.seeds; seed++) onResult(await runSeed(args, seed, trace))
-}
-
 /** `--stack colleague`: whole colleagues with the default application and workload. */
-async function simulateColleagues(args: Arguments): Promise<number> {
+async function simulateColleagues(args: Arguments, simulator: Simulator, runAll: (onResult: (outcome: SeedResult) => void) => Promise<void>, started: number): Promise<number> {
+  const { COLLEAGUE_FAULTS } = simulator
   const faults = Object.fromEntries(COLLEAGUE_FAULTS.map((type) => [type, 0])) as Record<string, number>
   const totals = { violations: 0, failedSeeds: 0, leaderChanges: 0, enqueues: 0, acknowledged: 0, newcomers: 0, exiles: 0, outOfBandFailures: 0, events: 0, quorumLost: 0 }
   const disks = { restarts: 0, resumed: 0, syncs: 0, lostBytes: 0, tornWrites: 0 }
   const members = args.members ?? 3
-  const started = performance.now()
-  await runAll(args, (outcome) => {
+  await runAll((outcome) => {
     const result = (outcome as { result: ColleagueSimulationResult }).result
     const { stats } = result
     for (const type of COLLEAGUE_FAULTS) faults[type] = (faults[type] ?? 0) + stats.faults[type]
