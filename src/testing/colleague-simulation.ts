@@ -193,6 +193,12 @@ const MICROTASK_TURNS = 4
 const SETTLE_TURNS = 8
 /** Steps between two turns of the event loop when nothing asks for one sooner. */
 const YIELD_STEPS = 64
+/**
+ * What a step awaits to give the colleagues a microtask turn: awaiting a
+ * settled native promise takes one turn, as awaiting a plain value does,
+ * without making a promise each time.
+ */
+const TURN = Promise.resolve()
 
 const DEFAULTS = {
   members: 3,
@@ -387,6 +393,9 @@ class ColleagueSimulation {
   #pendingLeaderFault = -1
   /** In the fault phase with faults on: durable mode may cut a member's power in the middle of a sync. */
   #faulting = false
+  /** The value `#onEntry` last handed to an application, and its JSON text. */
+  #lastEntry: unknown = undefined
+  #lastEntryText: string | undefined = undefined
 
   constructor(options: ColleagueSimulateOptions) {
     this.#options = options
@@ -398,7 +407,7 @@ class ColleagueSimulation {
     const globalRandom = this.#random.fork('globals')
     this.globals = { now: () => this.#scheduler.now, random: () => globalRandom.next() }
     this.#network.observer = { posted: (from, to, route, body) => this.#onPosted(from, to, route, body) }
-    this.#application = options.application ?? counterApplication
+    this.#application = options.application ?? (() => counterApplication(this.#entryText))
     this.#workload = options.workload ?? defaultWorkload
     this.#spare = new Set(options.spare ?? [])
     const durable = options.durable ?? false
@@ -551,13 +560,13 @@ class ColleagueSimulation {
     // the step's end, or later, as on a slow process. Either way it is the
     // same each run. Everything the colleagues do runs on the simulated clock
     // and on microtasks, so the event loop need not turn for a step.
-    for (let turn = 0; turn < MICROTASK_TURNS; turn++) await undefined
+    for (let turn = 0; turn < MICROTASK_TURNS; turn++) await TURN
     moving = this.globals
     while (this.#scheduler.runInstant(until)) {
-      for (let turn = 0; turn < MICROTASK_TURNS; turn++) await undefined
+      for (let turn = 0; turn < MICROTASK_TURNS; turn++) await TURN
       moving = this.globals
     }
-    for (let turn = 0; turn < SETTLE_TURNS; turn++) await undefined
+    for (let turn = 0; turn < SETTLE_TURNS; turn++) await TURN
     if (this.#step % YIELD_STEPS === 0 || this.#applying()) await this.#drain()
     moving = this.globals
     this.#observeLeader()
@@ -832,6 +841,8 @@ class ColleagueSimulation {
     } catch (error) {
       valueText = `unserialisable: ${text(error)}`
     }
+    this.#lastEntry = entry.value
+    this.#lastEntryText = valueText
     const known = this.#log.get(entry.position)
     if (known === undefined) {
       this.#log.set(entry.position, { from: entry.from, text: valueText })
@@ -871,6 +882,18 @@ class ColleagueSimulation {
       })
     }
     done()
+  }
+
+  /**
+   * `JSON.stringify(value)`, taken from `#onEntry` when the value is the
+   * entry it just handed on (the call in between is synchronous, so the
+   * value cannot have changed).
+   */
+  readonly #entryText = (value: unknown): string | undefined => {
+    if (value === this.#lastEntry && this.#lastEntryText !== undefined && !this.#lastEntryText.startsWith('unserialisable')) {
+      return this.#lastEntryText === 'undefined' ? undefined : this.#lastEntryText
+    }
+    return JSON.stringify(value)
   }
 
   #onGovernment(government: Government): void {
@@ -1258,11 +1281,26 @@ function stateText(application: Application, snapshot: unknown, id: string): str
     if (typeof value === 'function' || value === id) continue
     fields[key] = value
   }
+  // The replacer changes only Maps, Sets and bigints: without any, the text is the same without it.
+  const needs = needsReplacer(snapshot) || Object.values(fields).some(needsReplacer)
   try {
-    return JSON.stringify({ snapshot: snapshot ?? null, fields }, replacer)
+    return JSON.stringify({ snapshot: snapshot ?? null, fields }, needs ? replacer : undefined)
   } catch {
     return JSON.stringify({ snapshot: snapshot ?? null }, replacer)
   }
+}
+
+/** Whether `value` may hold what `replacer` changes: false only for a primitive other than a bigint, or a flat object or array of such. */
+function needsReplacer(value: unknown): boolean {
+  if (typeof value === 'bigint') return true
+  if (value === null || typeof value !== 'object') return false
+  if (Object.getPrototypeOf(value) !== Object.prototype && !Array.isArray(value)) return true
+  if ('toJSON' in value) return true
+  for (const key in value) {
+    const field = (value as Record<string, unknown>)[key]
+    if (typeof field === 'bigint' || (field !== null && typeof field === 'object')) return true
+  }
+  return false
 }
 
 function replacer(_key: string, value: unknown): unknown {
@@ -1272,12 +1310,15 @@ function replacer(_key: string, value: unknown): unknown {
   return value
 }
 
-/** The default application: a counter and a running hash of everything applied. */
-function counterApplication(): Application {
+/**
+ * The default application: a counter and a running hash of everything
+ * applied. `textOf` is `JSON.stringify`, or the simulator's text of the same value.
+ */
+function counterApplication(textOf: (value: unknown) => string | undefined): Application {
   let state = { count: 0, hash: 0 }
   return {
     entry: ({ value }) => {
-      const text = JSON.stringify(value)
+      const text = textOf(value) as string
       let hash = state.hash
       for (let index = 0; index < text.length; index++) hash = (Math.imul(hash, 31) + text.charCodeAt(index)) | 0
       state = { count: state.count + 1, hash }
