@@ -3,7 +3,7 @@
 // memory. etcd is driven by its own Go client (on tmpfs and on disk) and by
 // the etcd3 npm client (on disk).
 // Usage: npm run bench -- [--quick] [--runs N] [--window-ms N] [--warmup-ms N]
-//          [--only ours,ours-disk,etcd-go,etcd-go-disk,etcd,limit,embedded-leader,embedded-follower,restart]
+//          [--only ours,ours-disk,etcd-go,etcd-go-disk,etcd,limit,relay,embedded-leader,embedded-follower,restart]
 //          [--concurrency 1,16,64] [--hog-concurrency 1,64] [--no-hog]
 //          [--no-cells] [--no-failover] [--no-memory] [--profile]
 //          [--restart-entries N] [--restart-snapshot-mb N]
@@ -31,6 +31,7 @@ import {
   startIsland,
   startHog,
   startLimit,
+  startRelay,
   tmpfsAvailable,
   type EmbeddedIsland,
   type EtcdCluster,
@@ -39,7 +40,7 @@ import {
   type Timeouts,
 } from './systems.js'
 
-const SYSTEMS = ['ours', 'ours-disk', 'etcd-go', 'etcd-go-disk', 'etcd', 'limit', 'embedded-leader', 'embedded-follower'] as const
+const SYSTEMS = ['ours', 'ours-disk', 'etcd-go', 'etcd-go-disk', 'etcd', 'limit', 'relay', 'embedded-leader', 'embedded-follower'] as const
 type System = (typeof SYSTEMS)[number]
 /** What runs again with the CPU hog: ours against the fair anchor. */
 const HOG_SYSTEMS: readonly System[] = ['ours', 'etcd-go']
@@ -51,6 +52,7 @@ const LABELS: Record<System, string> = {
   'etcd-go-disk': 'etcd put (Go, disk)',
   etcd: 'etcd put (etcd3, disk)',
   limit: 'limit: bare node:http',
+  relay: 'floor: HTTP relay to 2 peers',
   'embedded-leader': 'ours enqueue, on leader',
   'embedded-follower': 'ours enqueue, on follower',
 }
@@ -185,6 +187,8 @@ interface Targets {
   etcd: EtcdCluster | null
   etcdTmpfs: EtcdCluster | null
   limit: Started | null
+  /** The relay, then its two peers. */
+  relay: Started[] | null
   embedded: EmbeddedIsland | null
   goClient: string | null
 }
@@ -226,6 +230,14 @@ async function runCell(targets: Targets, system: System, concurrency: number, ru
     case 'limit': {
       const limit = targets.limit as Started
       measured = await driveChild({ ...spec, target: 'http', url: limit.url, prefix: '/kv/', timeoutMs: OP_TIMEOUT_MS }, [limit.child.pid as number])
+      break
+    }
+    case 'relay': {
+      const [relay] = targets.relay as Started[]
+      measured = await driveChild(
+        { ...spec, target: 'http', url: (relay as Started).url, prefix: '/kv/', timeoutMs: OP_TIMEOUT_MS },
+        (targets.relay as Started[]).map((started) => started.child.pid as number),
+      )
       break
     }
     case 'embedded-leader':
@@ -294,7 +306,7 @@ function table(rows: readonly Row[]): string {
   const find = finder(rows)
   const header = ['system', 'c', 'ops/s', 'p50 ms', 'p99 ms', 'client µs/op', 'servers µs/op', 'ops vs etcd-go', 'p50 vs etcd-go', 'ops vs limit']
   const lines = rows.map((row) => {
-    const ours = row.system.startsWith('ours') || row.system.startsWith('embedded')
+    const ours = row.system.startsWith('ours') || row.system.startsWith('embedded') || row.system === 'relay'
     const anchor = find('etcd-go', row.concurrency, row.hog)
     const limit = find('limit', row.concurrency, row.hog)
     return [
@@ -474,7 +486,7 @@ async function main(): Promise<number> {
     say('etcd is not installed: skipping it. To compare, install it (Debian/Ubuntu: sudo apt-get install -y etcd-server) and run again.')
   }
   if (etcdInstalled && !tmpfs) say('no tmpfs at /dev/shm: skipping etcd on tmpfs.')
-  const targets: Targets = { island: null, islandDisk: null, etcd: null, etcdTmpfs: null, limit: null, embedded: null, goClient: null }
+  const targets: Targets = { island: null, islandDisk: null, etcd: null, etcdTmpfs: null, limit: null, relay: null, embedded: null, goClient: null }
   if (wanted.has('etcd-go') || wanted.has('etcd-go-disk')) {
     const built = buildEtcdGoClient()
     if ('path' in built) targets.goClient = built.path
@@ -489,6 +501,7 @@ async function main(): Promise<number> {
   if (wanted.has('etcd') || wanted.has('etcd-go-disk')) targets.etcd = await startEtcd(TIMEOUTS, 'disk')
   if (wanted.has('etcd-go')) targets.etcdTmpfs = await startEtcd(TIMEOUTS, 'tmpfs')
   if (wanted.has('limit')) targets.limit = await startLimit([])
+  if (wanted.has('relay')) targets.relay = await startRelay([])
   if (wanted.has('embedded-leader') || wanted.has('embedded-follower')) targets.embedded = await startEmbedded(TIMEOUTS, nodeFlags)
 
   const cells: Cell[] = []
@@ -548,6 +561,7 @@ async function main(): Promise<number> {
 
   if (targets.embedded !== null) await Promise.all(targets.embedded.members.map((member) => stopProcess(member.child, 3000)))
   if (targets.limit !== null) await stopProcess(targets.limit.child, 3000)
+  if (targets.relay !== null) await Promise.all(targets.relay.map((started) => stopProcess(started.child, 3000)))
   if (targets.island !== null) await Promise.all(targets.island.members.map((member) => stopProcess(member.child, 3000)))
   if (targets.islandDisk !== null) await Promise.all(targets.islandDisk.members.map((member) => stopProcess(member.child, 3000)))
   if (targets.etcd !== null) await Promise.all(targets.etcd.members.map((member) => stopProcess(member.child, 3000)))
@@ -649,6 +663,13 @@ function targetLines(rows: readonly Row[], failovers: readonly FailoverReport[],
     const put64 = ratio(ours64?.opsPerSecond ?? Number.NaN, etcd64?.opsPerSecond ?? Number.NaN)
     const put64Bound = hog ? 1 : 1.5
     lines.push(`  ${check(put64, (value) => value >= put64Bound)} PUT /kv c=64 ops/s >= ${put64Bound}x etcd${suffix}: ${fixed(put64, 2)}x (${ops(ours64)} vs ${ops(etcd64)}/s)`)
+  }
+  // Not a target: at one client nothing can be batched, so a write that crosses the same two hops
+  // with no consensus at all is the floor of ours; against the same anchor it says how far 0.6x is.
+  const relay1 = find('relay', 1)
+  const etcd1 = find('etcd-go', 1)
+  if (relay1 !== undefined && etcd1 !== undefined) {
+    lines.push(`  note the floor at c=1 (HTTP relay to 2 peers, no consensus): p50 ${fixed(ratio(relay1.p50Ms, etcd1.p50Ms), 2)}x etcd (${ms(relay1)} vs ${ms(etcd1)} ms)`)
   }
   const ours64 = find('ours', 64)
   const limit64 = find('limit', 64)

@@ -17,6 +17,7 @@ import { sleep } from './stats.js'
 
 const MAIN_PATH = fileURLToPath(new URL('../src/cli/main.js', import.meta.url))
 const LIMIT_PATH = fileURLToPath(new URL('./limit-server.js', import.meta.url))
+const RELAY_PATH = fileURLToPath(new URL('./relay-server.js', import.meta.url))
 const MEMBER_PATH = fileURLToPath(new URL('./member.js', import.meta.url))
 const READY_TIMEOUT_MS = 20_000
 const POLL_MS = 50
@@ -272,6 +273,13 @@ export function buildEtcdGoClient(): { path: string } | { missing: string } {
 
 export function startLimit(nodeFlags: readonly string[]): Promise<Started> {
   return spawnListening('limit', process.execPath, [...nodeFlags, LIMIT_PATH])
+}
+
+/** The relay floor: a relay in front of two bare peers (see relay-server.ts); the relay first, where the load goes. */
+export async function startRelay(nodeFlags: readonly string[]): Promise<Started[]> {
+  const peers = [await spawnListening('relay-peer-1', process.execPath, [...nodeFlags, LIMIT_PATH]), await spawnListening('relay-peer-2', process.execPath, [...nodeFlags, LIMIT_PATH])]
+  const relay = await spawnListening('relay', process.execPath, [...nodeFlags, RELAY_PATH, ...peers.map((peer) => peer.url)])
+  return [relay, ...peers]
 }
 
 // -------------------------------------------------------------------- embedded
