@@ -1,7 +1,7 @@
 // The kibitzer's answered exchanges: a batch delivered with `exchange` is
 // flushed at once and what the legislator has for its sender comes back as
 // the answer (the rest is sent as usual); an answer a send resolves with is
-// delivered to the legislator as if the peer had sent it.
+// delivered to the legislator as if the peer had sent it, and flushed at once.
 
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
@@ -94,14 +94,30 @@ test('an exchange answers with messages a committing flush held for its sender, 
   assert.equal(h.sends.length, 0, 'nothing left to send to the leader')
 })
 
-test('an answer a send resolves with reaches the legislator as from that peer', async () => {
+test('an answer a send resolves with reaches the legislator as from that peer, and is flushed at once', async () => {
   const h = harness((to) => (to === 'follower' ? [ping(7)] : undefined))
   h.kibitzer.act(() => undefined)
   h.legislator.outbox = [envelope('follower', 1)]
   h.flush()
+  // What the answer leads to (a commit, say) goes out without waiting for a deferred flush.
+  h.legislator.reply = () => [envelope('other', 8)]
+  h.legislator.committed = [{ position: 0, promise: '1/0', entry: { type: 'noop' }, apply: true }]
+  const readies = h.legislator.readies
   await h.settle()
   assert.deepEqual(h.legislator.received, [['follower', ping(7)]])
-  assert.equal(h.deferred.length, 1, 'an answer is flushed like any other input')
+  assert.equal(h.legislator.readies, readies + 1, 'flushed as the answer arrived')
+  assert.equal(h.deferred.length, 0, 'no deferred flush')
+  assert.deepEqual(h.sends.at(-1), ['other', [ping(8)]])
+})
+
+test('an answer that arrives after the kibitzer stopped is not taken', async () => {
+  const h = harness((to) => (to === 'follower' ? [ping(7)] : undefined))
+  h.kibitzer.act(() => undefined)
+  h.legislator.outbox = [envelope('follower', 1)]
+  h.flush()
+  h.kibitzer.stop()
+  await h.settle()
+  assert.deepEqual(h.legislator.received, [], 'a stopped kibitzer takes no answer')
 })
 
 test('only answerable messages go back in the answer; the others for the sender are sent', () => {

@@ -68,6 +68,14 @@ export interface KibitzerOptions<L extends Driven> {
    */
   sendStallMs?: number
   /**
+   * Sends to one peer that may be in flight at once without waiting for a
+   * stall (default 1, at most `SENDS_IN_FLIGHT_MAX`). Above 1 a new round
+   * leaves while the last one is still out, on another connection: under
+   * load the rounds of a closed loop of writers spread out instead of
+   * marching in step, at the price of a peer taking them out of order.
+   */
+  sendsInFlight?: number
+  /**
    * Which messages may travel back in an answer to `exchange` (default all);
    * the others for the same peer are sent as usual.
    */
@@ -125,6 +133,7 @@ export class Kibitzer<L extends Driven> {
   private readonly peerQueueMax: number
   private readonly sendBatchMax: number
   private readonly sendStallMs: number | null
+  private readonly sendsInFlight: number
   private readonly coalesceAfterCommit: boolean
   private readonly answerable: (message: Message) => boolean
   /** Peers whose messages a committing flush held for the next flush. */
@@ -152,9 +161,13 @@ export class Kibitzer<L extends Driven> {
     this.peerQueueMax = options.peerQueueMax ?? PEER_QUEUE_MAX
     this.sendBatchMax = options.sendBatchMax ?? SEND_BATCH_MAX
     this.sendStallMs = options.sendStallMs ?? null
+    this.sendsInFlight = options.sendsInFlight ?? 1
     this.coalesceAfterCommit = options.coalesceAfterCommit ?? false
     this.answerable = options.answerable ?? (() => true)
     if (this.peerQueueMax < 1 || this.sendBatchMax < 1) throw new RangeError('queue and batch limits must be >= 1')
+    if (!Number.isInteger(this.sendsInFlight) || this.sendsInFlight < 1 || this.sendsInFlight > SENDS_IN_FLIGHT_MAX) {
+      throw new RangeError(`sendsInFlight must be an integer from 1 to ${SENDS_IN_FLIGHT_MAX}`)
+    }
   }
 
   get running(): boolean {
@@ -249,6 +262,22 @@ export class Kibitzer<L extends Driven> {
     }
     if (!this.take(from, messages)) return []
     return this.flush(from)
+  }
+
+  /**
+   * A peer's answer to a send, flushed at once rather than one deferral
+   * later: the reply that completes a majority commits and applies before
+   * the replies of the rest of the peers, arriving in the same turn of the
+   * event loop, are even read. When a flush cannot run now it is taken as by
+   * `receive`.
+   */
+  private answered(from: string, messages: readonly Message[]): void {
+    if (this.stopped) return
+    if (this.flushing || this.persistPending) {
+      this.receive(from, messages)
+      return
+    }
+    if (this.take(from, messages)) this.flush()
   }
 
   private onTick(): void {
@@ -396,11 +425,11 @@ export class Kibitzer<L extends Driven> {
     }
   }
 
-  /** Sends what is queued for `peer`: one send in flight per peer, more only past a stall. */
+  /** Sends what is queued for `peer`: up to `sendsInFlight` sends in flight per peer, more only past a stall. */
   private pump(peer: string): void {
     const queue = this.queues.get(peer)
     if (queue === undefined || this.stopped) return
-    if (queue.inFlight > 0 && !this.stalled(queue)) return
+    if (queue.inFlight >= this.sendsInFlight && !this.stalled(queue)) return
     if (queue.messages.length === 0) {
       if (queue.inFlight > 0) return
       this.queues.delete(peer)
@@ -424,7 +453,7 @@ export class Kibitzer<L extends Driven> {
     }
     sent.then((answer) => {
       // The peer's answer: its messages for this legislator, delivered like any batch from it.
-      if (answer !== undefined && answer.length > 0) this.receive(peer, answer)
+      if (answer !== undefined && answer.length > 0) this.answered(peer, answer)
       settle()
     }, (error: unknown) => {
       this.stats.sendFailures++
