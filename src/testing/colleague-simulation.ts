@@ -193,6 +193,8 @@ const MICROTASK_TURNS = 4
 const SETTLE_TURNS = 8
 /** Steps between two turns of the event loop when nothing asks for one sooner. */
 const YIELD_STEPS = 64
+/** The request type of each peer route, as the HTTP handler maps them. */
+const REQUEST_TYPE: Readonly<Record<PeerRoute, string>> = { '/kibitz': 'kibitz', '/join': 'join', '/oob': 'oob' }
 /**
  * What a step awaits to give the colleagues a microtask turn: awaiting a
  * settled native promise takes one turn, as awaiting a plain value does,
@@ -937,7 +939,7 @@ class ColleagueSimulation {
       const parsed = JSON.parse(body) as unknown
       // A government can be chosen only once members received it: watch for them here.
       if (route === '/kibitz' && body.includes('"government":{')) this.#noteProposals(parsed)
-      const result = await colleague.request(route.slice(1), parsed)
+      const result = await colleague.request(REQUEST_TYPE[route], parsed)
       return result === undefined ? { status: 204, text: '' } : { status: 200, text: JSON.stringify(result) }
     } catch (error) {
       if (isColleagueError(error)) return { status: error.status, text: JSON.stringify(error.toBody()) }

@@ -63,6 +63,12 @@ export class PeerNetwork {
    * false: a dead sender's requests vanish too.
    */
   sentOutlivesSender = false
+  readonly #requestLost = (): void => {
+    this.stats.lost++
+  }
+  readonly #answerLost = (): void => {
+    this.stats.answersLost++
+  }
 
   constructor(scheduler: Scheduler, random: Random) {
     this.#scheduler = scheduler
@@ -154,13 +160,13 @@ export class PeerNetwork {
           this.#carry(() => {
             if (this.#isBlocked(to.id, from.id)) this.stats.blocked++
             else if (!outlives || from.alive()) finish(answer)
-          }, () => this.stats.answersLost++)
+          }, this.#answerLost)
         })
       }
-      this.#carry(deliver, () => this.stats.lost++)
+      this.#carry(deliver, this.#requestLost)
       if (this.#faults.duplicateRate > 0 && this.#random.chance(this.#faults.duplicateRate)) {
         this.stats.duplicated++
-        this.#carry(deliver, () => this.stats.lost++)
+        this.#carry(deliver, this.#requestLost)
       }
     })
   }

@@ -157,7 +157,16 @@ export class MemberClock implements Clock {
   }
 
   defer(callback: () => void): void {
-    this.#schedule({ event: null }, this.#scheduler.now, callback)
+    // No handle to cancel: what `#schedule` does, without a timer to note the event in.
+    const run = (): void => {
+      if (this.dead) return
+      if (this.#scheduler.now < this.pausedUntil) {
+        this.#scheduler.at(this.pausedUntil, run)
+        return
+      }
+      callback()
+    }
+    this.#scheduler.at(this.#scheduler.now, run)
   }
 
   /** Schedules `callback` for this member: postponed while paused, dropped once dead. */
