@@ -369,6 +369,8 @@ class ColleagueSimulation {
   readonly #members = new Map<string, Member>()
   readonly #byLocation = new Map<string, Member>()
   readonly #application: (id: string) => Application
+  /** The application is the user's, not the simulator's own. */
+  readonly #userApplication: boolean
   readonly #workload: Workload
   readonly #spare: ReadonlySet<string>
   readonly #governments = new Map<string, Government>()
@@ -410,6 +412,7 @@ class ColleagueSimulation {
     this.globals = { now: () => this.#scheduler.now, random: () => globalRandom.next() }
     this.#network.observer = { posted: (from, to, route, body) => this.#onPosted(from, to, route, body) }
     this.#application = options.application ?? (() => counterApplication(this.#entryText))
+    this.#userApplication = options.application !== undefined
     this.#workload = options.workload ?? defaultWorkload
     this.#spare = new Set(options.spare ?? [])
     const durable = options.durable ?? false
@@ -517,7 +520,12 @@ class ColleagueSimulation {
     for (const member of this.#members.values()) member.clock.pausedUntil = 0
     this.#trace('liveness: healed')
     for (const member of this.#living()) {
-      if (member.joined) this.#enqueue(member, { liveness: member.id })
+      if (!member.joined) continue
+      // A value of the simulator's own would reach a user's application, which must see only what its
+      // workload enqueued: there the probe is a barrier, which goes through the leader's log like a
+      // value and is never applied. The simulator's own application takes a marker value.
+      if (this.#userApplication) this.#probe(member)
+      else this.#enqueue(member, { liveness: member.id })
     }
     const steps = this.#options.livenessSteps ?? DEFAULTS.livenessSteps
     let unsettled = this.#unsettled()
@@ -604,6 +612,16 @@ class ColleagueSimulation {
     } catch (error) {
       this.#report('exception', `the workload threw: ${text(error)}`)
     }
+  }
+
+  /** A barrier through `member`, pending until it settles: the island commits through it. */
+  #probe(member: Member): void {
+    const pending: Pending = { text: undefined }
+    member.pending.add(pending)
+    const settle = (): void => {
+      member.pending.delete(pending)
+    }
+    member.colleague.barrier().then(settle, settle)
   }
 
   #enqueue(member: Member, value: unknown): Promise<Enqueued> {
