@@ -78,6 +78,7 @@ test('GET /status is one self-contained page; other methods are refused', async 
     assert.equal(page.status, 200)
     assert.match(String(page.headers['content-type']), /^text\/html/)
     assert.match(String(page.headers['content-security-policy']), /default-src 'none'/)
+    assert.doesNotMatch(String(page.headers['content-security-policy']), /unsafe-eval/, 'the page evaluates no strings')
     assert.match(page.text, /new EventSource\(/)
     assert.doesNotMatch(page.text, /<script[^>]+src=|<link[^>]+href=|https?:\/\/(?!www\.w3\.org\/2000\/svg)/, 'nothing loaded from elsewhere')
     const post = await fetchText(`${member.url}/status/events`, 'POST')

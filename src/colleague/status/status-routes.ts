@@ -162,10 +162,9 @@ function sendPage(request: IncomingMessage, response: ServerResponse): void {
     'content-type': 'text/html; charset=utf-8',
     'content-length': Buffer.byteLength(STATUS_PAGE_HTML),
     'cache-control': 'no-store',
-    // The page's own script is inline; eval is allowed so that browser automation
-    // (string predicates in playwright or puppeteer) works against it.
+    // The page's own script is inline, and it evaluates nothing: no 'unsafe-eval'.
     'content-security-policy':
-      "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; connect-src http: https:; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+      "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src http: https:; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
   })
