@@ -2,8 +2,9 @@
 // origin, every request signed when the island has a secret, every request
 // bounded by a timeout. No retries here: callers decide what a failure means.
 
-import { Pool, type Dispatcher } from 'undici'
+import type { Dispatcher, Pool } from 'undici'
 import type { Signer } from './signature.js'
+import { undici } from './undici.js'
 
 export const POOLS_MAX = 256
 export const CONNECTIONS_PER_PEER = 4
@@ -142,7 +143,7 @@ export class PeerClient implements PeerTransport {
       this.pools.set(origin, pool)
       return pool
     }
-    pool = new Pool(origin, {
+    pool = new (undici().Pool)(origin, {
       connections: this.connectionsPerPeer,
       keepAliveTimeout: 4_000,
       connect: { timeout: this.connectTimeoutMs },

@@ -5,10 +5,11 @@
 // the number of streams and each one's unsent backlog are bounded.
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { Agent, request } from 'undici'
+import type { Agent } from 'undici'
 import type { Clock } from '../../kibitzer/clock.js'
 import type { Government } from '../../paxos/types.js'
 import { ColleagueError } from '../errors.js'
+import { undici } from '../undici.js'
 import type { Health } from '../health.js'
 import { StatusGatherer, type FetchHealth } from './gatherer.js'
 import { STATUS_PAGE_HTML } from './status-page.js'
@@ -103,7 +104,7 @@ export class StatusRoutes {
 
   private peerAgent(): Agent {
     if (this.closed) throw new Error('status routes closed')
-    this.agent ??= new Agent({ connections: 1, keepAliveTimeout: 10_000 })
+    this.agent ??= new (undici().Agent)({ connections: 1, keepAliveTimeout: 10_000 })
     return this.agent
   }
 
@@ -179,7 +180,7 @@ function sendError(response: ServerResponse, error: ColleagueError): void {
 
 async function fetchHealth(agent: Agent, location: string, timeoutMs: number): Promise<unknown> {
   const url = `${location.replace(/\/+$/, '')}/health`
-  const response = await request(url, {
+  const response = await undici().request(url, {
     dispatcher: agent,
     method: 'GET',
     headersTimeout: timeoutMs,
