@@ -40,14 +40,6 @@ for (const { seed, durable, bug } of DURABLE_FIXED_BUGS) {
  */
 const OPEN_BUGS: ReadonlyArray<{ readonly seed: number; readonly durable: DurableSimulateOptions; readonly bug: string }> = [
   {
-    seed: 478,
-    durable: {},
-    bug:
-      'liveness: m2, restarted from an old snapshot (government 7, where it leads by position) after it had become a ' +
-      'constituent, wins round 9 with the promise of m1, the sole voter of government 11 (a constituent is a member, so ' +
-      'm1 promises); m1 then follows a leader that cannot commit (m1 trimmed the positions m2 lacks) and never stands again',
-  },
-  {
     seed: 78,
     durable: { powerCutsInSync: 0.01 },
     bug:

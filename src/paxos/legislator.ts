@@ -1143,14 +1143,23 @@ export class Legislator {
     if (this.#state.role === 'follower' && this.#now >= this.#electionTick) this.#startElection()
   }
 
-  /** Stores `message.entries` above the commit point; returns the ranges to acknowledge. */
+  /**
+   * Stores `message.entries` above the commit point; returns the ranges to
+   * acknowledge: every position of the message, those at or below the commit
+   * point too, trimmed ones included. Such a position is chosen, and this
+   * member learned so from a leader whose ballot it promised, at or above the
+   * first ballot that chose it; a proposal under a higher ballot carries the
+   * chosen entry there (Paxos), and this accept's ballot is at or above the
+   * promise, so the vote is true without holding the entry. A leader that
+   * recovered those positions from other promises (it was behind: restarted
+   * from an old snapshot) may need exactly this vote to finish them, when
+   * this member is the only voter of their parliament left.
+   */
   #storeEntries(message: MessageOf<'accept'>): PositionRange[] {
     const ranges: PositionRange[] = []
     let rangeFrom = -1
     let rangeTo = -2
     for (const item of message.entries) {
-      if (item.position <= this.#log.trim) continue
-      // At or below the commit point the entry is chosen already; acknowledging it is harmless.
       if (item.position > this.#log.commit) this.#log.store(item.position, message.ballot, item.entry, false)
       if (item.position !== rangeTo + 1) {
         if (rangeFrom >= 0) ranges.push({ from: rangeFrom, to: rangeTo })

@@ -78,6 +78,16 @@ export const DURABLE_FIXED_BUGS: ReadonlyArray<{ readonly seed: number; readonly
       'again, the empty segment came back, and the torn tail of the one before now sat mid-log: STORAGE_CORRUPT. ' +
       'The removal is now synced before anything is appended',
   },
+  {
+    seed: 478,
+    durable: {},
+    bug:
+      'liveness: m2, restarted from an old snapshot (government 7, where it leads by position) after it had become a ' +
+      'constituent, won round 9 with the promise of m1, the sole voter of government 11, and of m3, which held the ' +
+      'positions m1 had trimmed; m3 then learned it was exiled, and m1 never voted for the positions it had trimmed, ' +
+      'so m2 led and could not commit, and m1 followed it and never stood again. A member now votes for the ' +
+      'positions it trimmed (they are chosen, and a ballot at or above its promise carries what was chosen there)',
+  },
 ]
 
 /** Tests for seeds `first` to `last` (scaled), in blocks. */

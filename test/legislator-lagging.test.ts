@@ -1,0 +1,122 @@
+// A member restarted from an old snapshot is behind the others: what they
+// trimmed, it lacks. A member votes for positions it trimmed (they are
+// chosen, and a ballot at or above its promise can only carry the chosen
+// entry there), so a leader that recovered them from other promises can
+// finish them even when that member is the only voter left.
+
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { bootstrapGovernment, nextGovernment } from '../src/paxos/government.js'
+import { Legislator } from '../src/paxos/legislator.js'
+import type { Accepted, Ballot, Committed, Government, LegislatorRestore } from '../src/paxos/types.js'
+
+const PUMP_ROUNDS_MAX = 200
+const TICKS_MAX = 100
+
+function properties(id: string): { location: string } {
+  return { location: `http://${id}` }
+}
+
+/** Governments 1 to 4: a founds, admits b and c, and the three form a parliament (a and b the majority). */
+function parliamentOfThree(): Government {
+  const none = { immigrate: new Map(), exile: new Set<string>(), submitters: {} }
+  const founded = bootstrapGovernment('island', 'a', properties('a'))
+  const live = new Set(['a', 'b', 'c'])
+  const admitted = nextGovernment(founded, {
+    ...none,
+    leader: 'a',
+    parliamentSize: 3,
+    live,
+    naturalize: new Set(),
+    immigrate: new Map([['b', properties('b')], ['c', properties('c')]]),
+  })
+  const naturalized = nextGovernment(admitted, { ...none, leader: 'a', parliamentSize: 3, live, naturalize: new Set(['b', 'c']) })
+  const seated = nextGovernment(naturalized, { ...none, leader: 'a', parliamentSize: 3, live, naturalize: new Set() })
+  assert.deepEqual([seated.majority, seated.minority, seated.constituents], [['a', 'b'], ['c'], []])
+  return seated
+}
+
+function restored(id: string, restore: Omit<LegislatorRestore, 'submitters' | 'arrival' | 'seq'>): Legislator {
+  return new Legislator({ id, random: () => 0.5, restore: { ...restore, submitters: {}, arrival: null, seq: 0 } })
+}
+
+const OLD: Ballot = { round: 2, id: 'a' }
+
+/** Positions 4 to 9: values of a, accepted under `OLD`. */
+function values(): Accepted[] {
+  const accepted: Accepted[] = []
+  for (let position = 4; position <= 9; position++) {
+    accepted.push({ position, ballot: OLD, entry: { type: 'value', submission: { from: 'a', seq: position - 3, value: position } } })
+  }
+  return accepted
+}
+
+test('a member votes for positions it trimmed: they are chosen, and any higher ballot carries what was chosen there', () => {
+  const government = parliamentOfThree()
+  // a learned 4 to 9 chosen and trimmed them with its snapshot at 9.
+  const a = restored('a', { promised: OLD, position: 9, government, governmentPosition: 3, accepted: [], commit: 9 })
+  a.ready()
+  const ballot: Ballot = { round: 3, id: 'c' }
+  a.receive('c', { type: 'accept', ballot, entries: values(), chosen: [], commit: 3, trim: 3 })
+  const replies = a.ready().messages.filter((envelope) => envelope.to === 'c')
+  assert.deepEqual(
+    replies.map((envelope) => envelope.message),
+    [{ type: 'accepted', ballot, ranges: [{ from: 4, to: 9 }], commit: 9 }],
+    'a acknowledges every position, those it trimmed included',
+  )
+})
+
+test('a member restarted from an old snapshot wins an election and finishes, with the vote of a member that trimmed what it lacks', () => {
+  const government = parliamentOfThree()
+  // a holds 4 to 9 chosen and trimmed them; b accepted them and never learned them chosen;
+  // c restarted from a snapshot at 3 and lacks them.
+  const members = new Map<string, Legislator>([
+    ['a', restored('a', { promised: OLD, position: 9, government, governmentPosition: 3, accepted: [], commit: 9 })],
+    ['b', restored('b', { promised: OLD, position: 3, government, governmentPosition: 3, accepted: values(), commit: 3 })],
+    ['c', restored('c', { promised: { round: 1, id: 'a' }, position: 3, government, governmentPosition: 3, accepted: [], commit: 3 })],
+  ])
+  const c = members.get('c') as Legislator
+  const committed: Committed[] = []
+  const down = new Set<string>()
+  const pump = (): void => {
+    for (let round = 0; round < PUMP_ROUNDS_MAX; round++) {
+      let sent = 0
+      for (const [id, legislator] of members) {
+        const ready = legislator.ready()
+        if (id === 'c') committed.push(...ready.committed)
+        for (const { from, to, message } of ready.messages) {
+          if (down.has(to) || down.has(from)) continue
+          sent++
+          members.get(to)?.receive(from, message)
+        }
+      }
+      if (sent === 0) return
+    }
+    assert.fail(`the island did not settle within ${PUMP_ROUNDS_MAX} rounds`)
+  }
+  pump()
+  committed.length = 0
+  // Only c's clock runs: it stands, and b's promise brings it what a trimmed.
+  // b's promise reaches it, then b is lost; a is the only voter left.
+  let ticks = 0
+  while (c.role !== 'candidate' && ticks++ < TICKS_MAX) c.tick()
+  assert.equal(c.role, 'candidate')
+  const prepares = c.ready().messages
+  for (const { from, to, message } of prepares) {
+    const voter = members.get(to) as Legislator
+    voter.receive(from, message)
+    for (const reply of voter.ready().messages) if (reply.to === 'c') c.receive(reply.from, reply.message)
+  }
+  assert.equal(c.role, 'leader', 'b and c are a quorum that promised on every position from 4')
+  down.add('b')
+  pump()
+  assert.ok(c.commit >= 9, `a votes for the positions it trimmed, and c finishes them (commit ${c.commit})`)
+  assert.deepEqual(
+    committed.slice(0, 6).map((item) => (item.entry.type === 'value' ? item.entry.submission.value : null)),
+    [4, 5, 6, 7, 8, 9],
+    'c applies what was chosen, in order',
+  )
+  // Then its own government, which a and c choose.
+  const next = committed[6]?.entry
+  assert.equal(next?.type === 'government' ? next.government.majority[0] : null, 'c')
+})
