@@ -6,7 +6,7 @@
 
 import { strict as assert } from 'node:assert'
 import { test } from 'node:test'
-import { DURABLE_MUTANTS, simulate, type DurableSimulateOptions } from '../src/testing/index.js'
+import { DURABLE_MUTANTS, simulate } from '../src/testing/index.js'
 import { DURABLE_FIXED_BUGS, describeViolation } from './support/colleague-seeds.js'
 
 const MUTANT_SEEDS_MAX = 200
@@ -30,28 +30,6 @@ for (const { seed, durable, bug } of DURABLE_FIXED_BUGS) {
     const { violations, stats } = await simulate({ seed, durable })
     assert.deepEqual(violations.map((violation) => describeViolation(violation, undefined, true)), [], bug)
     assert.ok((stats.durable?.resumed ?? 0) > 0, 'members came back from their disks')
-  })
-}
-
-/**
- * Seeds that show library bugs the durable simulation found and that are
- * not fixed yet: each runs as a todo test, so it is written down with its
- * seed and passes the day the bug is fixed.
- */
-const OPEN_BUGS: ReadonlyArray<{ readonly seed: number; readonly durable: DurableSimulateOptions; readonly bug: string }> = [
-  {
-    seed: 78,
-    durable: { powerCutsInSync: 0.01 },
-    bug:
-      'liveness: m5, exiled while down, comes back under government 7, whose members are all exiled or gone; it only ever ' +
-      'talks to them, so no living member tells it that it was exiled, and it campaigns forever',
-  },
-]
-
-for (const { seed, durable, bug } of OPEN_BUGS) {
-  test(`durable seed ${seed} ${JSON.stringify(durable)} keeps every invariant (an open library bug)`, { todo: bug }, async () => {
-    const { violations } = await simulate({ seed, durable })
-    assert.deepEqual(violations.map((violation) => describeViolation(violation, undefined, true)), [])
   })
 }
 

@@ -1,8 +1,11 @@
 // A member restarted from an old snapshot is behind the others: what they
-// trimmed, it lacks. A member votes for positions it trimmed (they are
-// chosen, and a ballot at or above its promise can only carry the chosen
-// entry there), so a leader that recovered them from other promises can
-// finish them even when that member is the only voter left.
+// trimmed, it lacks. Two rules keep such an island live. A member votes for
+// positions it trimmed (they are chosen, and a ballot at or above its promise
+// can only carry the chosen entry there), so a leader that recovered them
+// from other promises can finish them even when that member is the only voter
+// left. And a member no leader speaks to probes the parliaments of every
+// government it knows, those it accepted past its commit point too, so an
+// exile whose old government is all gone still reaches a member that tells it.
 
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
@@ -119,4 +122,48 @@ test('a member restarted from an old snapshot wins an election and finishes, wit
   // Then its own government, which a and c choose.
   const next = committed[6]?.entry
   assert.equal(next?.type === 'government' ? next.government.majority[0] : null, 'c')
+})
+
+test('an exile whose old government is all gone probes the parliaments it accepted after it, and learns it was exiled', () => {
+  const none = { immigrate: new Map(), naturalize: new Set<string>(), submitters: {} }
+  const founded = bootstrapGovernment('island', 'a', properties('a'))
+  // a admits b and d; then a is gone and b leads; then b exiles d (it was down).
+  const admitted = nextGovernment(founded, {
+    ...none,
+    leader: 'a',
+    parliamentSize: 1,
+    live: new Set(['a']),
+    exile: new Set(),
+    immigrate: new Map([['b', properties('b')], ['d', properties('d')]]),
+  })
+  const handedOn = nextGovernment(
+    { ...admitted, naturalized: ['a', 'b', 'd'] },
+    { ...none, leader: 'b', parliamentSize: 1, live: new Set(['b']), exile: new Set(['a']) },
+  )
+  const exiled = nextGovernment(handedOn, { ...none, leader: 'b', parliamentSize: 1, live: new Set(['b']), exile: new Set(['d']) })
+  assert.deepEqual([admitted.majority, handedOn.majority, exiled.exiled], [['a'], ['b'], ['a', 'd']])
+  // d restarts from a snapshot at government 2 (led by a, who is gone); it had accepted government 3 and not learned it chosen.
+  const d = restored('d', {
+    promised: { round: 2, id: 'b' },
+    position: 1,
+    government: admitted,
+    governmentPosition: 1,
+    accepted: [{ position: 2, ballot: { round: 2, id: 'b' }, entry: { type: 'government', government: handedOn } }],
+    commit: 1,
+  })
+  const b = restored('b', { promised: { round: 2, id: 'b' }, position: 3, government: exiled, governmentPosition: 3, accepted: [], commit: 3 })
+  d.ready()
+  b.ready()
+  const probed = new Set<string>()
+  for (let tick = 0; tick < TICKS_MAX && d.role !== 'exiled'; tick++) {
+    d.tick()
+    for (const { from, to, message } of d.ready().messages) {
+      probed.add(to)
+      if (to !== 'b') continue // a is gone
+      b.receive(from, message)
+      for (const reply of b.ready().messages) if (reply.to === 'd') d.receive(reply.from, reply.message)
+    }
+  }
+  assert.ok(probed.has('b'), `d probes b, named by the government it accepted: ${[...probed].join(',')}`)
+  assert.equal(d.role, 'exiled', 'b tells d that it was exiled')
 })

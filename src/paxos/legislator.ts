@@ -673,17 +673,24 @@ export class Legislator {
   /**
    * A member no leader has spoken to for an exile timeout may have been
    * exiled without hearing of it (a constituent never stands for election,
-   * so no refusal would reach it). It asks the parliament it knows, every
+   * so no refusal would reach it). It asks the parliaments it knows, every
    * timeout, with an empty forward; whoever knows it was exiled says so.
+   * Those are the parliament of its government and of every government it
+   * accepted past its commit point: a member restarted from an old snapshot
+   * may find every member of its government exiled or gone, while the
+   * governments it accepted after it name the members that live on.
    */
   #maybeProbe(): void {
     const government = this.#government
     if (government === null || this.#now - this.#leaderTick <= this.#exileTicks) return
     if (this.#now - this.#probeTick < this.#timeoutTicks) return
     this.#probeTick = this.#now
-    for (const id of parliamentOf(government)) {
-      if (id !== this.id) this.#send(id, { type: 'forward', submissions: [] })
+    const ids = new Set(parliamentOf(government))
+    for (const slot of this.#log.uncommitted()) {
+      if (slot.entry.type === 'government') for (const id of parliamentOf(slot.entry.government)) ids.add(id)
     }
+    ids.delete(this.id)
+    for (const id of ids) this.#send(id, { type: 'forward', submissions: [] })
   }
 
   #onSubmitterTick(): void {

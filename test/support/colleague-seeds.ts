@@ -88,6 +88,30 @@ export const DURABLE_FIXED_BUGS: ReadonlyArray<{ readonly seed: number; readonly
       'so m2 led and could not commit, and m1 followed it and never stood again. A member now votes for the ' +
       'positions it trimmed (they are chosen, and a ballot at or above its promise carries what was chosen there)',
   },
+  {
+    seed: 862,
+    durable: {},
+    bug:
+      'liveness (the same bug as seed 78): m1, exiled while down, came back under government 9, whose parliament ' +
+      'was all exiled or gone, and probed only that parliament; it now probes the parliaments of the governments ' +
+      'it accepted after it too, which name the leader that lives on',
+  },
+  {
+    seed: 1116,
+    durable: {},
+    bug:
+      'liveness (the same bug as seed 78): m2, exiled while paused, restarted earlier under government 7 whose one ' +
+      'voter was exiled and gone, probed only that voter; it now probes the parliaments it accepted after it too',
+  },
+  {
+    seed: 78,
+    durable: { powerCutsInSync: 0.01 },
+    bug:
+      'liveness: m5, exiled while down, came back under government 7, whose members were all exiled or gone; it ' +
+      'only ever talked to them, so no living member told it that it was exiled, and it campaigned forever. A ' +
+      'member no leader speaks to now probes the parliaments of the governments it accepted past its commit ' +
+      'point as well as its own government\'s',
+  },
 ]
 
 /** Tests for seeds `first` to `last` (scaled), in blocks. */
