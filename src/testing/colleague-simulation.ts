@@ -540,7 +540,7 @@ class ColleagueSimulation {
       return
     }
     // In durable mode every lost member is back: the island must go on, whatever it lost.
-    if (this.#durable === null && !this.#quorumAlive(null)) {
+    if (this.#durable === null && (!this.#quorumAlive(null) || !this.#chainAlive())) {
       this.stats.quorumLost = true
       this.#trace(`liveness: quorum lost for good, not required (${unsettled})`)
       return
@@ -1133,6 +1133,25 @@ class ColleagueSimulation {
     for (const government of [...governments.values(), ...proposed]) {
       const parliament = parliamentOf(government)
       const living = parliament.filter((id) => id !== excluded && this.#members.get(id)?.running === true).length
+      if (living < quorumSize(parliament.length)) return false
+    }
+    return true
+  }
+
+  /**
+   * Whether every government from the newest one a living member applied to
+   * the latest keeps a living majority of its parliament. No living member
+   * knows the positions after its own government chosen: only a quorum of
+   * the parliament that decided each of them can tell a new leader what was
+   * chosen there, whatever later government is alive.
+   */
+  #chainAlive(): boolean {
+    let newest = 0
+    for (const member of this.#living()) newest = Math.max(newest, member.colleague.health().government?.number ?? 0)
+    for (const government of this.#governments.values()) {
+      if (government.number < newest) continue
+      const parliament = parliamentOf(government)
+      const living = parliament.filter((id) => this.#members.get(id)?.running === true).length
       if (living < quorumSize(parliament.length)) return false
     }
     return true
