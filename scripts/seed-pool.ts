@@ -19,6 +19,8 @@ export interface SeedSpec {
   readonly colleagueMutant: ColleagueMutant | undefined
   readonly durableMutant: DurableMutant | undefined
   readonly durable: boolean
+  /** Durable runs: `DurableSimulateOptions.powerCutsInSync`, or its default. */
+  readonly powerCutsInSync?: number | undefined
   readonly steps: number | undefined
 }
 

@@ -34,7 +34,12 @@ export async function runSeed(spec: SeedSpec, seed: number, trace?: (line: strin
       steps: ONE_SUBMITTER_STEPS,
     }),
     ...(spec.colleagueMutant === undefined ? {} : { mutant: spec.colleagueMutant }),
-    ...(spec.durable && { durable: spec.durableMutant === undefined ? true : { mutant: spec.durableMutant } }),
+    ...(spec.durable && {
+      durable: {
+        ...(spec.durableMutant !== undefined && { mutant: spec.durableMutant }),
+        ...(spec.powerCutsInSync !== undefined && { powerCutsInSync: spec.powerCutsInSync }),
+      },
+    }),
     ...(spec.steps === undefined ? {} : { steps: spec.steps }),
     ...(trace === undefined ? {} : { trace }),
   }

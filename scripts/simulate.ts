@@ -2,6 +2,7 @@
 // npm run simulate -- --stack colleague --family one-submitter --seeds N   (20,000 enqueues through m1 a seed)
 // npm run simulate -- --list-mutants [--stack colleague [--durable]]
 // npm run simulate -- --stack colleague --durable --seeds N [--mutant NAME]   (storage on simulated disks, restarts from them)
+// npm run simulate -- --stack colleague --durable --power-cuts-in-sync P ...      (the chance, at each sync, that the power goes mid-sync)
 //
 // Runs seeded island simulations and prints every violation with the seed
 // that replays it: `--stack core` (the default) drives legislators alone,
@@ -54,6 +55,7 @@ function parseArguments(argv: readonly string[]): Arguments {
   let trace = false
   let listMutants = false
   let durable = false
+  let powerCutsInSync: number | undefined
   let jobs: number | undefined
   for (let index = 0; index < argv.length; index++) {
     const flag = argv[index]
@@ -105,11 +107,21 @@ function parseArguments(argv: readonly string[]): Arguments {
       case '--durable':
         durable = true
         break
+      case '--power-cuts-in-sync': {
+        const chance = Number(value)
+        if (value === undefined || !/^(0|1|0?\.\d+)$/.test(value) || !(chance >= 0 && chance <= 1)) {
+          throw new UsageError('--power-cuts-in-sync needs a chance between 0 and 1')
+        }
+        powerCutsInSync = chance
+        index++
+        break
+      }
       default:
         throw new UsageError(`unknown argument ${String(flag)}`)
     }
   }
   if (durable && stack !== 'colleague') throw new UsageError('--durable needs --stack colleague')
+  if (powerCutsInSync !== undefined && !durable) throw new UsageError('--power-cuts-in-sync needs --durable')
   let mutant: Mutant | undefined
   let colleagueMutant: ColleagueMutant | undefined
   let durableMutant: DurableMutant | undefined
@@ -133,6 +145,7 @@ function parseArguments(argv: readonly string[]): Arguments {
     colleagueMutant,
     durableMutant,
     durable,
+    powerCutsInSync,
     steps,
     // A trace prints each seed's events as they happen: one thread.
     jobs: trace ? 1 : (jobs ?? availableParallelism()),
@@ -141,9 +154,10 @@ function parseArguments(argv: readonly string[]): Arguments {
   }
 }
 
-function replayCommand(seed: number, members: number, mutant: string | undefined, stack = 'core', durable = false): string {
+function replayCommand(seed: number, members: number, mutant: string | undefined, stack = 'core', durable = false, powerCutsInSync?: number): string {
   const mutantFlag = mutant === undefined ? '' : ` --mutant ${mutant}`
-  const stackFlag = stack === 'core' ? '' : ` --stack ${stack}${durable ? ' --durable' : ''}`
+  const powerFlag = powerCutsInSync === undefined ? '' : ` --power-cuts-in-sync ${powerCutsInSync}`
+  const stackFlag = stack === 'core' ? '' : ` --stack ${stack}${durable ? ` --durable${powerFlag}` : ''}`
   return `npm run simulate --${stackFlag} --seed ${seed} --members ${members}${mutantFlag} --trace`
 }
 
@@ -243,7 +257,7 @@ async function simulateColleagues(args: Arguments, simulator: Simulator, runAll:
     for (const violation of result.violations) {
       process.stdout.write(
         `violation seed ${violation.seed} step ${violation.step} invariant ${violation.invariant}: ${violation.detail}\n` +
-          `  replay: ${replayCommand(result.seed, members, args.colleagueMutant ?? args.durableMutant, 'colleague', args.durable)}${args.family === 'default' ? '' : ` --family ${args.family}`}\n`,
+          `  replay: ${replayCommand(result.seed, members, args.colleagueMutant ?? args.durableMutant, 'colleague', args.durable, args.powerCutsInSync)}${args.family === 'default' ? '' : ` --family ${args.family}`}\n`,
       )
     }
   })
