@@ -236,10 +236,6 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
         this.crash(isColleagueError(error) ? error : new ColleagueError('INTERNAL', 'the legislator failed', { cause: error })),
       ...(this.durability !== null && {
         persist: (ready: Ready) => (this.durability as Durability).persist(ready, this.legislator),
-        // A leader's accept requests go out before its own sync, so the followers' syncs run beside
-        // it; not while a seq they may carry lacks a synced reservation (a restart could hand it out again).
-        sendBeforePersist: (message: Message) =>
-          message.type === 'accept' && this.legislator.submitted <= (this.durability as Durability).store.seqReserved,
       }),
       afterFlush: () => this.checkExiled(),
       ...(this.clock.defer !== undefined && { defer: this.clock.defer.bind(this.clock) }),

@@ -42,16 +42,6 @@ export interface KibitzerOptions<L extends Driven> {
    * that flush is sent.
    */
   persist?(ready: Ready): void
-  /**
-   * Durable mode: the messages of a flush that may leave before this
-   * member's own write and sync of that flush (default none). A leader's
-   * accept requests reveal nothing of its acceptor's state, so they may go
-   * out first and the followers' syncs run beside the leader's own; the rest
-   * of the flush (its own acceptance, replies, committed entries) waits for
-   * the sync, which runs one deferral later so that the sends are written
-   * first. No other flush runs until it is done.
-   */
-  sendBeforePersist?(message: Message): boolean
   /** After each flush, once its output has been handed on. */
   afterFlush?(): void
   /** Defers a flush until the current burst of inputs is in. */
@@ -123,11 +113,6 @@ export class Kibitzer<L extends Driven> {
   private readonly onFault: (error: unknown) => void
   private readonly afterFlush: () => void
   private readonly persist: ((ready: Ready) => void) | null
-  private readonly sendBeforePersist: ((message: Message) => boolean) | null
-  /** A flush whose early messages left is waiting for its sync; flushes wait behind it. */
-  private persistPending = false
-  /** A flush was asked for while one waited for its sync. */
-  private flushWanted = false
   private readonly drainedWaiters: (() => void)[] = []
   private readonly defer: (callback: () => void) => void
   private readonly peerQueueMax: number
@@ -156,7 +141,6 @@ export class Kibitzer<L extends Driven> {
     this.onFault = options.onFault
     this.afterFlush = options.afterFlush ?? (() => {})
     this.persist = options.persist ?? null
-    this.sendBeforePersist = options.sendBeforePersist ?? null
     this.defer = options.defer ?? ((callback) => setImmediate(callback))
     this.peerQueueMax = options.peerQueueMax ?? PEER_QUEUE_MAX
     this.sendBatchMax = options.sendBatchMax ?? SEND_BATCH_MAX
@@ -200,12 +184,12 @@ export class Kibitzer<L extends Driven> {
    * that leaves waits for, so its last words reach the others.
    */
   drained(): Promise<void> {
-    if (this.stopped || (this.queues.size === 0 && this.held.size === 0 && !this.persistPending)) return Promise.resolve()
+    if (this.stopped || (this.queues.size === 0 && this.held.size === 0)) return Promise.resolve()
     return new Promise((resolve) => this.drainedWaiters.push(resolve))
   }
 
   private settleDrained(): void {
-    if (!this.stopped && (this.queues.size > 0 || this.held.size > 0 || this.persistPending)) return
+    if (!this.stopped && (this.queues.size > 0 || this.held.size > 0)) return
     const waiters = this.drainedWaiters.splice(0)
     for (const resolve of waiters) resolve()
   }
@@ -256,7 +240,7 @@ export class Kibitzer<L extends Driven> {
    */
   exchange(from: string, messages: readonly Message[]): Message[] {
     if (this.stopped) return []
-    if (this.flushing || this.persistPending) {
+    if (this.flushing) {
       this.receive(from, messages)
       return []
     }
@@ -273,7 +257,7 @@ export class Kibitzer<L extends Driven> {
    */
   private answered(from: string, messages: readonly Message[]): void {
     if (this.stopped) return
-    if (this.flushing || this.persistPending) {
+    if (this.flushing) {
       this.receive(from, messages)
       return
     }
@@ -300,10 +284,6 @@ export class Kibitzer<L extends Driven> {
   private flush(answering: string | null = null): Message[] {
     this.flushScheduled = false
     if (this.stopped) return []
-    if (this.persistPending) {
-      this.flushWanted = true
-      return []
-    }
     let ready: Ready | undefined
     this.flushing = true
     try {
@@ -315,10 +295,7 @@ export class Kibitzer<L extends Driven> {
     this.stats.flushes++
     // Persist before send: a promise or an accepted entry a peer may count on
     // is on disk before the message that tells it so leaves.
-    if (this.persist !== null) {
-      if (answering === null && this.sendBeforePersist !== null && this.sendEarly(ready)) return []
-      if (!this.persisted(ready)) return []
-    }
+    if (this.persist !== null && !this.persisted(ready)) return []
     return this.deliver(ready, answering)
   }
 
@@ -329,38 +306,6 @@ export class Kibitzer<L extends Driven> {
       persist(ready)
       return true
     }) === true
-  }
-
-  /**
-   * Sends the flush's early messages now and the rest after its sync, one
-   * deferral later; false when it has no early message (persist as usual).
-   */
-  private sendEarly(ready: Ready): boolean {
-    const early = this.sendBeforePersist as (message: Message) => boolean
-    const self = this.legislator.id
-    const rest: Ready['messages'][number][] = []
-    const touched = new Set<string>()
-    for (const envelope of ready.messages) {
-      if (envelope.to === self || !early(envelope.message)) rest.push(envelope)
-      else {
-        this.enqueueFor(envelope.to, envelope.message)
-        touched.add(envelope.to)
-      }
-    }
-    if (touched.size === 0) return false
-    this.persistPending = true
-    for (const peer of touched) this.pump(peer)
-    this.defer(() => {
-      this.persistPending = false
-      if (this.stopped || !this.persisted(ready)) return
-      this.deliver({ ...ready, messages: rest }, null)
-      if (this.flushWanted) {
-        this.flushWanted = false
-        this.scheduleFlush()
-      }
-      this.settleDrained()
-    })
-    return true
   }
 
   /** Hands a persisted flush's output on: messages to their peers (or into `answering`'s answer), committed entries, loopback. */
