@@ -112,6 +112,24 @@ export const DURABLE_FIXED_BUGS: ReadonlyArray<{ readonly seed: number; readonly
       'member no leader speaks to now probes the parliaments of the governments it accepted past its commit ' +
       'point as well as its own government\'s',
   },
+  {
+    seed: 790,
+    durable: { powerCutsInSync: 0.01 },
+    bug:
+      'exactly-once: m1, the one voter of government 16, sent its accept for position 144 before its own sync; ' +
+      'the accept told its constituents that 144 was chosen (its acceptance alone chose it), m8 applied it and ' +
+      'its enqueue was acknowledged, and the power went in the middle of m1\'s sync: 144 was lost. Every message ' +
+      'of a flush now leaves after its persist',
+  },
+  {
+    seed: 524,
+    durable: { powerCutsInSync: 0.01 },
+    bug:
+      'exactly-once: with early accepts held back only when they told of a position chosen by an unsynced ' +
+      'acceptance, a leader (m1, one of three voters) still lost position 50 to a power cut in mid-sync after ' +
+      'its accepts had left; m4\'s acknowledged enqueue there was lost. Every message of a flush now leaves after ' +
+      'its persist',
+  },
 ]
 
 /** Tests for seeds `first` to `last` (scaled), in blocks. */
