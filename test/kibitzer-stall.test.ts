@@ -1,5 +1,5 @@
-// One send to a peer is in flight at a time (or `sendsInFlight`), and what
-// comes meanwhile waits for the next batch; but a send still out after `sendStallMs` (a lost request
+// One send to a peer is in flight at a time, and what comes meanwhile waits
+// for the next batch; but a send still out after `sendStallMs` (a lost request
 // or answer) no longer holds the next one back, up to SENDS_IN_FLIGHT_MAX.
 
 import assert from 'node:assert/strict'
@@ -22,7 +22,7 @@ class Outbox implements Driven {
   }
 }
 
-function harness(sendStallMs: number | undefined, sendsInFlight?: number) {
+function harness(sendStallMs: number | undefined) {
   let now = 0
   let tick: (() => void) | null = null
   const clock: Clock = {
@@ -50,7 +50,6 @@ function harness(sendStallMs: number | undefined, sendsInFlight?: number) {
     },
     defer: (callback) => deferred.push(callback),
     ...(sendStallMs !== undefined && { sendStallMs }),
-    ...(sendsInFlight !== undefined && { sendsInFlight }),
   })
   kibitzer.start()
   /** Queues `message` for peer "p" and flushes. */
@@ -90,19 +89,4 @@ test('a send out for sendStallMs lets the next batch go beside it, up to the lim
     h.advance(100)
   }
   assert.equal(h.sends.length, SENDS_IN_FLIGHT_MAX, 'never more than the limit in flight')
-})
-
-test('with sendsInFlight, that many sends go out before one waits, stalled or not', () => {
-  const h = harness(undefined, 2)
-  h.post(ping(1))
-  h.post(ping(2))
-  h.post(ping(3))
-  h.post(ping(4))
-  assert.deepEqual(h.sends, [[ping(1)], [ping(2)]], 'two in flight, the rest batched behind them')
-  h.advance(10_000)
-  assert.equal(h.sends.length, 2, 'no stall rule: the rest waits for a send to settle')
-})
-
-test('sendsInFlight is an integer from 1 to SENDS_IN_FLIGHT_MAX', () => {
-  for (const bad of [0, 1.5, SENDS_IN_FLIGHT_MAX + 1]) assert.throws(() => harness(undefined, bad), RangeError, String(bad))
 })

@@ -44,8 +44,6 @@ export { SNAPSHOT_REQUEST } from './immigration.js'
 
 /** Grace for in-flight HTTP responses when the server closes. */
 const CLOSE_GRACE_MS = 1_000
-/** Sends to one peer in flight at once (see `KibitzerOptions.sendsInFlight`). */
-const SENDS_IN_FLIGHT = 1
 
 /** Bound on replaying a durable member's log after a restart (local work only). */
 const RESUME_MS_MAX = 600_000
@@ -225,7 +223,6 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
       answerable: isAnswerable,
       // A lost request or answer holds a peer's next batch back for a ping, not a whole timeout.
       sendStallMs: options.pingMs ?? DEFAULTS.pingMs,
-      sendsInFlight: SENDS_IN_FLIGHT,
       coalesceAfterCommit: true,
       onCommitted: (committed) => this.applier.push(committed),
       onSendFailure: (to, error) => {

@@ -58,14 +58,6 @@ export interface KibitzerOptions<L extends Driven> {
    */
   sendStallMs?: number
   /**
-   * Sends to one peer that may be in flight at once without waiting for a
-   * stall (default 1, at most `SENDS_IN_FLIGHT_MAX`). Above 1 a new round
-   * leaves while the last one is still out, on another connection: under
-   * load the rounds of a closed loop of writers spread out instead of
-   * marching in step, at the price of a peer taking them out of order.
-   */
-  sendsInFlight?: number
-  /**
    * Which messages may travel back in an answer to `exchange` (default all);
    * the others for the same peer are sent as usual.
    */
@@ -118,7 +110,6 @@ export class Kibitzer<L extends Driven> {
   private readonly peerQueueMax: number
   private readonly sendBatchMax: number
   private readonly sendStallMs: number | null
-  private readonly sendsInFlight: number
   private readonly coalesceAfterCommit: boolean
   private readonly answerable: (message: Message) => boolean
   /** Peers whose messages a committing flush held for the next flush. */
@@ -145,13 +136,9 @@ export class Kibitzer<L extends Driven> {
     this.peerQueueMax = options.peerQueueMax ?? PEER_QUEUE_MAX
     this.sendBatchMax = options.sendBatchMax ?? SEND_BATCH_MAX
     this.sendStallMs = options.sendStallMs ?? null
-    this.sendsInFlight = options.sendsInFlight ?? 1
     this.coalesceAfterCommit = options.coalesceAfterCommit ?? false
     this.answerable = options.answerable ?? (() => true)
     if (this.peerQueueMax < 1 || this.sendBatchMax < 1) throw new RangeError('queue and batch limits must be >= 1')
-    if (!Number.isInteger(this.sendsInFlight) || this.sendsInFlight < 1 || this.sendsInFlight > SENDS_IN_FLIGHT_MAX) {
-      throw new RangeError(`sendsInFlight must be an integer from 1 to ${SENDS_IN_FLIGHT_MAX}`)
-    }
   }
 
   get running(): boolean {
@@ -370,11 +357,11 @@ export class Kibitzer<L extends Driven> {
     }
   }
 
-  /** Sends what is queued for `peer`: up to `sendsInFlight` sends in flight per peer, more only past a stall. */
+  /** Sends what is queued for `peer`: one send in flight per peer, more only past a stall. */
   private pump(peer: string): void {
     const queue = this.queues.get(peer)
     if (queue === undefined || this.stopped) return
-    if (queue.inFlight >= this.sendsInFlight && !this.stalled(queue)) return
+    if (queue.inFlight > 0 && !this.stalled(queue)) return
     if (queue.messages.length === 0) {
       if (queue.inFlight > 0) return
       this.queues.delete(peer)
