@@ -4,26 +4,15 @@
 
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { Ballot, Government, LogEntry } from '../src/paxos/types.js'
+import type { Ballot, LogEntry } from '../src/paxos/types.js'
 import { DurableStore, STORAGE_MUTANTS, type StorageMutant } from '../src/storage/durable-store.js'
 import { createRandom } from '../src/testing/prng.js'
 import { SimulatedDisk } from '../src/testing/simulated-disk.js'
+import { soloGovernment, STORAGE_IDENTITY } from './support/storage.js'
 
 const DIRECTORY = '/sim/a'
-const identity = { islandName: 'isle', islandId: 'island-1', colleagueId: 'a' }
-const government: Government = {
-  islandId: 'island-1',
-  number: 1,
-  promise: '1/0',
-  majority: ['a'],
-  minority: [],
-  constituents: [],
-  naturalized: ['a'],
-  exiled: [],
-  properties: { a: {} },
-  arrived: { a: '1/0' },
-  submitters: {},
-}
+const identity = STORAGE_IDENTITY
+const government = soloGovernment()
 
 function value(position: number, round: number): LogEntry {
   return { type: 'value', submission: { from: 'a', seq: position, value: { position, round } } }

@@ -5,47 +5,24 @@
 // read; a binary record that does not read back is STORAGE_CORRUPT.
 
 import assert from 'node:assert/strict'
-import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { appendFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, test } from 'node:test'
+import { test } from 'node:test'
 import { isColleagueError } from '../src/index.js'
 import type { Accepted, Ballot, Government, LogEntry } from '../src/paxos/types.js'
-import { DurableStore, type StorageIdentity } from '../src/storage/durable-store.js'
+import { DurableStore } from '../src/storage/durable-store.js'
 import { decodeFlushPayload, encodeFlushRecord, FLUSH_BINARY, type FlushContents } from '../src/storage/flush-codec.js'
 import { decodeRecords, encodeJsonRecord, encodeRecord, RECORD_HEADER_BYTES, scanRecords, type ScanResult } from '../src/storage/records.js'
 import { createRandom, type Random } from '../src/testing/prng.js'
+import { soloGovernment, STORAGE_IDENTITY, temporaryDirectories } from './support/storage.js'
 
-const roots: string[] = []
-after(() => {
-  for (const root of roots) rmSync(root, { recursive: true, force: true })
-})
+const directory = temporaryDirectories('paxos-storage-format-')
 
-function directory(): string {
-  const root = mkdtempSync(join(tmpdir(), 'paxos-storage-format-'))
-  roots.push(root)
-  return join(root, 'data')
-}
-
-const identity: StorageIdentity = { islandName: 'isle', islandId: 'island-1', colleagueId: 'a' }
+const identity = STORAGE_IDENTITY
 const ballot = (round: number, id = 'a'): Ballot => ({ round, id })
 const text = (seq: number, from = 'a'): LogEntry => ({ type: 'value', submission: { from, seq, value: JSON.stringify({ put: `k${seq}`, v: 'x'.repeat(seq % 40) }) } })
 
-function government(): Government {
-  return {
-    islandId: 'island-1',
-    number: 1,
-    promise: '1/0',
-    majority: ['a'],
-    minority: [],
-    constituents: [],
-    naturalized: ['a'],
-    exiled: [],
-    properties: { a: { location: 'http://127.0.0.1:1' } },
-    arrived: { a: '1/0' },
-    submitters: {},
-  }
-}
+const government = (): Government => soloGovernment({ a: { location: 'http://127.0.0.1:1' } })
 
 /** Scans `data` through a buffer of `bufferBytes`, each read returning a random number of bytes (at least one). */
 function scanInPieces(data: Uint8Array, tailMayTear: boolean, bufferBytes: number, random: Random) {

@@ -4,41 +4,19 @@
 // leaves no snapshot behind.
 
 import assert from 'node:assert/strict'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { after, test } from 'node:test'
-import type { Ballot, Government, LogEntry } from '../src/paxos/types.js'
-import { DurableStore, type StorageIdentity } from '../src/storage/durable-store.js'
+import { readdirSync } from 'node:fs'
+import { test } from 'node:test'
+import type { Ballot, LogEntry } from '../src/paxos/types.js'
+import { DurableStore } from '../src/storage/durable-store.js'
 import { nodeFileSystem, type StorageFileSystem } from '../src/storage/file-system.js'
+import { soloGovernment, STORAGE_IDENTITY, temporaryDirectories } from './support/storage.js'
 
-const roots: string[] = []
-after(() => {
-  for (const root of roots) rmSync(root, { recursive: true, force: true })
-})
+const directory = temporaryDirectories('paxos-storage-snapshot-')
 
-function directory(): string {
-  const root = mkdtempSync(join(tmpdir(), 'paxos-storage-snapshot-'))
-  roots.push(root)
-  return join(root, 'data')
-}
-
-const identity: StorageIdentity = { islandName: 'isle', islandId: 'island-1', colleagueId: 'a' }
+const identity = STORAGE_IDENTITY
 const ballot: Ballot = { round: 1, id: 'a' }
 const text = (seq: number): LogEntry => ({ type: 'value', submission: { from: 'a', seq, value: JSON.stringify({ seq }) } })
-const government: Government = {
-  islandId: 'island-1',
-  number: 1,
-  promise: '1/0',
-  majority: ['a'],
-  minority: [],
-  constituents: [],
-  naturalized: ['a'],
-  exiled: [],
-  properties: { a: {} },
-  arrived: { a: '1/0' },
-  submitters: {},
-}
+const government = soloGovernment()
 
 /** The real disk, except that an asynchronous write waits until `release()` before it writes and syncs. */
 function heldDisk() {

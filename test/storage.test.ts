@@ -1,46 +1,23 @@
 import assert from 'node:assert/strict'
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { appendFileSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { after, test } from 'node:test'
+import { test } from 'node:test'
 import * as zlib from 'node:zlib'
 import { isColleagueError } from '../src/index.js'
 import type { Ballot, Government, LogEntry } from '../src/paxos/types.js'
 import { crc32, crc32Table } from '../src/storage/crc32.js'
-import { DurableStore, SEQ_RESERVE, type StorageIdentity } from '../src/storage/durable-store.js'
+import { DurableStore, SEQ_RESERVE } from '../src/storage/durable-store.js'
 import { decodeRecords, encodeJsonRecord } from '../src/storage/records.js'
+import { soloGovernment, STORAGE_IDENTITY, temporaryDirectories } from './support/storage.js'
 
-const roots: string[] = []
-after(() => {
-  for (const root of roots) rmSync(root, { recursive: true, force: true })
-})
+const directory = temporaryDirectories('paxos-storage-')
 
-function directory(): string {
-  const root = mkdtempSync(join(tmpdir(), 'paxos-storage-'))
-  roots.push(root)
-  return join(root, 'data')
-}
-
-const identity: StorageIdentity = { islandName: 'isle', islandId: 'island-1', colleagueId: 'a' }
+const identity = STORAGE_IDENTITY
 const ballot = (round: number): Ballot => ({ round, id: 'a' })
 const value = (seq: number): LogEntry => ({ type: 'value', submission: { from: 'a', seq, value: { n: seq } } })
 
-function government(): Government {
-  return {
-    islandId: 'island-1',
-    number: 1,
-    promise: '1/0',
-    majority: ['a'],
-    minority: [],
-    constituents: [],
-    naturalized: ['a'],
-    exiled: [],
-    properties: { a: { location: 'http://127.0.0.1:1' } },
-    arrived: { a: '1/0' },
-    submitters: {},
-  }
-}
+const government = (): Government => soloGovernment({ a: { location: 'http://127.0.0.1:1' } })
 
 function snapshotAt(position: number, state: unknown = { at: position }): Parameters<DurableStore['writeSnapshot']>[0] {
   return { position, government: government(), governmentPosition: 0, submitters: { a: [position] }, arrival: '1/0', state }
