@@ -226,29 +226,26 @@ export class Kibitzer<L extends Driven> {
    * and the answer is empty.
    */
   exchange(from: string, messages: readonly Message[]): Message[] {
+    return this.takeAndFlush(from, messages, from)
+  }
+
+  /**
+   * Takes a batch from `from` and flushes at once rather than one deferral
+   * later, returning what goes back to `answering` (see `flush`). A peer's
+   * answer to a send goes through here too (with no one to answer): the
+   * reply that completes a majority commits and applies before the replies
+   * of the rest of the peers, arriving in the same turn of the event loop,
+   * are even read. When a flush cannot run now the batch is taken as by
+   * `receive`.
+   */
+  private takeAndFlush(from: string, messages: readonly Message[], answering: string | null): Message[] {
     if (this.stopped) return []
     if (this.flushing) {
       this.receive(from, messages)
       return []
     }
     if (!this.take(from, messages)) return []
-    return this.flush(from)
-  }
-
-  /**
-   * A peer's answer to a send, flushed at once rather than one deferral
-   * later: the reply that completes a majority commits and applies before
-   * the replies of the rest of the peers, arriving in the same turn of the
-   * event loop, are even read. When a flush cannot run now it is taken as by
-   * `receive`.
-   */
-  private answered(from: string, messages: readonly Message[]): void {
-    if (this.stopped) return
-    if (this.flushing) {
-      this.receive(from, messages)
-      return
-    }
-    if (this.take(from, messages)) this.flush()
+    return this.flush(answering)
   }
 
   private onTick(): void {
@@ -385,7 +382,7 @@ export class Kibitzer<L extends Driven> {
     }
     sent.then((answer) => {
       // The peer's answer: its messages for this legislator, delivered like any batch from it.
-      if (answer !== undefined && answer.length > 0) this.answered(peer, answer)
+      if (answer !== undefined && answer.length > 0) this.takeAndFlush(peer, answer, null)
       settle()
     }, (error: unknown) => {
       this.stats.sendFailures++
