@@ -397,9 +397,6 @@ class ColleagueSimulation {
   #pendingLeaderFault = -1
   /** In the fault phase with faults on: durable mode may cut a member's power in the middle of a sync. */
   #faulting = false
-  /** The value `#onEntry` last handed to an application, and its JSON text. */
-  #lastEntry: unknown = undefined
-  #lastEntryText: string | undefined = undefined
 
   constructor(options: ColleagueSimulateOptions) {
     this.#options = options
@@ -411,7 +408,7 @@ class ColleagueSimulation {
     const globalRandom = this.#random.fork('globals')
     this.globals = { now: () => this.#scheduler.now, random: () => globalRandom.next() }
     this.#network.observer = { posted: (from, to, route, body) => this.#onPosted(from, to, route, body) }
-    this.#application = options.application ?? (() => counterApplication(this.#entryText))
+    this.#application = options.application ?? counterApplication
     this.#userApplication = options.application !== undefined
     this.#workload = options.workload ?? defaultWorkload
     this.#spare = new Set(options.spare ?? [])
@@ -861,8 +858,6 @@ class ColleagueSimulation {
     } catch (error) {
       valueText = `unserialisable: ${text(error)}`
     }
-    this.#lastEntry = entry.value
-    this.#lastEntryText = valueText
     const known = this.#log.get(entry.position)
     if (known === undefined) {
       this.#log.set(entry.position, { from: entry.from, text: valueText })
@@ -902,18 +897,6 @@ class ColleagueSimulation {
       })
     }
     done()
-  }
-
-  /**
-   * `JSON.stringify(value)`, taken from `#onEntry` when the value is the
-   * entry it just handed on (the call in between is synchronous, so the
-   * value cannot have changed).
-   */
-  readonly #entryText = (value: unknown): string | undefined => {
-    if (value === this.#lastEntry && this.#lastEntryText !== undefined && !this.#lastEntryText.startsWith('unserialisable')) {
-      return this.#lastEntryText === 'undefined' ? undefined : this.#lastEntryText
-    }
-    return JSON.stringify(value)
   }
 
   #onGovernment(government: Government): void {
@@ -1349,15 +1332,12 @@ function replacer(_key: string, value: unknown): unknown {
   return value
 }
 
-/**
- * The default application: a counter and a running hash of everything
- * applied. `textOf` is `JSON.stringify`, or the simulator's text of the same value.
- */
-function counterApplication(textOf: (value: unknown) => string | undefined): Application {
+/** The default application: a counter and a running hash of everything applied. */
+function counterApplication(): Application {
   let state = { count: 0, hash: 0 }
   return {
     entry: ({ value }) => {
-      const text = textOf(value) as string
+      const text = JSON.stringify(value)
       let hash = state.hash
       for (let index = 0; index < text.length; index++) hash = (Math.imul(hash, 31) + text.charCodeAt(index)) | 0
       state = { count: state.count + 1, hash }
