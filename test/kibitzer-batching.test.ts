@@ -182,6 +182,32 @@ test('a peer queue is bounded: the oldest messages are dropped', () => {
   assert.deepEqual(h.sends[0]?.[1], [ping(5), ping(6)])
 })
 
+test('a full queue keeps the newest messages in order across many drops and partial sends', async () => {
+  // Thousands of messages for a peer that does not answer: each new one drops
+  // the oldest, and what is sent afterwards is the newest ones, oldest first.
+  const h = harness({ peerQueueMax: 3000, sendBatchMax: 1100 })
+  h.kibitzer.act(() => undefined)
+  h.legislator.outbox = [envelope('a', -1)]
+  h.flush()
+  assert.equal(h.sends.length, 1, 'the first message is in flight')
+  for (let round = 0; round < 5; round++) {
+    h.kibitzer.act(() => undefined)
+    h.legislator.outbox = Array.from({ length: 1000 }, (_, n) => envelope('a', round * 1000 + n))
+    h.flush()
+  }
+  assert.equal(h.kibitzer.statistics.messagesDropped, 2000)
+  for (let turn = 0; turn < 4 && h.settle.length > 0; turn++) {
+    h.settle.shift()?.()
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  const sent = h.sends.slice(1).flatMap(([, messages]) => messages)
+  assert.deepEqual(
+    h.sends.slice(1).map(([, messages]) => messages.length),
+    [1100, 1100, 800],
+  )
+  assert.deepEqual(sent, Array.from({ length: 3000 }, (_, n) => ping(2000 + n)))
+})
+
 test('committed entries leave after ready() returned, in order', () => {
   const h = harness()
   const entry = (position: number): Committed => ({ position, promise: `1/${position}`, entry: { type: 'noop' }, apply: true })

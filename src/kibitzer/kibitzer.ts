@@ -82,8 +82,15 @@ export interface KibitzerStats {
   readonly messagesAnswered: number
 }
 
+/**
+ * The messages waiting for one peer, oldest first: those at `head` and after
+ * in `messages`. Taking from the front moves `head` instead of shifting the
+ * array, so that a peer that cannot keep up (its queue full, every new
+ * message dropping the oldest) costs O(1) per message, not O(queue).
+ */
 interface PeerQueue {
   messages: Message[]
+  head: number
   /** Sends to the peer not settled yet. */
   inFlight: number
   /** When the latest of them left (clock time). */
@@ -254,7 +261,7 @@ export class Kibitzer<L extends Driven> {
     this.scheduleFlush()
     if (this.sendStallMs === null) return
     for (const [peer, queue] of this.queues) {
-      if (queue.inFlight > 0 && queue.messages.length > 0 && !this.held.has(peer)) this.pump(peer)
+      if (queue.inFlight > 0 && queue.messages.length > queue.head && !this.held.has(peer)) this.pump(peer)
     }
   }
 
@@ -332,24 +339,26 @@ export class Kibitzer<L extends Driven> {
   /** The messages queued for `peer` that no send has taken yet, when all may go in an answer (none while a send is in flight, to keep their order). */
   private takeQueued(peer: string): Message[] {
     const queue = this.queues.get(peer)
-    if (queue === undefined || queue.inFlight > 0 || !queue.messages.every(this.answerable)) return []
+    if (queue === undefined || queue.inFlight > 0) return []
+    const { messages, head } = queue
+    for (let index = head; index < messages.length; index++) if (!this.answerable(messages[index] as Message)) return []
     this.queues.delete(peer)
     this.held.delete(peer)
-    return queue.messages
+    return head === 0 ? messages : messages.slice(head)
   }
 
   private enqueueFor(peer: string, message: Message): void {
     let queue = this.queues.get(peer)
     if (queue === undefined) {
-      queue = { messages: [], inFlight: 0, sentAt: 0 }
+      queue = { messages: [], head: 0, inFlight: 0, sentAt: 0 }
       this.queues.set(peer, queue)
     }
     queue.messages.push(message)
-    if (queue.messages.length > this.peerQueueMax) {
+    const excess = queue.messages.length - queue.head - this.peerQueueMax
+    if (excess > 0) {
       // A peer that cannot keep up loses its oldest messages; the legislator
       // resends what is still needed on later heartbeats.
-      const excess = queue.messages.length - this.peerQueueMax
-      queue.messages.splice(0, excess)
+      advance(queue, excess)
       this.stats.messagesDropped += excess
     }
   }
@@ -359,13 +368,14 @@ export class Kibitzer<L extends Driven> {
     const queue = this.queues.get(peer)
     if (queue === undefined || this.stopped) return
     if (queue.inFlight > 0 && !this.stalled(queue)) return
-    if (queue.messages.length === 0) {
+    if (queue.messages.length === queue.head) {
       if (queue.inFlight > 0) return
       this.queues.delete(peer)
       this.settleDrained()
       return
     }
-    const batch = queue.messages.splice(0, this.sendBatchMax)
+    const batch = queue.messages.slice(queue.head, queue.head + this.sendBatchMax)
+    advance(queue, batch.length)
     queue.inFlight++
     queue.sentAt = this.clock.now()
     this.stats.sends++
@@ -395,7 +405,7 @@ export class Kibitzer<L extends Driven> {
   private stalled(queue: PeerQueue): boolean {
     return (
       this.sendStallMs !== null &&
-      queue.messages.length > 0 &&
+      queue.messages.length > queue.head &&
       queue.inFlight < SENDS_IN_FLIGHT_MAX &&
       this.clock.now() - queue.sentAt >= this.sendStallMs
     )
@@ -409,5 +419,17 @@ export class Kibitzer<L extends Driven> {
       this.onFault(error)
       return undefined
     }
+  }
+}
+
+/** Drops `count` messages from the front of `queue`; the array is compacted once half of it is dead. */
+function advance(queue: PeerQueue, count: number): void {
+  queue.head += count
+  if (queue.head === queue.messages.length) {
+    queue.messages = []
+    queue.head = 0
+  } else if (queue.head >= 1024 && queue.head * 2 >= queue.messages.length) {
+    queue.messages = queue.messages.slice(queue.head)
+    queue.head = 0
   }
 }
