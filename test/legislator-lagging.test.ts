@@ -6,6 +6,9 @@
 // left. And a member no leader speaks to probes the parliaments of every
 // government it knows, those it accepted past its commit point too, so an
 // exile whose old government is all gone still reaches a member that tells it.
+// A candidate behind a promiser learns what the promise shows chosen (the
+// entries up to its commit point), so a government already chosen seats it
+// without the quorum of a parliament that is gone.
 
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
@@ -167,3 +170,77 @@ test('an exile whose old government is all gone probes the parliaments it accept
   assert.ok(probed.has('b'), `d probes b, named by the government it accepted: ${[...probed].join(',')}`)
   assert.equal(d.role, 'exiled', 'b tells d that it was exiled')
 })
+
+/**
+ * Governments 1 to 5, at positions 0 to 4: a founds, admits b to e, the five
+ * form a parliament (government 4, a leading), then a, leading alone, exiles
+ * b, d and e (government 5: a the whole parliament, c a constituent).
+ */
+function fiveThenOne(): { seated: Government; alone: Government } {
+  const none = { immigrate: new Map(), exile: new Set<string>(), submitters: {} }
+  const founded = bootstrapGovernment('island', 'a', properties('a'))
+  const everyone = new Set(['a', 'b', 'c', 'd', 'e'])
+  const admitted = nextGovernment(founded, {
+    ...none,
+    leader: 'a',
+    parliamentSize: 5,
+    live: everyone,
+    naturalize: new Set(),
+    immigrate: new Map(['b', 'c', 'd', 'e'].map((id) => [id, properties(id)])),
+  })
+  const naturalized = nextGovernment(admitted, { ...none, leader: 'a', parliamentSize: 5, live: everyone, naturalize: new Set(['b', 'c', 'd', 'e']) })
+  const seated = nextGovernment(naturalized, { ...none, leader: 'a', parliamentSize: 5, live: everyone, naturalize: new Set() })
+  const alone = nextGovernment(seated, {
+    ...none,
+    leader: 'a',
+    parliamentSize: 5,
+    live: new Set(['a', 'c']),
+    naturalize: new Set(),
+    exile: new Set(['b', 'd', 'e']),
+  })
+  assert.deepEqual([seated.majority.length + seated.minority.length, alone.majority, alone.minority, alone.constituents], [5, ['a'], [], ['c']])
+  return { seated, alone }
+}
+
+/** `candidate` stands (only its clock runs) and hears the promises of `voters`; the others are gone. */
+function stand(candidate: Legislator, voters: ReadonlyMap<string, Legislator>): Committed[] {
+  const committed: Committed[] = [...candidate.ready().committed]
+  for (const voter of voters.values()) voter.ready()
+  for (let ticks = 0; candidate.role !== 'candidate' && ticks < TICKS_MAX; ticks++) candidate.tick()
+  assert.equal(candidate.role, 'candidate')
+  for (let round = 0; round < PUMP_ROUNDS_MAX; round++) {
+    const ready = candidate.ready()
+    committed.push(...ready.committed)
+    if (ready.messages.length === 0) return committed
+    for (const { from, to, message } of ready.messages) {
+      const voter = voters.get(to)
+      if (voter === undefined) continue
+      voter.receive(from, message)
+      for (const reply of voter.ready().messages) if (reply.to === candidate.id) candidate.receive(reply.from, reply.message)
+    }
+    if (candidate.role !== 'candidate') {
+      committed.push(...candidate.ready().committed)
+      return committed
+    }
+  }
+  return assert.fail(`${candidate.id} did not settle within ${PUMP_ROUNDS_MAX} rounds`)
+}
+
+const GOVERNMENT_5: Ballot = { round: 2, id: 'a' }
+
+test('a candidate learns a government chosen since its restart from the promise of a member that holds it, and leads it alone', () => {
+  const { seated, alone } = fiveThenOne()
+  const chosen: Accepted = { position: 4, ballot: GOVERNMENT_5, entry: { type: 'government', government: alone } }
+  // a restarted from a snapshot at government 4 (its record of 5 chosen was lost); c applied government 5.
+  // b, d and e are gone: government 4's parliament has lost its quorum for good.
+  const a = restored('a', { promised: GOVERNMENT_5, position: 3, government: seated, governmentPosition: 3, accepted: [], commit: 3 })
+  const c = restored('c', { promised: GOVERNMENT_5, position: 3, government: seated, governmentPosition: 3, accepted: [chosen], commit: 4 })
+  const committed = stand(a, new Map([['c', c]]))
+  assert.deepEqual(governments(committed), [[4, 5], [5, 6]], 'a learned government 5 from the promise of c, then chose its own')
+  assert.equal(a.role, 'leader', 'government 5 seats a alone: it needs no other promise')
+})
+
+/** [position, number] of each government in `committed`. */
+function governments(committed: readonly Committed[]): [number, number][] {
+  return committed.flatMap((item) => (item.entry.type === 'government' ? [[item.position, item.entry.government.number] as [number, number]] : []))
+}

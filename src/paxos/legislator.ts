@@ -757,7 +757,31 @@ export class Legislator {
   #receivePromise(candidate: Candidate, from: string, message: MessageOf<'promise'>): void {
     if (this.#rules.compare(message.ballot, candidate.ballot) !== 0) return
     candidate.promises.set(from, { accepted: message.accepted, commit: message.commit, from: message.from })
+    if (message.commit > this.#log.commit && !this.#learnChosen(message)) return
     this.#evaluateCandidacy(candidate)
+  }
+
+  /**
+   * A candidate behind a promiser learns what the promise shows chosen: the
+   * entries it holds at or below its commit point (every position a member
+   * output holds the chosen entry until trimmed). A candidate restarted from its storage behind the others may need exactly
+   * that: a government chosen since, whose parliament (perhaps this
+   * candidate alone) now decides, while the parliament before it has lost
+   * its quorum for good. Returns whether it still stands: what it learned
+   * may seat it out of the parliament, or exile it.
+   */
+  #learnChosen(message: MessageOf<'promise'>): boolean {
+    for (const item of message.accepted) {
+      if (item.position > this.#log.commit && item.position <= message.commit) this.#log.store(item.position, item.ballot, item.entry, true)
+    }
+    this.#advanceCommit(this.#log.commit, this.#log.promised)
+    const government = this.#government
+    if (this.#state.role !== 'candidate') return false
+    if (government !== null && !isParliament(government, this.id)) {
+      this.#stepDown()
+      return false
+    }
+    return true
   }
 
   /**

@@ -130,6 +130,16 @@ export const DURABLE_FIXED_BUGS: ReadonlyArray<{ readonly seed: number; readonly
       'its accepts had left; m4\'s acknowledged enqueue there was lost. Every message of a flush now leaves after ' +
       'its persist',
   },
+  {
+    seed: 882,
+    durable: {},
+    bug:
+      'liveness: m1, the one voter of government 13, restarted from its storage under government 12 (its record ' +
+      'of 13 chosen was lost with the island) and stood; government 12\'s five-seat parliament had three exiles, ' +
+      'and m4, which applied government 13, promised with it at position 74 and its commit past it, but the ' +
+      'candidate used only the accepted entries of promises and never learned it chosen. A candidate now learns ' +
+      'what a promise shows chosen, and government 13 seats it alone',
+  },
 ]
 
 /** Tests for seeds `first` to `last` (scaled), in blocks. */
