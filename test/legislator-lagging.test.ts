@@ -7,8 +7,9 @@
 // government it knows, those it accepted past its commit point too, so an
 // exile whose old government is all gone still reaches a member that tells it.
 // A candidate behind a promiser learns what the promise shows chosen (the
-// entries up to its commit point), so a government already chosen seats it
-// without the quorum of a parliament that is gone.
+// entries up to its commit point, and the government it applied even where it
+// trimmed it), so a government already chosen seats it without the quorum of
+// a parliament that is gone.
 
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
@@ -244,3 +245,33 @@ test('a candidate learns a government chosen since its restart from the promise 
 function governments(committed: readonly Committed[]): [number, number][] {
   return committed.flatMap((item) => (item.entry.type === 'government' ? [[item.position, item.entry.government.number] as [number, number]] : []))
 }
+
+test('a candidate learns the government a promiser applied and trimmed, when it is the next position it lacks', () => {
+  const { seated, alone } = fiveThenOne()
+  // As above, but c's snapshot is at position 4: it trimmed government 5 and knows it only as the government it applied.
+  // a had accepted it (it proposed it) and never learned it chosen.
+  const a = restored('a', {
+    promised: GOVERNMENT_5,
+    position: 3,
+    government: seated,
+    governmentPosition: 3,
+    accepted: [{ position: 4, ballot: GOVERNMENT_5, entry: { type: 'government', government: alone } }],
+    commit: 3,
+  })
+  const c = restored('c', { promised: GOVERNMENT_5, position: 4, government: alone, governmentPosition: 4, accepted: [], commit: 4 })
+  const committed = stand(a, new Map([['c', c]]))
+  assert.deepEqual(governments(committed), [[4, 5], [5, 6]], 'c\'s promise carries the government it applied at position 4')
+  assert.equal(a.role, 'leader')
+})
+
+test('a promise carries the government its acceptor applied only where the candidate lacks it and the acceptor trimmed it', () => {
+  const { alone } = fiveThenOne()
+  const c = restored('c', { promised: GOVERNMENT_5, position: 4, government: alone, governmentPosition: 4, accepted: [], commit: 4 })
+  c.ready()
+  const promises = (from: number): unknown[] => {
+    c.receive('a', { type: 'prepare', ballot: { round: 3 + from, id: 'a' }, from })
+    return c.ready().messages.map(({ message }) => (message.type === 'promise' ? message.government?.position ?? null : message.type))
+  }
+  assert.deepEqual(promises(4), [4], 'the candidate asks from 4: c trimmed it, and tells the government there')
+  assert.deepEqual(promises(5), [null], 'the candidate holds position 4 already')
+})

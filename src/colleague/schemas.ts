@@ -57,7 +57,14 @@ function messageSchema<V extends TSchema>(value: V) {
   const AcceptedList = Type.Array(Accepted, { maxItems: ENTRIES_PER_MESSAGE_MAX })
   return Type.Union([
     Type.Object({ type: Type.Literal('prepare'), ballot: Ballot, from: Position }),
-    Type.Object({ type: Type.Literal('promise'), ballot: Ballot, accepted: AcceptedList, commit: Position, from: Position }),
+    Type.Object({
+      type: Type.Literal('promise'),
+      ballot: Ballot,
+      accepted: AcceptedList,
+      commit: Position,
+      from: Position,
+      government: Type.Optional(Type.Object({ position: Count, government: Government })),
+    }),
     Type.Object({
       type: Type.Literal('accept'),
       ballot: Ballot,

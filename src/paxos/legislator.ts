@@ -745,12 +745,17 @@ export class Legislator {
     // Positions this member trimmed are chosen and forgotten: it promises on
     // the rest, and the candidate counts it only where that is complete.
     const first = Math.max(message.from, this.#log.trim + 1)
+    const position = this.#governmentPosition
+    const government = this.#government
+    // The government it applied, when the candidate asks for it and it was trimmed here.
+    const trimmedGovernment = government !== null && position >= message.from && position < first ? { government: { position, government } } : {}
     this.#send(from, {
       type: 'promise',
       ballot: message.ballot,
       accepted: this.#log.acceptedFrom(first),
       commit: this.#log.commit,
       from: first,
+      ...trimmedGovernment,
     })
   }
 
@@ -764,7 +769,9 @@ export class Legislator {
   /**
    * A candidate behind a promiser learns what the promise shows chosen: the
    * entries it holds at or below its commit point (every position a member
-   * output holds the chosen entry until trimmed). A candidate restarted from its storage behind the others may need exactly
+   * output holds the chosen entry until trimmed), and the government it
+   * applied, at its position, which it holds even where it trimmed. A
+   * candidate restarted from its storage behind the others may need exactly
    * that: a government chosen since, whose parliament (perhaps this
    * candidate alone) now decides, while the parliament before it has lost
    * its quorum for good. Returns whether it still stands: what it learned
@@ -775,6 +782,14 @@ export class Legislator {
       if (item.position > this.#log.commit && item.position <= message.commit) this.#log.store(item.position, item.ballot, item.entry, true)
     }
     this.#advanceCommit(this.#log.commit, this.#log.promised)
+    // Only where it is output at once. Its ballot is not known: it is held
+    // under this candidate's, at or above the one that chose it (whoever
+    // knows a position chosen has promised that ballot or a later one).
+    const applied = message.government
+    if (applied !== undefined && applied.position === this.#log.commit + 1 && applied.position <= message.commit) {
+      this.#log.store(applied.position, message.ballot, { type: 'government', government: applied.government }, true)
+      this.#advanceCommit(this.#log.commit, this.#log.promised)
+    }
     const government = this.#government
     if (this.#state.role !== 'candidate') return false
     if (government !== null && !isParliament(government, this.id)) {

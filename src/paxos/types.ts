@@ -103,6 +103,12 @@ export type Message =
       readonly accepted: readonly Accepted[]
       readonly commit: number
       readonly from: number
+      /**
+       * The government the acceptor applied, and its position, when that is
+       * at or after the prepare's `from` but trimmed (before this `from`):
+       * it is chosen, and a candidate right behind it learns it there.
+       */
+      readonly government?: { readonly position: number; readonly government: Government }
     }
   /**
    * Phase 2a plus heartbeat: new `entries` under `ballot`, the leader's

@@ -76,6 +76,10 @@ export function isAccepted(value: unknown): value is Accepted {
   return isObject(value) && isPosition(value['position']) && isBallot(value['ballot']) && isLogEntry(value['entry'])
 }
 
+function isPositionedGovernment(value: unknown): boolean {
+  return isObject(value) && isPosition(value['position']) && isGovernment(value['government'])
+}
+
 export function isRange(value: unknown): value is PositionRange {
   return isObject(value) && isPosition(value['from']) && isPosition(value['to']) && (value['from'] as number) <= (value['to'] as number)
 }
@@ -94,7 +98,8 @@ export function isMessage(value: unknown): value is Message {
         isBallot(message['ballot']) &&
         every(message['accepted'], isAccepted) &&
         Number.isSafeInteger(message['commit']) &&
-        Number.isSafeInteger(message['from'])
+        Number.isSafeInteger(message['from']) &&
+        (message['government'] === undefined || isPositionedGovernment(message['government']))
       )
     case 'accept':
       return (

@@ -140,6 +140,26 @@ export const DURABLE_FIXED_BUGS: ReadonlyArray<{ readonly seed: number; readonly
       'candidate used only the accepted entries of promises and never learned it chosen. A candidate now learns ' +
       'what a promise shows chosen, and government 13 seats it alone',
   },
+  {
+    seed: 1158,
+    durable: {},
+    bug:
+      'liveness: m4, the one voter of government 14, restarted from its storage under government 13 (its commit ' +
+      'of 14 was lost with the island); m1, its constituent and a voter of government 13, had trimmed position ' +
+      '114 (government 14) with its snapshot, so its promise did not count there, and government 13\'s third ' +
+      'voter was exiled: m4 campaigned forever. Since a candidate learns what its promises show chosen, this seed ' +
+      'takes another course before that point; seed 3276 (power cuts in mid-sync at 0.01) still met it',
+  },
+  {
+    seed: 3276,
+    durable: { powerCutsInSync: 0.01 },
+    bug:
+      'liveness: m2, the one voter of government 9, restarted from its storage under government 8 (its commit of ' +
+      '9 lost with the island); m1, its constituent and a voter of government 8, had trimmed position 70 ' +
+      '(government 9) with its snapshot, and government 8\'s third voter was exiled: m2 campaigned forever. A ' +
+      'promise now carries the government its acceptor applied where the candidate asks for it and the acceptor ' +
+      'trimmed it, and the candidate right behind it learns it',
+  },
 ]
 
 /** Tests for seeds `first` to `last` (scaled), in blocks. */
