@@ -145,6 +145,8 @@ const DEFAULTS = {
 
 /** Pings without an answer before a candidate asks again, or a leader sends a round again. */
 const RESEND_PINGS = 2
+/** A member heard from nothing since the leader began sending it what it lacks is sent it all again only this many pings later. */
+export const CATCH_UP_SILENT_PINGS = 8
 
 /**
  * The Multi-Paxos state machine of one colleague. Synchronous and
@@ -1104,9 +1106,22 @@ export class Legislator {
     const progress = this.#progressOf(leader, id)
     const commit = this.#log.commit
     if (progress.pingCommit !== null && progress.pingCommit === progress.commit && progress.commit < commit) {
-      progress.catchingUp = true
+      if (!progress.catchingUp) {
+        progress.catchingUp = true
+        progress.catchUpTick = this.#now
+      }
       // Send onwards from where the last batch ended; start over once all was sent (some was lost).
-      if (progress.chosenSentTo >= commit || progress.chosenSentTo < progress.commit) progress.chosenSentTo = progress.commit
+      // A member heard from nothing since the last start (down, cut off) is not sent the whole
+      // range again at every ping: only once it answers, or CATCH_UP_SILENT_PINGS later.
+      if (progress.chosenSentTo < progress.commit) {
+        progress.chosenSentTo = progress.commit
+      } else if (
+        progress.chosenSentTo >= commit &&
+        (progress.heardTick > progress.catchUpTick || this.#now - progress.catchUpTick >= CATCH_UP_SILENT_PINGS * this.#pingTicks)
+      ) {
+        progress.chosenSentTo = progress.commit
+        progress.catchUpTick = this.#now
+      }
     }
     progress.pingCommit = progress.commit
     this.#send(id, this.#acceptMessage(leader, id, []))

@@ -26,6 +26,8 @@ export interface Progress {
   pingCommit: number | null
   catchingUp: boolean
   chosenSentTo: number
+  /** When the leader last began sending it what it lacks from its commit point; -1 before. */
+  catchUpTick: number
 }
 
 /**
@@ -41,6 +43,7 @@ export function newProgress(commit: number, newcomer: boolean, now: number): Pro
     pingCommit: newcomer ? commit : null,
     catchingUp: newcomer,
     chosenSentTo: commit,
+    catchUpTick: -1,
   }
 }
 

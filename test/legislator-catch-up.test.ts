@@ -1,0 +1,121 @@
+// A leader sends a member that stopped advancing the chosen entries it
+// lacks, with its pings. When all was sent and the member is still behind,
+// some was lost and the leader starts over: at the next ping once the member
+// was heard since the last start, else only every CATCH_UP_SILENT_PINGS
+// pings. A member that answers nothing (down, or cut off) is not sent the
+// whole range again at every ping, which for a dead member cost the leader
+// up to `chosenMax` entries built and encoded every ping until it was exiled.
+
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { bootstrapGovernment, nextGovernment } from '../src/paxos/government.js'
+import { CATCH_UP_SILENT_PINGS, Legislator } from '../src/paxos/legislator.js'
+import type { Accepted, Ballot, Envelope, Government, LegislatorRestore } from '../src/paxos/types.js'
+
+const TICKS_MAX = 100
+/** Three silent periods' worth of pings (the default legislator pings every tick). */
+const PINGS = 3 * CATCH_UP_SILENT_PINGS
+
+function properties(id: string): { location: string } {
+  return { location: `http://${id}` }
+}
+
+/** a founds, admits b and c, and the three form a parliament (a and b the majority). */
+function parliamentOfThree(): Government {
+  const none = { immigrate: new Map(), exile: new Set<string>(), submitters: {} }
+  const founded = bootstrapGovernment('island', 'a', properties('a'))
+  const live = new Set(['a', 'b', 'c'])
+  const admitted = nextGovernment(founded, {
+    ...none,
+    leader: 'a',
+    parliamentSize: 3,
+    live,
+    naturalize: new Set(),
+    immigrate: new Map([['b', properties('b')], ['c', properties('c')]]),
+  })
+  const naturalized = nextGovernment(admitted, { ...none, leader: 'a', parliamentSize: 3, live, naturalize: new Set(['b', 'c']) })
+  return nextGovernment(naturalized, { ...none, leader: 'a', parliamentSize: 3, live, naturalize: new Set() })
+}
+
+/** The leader exiles a silent member only after `EXILE_TICKS`, well past the pings these tests look at. */
+const EXILE_TICKS = 1000
+
+function restored(id: string, restore: Omit<LegislatorRestore, 'submitters' | 'arrival' | 'seq'>): Legislator {
+  return new Legislator({ id, random: () => 0.5, exileTicks: EXILE_TICKS, restore: { ...restore, submitters: {}, arrival: null, seq: 0 } })
+}
+
+const OLD: Ballot = { round: 2, id: 'a' }
+
+/** Positions 4 to 9: values of a, accepted under `OLD`. */
+function values(): Accepted[] {
+  const accepted: Accepted[] = []
+  for (let position = 4; position <= 9; position++) {
+    accepted.push({ position, ballot: OLD, entry: { type: 'value', submission: { from: 'a', seq: position - 3, value: position } } })
+  }
+  return accepted
+}
+
+/** a leads with c's vote; both hold 4 to 9 chosen, b (which hears nothing yet) lacks them. */
+function island(): { a: Legislator; b: Legislator; c: Legislator } {
+  const government = parliamentOfThree()
+  const a = restored('a', { promised: OLD, position: 3, government, governmentPosition: 3, accepted: values(), commit: 9 })
+  const b = restored('b', { promised: OLD, position: 3, government, governmentPosition: 3, accepted: [], commit: 3 })
+  const c = restored('c', { promised: OLD, position: 3, government, governmentPosition: 3, accepted: values(), commit: 9 })
+  for (let ticks = 0; a.role !== 'leader' && ticks < TICKS_MAX; ticks++) {
+    a.tick()
+    for (let turn = 0; turn < 4; turn++) {
+      for (const { from, to, message } of a.ready().messages) if (to === 'c') c.receive(from, message)
+      for (const { from, to, message } of c.ready().messages) if (to === 'a') a.receive(from, message)
+    }
+  }
+  assert.equal(a.role, 'leader', 'a leads with c')
+  return { a, b, c }
+}
+
+/** Ticks a for `pings` pings, c answering and b hearing nothing; returns what a sent b. */
+function pingsToB(a: Legislator, c: Legislator, pings: number): Envelope[] {
+  const toB: Envelope[] = []
+  for (let ping = 0; ping < pings; ping++) {
+    a.tick()
+    for (const envelope of a.ready().messages) {
+      if (envelope.to === 'b') toB.push(envelope)
+      else if (envelope.to === 'c') c.receive(envelope.from, envelope.message)
+    }
+    for (const { from, to, message } of c.ready().messages) if (to === 'a') a.receive(from, message)
+  }
+  return toB
+}
+
+function chosenPositions(envelopes: readonly Envelope[]): number[][] {
+  return envelopes
+    .map(({ message }) => (message.type === 'accept' ? message.chosen.map((item) => item.position) : []))
+    .filter((positions) => positions.length > 0)
+}
+
+test('a member that answers nothing is sent what it lacks once every CATCH_UP_SILENT_PINGS pings, not at every ping', () => {
+  const { a, c } = island()
+  const sent = chosenPositions(pingsToB(a, c, PINGS))
+  assert.equal(sent.length, PINGS / CATCH_UP_SILENT_PINGS, `catch-ups in ${PINGS} pings to a silent member: ${JSON.stringify(sent)}`)
+  for (const positions of sent) assert.deepEqual(positions.slice(0, 6), [4, 5, 6, 7, 8, 9])
+})
+
+test('once the member answers, the leader starts over at the next ping and the member catches up', () => {
+  const { a, b, c } = island()
+  const silent = pingsToB(a, c, PINGS)
+  const starts = silent.map(({ message }) => message.type === 'accept' && message.chosen.length > 0)
+  const sinceStart = silent.length - 1 - starts.lastIndexOf(true)
+  assert.ok(sinceStart + 1 < CATCH_UP_SILENT_PINGS, `the next ping is not one of the silent member's periodic ones (${sinceStart})`)
+  // b wakes: it takes the latest ping (no chosen entries in it) and answers.
+  const latest = silent.at(-1) as Envelope
+  assert.equal(starts.at(-1), false)
+  b.receive(latest.from, latest.message)
+  const answers = b.ready().messages.filter((envelope) => envelope.to === 'a')
+  assert.ok(answers.length > 0, 'b answers the ping')
+  for (const { from, message } of answers) a.receive(from, message)
+  // Having heard b, a sends it what it lacks with the next ping, and b learns 4 to 9 chosen.
+  const next = pingsToB(a, c, 1)
+  assert.ok(chosenPositions(next).length > 0, 'the next ping carries what b lacks')
+  for (const { from, message } of next) b.receive(from, message)
+  b.ready()
+  assert.ok(b.commit >= 9, `b learned 4 to 9 chosen (commit ${b.commit})`)
+})
