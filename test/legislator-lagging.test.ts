@@ -6,6 +6,8 @@
 // left. And a member no leader speaks to probes the parliaments of every
 // government it knows, those it accepted past its commit point too, so an
 // exile whose old government is all gone still reaches a member that tells it.
+// When every member an exile knows is gone, the leader's periodic notice to
+// the exiles it remembers (durable mode) still reaches it.
 // A candidate behind a promiser learns what the promise shows chosen (the
 // entries up to its commit point, and the government it applied even where it
 // trimmed it), so a government already chosen seats it without the quorum of
@@ -274,4 +276,52 @@ test('a promise carries the government its acceptor applied only where the candi
   }
   assert.deepEqual(promises(4), [4], 'the candidate asks from 4: c trimmed it, and tells the government there')
   assert.deepEqual(promises(5), [null], 'the candidate holds position 4 already')
+})
+
+test('an exile that knows no living member learns it was exiled from the leader\'s notice to the exiles it remembers', () => {
+  const none = { immigrate: new Map(), naturalize: new Set<string>(), submitters: {} }
+  const founded = bootstrapGovernment('island', 'a', properties('a'))
+  // a admits b and d; then a is gone and b leads; then b exiles d (it was down).
+  const admitted = nextGovernment(founded, {
+    ...none,
+    leader: 'a',
+    parliamentSize: 1,
+    live: new Set(['a']),
+    exile: new Set(),
+    immigrate: new Map([['b', properties('b')], ['d', properties('d')]]),
+  })
+  const handedOn = nextGovernment(
+    { ...admitted, naturalized: ['a', 'b', 'd'] },
+    { ...none, leader: 'b', parliamentSize: 1, live: new Set(['b']), exile: new Set(['a']) },
+  )
+  const exiled = nextGovernment(handedOn, { ...none, leader: 'b', parliamentSize: 1, live: new Set(['b']), exile: new Set(['d']) })
+  assert.deepEqual(exiled.properties['d'], properties('d'), 'the government remembers where its exile was')
+  const run = (exileNoticeTicks: number): { d: Legislator; told: boolean } => {
+    // d restarts from a snapshot at government 2: it knows only a (gone) and b as a constituent it never asks.
+    const d = restored('d', { promised: { round: 2, id: 'b' }, position: 1, government: admitted, governmentPosition: 1, accepted: [], commit: 1 })
+    const b = new Legislator({
+      id: 'b',
+      random: () => 0.5,
+      exileNoticeTicks,
+      restore: { promised: { round: 2, id: 'b' }, position: 3, government: exiled, governmentPosition: 3, accepted: [], commit: 3, submitters: {}, arrival: null, seq: 0 },
+    })
+    d.ready()
+    b.ready()
+    let told = false
+    for (let tick = 0; tick < TICKS_MAX && d.role !== 'exiled'; tick++) {
+      b.tick()
+      d.tick()
+      for (const { from, to, message } of b.ready().messages) {
+        if (to !== 'd') continue
+        told = true
+        d.receive(from, message)
+      }
+      d.ready() // d asks a (gone) and nobody else
+    }
+    return { d, told }
+  }
+  assert.notEqual(run(0).d.role, 'exiled', 'without the notice (memory mode) nothing reaches d')
+  const { d, told } = run(10)
+  assert.ok(told, 'the leader sends its notice to d, at the location its government remembers')
+  assert.equal(d.role, 'exiled', 'd learns it was exiled')
 })

@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { systemClock, type Clock } from '../kibitzer/clock.js'
 import { Kibitzer } from '../kibitzer/kibitzer.js'
-import { electionJitterTicks, tickSchedule } from '../kibitzer/tick-schedule.js'
+import { electionJitterTicks, tickSchedule, type TickSchedule } from '../kibitzer/tick-schedule.js'
 import { isMember, isParliament, membersOf } from '../paxos/government.js'
 import { BARRIER_TEXT, isBarrier } from './barrier.js'
 import { Legislator } from '../paxos/legislator.js'
@@ -183,9 +183,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
       pingTicks: schedule.pingTicks,
       timeoutTicks: schedule.timeoutTicks,
       electionJitterTicks: electionJitterTicks(schedule),
-      ...(options.storage !== undefined && {
-        exileTicks: Math.max(2 * schedule.timeoutTicks, Math.ceil((options.storage.exileMs ?? DURABLE_EXILE_MS) / schedule.tickMs)),
-      }),
+      ...(options.storage !== undefined && durableExile(schedule, options.storage.exileMs ?? DURABLE_EXILE_MS)),
       ...(options.parliamentSize !== undefined && { parliamentSize: options.parliamentSize }),
       ...(restore !== null && { restore }),
     })
@@ -963,4 +961,14 @@ function isAnswerable(message: Message): boolean {
 
 function isThenable(value: unknown): value is PromiseLike<void> {
   return typeof (value as PromiseLike<void> | null)?.then === 'function'
+}
+
+/**
+ * Durable mode: a member is exiled after `exileMs` of silence (it is expected
+ * back), and the leader tells the exiles it remembers that they were, as
+ * often: one exiled while it was down may know no living member.
+ */
+function durableExile(schedule: TickSchedule, exileMs: number): { exileTicks: number; exileNoticeTicks: number } {
+  const exileTicks = Math.max(2 * schedule.timeoutTicks, Math.ceil(exileMs / schedule.tickMs))
+  return { exileTicks, exileNoticeTicks: exileTicks }
 }

@@ -44,6 +44,14 @@ export interface LegislatorOptions {
   /** Silence after which the leader exiles a member. */
   readonly exileTicks?: number
   /**
+   * Durable mode: every this many ticks a leader tells each exile its
+   * government remembers, with its properties, that it was exiled. One
+   * exiled while it was down may come back under a government whose members
+   * are all exiled or gone, and no other member would ever hear from it.
+   * Default 0: never (in memory mode an exile never comes back as itself).
+   */
+  readonly exileNoticeTicks?: number
+  /**
    * Election backoff: a member that hears no leader for `timeoutTicks`
    * stands after a further random 0 to `electionJitterTicks - 1` ticks,
    * drawn anew each time. Default `2 * timeoutTicks`.
@@ -168,6 +176,7 @@ export class Legislator {
   readonly #pingTicks: number
   readonly #timeoutTicks: number
   readonly #exileTicks: number
+  readonly #exileNoticeTicks: number
   readonly #electionJitterTicks: number
   readonly #batchEntriesMax: number
   readonly #inflightMax: number
@@ -194,6 +203,7 @@ export class Legislator {
   readonly #pending = new Map<number, unknown>()
   #forwardTick = 0
   #probeTick = 0
+  #exileNoticeTick = 0
   /** Senders already told this tick that they were exiled. */
   readonly #toldExiled = new Set<string>()
   #membershipTick = 0
@@ -214,6 +224,7 @@ export class Legislator {
     this.#pingTicks = options.pingTicks ?? DEFAULTS.pingTicks
     this.#timeoutTicks = options.timeoutTicks ?? DEFAULTS.timeoutTicks
     this.#exileTicks = options.exileTicks ?? this.#timeoutTicks * 2
+    this.#exileNoticeTicks = options.exileNoticeTicks ?? 0
     this.#electionJitterTicks = options.electionJitterTicks ?? this.#timeoutTicks * 2
     this.#batchEntriesMax = options.batchEntriesMax ?? DEFAULTS.batchEntriesMax
     this.#inflightMax = options.inflightMax ?? DEFAULTS.inflightMax
@@ -657,6 +668,14 @@ export class Legislator {
       // It needs entries this leader never held (it arrived later): only a fresh start helps.
       if (progress.answered && progress.commit < this.#log.trim) leader.exile.add(id)
     }
+    this.#noticeExiles(government)
+  }
+
+  /** Every `exileNoticeTicks`, tells the exiles this government remembers (and can reach) that they were exiled. */
+  #noticeExiles(government: Government): void {
+    if (this.#exileNoticeTicks <= 0 || this.#now - this.#exileNoticeTick < this.#exileNoticeTicks) return
+    this.#exileNoticeTick = this.#now
+    for (const id of government.exiled) if (id !== this.id && government.properties[id] !== undefined) this.#tellExiled(id)
   }
 
   #onCandidateTick(candidate: Candidate): void {

@@ -160,6 +160,15 @@ export const DURABLE_FIXED_BUGS: ReadonlyArray<{ readonly seed: number; readonly
       'promise now carries the government its acceptor applied where the candidate asks for it and the acceptor ' +
       'trimmed it, and the candidate right behind it learns it',
   },
+  {
+    seed: 3588,
+    durable: {},
+    bug:
+      'liveness: m1, exiled while it was down, came back under government 4 (m1, m2, m3) and did not reach m2 or ' +
+      'm3 before they were exiled in turn; the one living member, m4, was named by no government m1 knew, so ' +
+      'nobody told it, and it stood forever with its enqueues pending. In durable mode the leader now tells the ' +
+      'exiles its government remembers that they were, every exile timeout',
+  },
 ]
 
 /** Tests for seeds `first` to `last` (scaled), in blocks. */
