@@ -73,9 +73,19 @@ export class Immigration {
     const body: JoinBody = { islandName: host.islandName, id: host.colleagueId, properties: { location } }
     // The first request has no repeat: it gets the rest of the join's time, not
     // one peer timeout, so that a busy member's slow answer is not a failed join.
-    const parsed = await this.requestImmigration(url, body, true, Math.max(1, deadline - host.clock.now()))
-    onIslandId(parsed.islandId)
-    host.logger.info({ url, islandId: parsed.islandId }, 'immigration requested')
+    // Its answer may be lost after the request went through: once the island
+    // has admitted this colleague meanwhile, the join goes on, as a member
+    // that may already vote, or lead.
+    const parsed = await this.requestImmigration(url, body, false, Math.max(1, deadline - host.clock.now())).catch((error: unknown) => {
+      if (host.legislator.arrival !== null) return null
+      throw isColleagueError(error) ? host.abandonJoin(error) : error
+    })
+    if (parsed === null) {
+      host.logger.info({ url }, 'immigration request failed after this colleague was admitted; the join goes on')
+    } else {
+      onIslandId(parsed.islandId)
+      host.logger.info({ url, islandId: parsed.islandId }, 'immigration requested')
+    }
     // Admission is idempotent, and a request forwarded to a leader that died
     // (or to none, mid-election) is lost: ask again every timeout until the
     // arrival government names this colleague.

@@ -169,6 +169,15 @@ export const DURABLE_FIXED_BUGS: ReadonlyArray<{ readonly seed: number; readonly
       'nobody told it, and it stood forever with its enqueues pending. In durable mode the leader now tells the ' +
       'exiles its government remembers that they were, every exile timeout',
   },
+  {
+    seed: 5209,
+    durable: {},
+    bug:
+      'liveness: the answer to m5\'s first join request was lost after m2 had passed it on and the island had ' +
+      'admitted m5; m5 was naturalized, voted and came to lead government 13 alone, and then its join() rejected ' +
+      'with JOIN_FAILED when that request timed out, so its supervisor stopped the island\'s one voter. A join ' +
+      'whose first request fails after the island admitted the colleague now goes on',
+  },
 ]
 
 /** Tests for seeds `first` to `last` (scaled), in blocks. */
