@@ -8,57 +8,20 @@
 
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { bootstrapGovernment, nextGovernment } from '../src/paxos/government.js'
-import { CATCH_UP_SILENT_PINGS, Legislator } from '../src/paxos/legislator.js'
-import type { Accepted, Ballot, Envelope, Government, LegislatorRestore } from '../src/paxos/types.js'
+import { CATCH_UP_SILENT_PINGS, type Legislator } from '../src/paxos/legislator.js'
+import type { Envelope } from '../src/paxos/types.js'
+import { OLD, parliamentOfThree, restored, values } from './support/legislators.js'
 
 const TICKS_MAX = 100
 /** Three silent periods' worth of pings (the default legislator pings every tick). */
 const PINGS = 3 * CATCH_UP_SILENT_PINGS
-
-function properties(id: string): { location: string } {
-  return { location: `http://${id}` }
-}
-
-/** a founds, admits b and c, and the three form a parliament (a and b the majority). */
-function parliamentOfThree(): Government {
-  const none = { immigrate: new Map(), exile: new Set<string>(), submitters: {} }
-  const founded = bootstrapGovernment('island', 'a', properties('a'))
-  const live = new Set(['a', 'b', 'c'])
-  const admitted = nextGovernment(founded, {
-    ...none,
-    leader: 'a',
-    parliamentSize: 3,
-    live,
-    naturalize: new Set(),
-    immigrate: new Map([['b', properties('b')], ['c', properties('c')]]),
-  })
-  const naturalized = nextGovernment(admitted, { ...none, leader: 'a', parliamentSize: 3, live, naturalize: new Set(['b', 'c']) })
-  return nextGovernment(naturalized, { ...none, leader: 'a', parliamentSize: 3, live, naturalize: new Set() })
-}
-
-/** The leader exiles a silent member only after `EXILE_TICKS`, well past the pings these tests look at. */
+/** The leader exiles a silent member only after this many ticks, well past the pings these tests look at. */
 const EXILE_TICKS = 1000
-
-function restored(id: string, restore: Omit<LegislatorRestore, 'submitters' | 'arrival' | 'seq'>): Legislator {
-  return new Legislator({ id, random: () => 0.5, exileTicks: EXILE_TICKS, restore: { ...restore, submitters: {}, arrival: null, seq: 0 } })
-}
-
-const OLD: Ballot = { round: 2, id: 'a' }
-
-/** Positions 4 to 9: values of a, accepted under `OLD`. */
-function values(): Accepted[] {
-  const accepted: Accepted[] = []
-  for (let position = 4; position <= 9; position++) {
-    accepted.push({ position, ballot: OLD, entry: { type: 'value', submission: { from: 'a', seq: position - 3, value: position } } })
-  }
-  return accepted
-}
 
 /** a leads with c's vote; both hold 4 to 9 chosen, b (which hears nothing yet) lacks them. */
 function island(): { a: Legislator; b: Legislator; c: Legislator } {
   const government = parliamentOfThree()
-  const a = restored('a', { promised: OLD, position: 3, government, governmentPosition: 3, accepted: values(), commit: 9 })
+  const a = restored('a', { promised: OLD, position: 3, government, governmentPosition: 3, accepted: values(), commit: 9 }, { exileTicks: EXILE_TICKS })
   const b = restored('b', { promised: OLD, position: 3, government, governmentPosition: 3, accepted: [], commit: 3 })
   const c = restored('c', { promised: OLD, position: 3, government, governmentPosition: 3, accepted: values(), commit: 9 })
   for (let ticks = 0; a.role !== 'leader' && ticks < TICKS_MAX; ticks++) {

@@ -18,47 +18,11 @@ import { test } from 'node:test'
 import { bootstrapGovernment, nextGovernment } from '../src/paxos/government.js'
 import { Legislator } from '../src/paxos/legislator.js'
 import type { Accepted, Ballot, Committed, Government, LegislatorRestore } from '../src/paxos/types.js'
+import { OLD, parliamentOfThree, properties, restored, values } from './support/legislators.js'
 
 const PUMP_ROUNDS_MAX = 200
 const TICKS_MAX = 100
 
-function properties(id: string): { location: string } {
-  return { location: `http://${id}` }
-}
-
-/** Governments 1 to 4: a founds, admits b and c, and the three form a parliament (a and b the majority). */
-function parliamentOfThree(): Government {
-  const none = { immigrate: new Map(), exile: new Set<string>(), submitters: {} }
-  const founded = bootstrapGovernment('island', 'a', properties('a'))
-  const live = new Set(['a', 'b', 'c'])
-  const admitted = nextGovernment(founded, {
-    ...none,
-    leader: 'a',
-    parliamentSize: 3,
-    live,
-    naturalize: new Set(),
-    immigrate: new Map([['b', properties('b')], ['c', properties('c')]]),
-  })
-  const naturalized = nextGovernment(admitted, { ...none, leader: 'a', parliamentSize: 3, live, naturalize: new Set(['b', 'c']) })
-  const seated = nextGovernment(naturalized, { ...none, leader: 'a', parliamentSize: 3, live, naturalize: new Set() })
-  assert.deepEqual([seated.majority, seated.minority, seated.constituents], [['a', 'b'], ['c'], []])
-  return seated
-}
-
-function restored(id: string, restore: Omit<LegislatorRestore, 'submitters' | 'arrival' | 'seq'>): Legislator {
-  return new Legislator({ id, random: () => 0.5, restore: { ...restore, submitters: {}, arrival: null, seq: 0 } })
-}
-
-const OLD: Ballot = { round: 2, id: 'a' }
-
-/** Positions 4 to 9: values of a, accepted under `OLD`. */
-function values(): Accepted[] {
-  const accepted: Accepted[] = []
-  for (let position = 4; position <= 9; position++) {
-    accepted.push({ position, ballot: OLD, entry: { type: 'value', submission: { from: 'a', seq: position - 3, value: position } } })
-  }
-  return accepted
-}
 
 test('a member votes for positions it trimmed: they are chosen, and any higher ballot carries what was chosen there', () => {
   const government = parliamentOfThree()
