@@ -24,6 +24,26 @@ const PUMP_ROUNDS_MAX = 200
 const TICKS_MAX = 100
 
 
+/** Governments 2 to 4: a admits b and d; then a is gone and b leads; then b exiles d (it was down). */
+function exiledWhileDown(): { admitted: Government; handedOn: Government; exiled: Government } {
+  const none = { immigrate: new Map(), naturalize: new Set<string>(), submitters: {} }
+  const founded = bootstrapGovernment('island', 'a', properties('a'))
+  const admitted = nextGovernment(founded, {
+    ...none,
+    leader: 'a',
+    parliamentSize: 1,
+    live: new Set(['a']),
+    exile: new Set(),
+    immigrate: new Map([['b', properties('b')], ['d', properties('d')]]),
+  })
+  const handedOn = nextGovernment(
+    { ...admitted, naturalized: ['a', 'b', 'd'] },
+    { ...none, leader: 'b', parliamentSize: 1, live: new Set(['b']), exile: new Set(['a']) },
+  )
+  const exiled = nextGovernment(handedOn, { ...none, leader: 'b', parliamentSize: 1, live: new Set(['b']), exile: new Set(['d']) })
+  return { admitted, handedOn, exiled }
+}
+
 test('a member votes for positions it trimmed: they are chosen, and any higher ballot carries what was chosen there', () => {
   const government = parliamentOfThree()
   // a learned 4 to 9 chosen and trimmed them with its snapshot at 9.
@@ -95,22 +115,7 @@ test('a member restarted from an old snapshot wins an election and finishes, wit
 })
 
 test('an exile whose old government is all gone probes the parliaments it accepted after it, and learns it was exiled', () => {
-  const none = { immigrate: new Map(), naturalize: new Set<string>(), submitters: {} }
-  const founded = bootstrapGovernment('island', 'a', properties('a'))
-  // a admits b and d; then a is gone and b leads; then b exiles d (it was down).
-  const admitted = nextGovernment(founded, {
-    ...none,
-    leader: 'a',
-    parliamentSize: 1,
-    live: new Set(['a']),
-    exile: new Set(),
-    immigrate: new Map([['b', properties('b')], ['d', properties('d')]]),
-  })
-  const handedOn = nextGovernment(
-    { ...admitted, naturalized: ['a', 'b', 'd'] },
-    { ...none, leader: 'b', parliamentSize: 1, live: new Set(['b']), exile: new Set(['a']) },
-  )
-  const exiled = nextGovernment(handedOn, { ...none, leader: 'b', parliamentSize: 1, live: new Set(['b']), exile: new Set(['d']) })
+  const { admitted, handedOn, exiled } = exiledWhileDown()
   assert.deepEqual([admitted.majority, handedOn.majority, exiled.exiled], [['a'], ['b'], ['a', 'd']])
   // d restarts from a snapshot at government 2 (led by a, who is gone); it had accepted government 3 and not learned it chosen.
   const d = restored('d', {
@@ -243,32 +248,12 @@ test('a promise carries the government its acceptor applied only where the candi
 })
 
 test('an exile that knows no living member learns it was exiled from the leader\'s notice to the exiles it remembers', () => {
-  const none = { immigrate: new Map(), naturalize: new Set<string>(), submitters: {} }
-  const founded = bootstrapGovernment('island', 'a', properties('a'))
-  // a admits b and d; then a is gone and b leads; then b exiles d (it was down).
-  const admitted = nextGovernment(founded, {
-    ...none,
-    leader: 'a',
-    parliamentSize: 1,
-    live: new Set(['a']),
-    exile: new Set(),
-    immigrate: new Map([['b', properties('b')], ['d', properties('d')]]),
-  })
-  const handedOn = nextGovernment(
-    { ...admitted, naturalized: ['a', 'b', 'd'] },
-    { ...none, leader: 'b', parliamentSize: 1, live: new Set(['b']), exile: new Set(['a']) },
-  )
-  const exiled = nextGovernment(handedOn, { ...none, leader: 'b', parliamentSize: 1, live: new Set(['b']), exile: new Set(['d']) })
+  const { admitted, handedOn, exiled } = exiledWhileDown()
   assert.deepEqual(exiled.properties['d'], properties('d'), 'the government remembers where its exile was')
   const run = (exileNoticeTicks: number): { d: Legislator; told: boolean } => {
     // d restarts from a snapshot at government 2: it knows only a (gone) and b as a constituent it never asks.
     const d = restored('d', { promised: { round: 2, id: 'b' }, position: 1, government: admitted, governmentPosition: 1, accepted: [], commit: 1 })
-    const b = new Legislator({
-      id: 'b',
-      random: () => 0.5,
-      exileNoticeTicks,
-      restore: { promised: { round: 2, id: 'b' }, position: 3, government: exiled, governmentPosition: 3, accepted: [], commit: 3, submitters: {}, arrival: null, seq: 0 },
-    })
+    const b = restored('b', { promised: { round: 2, id: 'b' }, position: 3, government: exiled, governmentPosition: 3, accepted: [], commit: 3 }, { exileNoticeTicks })
     d.ready()
     b.ready()
     let told = false
