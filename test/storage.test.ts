@@ -133,6 +133,17 @@ test('one write and one sync per flush; a commit point alone is not synced', () 
   store.close()
 })
 
+test('a commit point that chooses a government is synced before the flush\'s messages leave', () => {
+  const dir = directory()
+  const store = member(dir, 4, 0)
+  const before = store.statistics
+  assert.equal(store.persist({ promised: null, accepted: [], commit: 2, seq: 4 }), false, 'values alone: written, not synced')
+  assert.equal(store.persist({ promised: null, accepted: [], commit: 3, seq: 4, syncCommit: true }), true, 'a government among them: synced')
+  assert.equal(store.statistics.syncs - before.syncs, 1)
+  assert.equal(store.persist({ promised: null, accepted: [], commit: 3, seq: 4, syncCommit: true }), false, 'nothing new: nothing written')
+  store.close()
+})
+
 test('a log cut mid-record is cut back to the last whole record, and the member resumes', () => {
   const dir = directory()
   member(dir, 20).close()

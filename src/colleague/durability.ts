@@ -130,7 +130,10 @@ export class Durability {
       if (islandId === null) return
       this.store.begin({ islandName: this.#islandName, islandId, colleagueId: this.#colleagueId })
     }
-    this.store.persist({ promised, accepted, commit: source.commit, seq: source.submitted })
+    // A government chosen in this flush may exile members, which then let go of
+    // their directories once its messages tell them: its commit is synced first.
+    const syncCommit = ready.committed.some((committed) => committed.entry.type === 'government')
+    this.store.persist({ promised, accepted, commit: source.commit, seq: source.submitted, syncCommit })
   }
 
   /**

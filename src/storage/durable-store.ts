@@ -86,6 +86,13 @@ export interface PersistInput {
   readonly commit: number
   /** The highest submitter seq handed out so far. */
   readonly seq: number
+  /**
+   * The commit point must be durable before this flush's messages leave (not
+   * only written): they may tell members that a government is chosen which
+   * exiles them, and an exile lets go of its directory, so that afterwards
+   * this member's record may be the only one left. Default false.
+   */
+  readonly syncCommit?: boolean
 }
 
 /**
@@ -247,6 +254,7 @@ export class DurableStore {
       record ??= {}
       record.commit = input.commit
       this.#commit = input.commit
+      if (input.syncCommit === true) sync = true
     }
     if (record === null) return false
     const bytes = encodeFlushRecord(record)

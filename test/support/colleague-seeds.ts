@@ -178,6 +178,16 @@ export const DURABLE_FIXED_BUGS: ReadonlyArray<{ readonly seed: number; readonly
       'with JOIN_FAILED when that request timed out, so its supervisor stopped the island\'s one voter. A join ' +
       'whose first request fails after the island admitted the colleague now goes on',
   },
+  {
+    seed: 6421,
+    durable: { powerCutsInSync: 0.01 },
+    bug:
+      'liveness: m3, leading government 9 (m3, m2, m1), chose government 10, which exiled m1 and m2 and seated m3 ' +
+      'alone; its commit of 10 was written but not synced when its accepts told the exiles, which crashed and let ' +
+      'go of their directories, and the power went at m3\'s next sync. m3 came back under government 9 holding ' +
+      'government 10 only as accepted, and no member that knew it chosen was left. A flush that commits a ' +
+      'government now syncs its commit point before its messages leave',
+  },
 ]
 
 /** Tests for seeds `first` to `last` (scaled), in blocks. */
