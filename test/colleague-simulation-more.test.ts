@@ -7,7 +7,15 @@ import { strict as assert } from 'node:assert'
 import { test } from 'node:test'
 import type { Application } from '../src/index.js'
 import { oneSubmitter, simulate, type Workload } from '../src/testing/index.js'
-import { bank, bankForgettingCount, bankStampingTime, bankWithRandomBonus, CounterForgettingTotal } from './support/applications.js'
+import {
+  bank,
+  bankClosingOverItsId,
+  bankForgettingCount,
+  bankForgettingHistory,
+  bankStampingTime,
+  bankWithRandomBonus,
+  CounterForgettingTotal,
+} from './support/applications.js'
 import { describeViolation, seedBlocks } from './support/colleague-seeds.js'
 
 const APPLICATION_SEEDS = 50
@@ -23,6 +31,32 @@ const deposits: Workload = (api, random) => {
 test(`a correct application keeps every invariant for ${APPLICATION_SEEDS} seeds`, async () => {
   for (let seed = 1; seed <= APPLICATION_SEEDS; seed++) {
     const { violations } = await simulate({ seed, steps: 300, application: bank, workload: deposits })
+    assert.deepEqual(violations.map((violation) => describeViolation(violation)), [])
+  }
+})
+
+test(`an application whose closures hold its id and shared variables keeps every invariant for ${APPLICATION_SEEDS} seeds`, async () => {
+  const shared = { built: 0 }
+  for (let seed = 1; seed <= APPLICATION_SEEDS; seed++) {
+    const { violations } = await simulate({ seed, steps: 300, application: bankClosingOverItsId(shared), workload: deposits })
+    assert.deepEqual(violations.map((violation) => describeViolation(violation)), [])
+  }
+  assert.ok(shared.built > APPLICATION_SEEDS * 3, 'every member built its application through the shared builder')
+})
+
+test('a snapshot that forgets state only closures hold is caught by comparing what entry closes over, and only by that', async () => {
+  let caught: string | null = null
+  for (let seed = 1; seed <= APPLICATION_SEEDS && caught === null; seed++) {
+    const [violation] = (await simulate({ seed, steps: 300, application: bankForgettingHistory, workload: deposits })).violations
+    if (violation === undefined) continue
+    assert.equal(violation.invariant, 'divergence', describeViolation(violation))
+    assert.match(violation.detail, /closes over/)
+    caught = describeViolation(violation)
+  }
+  assert.ok(caught !== null, `no divergence in seeds 1 to ${APPLICATION_SEEDS}`)
+  // Without that comparison the same seeds pass: snapshot() and the object's fields never show the history.
+  for (let seed = 1; seed <= 10; seed++) {
+    const { violations } = await simulate({ seed, steps: 300, application: bankForgettingHistory, workload: deposits, closureState: false })
     assert.deepEqual(violations.map((violation) => describeViolation(violation)), [])
   }
 })

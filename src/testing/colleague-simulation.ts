@@ -21,6 +21,7 @@ import type { PeerRoute, PostAnswer } from '../colleague/peer-client.js'
 import { parliamentOf } from '../paxos/government.js'
 import { quorumSize } from '../paxos/quorum.js'
 import type { Government } from '../paxos/types.js'
+import { closureScopeCount, closureState } from './closure-state.js'
 import { DurableMembers, type DurableSimulateOptions, type DurableSimulationStats } from './durable-members.js'
 import { CALM, PeerNetwork, type PeerFaults, type PeerNetworkStats } from './peer-network.js'
 import { createRandom, type Random } from './prng.js'
@@ -129,6 +130,14 @@ export interface ColleagueSimulateOptions {
    */
   readonly virtualGlobals?: boolean
   /**
+   * Compare, besides `snapshot()` and the application object's own fields,
+   * the variables a user's `entry` closes over (read through the inspector),
+   * among members at the same applied position at the same moment: every
+   * 250 steps and once more at the end of the run. Default true; it applies
+   * to an `application` passed in, not to the simulator's own.
+   */
+  readonly closureState?: boolean
+  /**
    * More options for each member's `new Colleague(...)`: the seam for what a
    * member keeps across its process (a simulated disk for durable mode).
    */
@@ -222,6 +231,10 @@ const DEFAULTS = {
   newcomersPerSteps: 40,
   /** Application states remembered per applied position, for comparing members. */
   statesMax: 4096,
+  /** Steps between two comparisons of the variables `entry` closes over. */
+  closureStateEverySteps: 250,
+  /** Quiet steps after the run, at most, for the living members to reach one applied position. */
+  alignSteps: 100,
 } as const
 
 const FAULT_WEIGHTS: ReadonlyArray<readonly [DrawnFault, number]> = [
@@ -371,6 +384,10 @@ class ColleagueSimulation {
   readonly #application: (id: string) => Application
   /** The application is the user's, not the simulator's own. */
   readonly #userApplication: boolean
+  /** Whether the variables the user's `entry` closes over are compared (see `closureState`). */
+  #closures: boolean
+  /** Scopes of their own around `#application`, which every member's `entry` shares; null until read. */
+  #sharedScopes: number | null = null
   readonly #workload: Workload
   readonly #spare: ReadonlySet<string>
   readonly #governments = new Map<string, Government>()
@@ -410,6 +427,7 @@ class ColleagueSimulation {
     this.#network.observer = { posted: (from, to, route, body) => this.#onPosted(from, to, route, body) }
     this.#application = options.application ?? counterApplication
     this.#userApplication = options.application !== undefined
+    this.#closures = this.#userApplication && options.closureState !== false
     this.#workload = options.workload ?? defaultWorkload
     this.#spare = new Set(options.spare ?? [])
     const durable = options.durable ?? false
@@ -451,6 +469,7 @@ class ColleagueSimulation {
     if (await this.#setup()) {
       await this.#faultPhase()
       if (!this.#stopped()) await this.#livenessPhase()
+      if (!this.#stopped()) await this.#finalClosures()
     }
     this.stats.steps = this.#step
     this.stats.events = this.#scheduler.ran
@@ -699,6 +718,59 @@ class ColleagueSimulation {
       if (!member.running || member.applying > 0 || member.applied === member.comparedAt) continue
       if (member.newcomer && member.restores && !member.restored) continue
       await this.#compareState(member)
+    }
+    if (this.#closures && this.#step % DEFAULTS.closureStateEverySteps === 0) this.#compareClosures()
+  }
+
+  /** Members whose application state may be compared now: running, holding the state, not in the middle of an entry. */
+  #comparable(): Member[] {
+    return [...this.#members.values()].filter(
+      (member) => member.running && member.joined && member.applying === 0 && !(member.newcomer && member.restores && !member.restored),
+    )
+  }
+
+  /**
+   * After the run: a few quiet steps (no workload) until the comparable
+   * members applied up to one position, then one last comparison of what
+   * their `entry` closes over.
+   */
+  async #finalClosures(): Promise<void> {
+    if (!this.#closures) return
+    const aligned = (): boolean => new Set(this.#comparable().map((member) => member.applied)).size <= 1
+    for (let step = 0; step < DEFAULTS.alignSteps && !aligned() && !this.#stopped(); step++) await this.#runStep(false)
+    if (!this.#stopped()) this.#compareClosures()
+  }
+
+  /**
+   * Compares the variables each comparable member's `entry` closes over
+   * with those of the others at the same applied position, at this moment
+   * (what members share, the scopes around the application's builder and
+   * the module's, is not read). A
+   * `snapshot()` that forgets one of them shows here once a member restored
+   * from it. The member's own id is left out.
+   */
+  #compareClosures(): void {
+    // The scopes around the function that builds each member's application are the same for every member.
+    this.#sharedScopes ??= closureScopeCount(this.#application as (...args: never[]) => unknown)
+    const seen = new Map<number, { member: string; text: string }>()
+    for (const member of this.#comparable()) {
+      const scopes = this.#sharedScopes === null ? null : closureState(member.application.entry, this.#sharedScopes)
+      if (scopes === null) {
+        this.#closures = false
+        this.#trace('closure state: the inspector cannot be used on this thread; not compared')
+        return
+      }
+      const text = closureText(scopes, member.id)
+      const known = seen.get(member.applied)
+      if (known === undefined) seen.set(member.applied, { member: member.id, text })
+      else if (known.text !== text) {
+        this.#report(
+          'divergence',
+          `after position ${member.applied}, the variables ${member.id}'s entry() closes over ${clip(text)} differ from ${known.member}'s ${clip(known.text)}: ` +
+            'does snapshot() leave out part of the state?',
+        )
+        return
+      }
     }
   }
 
@@ -1310,6 +1382,30 @@ function stateText(application: Application, snapshot: unknown, id: string): str
   } catch {
     return JSON.stringify({ snapshot: snapshot ?? null }, replacer)
   }
+}
+
+/**
+ * The variables of the closure scopes `closureState` read, as text: functions
+ * and the member's own id left out, each variable that cannot be made text
+ * marked as such.
+ */
+function closureText(scopes: readonly unknown[], id: string): string {
+  const parts: string[] = []
+  for (const scope of scopes) {
+    const variables: string[] = []
+    for (const [name, value] of Object.entries((scope ?? {}) as Record<string, unknown>)) {
+      if (typeof value === 'function' || value === id) continue
+      let text: string | undefined
+      try {
+        text = JSON.stringify(value, replacer)
+      } catch {
+        text = '"(not serialisable)"'
+      }
+      variables.push(`${JSON.stringify(name)}:${text ?? 'null'}`)
+    }
+    parts.push(`{${variables.join(',')}}`)
+  }
+  return `[${parts.join(',')}]`
 }
 
 /** Whether `value` may hold what `replacer` changes: false only for a primitive other than a bigint, or a flat object or array of such. */

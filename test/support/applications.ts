@@ -89,6 +89,51 @@ export function bankForgettingCount(): Application {
   }
 }
 
+/**
+ * Broken: its snapshot forgets the deposits' history, which nothing it
+ * returns ever shows. Only the variables `entry` closes over tell it apart:
+ * a newcomer's history starts empty at its arrival.
+ */
+export function bankForgettingHistory(): Application {
+  let balances: Record<string, number> = {}
+  const history: number[] = []
+  return {
+    entry: ({ value }: AppliedEntry) => {
+      if (!isDeposit(value)) return
+      balances[value.deposit] = (balances[value.deposit] ?? 0) + value.amount
+      history.push(value.amount)
+    },
+    snapshot: () => ({ balances }),
+    restore: (state) => {
+      balances = { ...(state as { balances: Record<string, number> }).balances }
+    },
+  }
+}
+
+/**
+ * Correct, though its closures hold more than its state: the member's id,
+ * and, around the function that builds it, variables every member shares
+ * and that change while the run goes on.
+ */
+export function bankClosingOverItsId(shared: { built: number }): (id: string) => Application {
+  return (id) => {
+    shared.built++
+    const me = id
+    let balances: Record<string, number> = {}
+    return {
+      entry: ({ value }: AppliedEntry) => {
+        if (!isDeposit(value) || me === '') return
+        balances[value.deposit] = (balances[value.deposit] ?? 0) + value.amount
+        shared.built += 0
+      },
+      snapshot: () => ({ balances }),
+      restore: (state) => {
+        balances = { ...(state as { balances: Record<string, number> }).balances }
+      },
+    }
+  }
+}
+
 /** Broken the same way, as a class whose snapshot leaves out a field the state never shows otherwise. */
 export class CounterForgettingTotal implements Application {
   count = 0
