@@ -12,6 +12,7 @@ import {
   bankClosingOverItsId,
   bankForgettingCount,
   bankForgettingHistory,
+  bankNotingDate,
   bankStampingTime,
   bankWithRandomBonus,
   CounterForgettingTotal,
@@ -87,6 +88,7 @@ test('an application sees only what its workload enqueued, through the liveness 
 
 const broken: ReadonlyArray<readonly [string, (id: string) => Application]> = [
   ['reads the wall clock in entry', bankStampingTime],
+  ['reads the wall clock as Date() text in entry', bankNotingDate],
   ['reads Math.random in entry', bankWithRandomBonus],
   ['has a snapshot that forgets a field', bankForgettingCount],
   ['is a class whose snapshot forgets a field', () => new CounterForgettingTotal()],

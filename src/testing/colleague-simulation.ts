@@ -348,7 +348,8 @@ function virtualizeGlobals(globals: VirtualGlobals): () => void {
         return epoch + now()
       }
     }
-    globalThis.Date = SimulatedDate as DateConstructor
+    // Called without `new`, Date() gives the time as text; a class alone would throw there.
+    globalThis.Date = new Proxy(SimulatedDate, { apply: () => new RealDate(epoch + now()).toString() }) as DateConstructor
     Math.random = () => moving?.random() ?? realRandom()
     Object.defineProperty(performance, 'now', { value: now, configurable: true, writable: true })
     undoGlobals = () => {

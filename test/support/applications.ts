@@ -52,6 +52,25 @@ export function bankStampingTime(): Application {
   }
 }
 
+/** Broken the same way, through \`Date()\` called as a function: the time as text. */
+export function bankNotingDate(): Application {
+  let balances: Record<string, number> = {}
+  let noted = ''
+  return {
+    entry: ({ value }: AppliedEntry) => {
+      if (!isDeposit(value)) return
+      balances[value.deposit] = (balances[value.deposit] ?? 0) + value.amount
+      noted = Date()
+    },
+    snapshot: () => ({ balances, noted }),
+    restore: (state) => {
+      const restored = state as { balances: Record<string, number>; noted: string }
+      balances = { ...restored.balances }
+      noted = restored.noted
+    },
+  }
+}
+
 /** Broken: pays a random bonus, drawn on each member separately. */
 export function bankWithRandomBonus(): Application {
   let balances: Record<string, number> = {}
