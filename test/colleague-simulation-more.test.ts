@@ -15,6 +15,7 @@ import {
   bankNotingDate,
   bankStampingTime,
   bankWithRandomBonus,
+  CounterForgettingPrivateTotal,
   CounterForgettingTotal,
 } from './support/applications.js'
 import { describeViolation, seedBlocks } from './support/colleague-seeds.js'
@@ -52,12 +53,13 @@ test('a snapshot that forgets state only closures hold is caught by comparing wh
     if (violation === undefined) continue
     assert.equal(violation.invariant, 'divergence', describeViolation(violation))
     assert.match(violation.detail, /closes over/)
+    assert.match(violation.detail, /history/)
     caught = describeViolation(violation)
   }
   assert.ok(caught !== null, `no divergence in seeds 1 to ${APPLICATION_SEEDS}`)
   // Without that comparison the same seeds pass: snapshot() and the object's fields never show the history.
   for (let seed = 1; seed <= 10; seed++) {
-    const { violations } = await simulate({ seed, steps: 300, application: bankForgettingHistory, workload: deposits, closureState: false })
+    const { violations } = await simulate({ seed, steps: 300, application: bankForgettingHistory, workload: deposits, hiddenState: false })
     assert.deepEqual(violations.map((violation) => describeViolation(violation)), [])
   }
 })
@@ -92,6 +94,7 @@ const broken: ReadonlyArray<readonly [string, (id: string) => Application]> = [
   ['reads Math.random in entry', bankWithRandomBonus],
   ['has a snapshot that forgets a field', bankForgettingCount],
   ['is a class whose snapshot forgets a field', () => new CounterForgettingTotal()],
+  ['is a class whose snapshot forgets a private field', () => new CounterForgettingPrivateTotal()],
 ]
 
 for (const [what, application] of broken) {

@@ -21,7 +21,7 @@ import type { PeerRoute, PostAnswer } from '../colleague/peer-client.js'
 import { parliamentOf } from '../paxos/government.js'
 import { quorumSize } from '../paxos/quorum.js'
 import type { Government } from '../paxos/types.js'
-import { closureScopeCount, closureState } from './closure-state.js'
+import { closureState, privateFields } from './hidden-state.js'
 import { DurableMembers, type DurableSimulateOptions, type DurableSimulationStats } from './durable-members.js'
 import { CALM, PeerNetwork, type PeerFaults, type PeerNetworkStats } from './peer-network.js'
 import { createRandom, type Random } from './prng.js'
@@ -131,12 +131,13 @@ export interface ColleagueSimulateOptions {
   readonly virtualGlobals?: boolean
   /**
    * Compare, besides `snapshot()` and the application object's own fields,
-   * the variables a user's `entry` closes over (read through the inspector),
-   * among members at the same applied position at the same moment: every
-   * 250 steps and once more at the end of the run. Default true; it applies
-   * to an `application` passed in, not to the simulator's own.
+   * the state they do not show, read through the inspector: the variables a
+   * user's `entry` closes over and the application object's private
+   * `#fields`. Among members at the same applied position at the same
+   * moment, every 250 steps and once more at the end of the run. Default
+   * true; it applies to an `application` passed in, not to the simulator's own.
    */
-  readonly closureState?: boolean
+  readonly hiddenState?: boolean
   /**
    * More options for each member's `new Colleague(...)`: the seam for what a
    * member keeps across its process (a simulated disk for durable mode).
@@ -231,8 +232,8 @@ const DEFAULTS = {
   newcomersPerSteps: 40,
   /** Application states remembered per applied position, for comparing members. */
   statesMax: 4096,
-  /** Steps between two comparisons of the variables `entry` closes over. */
-  closureStateEverySteps: 250,
+  /** Steps between two comparisons of the state an application hides (see `hiddenState`). */
+  hiddenStateEverySteps: 250,
   /** Quiet steps after the run, at most, for the living members to reach one applied position. */
   alignSteps: 100,
 } as const
@@ -385,10 +386,8 @@ class ColleagueSimulation {
   readonly #application: (id: string) => Application
   /** The application is the user's, not the simulator's own. */
   readonly #userApplication: boolean
-  /** Whether the variables the user's `entry` closes over are compared (see `closureState`). */
-  #closures: boolean
-  /** Scopes of their own around `#application`, which every member's `entry` shares; null until read. */
-  #sharedScopes: number | null = null
+  /** Whether the state a user's application hides from `snapshot()` and its fields is compared (see `hiddenState`). */
+  #hidden: boolean
   readonly #workload: Workload
   readonly #spare: ReadonlySet<string>
   readonly #governments = new Map<string, Government>()
@@ -428,7 +427,7 @@ class ColleagueSimulation {
     this.#network.observer = { posted: (from, to, route, body) => this.#onPosted(from, to, route, body) }
     this.#application = options.application ?? counterApplication
     this.#userApplication = options.application !== undefined
-    this.#closures = this.#userApplication && options.closureState !== false
+    this.#hidden = this.#userApplication && options.hiddenState !== false
     this.#workload = options.workload ?? defaultWorkload
     this.#spare = new Set(options.spare ?? [])
     const durable = options.durable ?? false
@@ -470,7 +469,7 @@ class ColleagueSimulation {
     if (await this.#setup()) {
       await this.#faultPhase()
       if (!this.#stopped()) await this.#livenessPhase()
-      if (!this.#stopped()) await this.#finalClosures()
+      if (!this.#stopped()) await this.#finalHiddenState()
     }
     this.stats.steps = this.#step
     this.stats.events = this.#scheduler.ran
@@ -720,7 +719,7 @@ class ColleagueSimulation {
       if (member.newcomer && member.restores && !member.restored) continue
       await this.#compareState(member)
     }
-    if (this.#closures && this.#step % DEFAULTS.closureStateEverySteps === 0) this.#compareClosures()
+    if (this.#hidden && this.#step % DEFAULTS.hiddenStateEverySteps === 0) this.#compareHiddenState()
   }
 
   /** Members whose application state may be compared now: running, holding the state, not in the middle of an entry. */
@@ -732,42 +731,61 @@ class ColleagueSimulation {
 
   /**
    * After the run: a few quiet steps (no workload) until the comparable
-   * members applied up to one position, then one last comparison of what
-   * their `entry` closes over.
+   * members applied up to one position, then one last comparison of the
+   * state their applications hide.
    */
-  async #finalClosures(): Promise<void> {
-    if (!this.#closures) return
+  async #finalHiddenState(): Promise<void> {
+    if (!this.#hidden) return
     const aligned = (): boolean => new Set(this.#comparable().map((member) => member.applied)).size <= 1
     for (let step = 0; step < DEFAULTS.alignSteps && !aligned() && !this.#stopped(); step++) await this.#runStep(false)
-    if (!this.#stopped()) this.#compareClosures()
+    if (!this.#stopped()) this.#compareHiddenState()
   }
 
   /**
-   * Compares the variables each comparable member's `entry` closes over
-   * with those of the others at the same applied position, at this moment
-   * (what members share, the scopes around the application's builder and
-   * the module's, is not read). A
-   * `snapshot()` that forgets one of them shows here once a member restored
-   * from it. The member's own id is left out.
+   * Compares the state each comparable member's application hides from
+   * `snapshot()` and its fields (the variables its `entry` closes over, its
+   * private fields) with that of the others at the same applied position, at
+   * this moment. An object that more than one member holds (the variables
+   * around the function that builds the applications, say) is shared, not
+   * state of either: it is left out, as is the member's own id; a shared
+   * variable that is not an object has one value at one moment anyway. A
+   * `snapshot()` that forgets part of the state shows here once a member
+   * restored from it.
    */
-  #compareClosures(): void {
-    // The scopes around the function that builds each member's application are the same for every member.
-    this.#sharedScopes ??= closureScopeCount(this.#application as (...args: never[]) => unknown)
-    const seen = new Map<number, { member: string; text: string }>()
+  #compareHiddenState(): void {
+    const read: { member: Member; variables: Record<string, unknown>[] }[] = []
     for (const member of this.#comparable()) {
-      const scopes = this.#sharedScopes === null ? null : closureState(member.application.entry, this.#sharedScopes)
-      if (scopes === null) {
-        this.#closures = false
-        this.#trace('closure state: the inspector cannot be used on this thread; not compared')
+      const scopes = closureState(member.application.entry)
+      const fields = privateFields(member.application)
+      if (scopes === null || fields === null) {
+        this.#hidden = false
+        this.#trace('hidden state: the inspector cannot be used on this thread; not compared')
         return
       }
-      const text = closureText(scopes, member.id)
+      read.push({ member, variables: [...scopes, fields].map((scope) => (scope ?? {}) as Record<string, unknown>) })
+    }
+    const holders = new Map<object, Set<string>>()
+    for (const { member, variables } of read) {
+      for (const scope of variables) {
+        for (const value of Object.values(scope)) {
+          if (value === null || typeof value !== 'object') continue
+          const ids = holders.get(value) ?? new Set<string>()
+          ids.add(member.id)
+          holders.set(value, ids)
+        }
+      }
+    }
+    const shared = new Set([...holders].filter(([, ids]) => ids.size > 1).map(([value]) => value))
+    const seen = new Map<number, { member: string; text: string }>()
+    for (const { member, variables } of read) {
+      const text = hiddenText(variables, shared, member.id)
       const known = seen.get(member.applied)
       if (known === undefined) seen.set(member.applied, { member: member.id, text })
       else if (known.text !== text) {
         this.#report(
           'divergence',
-          `after position ${member.applied}, the variables ${member.id}'s entry() closes over ${clip(text)} differ from ${known.member}'s ${clip(known.text)}: ` +
+          `after position ${member.applied}, the state ${member.id}'s application keeps beside its snapshot and fields ` +
+            `(variables entry() closes over, private fields) ${clip(text)} differs from ${known.member}'s ${clip(known.text)}: ` +
             'does snapshot() leave out part of the state?',
         )
         return
@@ -1386,16 +1404,16 @@ function stateText(application: Application, snapshot: unknown, id: string): str
 }
 
 /**
- * The variables of the closure scopes `closureState` read, as text: functions
- * and the member's own id left out, each variable that cannot be made text
- * marked as such.
+ * The variables of the closure scopes `closureState` read and the private
+ * fields, as text: functions, `shared` objects and the member's own id left
+ * out, each value that cannot be made text marked as such.
  */
-function closureText(scopes: readonly unknown[], id: string): string {
+function hiddenText(scopes: readonly Record<string, unknown>[], shared: ReadonlySet<object>, id: string): string {
   const parts: string[] = []
   for (const scope of scopes) {
     const variables: string[] = []
-    for (const [name, value] of Object.entries((scope ?? {}) as Record<string, unknown>)) {
-      if (typeof value === 'function' || value === id) continue
+    for (const [name, value] of Object.entries(scope)) {
+      if (typeof value === 'function' || value === id || shared.has(value as object)) continue
       let text: string | undefined
       try {
         text = JSON.stringify(value, replacer)

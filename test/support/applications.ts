@@ -172,3 +172,23 @@ export class CounterForgettingTotal implements Application {
     this.count = (state as { count: number }).count
   }
 }
+
+/** Broken the same way, with the forgotten total in a private field, which no enumeration shows. */
+export class CounterForgettingPrivateTotal implements Application {
+  #count = 0
+  #total = 0
+
+  entry({ value }: AppliedEntry): void {
+    if (!isDeposit(value)) return
+    this.#count++
+    this.#total += value.amount
+  }
+
+  snapshot(): JsonValue {
+    return { count: this.#count }
+  }
+
+  restore(state: unknown): void {
+    this.#count = (state as { count: number }).count
+  }
+}

@@ -1,12 +1,13 @@
-// The state an application keeps in closures. An application written as a
-// factory (`let balances = {}; return { entry, snapshot, restore }`) holds its
-// state in variables that neither `snapshot()` nor the object's own fields
-// show: a `snapshot()` that forgets one of them would go unseen. V8's
-// inspector, on this thread, lists the variables a function closes over; the
-// simulator reads those of each member's `entry` (the scopes around it, up
-// to those around the function that built the application, which all
-// members share), so that members at the same applied position can be
-// compared on them too.
+// The state an application keeps where neither `snapshot()` nor the
+// object's own enumerable fields show it: in closures and in private class
+// fields. An application written as a factory (`let balances = {}; return {
+// entry, snapshot, restore }`) holds its state in variables, and a class may
+// hold it in `#fields`: a `snapshot()` that forgets one of them would go
+// unseen. V8's inspector, on this thread, lists the variables a function
+// closes over and an object's private fields; the simulator reads those of
+// each member's `entry` (up to the module's scope) and of the application
+// object, so that members at the same applied position can be compared on
+// them too.
 //
 // The inspector answers a same-thread session synchronously. Where it cannot
 // be used (no inspector in this build of Node, or it answers later), the
@@ -18,8 +19,8 @@ import { Session } from 'node:inspector'
 const OWN_SCOPE = /^(Closure|Block|Local|Catch)\b/
 /** Where the inspector stops: what every member shares. */
 const SHARED_SCOPE = /^(Module|Script|Global|With)\b/
-const GROUP = 'paxos-colleague-closure-state'
-const HANDOFF = '__paxosColleagueClosureState'
+const GROUP = 'paxos-colleague-hidden-state'
+const HANDOFF = '__paxosColleagueHiddenState'
 
 type Post = (method: string, params: object) => Record<string, unknown>
 
@@ -59,7 +60,7 @@ interface RemoteObject {
 
 interface PropertyDescriptor {
   readonly name: string
-  readonly value?: RemoteObject
+  readonly value?: RemoteObject & { readonly value?: unknown; readonly unserializableValue?: string }
 }
 
 /** Hands a value the inspector holds back to this script, through a global for the length of one call. */
@@ -75,47 +76,56 @@ function fetchValue(call: Post, objectId: string): unknown {
   return value
 }
 
-function properties(call: Post, objectId: string): { result: PropertyDescriptor[]; internal: PropertyDescriptor[] } {
+function properties(call: Post, objectId: string): { result: PropertyDescriptor[]; internal: PropertyDescriptor[]; private: PropertyDescriptor[] } {
   const answer = call('Runtime.getProperties', { objectId, ownProperties: true, generatePreview: false })
   return {
     result: (answer.result ?? []) as PropertyDescriptor[],
     internal: (answer.internalProperties ?? []) as PropertyDescriptor[],
+    private: (answer.privateProperties ?? []) as PropertyDescriptor[],
   }
 }
 
 /**
- * The variables `fn` closes over, scope by scope from the innermost, as
- * plain objects (name to value), up to the module's scope and leaving out
- * the outermost `shared` of those scopes; a bound function's bound `this`
- * and arguments come first. Null when the inspector cannot be used.
+ * The private fields (`#name`) of `object`, name to value: {} for an object
+ * without any, null when the inspector cannot be used.
  */
-export function closureState(fn: (...args: never[]) => unknown, shared = 0): unknown[] | null {
-  return inspect(fn, (call, objectId) => {
-    const { bound, scopes } = scopesOf(call, objectId, 0)
-    const own = scopes.slice(0, Math.max(0, scopes.length - shared))
-    return [...bound.map((id) => fetchValue(call, id)), ...own.map((id) => (fetchValue(call, id) as { object?: unknown } | null)?.object)]
+export function privateFields(object: object): Record<string, unknown> | null {
+  return inspect(object, (call, objectId) => {
+    const fields: Record<string, unknown> = {}
+    for (const field of properties(call, objectId).private) {
+      const value = field.value
+      if (value === undefined) continue
+      if (value.objectId !== undefined) fields[field.name] = fetchValue(call, value.objectId)
+      else if (value.unserializableValue !== undefined) fields[field.name] = value.unserializableValue
+      else fields[field.name] = value.value
+    }
+    return fields
   })
 }
 
 /**
- * How many scopes of its own `fn` closes over, up to the module's: for the
- * function that builds each member's application, those every member's
- * application shares. Null when the inspector cannot be used.
+ * The variables `fn` closes over, scope by scope from the innermost, as
+ * plain objects (name to value), up to the module's scope; a bound
+ * function's bound `this` and arguments come first. Null when the inspector
+ * cannot be used.
  */
-export function closureScopeCount(fn: (...args: never[]) => unknown): number | null {
-  return inspect(fn, (call, objectId) => scopesOf(call, objectId, 0).scopes.length)
+export function closureState(fn: (...args: never[]) => unknown): unknown[] | null {
+  return inspect(fn, (call, objectId) => {
+    const { bound, scopes } = scopesOf(call, objectId, 0)
+    return [...bound.map((id) => fetchValue(call, id)), ...scopes.map((id) => (fetchValue(call, id) as { object?: unknown } | null)?.object)]
+  })
 }
 
-function inspect<T>(fn: (...args: never[]) => unknown, read: (call: Post, objectId: string) => T): T | null {
+function inspect<T>(target: object, read: (call: Post, objectId: string) => T): T | null {
   const call = inspector()
   if (call === null) return null
   const global = globalThis as Record<string, unknown>
   try {
-    global[HANDOFF] = fn
-    const target = call('Runtime.evaluate', { expression: `globalThis.${HANDOFF}`, objectGroup: GROUP }).result as RemoteObject
+    global[HANDOFF] = target
+    const remote = call('Runtime.evaluate', { expression: `globalThis.${HANDOFF}`, objectGroup: GROUP }).result as RemoteObject
     delete global[HANDOFF]
-    if (target.objectId === undefined) return null
-    return read(call, target.objectId)
+    if (remote.objectId === undefined) return null
+    return read(call, remote.objectId)
   } catch {
     return null
   } finally {
