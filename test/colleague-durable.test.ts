@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { Colleague, isColleagueError, type ColleagueOptions } from '../src/index.js'
 import { ListApplication, TEST_TIMING, waitFor, type Member } from './colleague-island.js'
+import { nodeFileSystem } from '../src/storage/file-system.js'
 
 const root = mkdtempSync(join(tmpdir(), 'paxos-durable-'))
 after(() => rmSync(root, { recursive: true, force: true }))
@@ -146,4 +147,20 @@ test('a directory of another island or another colleague is refused at construct
     (error: unknown) => isColleagueError(error) && error.code === 'INVALID_OPTIONS',
     'durable mode needs snapshot and restore',
   )
+})
+
+test("a snapshot the disk cannot take crashes the colleague with STORAGE_FAILED, not the application's failure", async () => {
+  const dir = join(root, 'disk-full')
+  const fileSystem = { ...nodeFileSystem, writeSyncedAsync: () => Promise.reject(new Error('ENOSPC: no space left on device')) }
+  const solo = await start('full', dir, 0, { storage: { directory: dir, snapshotEveryEntries: 4, fileSystem } })
+  const crashed = new Promise<unknown>((resolve) => solo.colleague.once('crash', resolve))
+  // The first snapshot is taken once the founder holds the state: the disk refuses it.
+  await within(solo.colleague.bootstrap(), 'bootstrap').catch(() => {})
+  for (let n = 0; n < 8 && solo.colleague.health().crash === null; n++) await solo.colleague.enqueue({ n }).catch(() => {})
+  const error = await within(crashed, 'the crash')
+  assert.ok(isColleagueError(error), String(error))
+  assert.equal(error.code, 'STORAGE_FAILED', error.message)
+  assert.match(error.message, /snapshot/)
+  assert.match(String((error.cause as Error | undefined)?.message), /ENOSPC/)
+  await solo.colleague.shutdown().catch(() => {})
 })

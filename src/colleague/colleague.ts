@@ -778,8 +778,10 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   private onApplyFault(error: unknown, committed: Committed): void {
     if (this.state === 'crashed' || this.state === 'shut-down') return
     if (this.leaving && isColleagueError(error) && error.code === 'EXILED') return this.finishLeave()
+    // The snapshots durable mode writes after an entry fail as STORAGE_FAILED: the disk's failure, not the application's.
     const failure =
-      isColleagueError(error) && (error.code === 'EXILED' || error.code === 'INTERNAL' || error.code === 'OUT_OF_BAND_FAILED')
+      isColleagueError(error) &&
+      (error.code === 'EXILED' || error.code === 'INTERNAL' || error.code === 'OUT_OF_BAND_FAILED' || error.code === 'STORAGE_FAILED')
         ? error
         : new ColleagueError('APPLICATION_FAILED', `applying position ${committed.position} failed`, { cause: error })
     this.crash(failure)
