@@ -33,44 +33,70 @@ test('a join through a member slower to answer than timeoutMs succeeds', { timeo
   }
 })
 
-// The first join request can go through (the island admits the newcomer) and
-// its answer still be lost. The newcomer is then a member, which may vote or
-// lead soon after: its join goes on instead of failing with JOIN_FAILED.
-test('a join whose first request is admitted and its answer lost succeeds', { timeout: 60_000 }, async () => {
-  const members = await startIsland(1, 'lost-join-answer')
+/**
+ * A newcomer joins an island of one through a proxy that holds the answer to
+ * its POST /join until `drop(newcomer, joined)` settles, then drops it (closes the
+ * connection): the island admitted it, its answer is lost. Resolves with the
+ * newcomer once it joined and its value was applied, and whether the answer
+ * had been dropped by the time `join()` resolved.
+ */
+async function joinWithHeldAnswer(
+  name: string,
+  drop: (newcomer: Member, joined: () => boolean) => Promise<unknown>,
+): Promise<{ droppedBeforeJoined: boolean }> {
+  const members = await startIsland(1, name)
   const [founder] = members as [Member]
   const extra: Member[] = []
-  let cut = 0
-  // Passes POST /join to the founder, holds the answer until the newcomer applied its arrival, then drops it.
-  const lossy = createServer((request, response) => {
+  let dropped = false
+  let joined = false
+  const proxy = createServer((request, response) => {
     if (request.url !== '/join') return founder.colleague.handler(request, response)
     const held = Object.assign(Object.create(response) as typeof response, {
       end: () => {
-        void waitFor(() => extra[0]?.colleague.health().government != null, 20_000, 'the newcomer applied its arrival').then(
-          () => {
-            cut++
+        void drop(extra[0] as Member, () => joined)
+          .catch(() => {})
+          .finally(() => {
+            dropped = true
             response.socket?.destroy()
-          },
-          () => response.socket?.destroy(),
-        )
+          })
         return held
       },
     })
     founder.colleague.handler(request, held)
   })
-  lossy.listen(0, '127.0.0.1')
-  await once(lossy, 'listening')
+  proxy.listen(0, '127.0.0.1')
+  await once(proxy, 'listening')
   try {
-    const newcomer = await startMember('lost-join-answer', { colleagueId: 'newcomer' })
+    const newcomer = await startMember(name, { colleagueId: 'newcomer', joinTimeoutMs: 45_000 })
     extra.push(newcomer)
-    await newcomer.colleague.join(`http://127.0.0.1:${(lossy.address() as AddressInfo).port}`)
-    assert.equal(cut, 1, 'the answer to the first join request was lost')
+    await newcomer.colleague.join(`http://127.0.0.1:${(proxy.address() as AddressInfo).port}`)
+    joined = true
+    const droppedBeforeJoined = dropped
     assert.equal(newcomer.colleague.naturalized(), true)
     await newcomer.colleague.enqueue('after a lost answer')
     await waitFor(() => founder.app.values.length === 1, 20_000, 'the founder applied')
+    await waitFor(() => dropped, 35_000, 'the answer dropped')
+    return { droppedBeforeJoined }
   } finally {
     await stopAll([...members, ...extra])
-    lossy.closeAllConnections()
-    await new Promise((resolve) => lossy.close(resolve))
+    proxy.closeAllConnections()
+    await new Promise((resolve) => proxy.close(resolve))
   }
+}
+
+// The first join request can go through (the island admits the newcomer) and
+// its answer still be lost. The newcomer is then a member, which may vote or
+// lead soon after: its join goes on instead of failing with JOIN_FAILED.
+test('a join whose first request is admitted and its answer lost succeeds', { timeout: 60_000 }, async () => {
+  await joinWithHeldAnswer('lost-join-answer', (newcomer) =>
+    waitFor(() => newcomer.colleague.health().government != null, 20_000, 'the newcomer applied its arrival'),
+  )
+})
+
+// Nor does the join wait for that answer: once the island admitted the
+// newcomer, the answer can only say what the newcomer knows. Here the answer
+// is held until the join resolved (or 30 s went by, which fails the test).
+test('a join goes on once the island admitted the colleague, without waiting for the answer to its request', { timeout: 90_000 }, async () => {
+  const { droppedBeforeJoined } = await joinWithHeldAnswer('held-join-answer', (_, joined) => waitFor(joined, 30_000, 'the join'))
+  assert.equal(droppedBeforeJoined, false, 'join() waited for the answer to its request')
 })

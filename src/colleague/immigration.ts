@@ -73,15 +73,27 @@ export class Immigration {
     const body: JoinBody = { islandName: host.islandName, id: host.colleagueId, properties: { location } }
     // The first request has no repeat: it gets the rest of the join's time, not
     // one peer timeout, so that a busy member's slow answer is not a failed join.
-    // Its answer may be lost after the request went through: once the island
-    // has admitted this colleague meanwhile, the join goes on, as a member
-    // that may already vote, or lead.
-    const parsed = await this.requestImmigration(url, body, false, Math.max(1, deadline - host.clock.now())).catch((error: unknown) => {
-      if (host.legislator.arrival !== null) return null
-      throw isColleagueError(error) ? host.abandonJoin(error) : error
-    })
+    // Its answer may be lost, or late, after the request went through: once
+    // the island has admitted this colleague meanwhile, the join goes on at
+    // once, as a member that may already vote, or lead, whatever becomes of
+    // that answer.
+    const remainingMs = Math.max(1, deadline - host.clock.now())
+    const answered = this.requestImmigration(url, body, false, remainingMs).then(
+      (answer) => ({ answer }),
+      (error: unknown) => ({ error }),
+    )
+    const admitted = host.waiters.until(() => host.legislator.arrival !== null, remainingMs, () => NOT_YET).then(
+      () => ({ admitted: true as const }),
+      // Not admitted in time, or the colleague ended: the answer decides.
+      () => answered,
+    )
+    const first = await Promise.race([answered, admitted])
+    if ('error' in first && host.legislator.arrival === null) {
+      throw isColleagueError(first.error) ? host.abandonJoin(first.error) : first.error
+    }
+    const parsed = 'answer' in first ? first.answer : null
     if (parsed === null) {
-      host.logger.info({ url }, 'immigration request failed after this colleague was admitted; the join goes on')
+      host.logger.info({ url }, 'admitted before the answer to the immigration request came; the join goes on')
     } else {
       onIslandId(parsed.islandId)
       host.logger.info({ url, islandId: parsed.islandId }, 'immigration requested')
