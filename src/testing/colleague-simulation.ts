@@ -776,20 +776,24 @@ class ColleagueSimulation {
       }
     }
     const shared = new Set([...holders].filter(([, ids]) => ids.size > 1).map(([value]) => value))
-    const seen = new Map<number, { member: string; text: string }>()
+    const seen = new Map<number, { member: string; variables: Map<string, string> }>()
     for (const { member, variables } of read) {
-      const text = hiddenText(variables, shared, member.id)
+      const texts = hiddenTexts(variables, shared, member.id)
       const known = seen.get(member.applied)
-      if (known === undefined) seen.set(member.applied, { member: member.id, text })
-      else if (known.text !== text) {
-        this.#report(
-          'divergence',
-          `after position ${member.applied}, the state ${member.id}'s application keeps beside its snapshot and fields ` +
-            `(variables entry() closes over, private fields) ${clip(text)} differs from ${known.member}'s ${clip(known.text)}: ` +
-            'does snapshot() leave out part of the state?',
-        )
-        return
+      if (known === undefined) {
+        seen.set(member.applied, { member: member.id, variables: texts })
+        continue
       }
+      const names = new Set([...known.variables.keys(), ...texts.keys()])
+      const differing = [...names].find((name) => known.variables.get(name) !== texts.get(name))
+      if (differing === undefined) continue
+      this.#report(
+        'divergence',
+        `after position ${member.applied}, ${differing}, which ${member.id}'s application keeps beside its snapshot and fields ` +
+          `(a variable entry() closes over, or a private field), is ${clip(texts.get(differing) ?? 'absent')} on ${member.id} ` +
+          `and ${clip(known.variables.get(differing) ?? 'absent')} on ${known.member}: does snapshot() leave it out?`,
+      )
+      return
     }
   }
 
@@ -823,7 +827,8 @@ class ColleagueSimulation {
     if (known.text !== fingerprint) {
       this.#report(
         'divergence',
-        `after position ${position}, ${member.id}'s application state ${clip(fingerprint)} differs from ${known.member}'s ${clip(known.text)}`,
+        `after position ${position}, ${member.id}'s application state ${around(fingerprint, known.text)} differs from ` +
+          `${known.member}'s ${around(known.text, fingerprint)}`,
       )
     }
   }
@@ -1405,26 +1410,26 @@ function stateText(application: Application, snapshot: unknown, id: string): str
 
 /**
  * The variables of the closure scopes `closureState` read and the private
- * fields, as text: functions, `shared` objects and the member's own id left
- * out, each value that cannot be made text marked as such.
+ * fields, each as text by its name (a name that an inner scope already
+ * used gets its scope's number): functions, `shared` objects and the
+ * member's own id left out, each value that cannot be made text marked as
+ * such.
  */
-function hiddenText(scopes: readonly Record<string, unknown>[], shared: ReadonlySet<object>, id: string): string {
-  const parts: string[] = []
-  for (const scope of scopes) {
-    const variables: string[] = []
+function hiddenTexts(scopes: readonly Record<string, unknown>[], shared: ReadonlySet<object>, id: string): Map<string, string> {
+  const texts = new Map<string, string>()
+  for (const [index, scope] of scopes.entries()) {
     for (const [name, value] of Object.entries(scope)) {
       if (typeof value === 'function' || value === id || shared.has(value as object)) continue
       let text: string | undefined
       try {
         text = JSON.stringify(value, replacer)
       } catch {
-        text = '"(not serialisable)"'
+        text = '(not serialisable)'
       }
-      variables.push(`${JSON.stringify(name)}:${text ?? 'null'}`)
+      texts.set(texts.has(name) ? `${name} (scope ${index})` : name, text ?? 'undefined')
     }
-    parts.push(`{${variables.join(',')}}`)
   }
-  return `[${parts.join(',')}]`
+  return texts
 }
 
 /** Whether `value` may hold what `replacer` changes: false only for a primitive other than a bigint, or a flat object or array of such. */
@@ -1487,6 +1492,17 @@ function isThenable<T = void>(value: unknown): value is Promise<T> {
 function text(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error)
 }
+
+/** `text` from a little before where it first differs from `other`, clipped: where two long states part. */
+function around(text: string, other: string): string {
+  let first = 0
+  while (first < text.length && first < other.length && text.charCodeAt(first) === other.charCodeAt(first)) first++
+  const start = Math.max(0, first - AROUND_BEFORE)
+  return `${start > 0 ? '...' : ''}${clip(text.slice(start))}`
+}
+
+/** Characters shown before the first difference of two states. */
+const AROUND_BEFORE = 60
 
 function clip(value: string | undefined): string {
   if (value === undefined) return 'an unserialisable value'
