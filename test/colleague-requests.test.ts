@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { Colleague, ColleagueError, ERROR_STATUS } from '../src/index.js'
+import { Colleague, ColleagueError, ERROR_STATUS, isColleagueError, type ColleagueOptions } from '../src/index.js'
 import { Signer } from '../src/colleague/signature.js'
 import { TEST_TIMING, settle, startIsland, startMember, stopAll, type Member } from './colleague-island.js'
 
@@ -188,5 +188,35 @@ test('POST /bootstrap founds an island and POST /shutdown stops the colleague', 
     await assert.rejects(fetch(`${member.url}/health`))
   } finally {
     await member.colleague.shutdown()
+  }
+})
+
+test('options a program passes wrong are refused with INVALID_OPTIONS naming the option, before anything starts', () => {
+  // As a program without TypeScript's checks might pass them.
+  const wrong: Record<string, unknown>[] = [
+    { colleagueId: 5 },
+    { parliamentSize: 4 },
+    { parliamentSize: 0 },
+    { parliamentSize: 65 },
+    { port: -1 },
+    { port: 70_000 },
+    { port: 1.5 },
+    { host: '' },
+    { secret: 5 },
+    { joinTimeoutMs: -1 },
+    { joinTimeoutMs: 'soon' },
+    { outOfBandTimeoutMs: 0 },
+    { signatureWindowMs: Number.NaN },
+  ]
+  for (const options of wrong) {
+    const [name] = Object.keys(options) as [string]
+    assert.throws(
+      () => new Colleague({ islandName: 'x', application: { entry: () => {} }, ...options } as unknown as ColleagueOptions),
+      (error: unknown) => isColleagueError(error) && error.code === 'INVALID_OPTIONS' && error.message.startsWith(name),
+      JSON.stringify(options),
+    )
+  }
+  for (const options of [{ parliamentSize: 1 }, { parliamentSize: 63 }, { port: 0 }, { joinTimeoutMs: 1 }]) {
+    assert.doesNotThrow(() => new Colleague({ islandName: 'x', application: { entry: () => {} }, ...options }), JSON.stringify(options))
   }
 })

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net'
 import { systemClock, type Clock } from '../kibitzer/clock.js'
 import { Kibitzer } from '../kibitzer/kibitzer.js'
 import { electionJitterTicks, tickSchedule, type TickSchedule } from '../kibitzer/tick-schedule.js'
-import { isMember, isParliament, membersOf } from '../paxos/government.js'
+import { isMember, isParliament, MEMBERS_MAX, membersOf } from '../paxos/government.js'
 import { BARRIER_TEXT, isBarrier } from './barrier.js'
 import { Legislator } from '../paxos/legislator.js'
 import type { Committed, Government, LegislatorRefusal, Message, Ready, Submission } from '../paxos/types.js'
@@ -898,14 +898,26 @@ function validateOptions(options: ColleagueOptions): void {
   if (typeof options.islandName !== 'string' || options.islandName.length === 0 || options.islandName.length > 256) {
     throw invalid('islandName must be a non-empty string of at most 256 characters')
   }
-  if (options.colleagueId !== undefined && (options.colleagueId.length === 0 || options.colleagueId.length > 256)) {
+  if (options.colleagueId !== undefined && (typeof options.colleagueId !== 'string' || options.colleagueId.length === 0 || options.colleagueId.length > 256)) {
     throw invalid('colleagueId must be a non-empty string of at most 256 characters')
   }
   if (typeof options.application?.entry !== 'function') throw invalid('application.entry must be a function')
+  const { parliamentSize, port, host } = options
+  if (parliamentSize !== undefined && !(Number.isSafeInteger(parliamentSize) && parliamentSize >= 1 && parliamentSize % 2 === 1 && parliamentSize <= MEMBERS_MAX)) {
+    throw invalid(`parliamentSize must be an odd integer from 1 to ${MEMBERS_MAX}, got ${String(parliamentSize)}`)
+  }
+  if (port !== undefined && !(Number.isSafeInteger(port) && port >= 0 && port <= 65_535)) throw invalid(`port must be an integer from 0 to 65535, got ${String(port)}`)
+  if (host !== undefined && (typeof host !== 'string' || host.length === 0)) throw invalid('host must be a non-empty string')
+  for (const name of ['joinTimeoutMs', 'outOfBandTimeoutMs', 'signatureWindowMs'] as const) {
+    const value = options[name]
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value > 0)) {
+      throw invalid(`${name} must be a positive number of milliseconds, got ${String(value)}`)
+    }
+  }
   if (options.location !== undefined && !/^https?:\/\//.test(options.location)) {
     throw invalid('location must be an http(s) URL')
   }
-  if (options.secret !== undefined && options.secret.length === 0) throw invalid('secret must not be empty')
+  if (options.secret !== undefined && (typeof options.secret !== 'string' || options.secret.length === 0)) throw invalid('secret must be a non-empty string')
   const bodyBytesMax = options.bodyBytesMax ?? DEFAULTS.bodyBytesMax
   if (!Number.isSafeInteger(bodyBytesMax) || bodyBytesMax < 1024) throw invalid('bodyBytesMax must be an integer >= 1024')
   const valueBytesMax = options.valueBytesMax
