@@ -120,3 +120,30 @@ test('20,000 enqueues through one submitter across leader changes are each appli
   assert.ok(result.stats.acknowledged >= 20_000, `acknowledged ${result.stats.acknowledged}`)
   assert.ok(result.stats.leaderChanges >= 3, `leader changes ${result.stats.leaderChanges}`)
 })
+
+test('options passed wrong to simulate() are refused before anything runs, naming the option', async () => {
+  const wrong: ReadonlyArray<readonly [Record<string, unknown>, ErrorConstructor]> = [
+    [{ members: 0 }, RangeError],
+    [{ members: 2.5 }, RangeError],
+    [{ members: '3' }, TypeError],
+    [{ steps: -5 }, RangeError],
+    [{ livenessSteps: -1 }, RangeError],
+    [{ parliamentSize: 4 }, RangeError],
+    [{ application: 5 }, TypeError],
+    [{ workload: 'every step' }, TypeError],
+    [{ faults: 'no' }, TypeError],
+    [{ spare: 'm1' }, TypeError],
+    [{ mutant: 'no-such-mutant' }, RangeError],
+  ]
+  for (const [options, type] of wrong) {
+    const [name] = Object.keys(options) as [string]
+    await assert.rejects(
+      simulate({ seed: 1, ...options } as unknown as Parameters<typeof simulate>[0]),
+      (error: unknown) => error instanceof type && (error as Error).message.startsWith(name),
+      JSON.stringify(options),
+    )
+  }
+  const { violations, stats } = await simulate({ seed: 1, members: 1, steps: 20 })
+  assert.deepEqual(violations, [])
+  assert.equal(stats.members, 1)
+})

@@ -131,3 +131,23 @@ test('checker: flags disagreement, gaps, unknown values and double applies', () 
   const invariants = checker.violations.map((violation) => violation.invariant)
   assert.deepEqual(invariants, ['agreement', 'prefix', 'validity', 'exactly-once'])
 })
+
+test('options passed wrong to simulateLegislators() are refused before anything runs, naming the option', () => {
+  const wrong: ReadonlyArray<readonly [Record<string, unknown>, ErrorConstructor]> = [
+    [{ members: 0 }, RangeError],
+    [{ members: 4 }, RangeError],
+    [{ steps: -1 }, RangeError],
+    [{ steps: '100' }, TypeError],
+    [{ parliamentSize: 2 }, RangeError],
+    [{ mutant: 'no-such-mutant' }, RangeError],
+    [{ trace: 'console' }, TypeError],
+  ]
+  for (const [options, type] of wrong) {
+    const [name] = Object.keys(options) as [string]
+    assert.throws(
+      () => simulate({ seed: 1, ...options } as unknown as Parameters<typeof simulate>[0]),
+      (error: unknown) => error instanceof type && (error as Error).message.startsWith(name),
+      JSON.stringify(options),
+    )
+  }
+})

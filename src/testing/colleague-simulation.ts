@@ -18,10 +18,11 @@ import { COLLEAGUE_MUTANTS, MUTANT_OPTION, type ColleagueMutant } from '../colle
 import type { Application, AppliedEntry, ColleagueOptions, JoinContext } from '../colleague/options.js'
 import type { JsonValue } from '../colleague/json.js'
 import type { PeerRoute, PostAnswer } from '../colleague/peer-client.js'
-import { parliamentOf } from '../paxos/government.js'
+import { MEMBERS_MAX, parliamentOf } from '../paxos/government.js'
 import { quorumSize } from '../paxos/quorum.js'
 import type { Government } from '../paxos/types.js'
 import { closureState, privateFields } from './hidden-state.js'
+import { checkInteger, checkKind, checkObject, checkOneOf } from './options-check.js'
 import { DurableMembers, type DurableSimulateOptions, type DurableSimulationStats } from './durable-members.js'
 import { CALM, PeerNetwork, type PeerFaults, type PeerNetworkStats } from './peer-network.js'
 import { createRandom, type Random } from './prng.js'
@@ -308,6 +309,7 @@ interface LogRecord {
 
 /** Runs one seeded island of real colleagues; the same options give the same result. */
 export async function simulate(options: ColleagueSimulateOptions): Promise<ColleagueSimulationResult> {
+  checkOptions(options)
   const simulation = new ColleagueSimulation(options)
   const restore = options.virtualGlobals === false ? () => {} : virtualizeGlobals(simulation.globals)
   try {
@@ -316,6 +318,25 @@ export async function simulate(options: ColleagueSimulateOptions): Promise<Colle
     restore()
   }
   return { seed: options.seed, violations: simulation.violations, stats: simulation.stats }
+}
+
+/** Refuses options a program passed wrong, before anything runs (see options-check.ts). */
+function checkOptions(options: ColleagueSimulateOptions): void {
+  checkObject(options, 'simulate()')
+  checkInteger(options, 'members', 1, MEMBERS_MAX)
+  checkInteger(options, 'steps', 0, Number.MAX_SAFE_INTEGER)
+  checkInteger(options, 'livenessSteps', 0, Number.MAX_SAFE_INTEGER)
+  checkInteger(options, 'parliamentSize', 1, MEMBERS_MAX, true)
+  for (const name of ['application', 'workload', 'memberOptions', 'onCrash', 'trace']) checkKind(options, name, 'function')
+  for (const name of ['faults', 'stopAtFirstViolation', 'virtualGlobals', 'hiddenState']) checkKind(options, name, 'boolean')
+  checkOneOf(options, 'mutant', COLLEAGUE_MUTANTS)
+  const { spare, durable } = options
+  if (spare !== undefined && !(Array.isArray(spare) && spare.every((id) => typeof id === 'string'))) {
+    throw new TypeError('spare must be an array of member ids')
+  }
+  if (durable !== undefined && typeof durable !== 'boolean' && (durable === null || typeof durable !== 'object')) {
+    throw new TypeError(`durable must be true, false or its settings, got ${typeof durable}`)
+  }
 }
 
 interface VirtualGlobals {

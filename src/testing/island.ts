@@ -8,7 +8,8 @@
 // whole colleague (application, out-of-band, forwarding) runs in
 // colleague-simulation.ts, on the real code rather than a model of it.
 
-import { membersOf, parliamentOf } from '../paxos/government.js'
+import { MEMBERS_MAX, membersOf, parliamentOf } from '../paxos/government.js'
+import { MUTANTS } from '../paxos/mutants.js'
 import { Legislator } from '../paxos/legislator.js'
 import { quorumSize } from '../paxos/quorum.js'
 import type {
@@ -27,6 +28,7 @@ import { HistoryChecker, submissionKey } from './checker.js'
 import type { MemberView, Violation } from './checker.js'
 import { NO_FAULTS, SimulatedNetwork } from './network.js'
 import type { NetworkStats } from './network.js'
+import { checkInteger, checkKind, checkObject, checkOneOf } from './options-check.js'
 import { createRandom } from './prng.js'
 import type { Random } from './prng.js'
 
@@ -838,6 +840,13 @@ class IslandSimulation {
 
 /** Runs one seeded island; the same options always give the same result. */
 export function simulate(options: SimulateOptions): SimulationResult {
+  checkObject(options, 'simulateLegislators()')
+  checkOneOf(options, 'members', [3, 5])
+  checkInteger(options, 'parliamentSize', 1, MEMBERS_MAX, true)
+  for (const name of ['steps', 'setupTicksMax', 'livenessTicksMax', 'enqueuesMax', 'newcomersMax']) checkInteger(options, name, 0, Number.MAX_SAFE_INTEGER)
+  for (const name of ['trace', 'createLegislator']) checkKind(options, name, 'function')
+  checkKind(options, 'stopAtFirstViolation', 'boolean')
+  checkOneOf(options, 'mutant', MUTANTS)
   const simulation = new IslandSimulation(options)
   simulation.run()
   return {
