@@ -134,9 +134,15 @@ test('options passed wrong to simulate() are refused before anything runs, namin
     [{ faults: 'no' }, TypeError],
     [{ spare: 'm1' }, TypeError],
     [{ mutant: 'no-such-mutant' }, RangeError],
+    [{ durable: 'yes' }, TypeError],
+    [{ durable: { exileMs: 0 } }, RangeError],
+    [{ durable: { snapshotEveryEntries: 0.5 } }, RangeError],
+    [{ durable: { powerCutsInSync: 2 } }, RangeError],
+    [{ durable: { mutant: 'no-such-mutant' } }, RangeError],
   ]
   for (const [options, type] of wrong) {
-    const [name] = Object.keys(options) as [string]
+    const durable = options.durable
+    const [name] = Object.keys(durable !== null && typeof durable === 'object' ? durable : options) as [string]
     await assert.rejects(
       simulate({ seed: 1, ...options } as unknown as Parameters<typeof simulate>[0]),
       (error: unknown) => error instanceof type && (error as Error).message.startsWith(name),

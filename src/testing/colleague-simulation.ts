@@ -23,7 +23,7 @@ import { quorumSize } from '../paxos/quorum.js'
 import type { Government } from '../paxos/types.js'
 import { closureState, privateFields } from './hidden-state.js'
 import { checkInteger, checkKind, checkObject, checkOneOf } from './options-check.js'
-import { DurableMembers, type DurableSimulateOptions, type DurableSimulationStats } from './durable-members.js'
+import { DURABLE_MUTANTS, DurableMembers, type DurableSimulateOptions, type DurableSimulationStats } from './durable-members.js'
 import { CALM, PeerNetwork, type PeerFaults, type PeerNetworkStats } from './peer-network.js'
 import { createRandom, type Random } from './prng.js'
 import { MemberClock, Scheduler } from './scheduler.js'
@@ -334,9 +334,18 @@ function checkOptions(options: ColleagueSimulateOptions): void {
   if (spare !== undefined && !(Array.isArray(spare) && spare.every((id) => typeof id === 'string'))) {
     throw new TypeError('spare must be an array of member ids')
   }
-  if (durable !== undefined && typeof durable !== 'boolean' && (durable === null || typeof durable !== 'object')) {
-    throw new TypeError(`durable must be true, false or its settings, got ${typeof durable}`)
+  if (durable === undefined || typeof durable === 'boolean') return
+  if (durable === null || typeof durable !== 'object') throw new TypeError(`durable must be true, false or its settings, got ${typeof durable}`)
+  const { exileMs, powerCutsInSync } = durable
+  if (exileMs !== undefined && !(typeof exileMs === 'number' && Number.isFinite(exileMs) && exileMs > 0)) {
+    throw new RangeError(`exileMs must be a positive number of milliseconds, got ${String(exileMs)}`)
   }
+  if (powerCutsInSync !== undefined && !(typeof powerCutsInSync === 'number' && powerCutsInSync >= 0 && powerCutsInSync <= 1)) {
+    throw new RangeError(`powerCutsInSync must be a chance from 0 to 1, got ${String(powerCutsInSync)}`)
+  }
+  checkInteger(durable, 'snapshotEveryEntries', 1, Number.MAX_SAFE_INTEGER)
+  checkKind(durable, 'islandCrashes', 'boolean')
+  checkOneOf(durable, 'mutant', DURABLE_MUTANTS)
 }
 
 interface VirtualGlobals {
