@@ -745,18 +745,15 @@ class ColleagueSimulation {
       }
     }
     for (const member of this.#members.values()) {
-      if (!member.running || member.applying > 0 || member.applied === member.comparedAt) continue
-      if (member.newcomer && member.restores && !member.restored) continue
+      if (!holdsSettledState(member) || member.applied === member.comparedAt) continue
       await this.#compareState(member)
     }
     if (this.#hidden && this.#step % DEFAULTS.hiddenStateEverySteps === 0) this.#compareHiddenState()
   }
 
-  /** Members whose application state may be compared now: running, holding the state, not in the middle of an entry. */
+  /** Joined members whose application state may be compared now (see `holdsSettledState`). */
   #comparable(): Member[] {
-    return [...this.#members.values()].filter(
-      (member) => member.running && member.joined && member.applying === 0 && !(member.newcomer && member.restores && !member.restored),
-    )
+    return [...this.#members.values()].filter((member) => member.joined && holdsSettledState(member))
   }
 
   /**
@@ -1436,6 +1433,11 @@ function stateText(application: Application, snapshot: unknown, id: string): str
   } catch {
     return JSON.stringify({ snapshot: snapshot ?? null }, replacer)
   }
+}
+
+/** Running, not in the middle of an entry, and (a newcomer) restored: its application state is one to compare. */
+function holdsSettledState(member: Member): boolean {
+  return member.running && member.applying === 0 && !(member.newcomer && member.restores && !member.restored)
 }
 
 /**
