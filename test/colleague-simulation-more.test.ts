@@ -17,6 +17,8 @@ import {
   bankWithRandomBonus,
   CounterForgettingPrivateTotal,
   CounterForgettingTotal,
+  LedgerBank,
+  LedgerBankForgettingBalances,
 } from './support/applications.js'
 import { describeViolation, seedBlocks } from './support/colleague-seeds.js'
 
@@ -60,6 +62,30 @@ test('a snapshot that forgets state only closures hold is caught by comparing wh
   // Without that comparison the same seeds pass: snapshot() and the object's fields never show the history.
   for (let seed = 1; seed <= 10; seed++) {
     const { violations } = await simulate({ seed, steps: 300, application: bankForgettingHistory, workload: deposits, hiddenState: false })
+    assert.deepEqual(violations.map((violation) => describeViolation(violation)), [])
+  }
+})
+
+test(`a class keeping its state in a helper's private fields keeps every invariant for ${APPLICATION_SEEDS} seeds`, async () => {
+  for (let seed = 1; seed <= APPLICATION_SEEDS; seed++) {
+    const { violations } = await simulate({ seed, steps: 300, application: () => new LedgerBank(), workload: deposits })
+    assert.deepEqual(violations.map((violation) => describeViolation(violation)), [])
+  }
+})
+
+test("a snapshot that forgets a helper object's private state is caught by reading the helper's private fields", async () => {
+  let caught: string | null = null
+  for (let seed = 1; seed <= APPLICATION_SEEDS && caught === null; seed++) {
+    const [violation] = (await simulate({ seed, steps: 300, application: () => new LedgerBankForgettingBalances(), workload: deposits })).violations
+    if (violation === undefined) continue
+    assert.equal(violation.invariant, 'divergence', describeViolation(violation))
+    assert.match(violation.detail, /#balances/)
+    caught = describeViolation(violation)
+  }
+  assert.ok(caught !== null, `no divergence in seeds 1 to ${APPLICATION_SEEDS}`)
+  // Without reading hidden state the same seeds pass: the helper's own fields are empty as JSON.
+  for (let seed = 1; seed <= 10; seed++) {
+    const { violations } = await simulate({ seed, steps: 300, application: () => new LedgerBankForgettingBalances(), workload: deposits, hiddenState: false })
     assert.deepEqual(violations.map((violation) => describeViolation(violation)), [])
   }
 })

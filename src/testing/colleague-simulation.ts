@@ -771,8 +771,9 @@ class ColleagueSimulation {
   /**
    * Compares the state each comparable member's application hides from
    * `snapshot()` and its fields (the variables its `entry` closes over, its
-   * private fields) with that of the others at the same applied position, at
-   * this moment. An object that more than one member holds (the variables
+   * private fields, and the private fields of class instances held in any of
+   * those or in its fields) with that of the others at the same applied
+   * position, at this moment. An object that more than one member holds (the variables
    * around the function that builds the applications, say) is shared, not
    * state of either: it is left out, as is the member's own id; a shared
    * variable that is not an object has one value at one moment anyway. A
@@ -789,7 +790,9 @@ class ColleagueSimulation {
         this.#trace('hidden state: the inspector cannot be used on this thread; not compared')
         return
       }
-      read.push({ member, variables: [...scopes, fields].map((scope) => (scope ?? {}) as Record<string, unknown>) })
+      // Its own fields too: plain, they are compared at every step already, but a helper object there may keep private fields.
+      const own = Object.fromEntries(Object.entries(member.application).filter(([, value]) => typeof value !== 'function'))
+      read.push({ member, variables: [...scopes, fields, own].map((scope) => (scope ?? {}) as Record<string, unknown>) })
     }
     const holders = new Map<object, Set<string>>()
     for (const { member, variables } of read) {
@@ -817,7 +820,7 @@ class ColleagueSimulation {
       this.#report(
         'divergence',
         `after position ${member.applied}, ${differing}, which ${member.id}'s application keeps beside its snapshot and fields ` +
-          `(a variable entry() closes over, or a private field), is ${clip(texts.get(differing) ?? 'absent')} on ${member.id} ` +
+          `(a variable entry() closes over, a private field, or a field, with the private fields of the objects in it), is ${clip(texts.get(differing) ?? 'absent')} on ${member.id} ` +
           `and ${clip(known.variables.get(differing) ?? 'absent')} on ${known.member}: does snapshot() leave it out?`,
       )
       return
@@ -1449,12 +1452,13 @@ function holdsSettledState(member: Member): boolean {
  */
 function hiddenTexts(scopes: readonly Record<string, unknown>[], shared: ReadonlySet<object>, id: string): Map<string, string> {
   const texts = new Map<string, string>()
+  const withPrivate = privateReplacer()
   for (const [index, scope] of scopes.entries()) {
     for (const [name, value] of Object.entries(scope)) {
       if (typeof value === 'function' || value === id || shared.has(value as object)) continue
       let text: string | undefined
       try {
-        text = JSON.stringify(value, replacer)
+        text = JSON.stringify(value, withPrivate)
       } catch {
         text = '(not serialisable)'
       }
@@ -1462,6 +1466,34 @@ function hiddenTexts(scopes: readonly Record<string, unknown>[], shared: Readonl
     }
   }
   return texts
+}
+
+/** Class instances whose private fields one reading of the hidden state expands, at most: each costs a few inspector calls. */
+const PRIVATE_EXPANSIONS_MAX = 256
+
+/**
+ * `replacer`, and a class instance nested anywhere in the value shows its
+ * private fields too (as `#name` beside its own fields), so that a
+ * `snapshot()` that forgets a helper object's private state is seen. A
+ * class found without private fields is not asked about again; past
+ * `PRIVATE_EXPANSIONS_MAX` instances the rest show only their own fields.
+ */
+function privateReplacer(): (key: string, value: unknown) => unknown {
+  const withoutPrivate = new Set<object>()
+  let left = PRIVATE_EXPANSIONS_MAX
+  return (key, value) => {
+    const plain = replacer(key, value)
+    if (plain !== value || value === null || typeof value !== 'object' || Array.isArray(value)) return plain
+    const prototype = Object.getPrototypeOf(value) as object | null
+    if (prototype === null || prototype === Object.prototype || withoutPrivate.has(prototype) || left <= 0) return value
+    left--
+    const fields = privateFields(value)
+    if (fields === null || Object.keys(fields).length === 0) {
+      withoutPrivate.add(prototype)
+      return value
+    }
+    return { ...(value as Record<string, unknown>), ...fields }
+  }
 }
 
 /** Whether `value` may hold what `replacer` changes: false only for a primitive other than a bigint, or a flat object or array of such. */

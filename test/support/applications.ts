@@ -192,3 +192,67 @@ export class CounterForgettingPrivateTotal implements Application {
     this.#count = (state as { count: number }).count
   }
 }
+
+/** A helper an application may keep its accounts in: its state is private. */
+class Ledger {
+  #balances = new Map<string, number>()
+  #deposits = 0
+
+  deposit(account: string, amount: number): void {
+    this.#balances.set(account, (this.#balances.get(account) ?? 0) + amount)
+    this.#deposits++
+  }
+
+  get deposits(): number {
+    return this.#deposits
+  }
+
+  state(): { balances: Record<string, number>; deposits: number } {
+    return { balances: Object.fromEntries(this.#balances), deposits: this.#deposits }
+  }
+
+  static from(state: { balances: Record<string, number>; deposits: number }): Ledger {
+    const ledger = new Ledger()
+    for (const [account, amount] of Object.entries(state.balances)) ledger.#balances.set(account, amount)
+    ledger.#deposits = state.deposits
+    return ledger
+  }
+}
+
+/** Correct: a class whose state is a helper object with private fields, all of it in the snapshot. */
+export class LedgerBank implements Application {
+  #ledger = new Ledger()
+
+  entry({ value }: AppliedEntry): void {
+    if (isDeposit(value)) this.#ledger.deposit(value.deposit, value.amount)
+  }
+
+  snapshot(): JsonValue {
+    return this.#ledger.state()
+  }
+
+  restore(state: unknown): void {
+    this.#ledger = Ledger.from(state as { balances: Record<string, number>; deposits: number })
+  }
+}
+
+/**
+ * Broken: the snapshot keeps only the count of deposits, and the balances
+ * live in the helper's private fields, which neither the application's own
+ * fields nor its private fields show as they are: only reading the helper's.
+ */
+export class LedgerBankForgettingBalances implements Application {
+  ledger = new Ledger()
+
+  entry({ value }: AppliedEntry): void {
+    if (isDeposit(value)) this.ledger.deposit(value.deposit, value.amount)
+  }
+
+  snapshot(): JsonValue {
+    return { deposits: this.ledger.deposits }
+  }
+
+  restore(state: unknown): void {
+    this.ledger = Ledger.from({ balances: {}, deposits: (state as { deposits: number }).deposits })
+  }
+}
