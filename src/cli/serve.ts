@@ -15,6 +15,8 @@ export interface ServeIo {
   readonly stdout: NodeJS.WritableStream
   /** Resolves with the signal that asks this member to stop. */
   readonly stopped: Promise<string>
+  /** The V8 flags set for this process before the library loaded (see tiering.ts), for the log. */
+  readonly v8Flags?: readonly string[]
 }
 
 /** Runs a member until stopped or crashed; resolves with the exit status. */
@@ -80,7 +82,7 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<number>
   }
   if (first.kind === 'started') {
     io.stdout.write(`listening ${address.url}\n`)
-    logger.info({ url: address.url, location, bootstrap: options.bootstrap }, 'serving')
+    logger.info({ url: address.url, location, bootstrap: options.bootstrap, v8Flags: io.v8Flags ?? [] }, 'serving')
   }
   const last =
     first.kind === 'stopped'
