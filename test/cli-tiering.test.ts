@@ -5,10 +5,13 @@
 import { strict as assert } from 'node:assert'
 import { after, test } from 'node:test'
 import { MAIN_PATH, spawnListening, type MemberProcess } from '../src/cli/member-process.js'
-import { EAGER_TIERING, tieringFlags } from '../src/cli/tiering.js'
+import { EAGER_TIERING, TIERING_V8_MAJOR, tieringFlags } from '../src/cli/tiering.js'
 
 const READY_TIMEOUT_MS = 15_000
 const ALL = EAGER_TIERING.map(([name, value]) => `--${name}=${value}`)
+const V8 = `${TIERING_V8_MAJOR}.3.244.8-node.38`
+/** What serve sets on this node's own V8: every flag on V8 11 (Node 20), none elsewhere. */
+const HERE = tieringFlags([])
 
 const started: MemberProcess[] = []
 
@@ -17,16 +20,21 @@ after(async () => {
 })
 
 test('every flag is set when node was started without any of them', () => {
-  assert.deepEqual(tieringFlags([]), ALL)
-  assert.deepEqual(tieringFlags(['--expose-gc', '--max-old-space-size=512', '--cpu-prof']), ALL)
+  assert.deepEqual(tieringFlags([], V8), ALL)
+  assert.deepEqual(tieringFlags(['--expose-gc', '--max-old-space-size=512', '--cpu-prof'], V8), ALL)
 })
 
 test('a flag given on node’s command line is left as given, in any of its spellings', () => {
   const [budget, invocations] = ALL
-  assert.deepEqual(tieringFlags(['--interrupt-budget=1000']), [invocations])
-  assert.deepEqual(tieringFlags(['--interrupt_budget', '1000']), [invocations])
-  assert.deepEqual(tieringFlags(['--minimum_invocations_after_ic_update=7']), [budget])
-  assert.deepEqual(tieringFlags(['--interrupt-budget=1', '--minimum-invocations-after-ic-update=1']), [])
+  assert.deepEqual(tieringFlags(['--interrupt-budget=1000'], V8), [invocations])
+  assert.deepEqual(tieringFlags(['--interrupt_budget', '1000'], V8), [invocations])
+  assert.deepEqual(tieringFlags(['--minimum_invocations_after_ic_update=7'], V8), [budget])
+  assert.deepEqual(tieringFlags(['--interrupt-budget=1', '--minimum-invocations-after-ic-update=1'], V8), [])
+})
+
+test('no flag is set on another V8, which does not know --interrupt-budget', () => {
+  assert.deepEqual(tieringFlags([], '12.4.254.21-node.33'), [])
+  assert.deepEqual(tieringFlags([], '10.2.154.26-node.26'), [])
 })
 
 /** A bootstrapped `serve` member started as `node ...nodeArgs main.js serve`: the v8Flags of its 'serving' log line. */
@@ -62,6 +70,6 @@ async function servingFlags(name: string, nodeArgs: readonly string[]): Promise<
 }
 
 test('a serve process sets the flags before it serves, and leaves one given to node alone', async () => {
-  assert.deepEqual(await servingFlags('t1', []), ALL)
-  assert.deepEqual(await servingFlags('t2', ['--interrupt-budget=20000']), [ALL[1]])
+  assert.deepEqual(await servingFlags('t1', []), HERE)
+  assert.deepEqual(await servingFlags('t2', ['--interrupt-budget=20000']), HERE.filter((flag) => !flag.startsWith('--interrupt-budget')))
 })

@@ -1,12 +1,14 @@
 // A member runs at full speed only once V8 has optimized the functions on
 // its write path, and by default V8 lets a function run a good while before
 // it looks at it: a freshly started island answered one client's first
-// seconds of writes four to five times slower than once warm, some 10,000
+// seconds of writes about four times slower than once warm, some 10,000
 // writes later (the README's "Warm-up" gives the figures). With V8 looking
 // eight times as often, and optimizing a function sooner after its type
 // feedback changed, those first seconds took about half as long, and the
 // warm figure did not change. So `serve` has V8 look sooner, unless node's
-// own command line sets these flags.
+// own command line sets these flags. The flags are V8 11's (Node 20's, where
+// this was measured); later V8s dropped `--interrupt-budget` and tier up
+// differently (with Maglev), so there `serve` leaves V8's defaults.
 
 import { setFlagsFromString } from 'node:v8'
 
@@ -16,8 +18,16 @@ export const EAGER_TIERING: ReadonlyArray<readonly [name: string, value: number]
   ['minimum-invocations-after-ic-update', 50],
 ]
 
-/** The flags of `EAGER_TIERING` that `execArgv` (node's own arguments) does not set already, as V8 takes them. */
-export function tieringFlags(execArgv: readonly string[]): string[] {
+/** The major version of V8 these flags are for. */
+export const TIERING_V8_MAJOR = 11
+
+/**
+ * The flags of `EAGER_TIERING` that `execArgv` (node's own arguments) does
+ * not set already, as V8 takes them; none on a V8 other than
+ * `TIERING_V8_MAJOR` (`v8Version` as in `process.versions.v8`).
+ */
+export function tieringFlags(execArgv: readonly string[], v8Version: string = process.versions.v8): string[] {
+  if (Number(v8Version.split('.', 1)[0]) !== TIERING_V8_MAJOR) return []
   const given = new Set(execArgv.filter((arg) => arg.startsWith('--')).map((arg) => arg.slice(2).split('=', 1)[0]?.replaceAll('_', '-')))
   return EAGER_TIERING.filter(([name]) => !given.has(name)).map(([name, value]) => `--${name}=${value}`)
 }
