@@ -5,12 +5,12 @@
 import { strict as assert } from 'node:assert'
 import { after, test } from 'node:test'
 import { MAIN_PATH, spawnListening, type MemberProcess } from '../src/cli/member-process.js'
-import { EAGER_TIERING, TIERING_V8_MAJOR, tieringFlags } from '../src/cli/tiering.js'
+import { EAGER_TIERING, TIERING_V8, tieringFlags } from '../src/cli/tiering.js'
 
 const READY_TIMEOUT_MS = 15_000
 const ALL = EAGER_TIERING.map(([name, value]) => `--${name}=${value}`)
-const V8 = `${TIERING_V8_MAJOR}.3.244.8-node.38`
-/** What serve sets on this node's own V8: every flag on V8 11 (Node 20), none elsewhere. */
+const V8 = `${TIERING_V8}.244.8-node.38`
+/** What serve sets on this node's own V8: every flag on V8 11.3 (Node 20), none elsewhere. */
 const HERE = tieringFlags([])
 
 const started: MemberProcess[] = []
@@ -33,6 +33,7 @@ test('a flag given on node’s command line is left as given, in any of its spel
 })
 
 test('no flag is set on another V8, which does not know --interrupt-budget', () => {
+  assert.deepEqual(tieringFlags([], '11.8.172.17-node.20'), [])
   assert.deepEqual(tieringFlags([], '12.4.254.21-node.33'), [])
   assert.deepEqual(tieringFlags([], '10.2.154.26-node.26'), [])
 })

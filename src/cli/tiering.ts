@@ -6,9 +6,10 @@
 // eight times as often, and optimizing a function sooner after its type
 // feedback changed, those first seconds took about half as long, and the
 // warm figure did not change. So `serve` has V8 look sooner, unless node's
-// own command line sets these flags. The flags are V8 11's (Node 20's, where
-// this was measured); later V8s dropped `--interrupt-budget` and tier up
-// differently (with Maglev), so there `serve` leaves V8's defaults.
+// own command line sets these flags. The flags are V8 11.3's (Node 20's,
+// where this was measured); later V8s (Node 21 and up) dropped
+// `--interrupt-budget` and tier up differently, so there `serve` leaves V8's
+// defaults.
 
 import { setFlagsFromString } from 'node:v8'
 
@@ -18,16 +19,16 @@ export const EAGER_TIERING: ReadonlyArray<readonly [name: string, value: number]
   ['minimum-invocations-after-ic-update', 50],
 ]
 
-/** The major version of V8 these flags are for. */
-export const TIERING_V8_MAJOR = 11
+/** The V8 these flags are for, major.minor: Node 20's. */
+export const TIERING_V8 = '11.3'
 
 /**
  * The flags of `EAGER_TIERING` that `execArgv` (node's own arguments) does
- * not set already, as V8 takes them; none on a V8 other than
- * `TIERING_V8_MAJOR` (`v8Version` as in `process.versions.v8`).
+ * not set already, as V8 takes them; none on a V8 other than `TIERING_V8`
+ * (`v8Version` as in `process.versions.v8`).
  */
 export function tieringFlags(execArgv: readonly string[], v8Version: string = process.versions.v8): string[] {
-  if (Number(v8Version.split('.', 1)[0]) !== TIERING_V8_MAJOR) return []
+  if (v8Version.split('.', 2).join('.') !== TIERING_V8) return []
   const given = new Set(execArgv.filter((arg) => arg.startsWith('--')).map((arg) => arg.slice(2).split('=', 1)[0]?.replaceAll('_', '-')))
   return EAGER_TIERING.filter(([name]) => !given.has(name)).map(([name, value]) => `--${name}=${value}`)
 }
