@@ -791,8 +791,7 @@ class ColleagueSimulation {
         return
       }
       // Its own fields too: plain, they are compared at every step already, but a helper object there may keep private fields.
-      const own = Object.fromEntries(Object.entries(member.application).filter(([, value]) => typeof value !== 'function'))
-      read.push({ member, variables: [...scopes, fields, own].map((scope) => (scope ?? {}) as Record<string, unknown>) })
+      read.push({ member, variables: [...scopes, fields, dataFields(member.application, member.id)].map((scope) => (scope ?? {}) as Record<string, unknown>) })
     }
     const holders = new Map<object, Set<string>>()
     for (const { member, variables } of read) {
@@ -1424,11 +1423,7 @@ class ColleagueSimulation {
  * shows), leaving out the member's own id.
  */
 function stateText(application: Application, snapshot: unknown, id: string): string {
-  const fields: Record<string, unknown> = {}
-  for (const [key, value] of Object.entries(application)) {
-    if (typeof value === 'function' || value === id) continue
-    fields[key] = value
-  }
+  const fields = dataFields(application, id)
   // The replacer changes only Maps, Sets and bigints: without any, the text is the same without it.
   const needs = needsReplacer(snapshot) || Object.values(fields).some(needsReplacer)
   try {
@@ -1436,6 +1431,16 @@ function stateText(application: Application, snapshot: unknown, id: string): str
   } catch {
     return JSON.stringify({ snapshot: snapshot ?? null }, replacer)
   }
+}
+
+/** The application object's own enumerable fields that are data: functions and the member's own id left out. */
+function dataFields(application: Application, id: string): Record<string, unknown> {
+  const fields: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(application)) {
+    if (typeof value === 'function' || value === id) continue
+    fields[key] = value
+  }
+  return fields
 }
 
 /** Running, not in the middle of an entry, and (a newcomer) restored: its application state is one to compare. */
