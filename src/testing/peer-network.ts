@@ -125,7 +125,7 @@ export class PeerNetwork {
     const outlives = this.sentOutlivesSender && from.alive()
     return new Promise<PostAnswer>((resolve, reject) => {
       let done = false
-      const timer = from.clock.setTimeout(() => finish(new Error(`POST ${route} to ${location} timed out`)), timeoutMs)
+      const timer = from.clock.setTimeout(() => finish(networkError(`POST ${route} to ${location} timed out`)), timeoutMs)
       const finish = (outcome: PostAnswer | Error): void => {
         if (done) return
         done = true
@@ -136,14 +136,14 @@ export class PeerNetwork {
         else resolve(outcome)
       }
       if (to === undefined) {
-        this.#after(() => finish(new Error(`no host at ${location}`)))
+        this.#after(() => finish(networkError(`no host at ${location}`)))
         return
       }
       const deliver = (): void => {
         if (!outlives && !from.alive()) return
         if (!to.alive()) {
           this.stats.refused++
-          this.#after(() => finish(new Error(`connection to ${location} refused`)))
+          this.#after(() => finish(networkError(`connection to ${location} refused`)))
           return
         }
         if (this.#isBlocked(from.id, to.id)) {
@@ -189,5 +189,20 @@ export class PeerNetwork {
 
   #isBlocked(from: string, to: string): boolean {
     return this.#blocked.size > 0 && this.#blocked.has(`${from}\u0000${to}`)
+  }
+}
+
+/**
+ * A failure of the simulated network, as the HTTP client reports one. Its
+ * stack would show only the scheduler, so none is taken: capturing it was
+ * the dearest part of a refused or timed-out request.
+ */
+function networkError(message: string): Error {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    return new Error(message)
+  } finally {
+    Error.stackTraceLimit = limit
   }
 }
