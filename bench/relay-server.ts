@@ -18,6 +18,7 @@ interface Write {
   readonly value: string
   readonly response: ServerResponse
   acks: number
+  failures: number
   answered: boolean
 }
 
@@ -55,7 +56,8 @@ function send(peer: Peer): void {
       send(peer)
     },
     () => {
-      for (const write of batch) answer(write, 502)
+      // 502 once a majority can no longer answer.
+      for (const write of batch) if (++write.failures > peers.length - majority) answer(write, 502)
       peer.sending = false
       send(peer)
     },
@@ -71,7 +73,7 @@ const server = createServer((request, response) => {
   const chunks: Buffer[] = []
   request.on('data', (chunk: Buffer) => chunks.push(chunk))
   request.on('end', () => {
-    const write: Write = { value: Buffer.concat(chunks).toString('utf8'), response, acks: 0, answered: false }
+    const write: Write = { value: Buffer.concat(chunks).toString('utf8'), response, acks: 0, failures: 0, answered: false }
     for (const peer of peers) peer.queue.push(write)
     if (!flushScheduled) {
       flushScheduled = true
