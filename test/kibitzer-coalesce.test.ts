@@ -77,3 +77,19 @@ test('a flush that commits nothing sends at once', () => {
   assert.deepEqual(h.sends, [['a', [ping(1)]]])
   assert.equal(h.deferred.length, 0)
 })
+
+test('held messages leave on the next flush even when that flush has nothing of its own', () => {
+  const h = harness()
+  h.kibitzer.act(() => undefined)
+  h.legislator.outbox = [envelope('a', 1)]
+  h.legislator.committed = [entry(0)]
+  h.flush()
+  assert.equal(h.sends.length, 0, 'held')
+  // The flush the kibitzer scheduled finds the legislator idle: the held message goes all the same.
+  h.flush()
+  assert.deepEqual(h.sends, [['a', [ping(1)]]])
+  // And an idle flush after that sends nothing more.
+  h.kibitzer.act(() => undefined)
+  h.flush()
+  assert.equal(h.sends.length, 1)
+})

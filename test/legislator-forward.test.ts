@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { Legislator } from '../src/paxos/legislator.js'
+import { IDLE, Legislator } from '../src/paxos/legislator.js'
 import type { Committed } from '../src/paxos/types.js'
 
 const TIMEOUT_TICKS = 5
@@ -80,4 +80,26 @@ test('a forward that reaches a member that does not lead is dropped, and its sub
   island.tick(TIMEOUT_TICKS)
   assert.equal(c.pending, 0)
   for (const id of ['a', 'b', 'c']) assert.deepEqual(island.applied.get(id), ['x'], `${id} applied it once`)
+})
+
+test('ready() with nothing to persist, send or apply is the one frozen IDLE; with work, a Ready of its own', () => {
+  const island = threeMembers()
+  const a = island.members.get('a') as Legislator
+  const c = island.members.get('c') as Legislator
+  assert.equal(a.ready(), IDLE, 'a settled island: the leader has nothing to do')
+  assert.equal(c.ready(), IDLE, 'nor has a follower')
+  assert.ok(Object.isFrozen(IDLE) && Object.isFrozen(IDLE.messages) && Object.isFrozen(IDLE.committed) && Object.isFrozen(IDLE.persist.accepted))
+  assert.equal(c.enqueue('x').ok, true)
+  const ready = c.ready()
+  assert.notEqual(ready, IDLE)
+  assert.equal(ready.messages[0]?.message.type, 'forward')
+  assert.equal(c.ready(), IDLE, 'taken once')
+  island.members.get('a')?.receive('c', ready.messages[0]?.message as NonNullable<(typeof ready.messages)[0]>['message'])
+  const proposed = a.ready()
+  assert.notEqual(proposed, IDLE)
+  assert.ok(proposed.persist.accepted.length > 0, 'the leader accepts what it proposes')
+  for (const { from, to, message } of proposed.messages) island.members.get(to)?.receive(from, message)
+  island.pump()
+  for (const id of ['b', 'c']) assert.deepEqual(island.applied.get(id), ['x'], id)
+  assert.equal(a.ready(), IDLE, 'settled again')
 })

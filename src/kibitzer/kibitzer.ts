@@ -287,6 +287,12 @@ export class Kibitzer<L extends Driven> {
     // Persist before send: a promise or an accepted entry a peer may count on
     // is on disk before the message that tells it so leaves.
     if (this.persist !== null && !this.persisted(ready)) return []
+    if (answering === null && this.held.size === 0 && ready.messages.length === 0 && ready.committed.length === 0) {
+      // Nothing to send, hold back or apply: most ticks of a quiet island end here.
+      this.holding = false
+      this.afterFlush()
+      return []
+    }
     return this.deliver(ready, answering)
   }
 

@@ -8,7 +8,7 @@ import {
   nextGovernment,
   parliamentOf,
 } from './government.js'
-import { Log, assert } from './log.js'
+import { Log, NO_CHANGES, assert } from './log.js'
 import { rulesFor } from './mutants.js'
 import type { Mutant, Rules } from './mutants.js'
 import { acknowledge, hear, heardWithin, inflight, newProgress } from './progress.js'
@@ -150,6 +150,9 @@ const DEFAULTS = {
   pendingMax: 8192,
   chosenMax: 1024,
 }
+
+/** What `ready()` returns when there is nothing to persist, send or apply: one frozen object, so that an idle tick allocates nothing. */
+export const IDLE: Ready = Object.freeze({ persist: NO_CHANGES, messages: Object.freeze([]), committed: Object.freeze([]) })
 
 /** Pings without an answer before a candidate asks again, or a leader sends a round again. */
 const RESEND_PINGS = 2
@@ -451,7 +454,8 @@ export class Legislator {
 
   /**
    * What to do now, taken once: the driver must act on it in field order (see
-   * `Ready`): persist, then send, then apply.
+   * `Ready`): persist, then send, then apply. `IDLE` itself when there is
+   * nothing to do.
    */
   ready(): Ready {
     if (this.#outForward.length > 0) {
@@ -467,8 +471,10 @@ export class Legislator {
       this.#propose(this.#state)
       this.#announceCommit(this.#state)
     }
+    const persist = this.#log.takeChanges()
+    if (persist === NO_CHANGES && this.#outMessages.length === 0 && this.#outCommitted.length === 0) return IDLE
     const ready: Ready = {
-      persist: this.#log.takeChanges(),
+      persist,
       messages: this.#outMessages,
       committed: this.#outCommitted,
     }

@@ -19,6 +19,9 @@ export interface LogChanges {
   readonly accepted: readonly Slot[]
 }
 
+/** What `takeChanges` returns when nothing changed: one frozen object, so that an idle member allocates nothing for it. */
+export const NO_CHANGES: LogChanges = Object.freeze({ promised: null, accepted: Object.freeze([]) })
+
 export class Log {
   readonly #rules: Rules
   readonly #slots = new Map<number, Slot>()
@@ -176,8 +179,9 @@ export class Log {
     this.#trim = trim
   }
 
-  /** What changed since the last call, and forget it. */
+  /** What changed since the last call, and forget it; `NO_CHANGES` itself when nothing did. */
   takeChanges(): LogChanges {
+    if (this.#changedPromised === null && this.#changedAccepted.length === 0) return NO_CHANGES
     const changes: LogChanges = { promised: this.#changedPromised, accepted: this.#changedAccepted }
     this.#changedPromised = null
     this.#changedAccepted = []
