@@ -222,6 +222,8 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
       // A lost request or answer holds a peer's next batch back for a ping, not a whole timeout.
       sendStallMs: options.pingMs ?? DEFAULTS.pingMs,
       coalesceAfterCommit: true,
+      paced: (peer) => this.pacedPeer(peer),
+      paceMs: options.minorityPaceMs ?? Math.min(DEFAULTS.minorityPaceMs, options.pingMs ?? DEFAULTS.pingMs),
       onCommitted: (committed) => this.applier.push(committed),
       onSendFailure: (to, error) => {
         this.metrics.peerError(error)
@@ -790,6 +792,16 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   // ------------------------------------------------------------------ endings
 
   /** A member that learns from its peers that it was exiled stops for good. */
+  /**
+   * The minority and constituents of the government this colleague leads (it
+   * is `majority[0]`): no round waits for them while its majority answers.
+   * A leader just elected paces no one until its own government is chosen.
+   */
+  private pacedPeer(peer: string): boolean {
+    const government = this.legislator.government
+    return government !== null && government.majority[0] === this.colleagueId && this.legislator.isLeader && !government.majority.includes(peer)
+  }
+
   private checkExiled(): void {
     if (this.legislator.role !== 'exiled' || this.state === 'crashed' || this.state === 'shut-down') return
     if (this.leaving) return this.finishLeave()
@@ -935,6 +947,10 @@ function validateOptions(options: ColleagueOptions): void {
     if (typeof options.application.snapshot !== 'function' || typeof options.application.restore !== 'function') {
       throw invalid('storage needs application.snapshot and application.restore: a restart rebuilds the state from them')
     }
+  }
+  const { minorityPaceMs } = options
+  if (minorityPaceMs !== undefined && !(typeof minorityPaceMs === 'number' && minorityPaceMs >= 0 && minorityPaceMs <= (options.pingMs ?? DEFAULTS.pingMs))) {
+    throw invalid(`minorityPaceMs must be a number of milliseconds from 0 to pingMs, got ${String(minorityPaceMs)}`)
   }
   try {
     tickSchedule(options.pingMs ?? DEFAULTS.pingMs, options.timeoutMs ?? DEFAULTS.timeoutMs)

@@ -58,6 +58,15 @@ export interface ColleagueOptions<T extends JsonValue = JsonValue, S extends Jso
   pingMs?: number
   /** Silence after which a peer is suspected; default 1000. */
   timeoutMs?: number
+  /**
+   * A leader needs only its majority's acknowledgements to commit, so it
+   * sends to its minority and constituents at most once per this many
+   * milliseconds, each send carrying all that is due: they lag by about
+   * that much, and a member waits on it only when a majority follower is
+   * down (until the leader exiles it). Fewer requests and wake-ups per
+   * write; 0 sends to every member at once. Default 10, at most `pingMs`.
+   */
+  minorityPaceMs?: number
   /** When set, every peer request is signed with it and unsigned ones get 401. */
   secret?: string
   logger?: PinoLikeLogger
@@ -99,6 +108,7 @@ export const DEFAULTS = {
   port: 0,
   pingMs: 250,
   timeoutMs: 1000,
+  minorityPaceMs: 10,
   joinTimeoutMs: 30_000,
   outOfBandTimeoutMs: 10_000,
   bodyBytesMax: 8 * 1024 * 1024,

@@ -70,6 +70,17 @@ export interface KibitzerOptions<L extends Driven> {
    * POST right behind it.
    */
   coalesceAfterCommit?: boolean
+  /**
+   * Peers that need not hear each message at once: a leader's minority and
+   * constituents, whose acknowledgements no round waits for while the
+   * majority answers. With `paceMs`, a send to such a peer leaves at most
+   * once per `paceMs`, carrying everything queued for it meanwhile; other
+   * peers are sent to as soon as their last send settled. Asked at each
+   * send, so the answer may change with the government.
+   */
+  paced?(peer: string): boolean
+  /** The least time between two sends to a paced peer; default 0 (no pacing). */
+  paceMs?: number
 }
 
 export interface KibitzerStats {
@@ -119,6 +130,12 @@ export class Kibitzer<L extends Driven> {
   private readonly sendStallMs: number | null
   private readonly coalesceAfterCommit: boolean
   private readonly answerable: (message: Message) => boolean
+  private readonly paced: (peer: string) => boolean
+  private readonly paceMs: number
+  /** When the latest send to each paced peer left, kept while its pace may still hold the next one back. */
+  private readonly pacedSentAt = new Map<string, number>()
+  /** Paced peers whose next send waits on a timer. */
+  private readonly paceTimers = new Map<string, TimerHandle>()
   /** Peers whose messages a committing flush held for the next flush. */
   private readonly held = new Set<string>()
   private holding = false
@@ -145,7 +162,10 @@ export class Kibitzer<L extends Driven> {
     this.sendStallMs = options.sendStallMs ?? null
     this.coalesceAfterCommit = options.coalesceAfterCommit ?? false
     this.answerable = options.answerable ?? (() => true)
+    this.paced = options.paced ?? (() => false)
+    this.paceMs = options.paceMs ?? 0
     if (this.peerQueueMax < 1 || this.sendBatchMax < 1) throw new RangeError('queue and batch limits must be >= 1')
+    if (!(this.paceMs >= 0)) throw new RangeError('paceMs must be >= 0')
   }
 
   get running(): boolean {
@@ -167,6 +187,9 @@ export class Kibitzer<L extends Driven> {
     this.stopped = true
     if (this.ticker !== null) this.clock.clearInterval(this.ticker)
     this.ticker = null
+    for (const timer of this.paceTimers.values()) this.clock.clearTimeout(timer)
+    this.paceTimers.clear()
+    this.pacedSentAt.clear()
     this.queues.clear()
     this.held.clear()
     this.settleDrained()
@@ -377,9 +400,12 @@ export class Kibitzer<L extends Driven> {
     if (queue.messages.length === queue.head) {
       if (queue.inFlight > 0) return
       this.queues.delete(peer)
+      const sentAt = this.pacedSentAt.get(peer)
+      if (sentAt !== undefined && this.clock.now() - sentAt >= this.paceMs) this.pacedSentAt.delete(peer)
       this.settleDrained()
       return
     }
+    if (queue.inFlight === 0 && this.paceMs > 0 && this.paced(peer) && this.heldByPace(peer, queue)) return
     const batch = queue.messages.slice(queue.head, queue.head + this.sendBatchMax)
     advance(queue, batch.length)
     queue.inFlight++
@@ -407,6 +433,31 @@ export class Kibitzer<L extends Driven> {
     })
   }
 
+  /**
+   * Whether a paced peer's next send must wait for its pace (unless what is
+   * queued is worth a send at once); if so, a timer pumps it once the pace is
+   * over. Otherwise notes that a send leaves now.
+   */
+  private heldByPace(peer: string, queue: PeerQueue): boolean {
+    const now = this.clock.now()
+    if (!worthSending(queue)) {
+      if (this.paceTimers.has(peer)) return true
+      const wait = (this.pacedSentAt.get(peer) ?? -Infinity) + this.paceMs - now
+      if (wait > 0) {
+        this.paceTimers.set(
+          peer,
+          this.clock.setTimeout(() => {
+            this.paceTimers.delete(peer)
+            this.pump(peer)
+          }, wait),
+        )
+        return true
+      }
+    }
+    this.pacedSentAt.set(peer, now)
+    return false
+  }
+
   /** Whether the sends in flight to a peer have been out so long that the next may go beside them. */
   private stalled(queue: PeerQueue): boolean {
     return (
@@ -426,6 +477,24 @@ export class Kibitzer<L extends Driven> {
       return undefined
     }
   }
+}
+
+/**
+ * Log entries queued for a paced peer that make a send worth its wake-up
+ * whatever the pace: under load a round carries this many, and a minority
+ * kept in step answers as soon as the majority does, which commits sooner
+ * when a majority follower is slow for a moment.
+ */
+export const PACE_ENTRIES_ENOUGH = 16
+
+/** Whether the accept rounds queued for a peer carry `PACE_ENTRIES_ENOUGH` entries. */
+function worthSending(queue: PeerQueue): boolean {
+  let entries = 0
+  for (let index = queue.head; index < queue.messages.length; index++) {
+    const message = queue.messages[index] as Message
+    if (message.type === 'accept' && (entries += message.entries.length) >= PACE_ENTRIES_ENOUGH) return true
+  }
+  return false
 }
 
 /** Drops `count` messages from the front of `queue`; the array is compacted once half of it is dead. */
