@@ -789,9 +789,6 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     this.crash(failure)
   }
 
-  // ------------------------------------------------------------------ endings
-
-  /** A member that learns from its peers that it was exiled stops for good. */
   /**
    * The minority and constituents of the government this colleague leads (it
    * is `majority[0]`): no round waits for them while its majority answers.
@@ -802,6 +799,9 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     return government !== null && government.majority[0] === this.colleagueId && this.legislator.isLeader && !government.majority.includes(peer)
   }
 
+  // ------------------------------------------------------------------ endings
+
+  /** A member that learns from its peers that it was exiled stops for good. */
   private checkExiled(): void {
     if (this.legislator.role !== 'exiled' || this.state === 'crashed' || this.state === 'shut-down') return
     if (this.leaving) return this.finishLeave()

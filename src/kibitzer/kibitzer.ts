@@ -480,18 +480,20 @@ export class Kibitzer<L extends Driven> {
 }
 
 /**
- * Log entries queued for a paced peer that make a send worth its wake-up
- * whatever the pace: under load a round carries this many, and a minority
- * kept in step answers as soon as the majority does, which commits sooner
- * when a majority follower is slow for a moment.
+ * Log entries (or messages) queued for a paced peer that make a send worth
+ * its wake-up whatever the pace: under load a round carries this many, and a
+ * minority kept in step answers as soon as the majority does, which commits
+ * sooner when a majority follower is slow for a moment.
  */
 export const PACE_ENTRIES_ENOUGH = 16
 
-/** Whether the accept rounds queued for a peer carry `PACE_ENTRIES_ENOUGH` entries. */
+/** Whether what is queued for a peer carries `PACE_ENTRIES_ENOUGH` entries in its rounds, or is that many messages. */
 function worthSending(queue: PeerQueue): boolean {
+  const { messages, head } = queue
+  if (messages.length - head >= PACE_ENTRIES_ENOUGH) return true
   let entries = 0
-  for (let index = queue.head; index < queue.messages.length; index++) {
-    const message = queue.messages[index] as Message
+  for (let index = head; index < messages.length; index++) {
+    const message = messages[index] as Message
     if (message.type === 'accept' && (entries += message.entries.length) >= PACE_ENTRIES_ENOUGH) return true
   }
   return false
