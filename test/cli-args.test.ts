@@ -12,7 +12,7 @@ test('serve: bootstrap with defaults', () => {
     command: 'serve',
     options: {
       island: 'kv', host: '127.0.0.1', port: 0, bootstrap: true, join: null, id: null, location: null,
-      pingMs: null, timeoutMs: null, parliamentSize: null, secretFile: null, dataDir: null, snapshotEvery: null,
+      pingMs: null, timeoutMs: null, minorityPaceMs: null, parliamentSize: null, secretFile: null, dataDir: null, snapshotEvery: null,
       logLevel: 'info',
     },
   })
@@ -21,7 +21,7 @@ test('serve: bootstrap with defaults', () => {
 test('serve: join with every option', () => {
   const command = parseCommand([
     ...SERVE, '--join', 'http://127.0.0.1:9000', '--id', 'b', '--location', 'http://10.0.0.2:9001',
-    '--ping-ms', '100', '--timeout-ms', '500', '--parliament-size', '3', '--secret-file', '/tmp/s',
+    '--ping-ms', '100', '--timeout-ms', '500', '--minority-pace-ms', '0', '--parliament-size', '3', '--secret-file', '/tmp/s',
     '--log-level', 'trace',
   ])
   assert.equal(command.command, 'serve')
@@ -30,6 +30,7 @@ test('serve: join with every option', () => {
   assert.equal(command.options.bootstrap, false)
   assert.equal(command.options.pingMs, 100)
   assert.equal(command.options.timeoutMs, 500)
+  assert.equal(command.options.minorityPaceMs, 0)
   assert.equal(command.options.parliamentSize, 3)
   assert.equal(command.options.logLevel, 'trace')
 })
@@ -91,6 +92,9 @@ const BAD_ARGUMENTS: ReadonlyArray<readonly [string, readonly string[], RegExp]>
   ['negative number', [...SERVE, '--bootstrap', '--ping-ms', '-5'], /^--ping-ms must be an integer from 1 to 60000, got "-5"$/],
   ['zero', [...SERVE, '--bootstrap', '--timeout-ms', '0'], /^--timeout-ms must be an integer from 1 to 600000, got "0"$/],
   ['timeout not above ping', [...SERVE, '--bootstrap', '--ping-ms', '500', '--timeout-ms', '500'], /greater than --ping-ms/],
+  ['pace above ping', [...SERVE, '--bootstrap', '--ping-ms', '20', '--minority-pace-ms', '21'], /^--minority-pace-ms must be at most --ping-ms \(20\)$/],
+  ['pace above the default ping', [...SERVE, '--bootstrap', '--minority-pace-ms', '251'], /at most --ping-ms \(250\)/],
+  ['negative pace', [...SERVE, '--bootstrap', '--minority-pace-ms', '-1'], /^--minority-pace-ms must be an integer from 0 to 60000/],
   ['even parliament', [...SERVE, '--bootstrap', '--parliament-size', '4'], /must be odd/],
   ['bad log level', [...SERVE, '--bootstrap', '--log-level', 'loud'], /--log-level must be one of/],
   ['bad island name', ['serve', '--island', 'a b', '--bind', '127.0.0.1:0', '--bootstrap'], /--island/],

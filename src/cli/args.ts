@@ -2,6 +2,7 @@
 // process access, so every error path is testable without spawning.
 
 import { parseArgs } from 'node:util'
+import { DEFAULTS } from '../colleague/options.js'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
@@ -18,6 +19,8 @@ export interface ServeOptions {
   readonly location: string | null
   readonly pingMs: number | null
   readonly timeoutMs: number | null
+  /** How often at most the leader sends to its minority (`minorityPaceMs`). */
+  readonly minorityPaceMs: number | null
   readonly parliamentSize: number | null
   readonly secretFile: string | null
   /** Durable mode: the member's storage directory. */
@@ -51,7 +54,7 @@ export class UsageError extends Error {
 }
 
 export const SERVE_USAGE = `usage: paxos-colleague serve --island NAME --bind HOST:PORT (--bootstrap | --join URL)
-      [--id ID] [--location URL] [--ping-ms N] [--timeout-ms N]
+      [--id ID] [--location URL] [--ping-ms N] [--timeout-ms N] [--minority-pace-ms N]
       [--parliament-size N] [--secret-file PATH] [--log-level LEVEL]
 
 Runs one member of a replicated key-value island. Prints "listening URL" on
@@ -66,6 +69,8 @@ JSON lines on stderr.
   --location URL         the URL peers use, when it differs from --bind
   --ping-ms N            leader heartbeat, 1 to 60000 (default 250)
   --timeout-ms N         silence before a peer is suspected, above --ping-ms (default 1000)
+  --minority-pace-ms N   the leader sends to its minority at most once per N ms, 0 to
+                         --ping-ms (default 10; 0: with every write)
   --parliament-size N    largest number of voting members, odd, 1 to 15 (default 5)
   --secret-file PATH     file holding the shared island secret
   --log-level LEVEL      ${LOG_LEVELS.join(', ')} (default info)
@@ -99,7 +104,7 @@ and request counters. The member that answered is marked with *.
 
 export const USAGE = `usage:
   paxos-colleague serve --island NAME --bind HOST:PORT (--bootstrap | --join URL)
-      [--id ID] [--location URL] [--ping-ms N] [--timeout-ms N]
+      [--id ID] [--location URL] [--ping-ms N] [--timeout-ms N] [--minority-pace-ms N]
       [--parliament-size N] [--secret-file PATH] [--log-level LEVEL]
       [--data-dir DIR [--snapshot-every N]]
   paxos-colleague demo [--members N] [--keys N] [--deadline-ms N] [--log-level LEVEL] [--status]
@@ -137,6 +142,8 @@ export function usageOf(topic: HelpTopic): string {
 const HELP_FLAGS = new Set(['--help', '-h'])
 
 /** Processes the demo starts: an island of 3 to 7 (not the island's own limit, MEMBERS_MAX). */
+/** The colleague's own default, which the pace may not exceed when --ping-ms is not given. */
+const DEFAULT_PING_MS = DEFAULTS.pingMs
 const DEMO_MEMBERS_MIN = 3
 const DEMO_MEMBERS_MAX = 7
 const KEYS_MAX = 10_000
@@ -189,6 +196,7 @@ function parseServe(argv: readonly string[]): Command {
     location: { type: 'string' },
     'ping-ms': { type: 'string' },
     'timeout-ms': { type: 'string' },
+    'minority-pace-ms': { type: 'string' },
     'parliament-size': { type: 'string' },
     'secret-file': { type: 'string' },
     'data-dir': { type: 'string' },
@@ -217,6 +225,10 @@ function parseServe(argv: readonly string[]): Command {
   if (pingMs !== null && timeoutMs !== null && timeoutMs <= pingMs) {
     throw new UsageError('--timeout-ms must be greater than --ping-ms')
   }
+  const minorityPaceMs = optionalInteger(values, 'minority-pace-ms', 0, 60_000)
+  if (minorityPaceMs !== null && minorityPaceMs > (pingMs ?? DEFAULT_PING_MS)) {
+    throw new UsageError(`--minority-pace-ms must be at most --ping-ms (${pingMs ?? DEFAULT_PING_MS})`)
+  }
   const parliamentSize = optionalInteger(values, 'parliament-size', 1, 15)
   if (parliamentSize !== null && parliamentSize % 2 === 0) {
     throw new UsageError('--parliament-size must be odd')
@@ -239,6 +251,7 @@ function parseServe(argv: readonly string[]): Command {
       location,
       pingMs,
       timeoutMs,
+      minorityPaceMs,
       parliamentSize,
       secretFile,
       dataDir,

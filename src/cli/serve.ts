@@ -113,6 +113,7 @@ function createColleague(
     ...(options.id !== null && { colleagueId: options.id }),
     ...(options.pingMs !== null && { pingMs: options.pingMs }),
     ...(options.timeoutMs !== null && { timeoutMs: options.timeoutMs }),
+    ...(options.minorityPaceMs !== null && { minorityPaceMs: options.minorityPaceMs }),
     ...(options.parliamentSize !== null && { parliamentSize: options.parliamentSize }),
     ...(secret !== null && { secret }),
     ...(options.dataDir !== null && {
