@@ -4,7 +4,8 @@
 
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { Kibitzer, tickSchedule, type Clock, type Driven } from '../src/index.js'
+import { Kibitzer, tickSchedule, type Driven } from '../src/index.js'
+import { ManualClock } from './support/manual-clock.js'
 import type { Committed, Envelope, Message, Ready } from '../src/paxos/types.js'
 
 const ping = (n: number): Message => ({ type: 'naturalize', id: `n${n}` })
@@ -33,55 +34,6 @@ class ScriptedLegislator implements Driven {
     this.outbox = []
     this.committed = []
     return ready
-  }
-}
-
-class ManualClock implements Clock {
-  time = 0
-  private timers = new Map<number, { callback: () => void; ms: number; next: number; repeat: boolean }>()
-  private nextId = 1
-
-  now(): number {
-    return this.time
-  }
-
-  setInterval(callback: () => void, ms: number): unknown {
-    const id = this.nextId++
-    this.timers.set(id, { callback, ms, next: this.time + ms, repeat: true })
-    return id
-  }
-
-  clearInterval(handle: unknown): void {
-    this.timers.delete(handle as number)
-  }
-
-  setTimeout(callback: () => void, ms: number): unknown {
-    const id = this.nextId++
-    this.timers.set(id, { callback, ms, next: this.time + ms, repeat: false })
-    return id
-  }
-
-  clearTimeout(handle: unknown): void {
-    this.timers.delete(handle as number)
-  }
-
-  get pending(): number {
-    return this.timers.size
-  }
-
-  advance(ms: number): void {
-    const end = this.time + ms
-    for (;;) {
-      let due: [number, { callback: () => void; ms: number; next: number; repeat: boolean }] | undefined
-      for (const entry of this.timers) if (entry[1].next <= end && (due === undefined || entry[1].next < due[1].next)) due = entry
-      if (due === undefined) break
-      const [id, timer] = due
-      this.time = timer.next
-      if (timer.repeat) timer.next += timer.ms
-      else this.timers.delete(id)
-      timer.callback()
-    }
-    this.time = end
   }
 }
 

@@ -4,9 +4,10 @@
 
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { Kibitzer, type Clock } from '../src/index.js'
+import { Kibitzer } from '../src/index.js'
 import { PACE_ENTRIES_ENOUGH } from '../src/kibitzer/kibitzer.js'
 import type { Envelope, Message } from '../src/paxos/types.js'
+import { ManualClock } from './support/manual-clock.js'
 import { ScriptedLegislator } from './support/scripted-legislator.js'
 
 const ping = (n: number): Message => ({ type: 'naturalize', id: `n${n}` })
@@ -22,45 +23,9 @@ const round = (from: number, count: number): Message => ({
   trim: 0,
 })
 
-/** Timers fire only when the test moves time on. */
-class StepClock implements Clock {
-  time = 0
-  readonly timers = new Map<number, { at: number; callback: () => void }>()
-  #next = 1
-
-  now(): number {
-    return this.time
-  }
-
-  setTimeout(callback: () => void, ms: number): unknown {
-    const id = this.#next++
-    this.timers.set(id, { at: this.time + ms, callback })
-    return id
-  }
-
-  clearTimeout(handle: unknown): void {
-    this.timers.delete(handle as number)
-  }
-
-  setInterval(): unknown {
-    return 0
-  }
-
-  clearInterval(): void {}
-
-  advance(ms: number): void {
-    this.time += ms
-    for (const [id, timer] of [...this.timers].sort((a, b) => a[1].at - b[1].at)) {
-      if (timer.at > this.time) continue
-      this.timers.delete(id)
-      timer.callback()
-    }
-  }
-}
-
 function harness(paced: (peer: string) => boolean, paceMs = 10) {
   const legislator = new ScriptedLegislator()
-  const clock = new StepClock()
+  const clock = new ManualClock()
   const sends: [string, readonly Message[]][] = []
   const settle: (() => void)[] = []
   const deferred: (() => void)[] = []
@@ -111,7 +76,7 @@ test('a paced peer is sent to at most once per paceMs, all that waited in one se
   }
   assert.deepEqual(h.to('majority'), [[ping(1)], [ping(2)], [ping(3)], [ping(4)]], 'the majority hears each at once')
   assert.deepEqual(h.to('minority'), [[ping(1)]], 'the minority waits for its pace')
-  assert.equal(h.clock.timers.size, 1, 'one timer for the paced peer')
+  assert.equal(h.clock.pending, 1, 'one timer for the paced peer')
   h.clock.advance(3)
   assert.deepEqual(h.to('minority'), [[ping(1)]], 'nine ms after its last send: still waiting')
   h.clock.advance(1)
@@ -121,7 +86,7 @@ test('a paced peer is sent to at most once per paceMs, all that waited in one se
   h.clock.advance(50)
   h.emit(envelope('minority', 5))
   assert.deepEqual(h.to('minority').at(-1), [ping(5)])
-  assert.equal(h.clock.timers.size, 0)
+  assert.equal(h.clock.pending, 0)
 })
 
 test('pacing asks at each send: a peer that stops being paced is sent to at once', async () => {
@@ -153,9 +118,9 @@ test('paceMs 0 paces nothing, and stop() clears the pace timers', async () => {
   h.emit(envelope('b', 1))
   await h.answer()
   h.emit(envelope('b', 2))
-  assert.equal(h.clock.timers.size, 1)
+  assert.equal(h.clock.pending, 1)
   h.kibitzer.stop()
-  assert.equal(h.clock.timers.size, 0, 'no timer outlives the kibitzer')
+  assert.equal(h.clock.pending, 0, 'no timer outlives the kibitzer')
   h.clock.advance(100)
   assert.equal(h.to('b').length, 1, 'nothing is sent after stop')
   assert.throws(() => harness(() => true, -1), RangeError)
