@@ -50,6 +50,25 @@ test('the minority hears a lone writer a few writes at a time, applies every one
   }
 })
 
+test('writes through a paced member do not wait for its pace: the leader tells it at once that its own values committed', { timeout: 60_000 }, async () => {
+  // A pace far longer than a write takes, even on a busy machine.
+  const pace = 1_000
+  const writes = 5
+  const members = await startIsland(3, 'pace-submitter', { pingMs: pace, timeoutMs: 5 * pace, minorityPaceMs: pace })
+  try {
+    await settle(members)
+    const { minority } = byRole(members)
+    const started = Date.now()
+    for (let index = 0; index < writes; index++) await minority.colleague.enqueue(index)
+    const elapsedMs = Date.now() - started
+    // Held to the pace, each write would wait up to a pace for the news of its commit.
+    assert.ok(elapsedMs < (writes * pace) / 2, `${writes} writes through the minority took ${elapsedMs} ms`)
+    assert.deepEqual(minority.app.values.slice(-writes), [0, 1, 2, 3, 4])
+  } finally {
+    await stopAll(members)
+  }
+})
+
 test('minorityPaceMs is checked: a number of milliseconds from 0 to pingMs', () => {
   const application = { entry: () => {} }
   for (const minorityPaceMs of [-1, Number.NaN, TEST_TIMING.pingMs + 1, '5' as unknown as number]) {

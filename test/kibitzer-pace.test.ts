@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Kibitzer } from '../src/index.js'
 import { PACE_ENTRIES_ENOUGH } from '../src/kibitzer/kibitzer.js'
-import type { Envelope, Message } from '../src/paxos/types.js'
+import type { Committed, Envelope, Message } from '../src/paxos/types.js'
 import { ManualClock } from './support/manual-clock.js'
 import { ScriptedLegislator } from './support/scripted-legislator.js'
 
@@ -21,6 +21,14 @@ const round = (from: number, count: number): Message => ({
   chosen: [],
   commit: from - 1,
   trim: 0,
+})
+
+/** A committed value that `from` submitted. */
+const committedFrom = (from: string, position: number): Committed => ({
+  position,
+  promise: `1/${position}`,
+  entry: { type: 'value', submission: { from, seq: position, value: String(position) } },
+  apply: true,
 })
 
 function harness(paced: (peer: string) => boolean, paceMs = 10) {
@@ -60,7 +68,7 @@ function harness(paced: (peer: string) => boolean, paceMs = 10) {
     await new Promise((resolve) => setImmediate(resolve))
   }
   const to = (peer: string): Message[][] => sends.filter(([id]) => id === peer).map(([, messages]) => [...messages])
-  return { kibitzer, clock, sends, emit, answer, to }
+  return { kibitzer, legislator, clock, sends, emit, answer, to }
 }
 
 test('a paced peer is sent to at most once per paceMs, all that waited in one send; the others as soon as their send settled', async () => {
@@ -141,4 +149,21 @@ test('rounds that carry enough entries go to a paced peer at once: under load th
   await h.answer()
   h.clock.advance(10)
   assert.equal(h.to('b').length, 2, 'the timer finds nothing left to send')
+})
+
+test('a paced peer whose own submission a flush commits hears it at once: its caller waits on that news', async () => {
+  const h = harness((peer) => peer === 'minority')
+  h.emit(envelope('minority', 1))
+  await h.answer()
+  h.legislator.committed = [committedFrom('majority', 1), committedFrom('self', 2)]
+  h.emit(envelope('minority', 2))
+  assert.equal(h.to('minority').length, 1, "others' values committed: the minority waits for its pace")
+  h.legislator.committed = [committedFrom('minority', 3)]
+  h.emit(envelope('minority', 3))
+  assert.deepEqual(h.to('minority'), [[ping(1)], [ping(2), ping(3)]], 'its own value committed: at once, with what waited')
+  await h.answer()
+  h.emit(envelope('minority', 4))
+  assert.equal(h.to('minority').length, 2, 'that send cleared it: the next waits for the pace again')
+  h.clock.advance(10)
+  assert.deepEqual(h.to('minority').at(-1), [ping(4)])
 })

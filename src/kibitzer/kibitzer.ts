@@ -76,7 +76,9 @@ export interface KibitzerOptions<L extends Driven> {
    * majority answers. With `paceMs`, a send to such a peer leaves at most
    * once per `paceMs`, carrying everything queued for it meanwhile; other
    * peers are sent to as soon as their last send settled. Asked at each
-   * send, so the answer may change with the government.
+   * send, so the answer may change with the government. A paced peer whose
+   * own submissions a flush committed is not held back: it waits on that
+   * news to settle its own callers.
    */
   paced?(peer: string): boolean
   /** The least time between two sends to a paced peer; default 0 (no pacing). */
@@ -136,6 +138,12 @@ export class Kibitzer<L extends Driven> {
   private readonly pacedSentAt = new Map<string, number>()
   /** Paced peers whose next send waits on a timer. */
   private readonly paceTimers = new Map<string, TimerHandle>()
+  /**
+   * Paced peers that submitted entries a flush committed: they wait on the
+   * news (their callers do), so their next send leaves at once, whatever the
+   * pace. Cleared by that send.
+   */
+  private readonly awaited = new Set<string>()
   /** Peers whose messages a committing flush held for the next flush. */
   private readonly held = new Set<string>()
   private holding = false
@@ -190,6 +198,7 @@ export class Kibitzer<L extends Driven> {
     for (const timer of this.paceTimers.values()) this.clock.clearTimeout(timer)
     this.paceTimers.clear()
     this.pacedSentAt.clear()
+    this.awaited.clear()
     this.queues.clear()
     this.held.clear()
     this.settleDrained()
@@ -347,6 +356,7 @@ export class Kibitzer<L extends Driven> {
       touched.add(answering as string)
     }
     this.stats.messagesAnswered += answer.length
+    if (this.paceMs > 0) this.noteAwaited(ready.committed)
     // Hold at most one flush in a row, so that messages never wait on a steady stream of commits.
     const hold = this.coalesceAfterCommit && ready.committed.length > 0 && !this.holding
     this.holding = hold
@@ -408,6 +418,7 @@ export class Kibitzer<L extends Driven> {
     if (queue.inFlight === 0 && this.paceMs > 0 && this.paced(peer) && this.heldByPace(peer, queue)) return
     const batch = queue.messages.slice(queue.head, queue.head + this.sendBatchMax)
     advance(queue, batch.length)
+    this.awaited.delete(peer)
     queue.inFlight++
     queue.sentAt = this.clock.now()
     this.stats.sends++
@@ -434,13 +445,14 @@ export class Kibitzer<L extends Driven> {
   }
 
   /**
-   * Whether a paced peer's next send must wait for its pace (unless what is
-   * queued is worth a send at once); if so, a timer pumps it once the pace is
-   * over. Otherwise notes that a send leaves now.
+   * Whether a paced peer's next send must wait for its pace (unless the peer
+   * waits on a commit of its own submissions, or what is queued is worth a
+   * send at once); if so, a timer pumps it once the pace is over. Otherwise
+   * notes that a send leaves now.
    */
   private heldByPace(peer: string, queue: PeerQueue): boolean {
     const now = this.clock.now()
-    if (!worthSending(queue)) {
+    if (!this.awaited.has(peer) && !worthSending(queue)) {
       if (this.paceTimers.has(peer)) return true
       const wait = (this.pacedSentAt.get(peer) ?? -Infinity) + this.paceMs - now
       if (wait > 0) {
@@ -456,6 +468,15 @@ export class Kibitzer<L extends Driven> {
     }
     this.pacedSentAt.set(peer, now)
     return false
+  }
+
+  /** Notes the paced peers whose own submissions are among `committed`. */
+  private noteAwaited(committed: readonly Committed[]): void {
+    for (const { entry } of committed) {
+      if (entry.type !== 'value') continue
+      const from = entry.submission.from
+      if (from !== this.legislator.id && !this.awaited.has(from) && this.paced(from)) this.awaited.add(from)
+    }
   }
 
   /** Whether the sends in flight to a peer have been out so long that the next may go beside them. */
