@@ -11,6 +11,11 @@
 // V is 0, and 2 for bad arguments. Seeds run on `--jobs` threads (default:
 // the cores available; 1 with --trace); each seed's result is the same
 // whatever the number, and they are reported in seed order.
+//
+// `npm run simulate` starts node with `--single-threaded`: V8's background
+// garbage-collection and compiler threads would otherwise compete with the
+// seed threads for the same cores (on two cores, 9% fewer colleague seeds a
+// second with them; the results are the same either way).
 
 import { availableParallelism } from 'node:os'
 import { performance } from 'node:perf_hooks'
