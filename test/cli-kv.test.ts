@@ -2,6 +2,7 @@
 
 import { strict as assert } from 'node:assert'
 import { after, before, test } from 'node:test'
+import { request as httpRequest } from 'node:http'
 import { callJson } from '../src/cli/http-client.js'
 import { createKvServer, type KvServer } from '../src/cli/kv-server.js'
 import { KvStore, type KvOperation } from '../src/cli/kv-store.js'
@@ -32,14 +33,20 @@ after(async () => {
   await server.close(1_000)
 })
 
-async function call(method: string, path: string, body?: string, type?: string): Promise<{ status: number; body: any }> {
-  const init: RequestInit = { method, signal: AbortSignal.timeout(5_000) }
-  if (body !== undefined) {
-    init.body = body
-    if (type !== undefined) init.headers = { 'content-type': type }
-  }
-  const response = await fetch(`${url}${path}`, init)
-  return { status: response.status, body: await response.json() }
+/** One request with `path` sent as written (fetch would resolve its dot segments first). */
+function call(method: string, path: string, body?: string, type?: string): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { method, path, headers: type === undefined ? {} : { 'content-type': type }, timeout: 5_000 }, (response) => {
+      let text = ''
+      response.setEncoding('utf8')
+      response.on('data', (chunk: string) => (text += chunk))
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) }))
+      response.on('error', reject)
+    })
+    request.on('timeout', () => request.destroy(new Error(`${method} ${path} timed out`)))
+    request.on('error', reject)
+    request.end(body)
+  })
 }
 
 test('PUT a JSON value, GET it back with the position of its write', async () => {
@@ -121,6 +128,10 @@ test('bad input answers 4xx JSON and changes nothing', async () => {
     ['PUT', `/kv/${'k'.repeat(257)}`, 'x', 'text/plain', 400, 'KV_BAD_KEY'],
     ['PUT', '/kv/a%2Fb', 'x', 'text/plain', 400, 'KV_BAD_KEY'],
     ['PUT', '/kv/', 'x', 'text/plain', 400, 'KV_BAD_KEY'],
+    // The path as sent: dot segments are not resolved into another key (or out of /kv).
+    ['PUT', '/kv/../health', 'x', 'text/plain', 400, 'KV_BAD_KEY'],
+    ['PUT', '/kv/x/../alpha', 'x', 'text/plain', 400, 'KV_BAD_KEY'],
+    ['DELETE', '/kv/./alpha', undefined, undefined, 400, 'KV_BAD_KEY'],
     ['PUT', '/kv/json', '{nope', 'application/json', 400, 'KV_BAD_JSON'],
     ['PUT', '/kv/json', '', 'application/json; charset=utf-8', 400, 'KV_BAD_JSON'],
     ['PUT', '/kv/big', 'x'.repeat(1025), 'text/plain', 413, 'KV_BODY_TOO_LARGE'],

@@ -91,10 +91,14 @@ export function createKvListener(options: KvRoutesOptions): RequestListener {
   }
 
   async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const url = new URL(request.url ?? '/', 'http://kv.invalid')
+    // The target as sent, as the server chose this route by: dot segments are
+    // not resolved, so `/kv/../x` is no key rather than another route's path.
+    const target = request.url ?? '/'
+    const mark = target.indexOf('?')
+    const pathname = mark < 0 ? target : target.slice(0, mark)
     const method = request.method ?? 'GET'
-    const whole = url.pathname === '/kv'
-    const query = parseQuery(url.searchParams, whole)
+    const whole = pathname === '/kv'
+    const query = parseQuery(mark < 0 ? NO_PARAMS : new URLSearchParams(target.slice(mark + 1)), whole)
     const consistent = query.consistent
     if (whole) {
       if (method !== 'GET') throw methodNotAllowed(response, 'GET')
@@ -106,7 +110,7 @@ export function createKvListener(options: KvRoutesOptions): RequestListener {
         .map(([key, record]) => ({ key, ...record }))
       return send(response, 200, { position: store.position, count: entries.length, entries })
     }
-    const key = parseKey(url.pathname.slice('/kv/'.length))
+    const key = parseKey(pathname.slice('/kv/'.length))
     switch (method) {
       case 'GET': {
         if (consistent) await barrier()
@@ -146,6 +150,8 @@ function methodNotAllowed(response: ServerResponse, allow: string): KvHttpError 
   response.setHeader('allow', allow)
   return new KvHttpError('KV_METHOD_NOT_ALLOWED', `allowed: ${allow}`)
 }
+
+const NO_PARAMS = new URLSearchParams()
 
 interface KvQuery {
   readonly consistent: boolean
