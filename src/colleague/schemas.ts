@@ -23,9 +23,21 @@ const Members = Type.Array(Id, { maxItems: MEMBERS_MAX })
 
 const Ballot = Type.Object({ round: Count, id: Type.String({ maxLength: ID_LENGTH_MAX }) })
 
-const Properties = Type.Record(Type.String(), Type.Unknown())
+/** The core takes any properties of a member. */
+const AnyProperties = Type.Record(Type.String(), Type.Unknown())
 
-const Government = Type.Object({
+/**
+ * What a member tells the others about itself on the wire (its `location`,
+ * with room for a few more): short strings under short names, so that the
+ * governments carrying every member's properties stay far below a body's size.
+ */
+export const PROPERTIES_MAX = 8
+const WireProperties = Type.Record(Type.String({ pattern: `^[\\s\\S]{1,${NAME_LENGTH_MAX}}$` }), Type.String({ maxLength: LOCATION_LENGTH_MAX }), {
+  maxProperties: PROPERTIES_MAX,
+  additionalProperties: false,
+})
+
+const governmentSchema = <P extends TSchema>(Properties: P) => Type.Object({
   islandId: Id,
   number: Count,
   promise: Label,
@@ -42,11 +54,13 @@ const Government = Type.Object({
 const PositionRange = Type.Object({ from: Count, to: Count })
 
 /**
- * The legislator's messages with values of the given schema. The core takes
- * any value; a colleague puts the JSON text of each value in the log (see
- * value-text.ts), so its peers accept only text there.
+ * The legislator's messages with values and member properties of the given
+ * schemas. The core takes any of either; a colleague puts the JSON text of
+ * each value in the log (see value-text.ts), so its peers accept only text
+ * there, and only bounded properties.
  */
-function messageSchema<V extends TSchema>(value: V) {
+function messageSchema<V extends TSchema, P extends TSchema>(value: V, Properties: P) {
+  const Government = governmentSchema(Properties)
   const Submission = Type.Object({ from: Id, seq: Count, value, floor: Type.Optional(Count) })
   const LogEntry = Type.Union([
     Type.Object({ type: Type.Literal('government'), government: Government }),
@@ -100,10 +114,10 @@ function messageSchema<V extends TSchema>(value: V) {
 }
 
 /** The core's messages, values unconstrained: what the compile-time guard below compares with the core's types. */
-export const MessageSchema = messageSchema(Type.Unknown())
+export const MessageSchema = messageSchema(Type.Unknown(), AnyProperties)
 
 /** The messages a colleague accepts from a peer: every value is JSON text. */
-export const WireMessageSchema = messageSchema(Type.String())
+export const WireMessageSchema = messageSchema(Type.String(), WireProperties)
 
 export const KibitzBody = Type.Object({
   islandName: Name,
@@ -119,7 +133,7 @@ const Location = Type.String({ minLength: 1, maxLength: LOCATION_LENGTH_MAX, pat
 export const JoinBody = Type.Object({
   islandName: Name,
   id: Id,
-  properties: Type.Intersect([Properties, Type.Object({ location: Location })]),
+  properties: Type.Intersect([WireProperties, Type.Object({ location: Location })]),
 })
 
 export const BootstrapBody = Type.Object({ islandName: Name })
