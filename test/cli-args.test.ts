@@ -95,6 +95,8 @@ const BAD_ARGUMENTS: ReadonlyArray<readonly [string, readonly string[], RegExp]>
   ['pace above ping', [...SERVE, '--bootstrap', '--ping-ms', '20', '--minority-pace-ms', '21'], /^--minority-pace-ms must be at most --ping-ms \(20\)$/],
   ['pace above the default ping', [...SERVE, '--bootstrap', '--minority-pace-ms', '251'], /at most --ping-ms \(250\)/],
   ['negative pace', [...SERVE, '--bootstrap', '--minority-pace-ms', '-1'], /^--minority-pace-ms must be an integer from 0 to 60000/],
+  ['reserved id', [...SERVE, '--bootstrap', '--id', '__proto__'], /^--id cannot be __proto__/],
+  ['reserved id constructor', [...SERVE, '--bootstrap', '--id', 'constructor'], /^--id cannot be constructor/],
   ['even parliament', [...SERVE, '--bootstrap', '--parliament-size', '4'], /must be odd/],
   ['bad log level', [...SERVE, '--bootstrap', '--log-level', 'loud'], /--log-level must be one of/],
   ['bad island name', ['serve', '--island', 'a b', '--bind', '127.0.0.1:0', '--bootstrap'], /--island/],

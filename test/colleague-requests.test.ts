@@ -75,6 +75,10 @@ test('bad bodies get a 4xx JSON error and change nothing', { timeout: 30_000 }, 
       ['/join', JSON.stringify({ islandName: 'bodies', id: 'z', properties: { location: 'http://127.0.0.1:1', ['k'.repeat(300)]: 'x' } }), 400, 'INVALID_BODY'],
       ['/join', JSON.stringify({ islandName: 'bodies', id: 'z', properties: Object.fromEntries([['location', 'http://127.0.0.1:1'], ...Array.from({ length: 8 }, (_, index) => [`p${index}`, 'x'])]) }), 400, 'INVALID_BODY'],
       ['/join', JSON.stringify({ islandName: 'other', id: 'z', properties: { location: 'http://127.0.0.1:1' } }), 409, 'WRONG_ISLAND'],
+      // Governments key their records by member id: an id every object has as a property is no member's.
+      ['/join', JSON.stringify({ islandName: 'bodies', id: '__proto__', properties: { location: 'http://127.0.0.1:1' } }), 400, 'INVALID_BODY'],
+      ['/join', JSON.stringify({ islandName: 'bodies', id: 'constructor', properties: { location: 'http://127.0.0.1:1' } }), 400, 'INVALID_BODY'],
+      ['/kibitz', JSON.stringify({ islandName: 'bodies', islandId, from: 'm1', to: 'm0', messages: [{ type: 'forward', submissions: [{ from: 'toString', seq: 1, value: '1' }] }] }), 400, 'INVALID_BODY'],
       ['/oob', JSON.stringify({ islandName: 'bodies', islandId: 'not-ours', from: 'z', arrival: null, name: 'snapshot', post: null }), 409, 'WRONG_ISLAND'],
       ['/bootstrap', JSON.stringify({ islandName: 'bodies' }), 409, 'ALREADY_JOINED'],
       ['/bootstrap', JSON.stringify({}), 400, 'INVALID_BODY'],
@@ -110,6 +114,8 @@ test('lifecycle misuse gives typed errors', { timeout: 30_000 }, async () => {
     await assert.rejects(idle.colleague.bootstrap(), { code: 'ALREADY_JOINED' })
     await assert.rejects(idle.colleague.join(idle.url), { code: 'ALREADY_JOINED' })
     assert.throws(() => new Colleague({ islandName: '', application: { entry: () => {} } }), { code: 'INVALID_OPTIONS' })
+    assert.throws(() => new Colleague({ islandName: 'x', colleagueId: '__proto__', application: { entry: () => {} } }), { code: 'INVALID_OPTIONS' })
+    assert.throws(() => new Colleague({ islandName: 'x', colleagueId: 'hasOwnProperty', application: { entry: () => {} } }), { code: 'INVALID_OPTIONS' })
     assert.throws(
       () => new Colleague({ islandName: 'x', pingMs: 100, timeoutMs: 50, application: { entry: () => {} } }),
       { code: 'INVALID_OPTIONS' },

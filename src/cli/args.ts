@@ -3,6 +3,7 @@
 
 import { parseArgs } from 'node:util'
 import { DEFAULTS } from '../colleague/options.js'
+import { RESERVED_IDS } from '../paxos/government.js'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
@@ -220,6 +221,7 @@ function parseServe(argv: readonly string[]): Command {
   if (id !== null && !/^[A-Za-z0-9._-]{1,64}$/.test(id)) {
     throw new UsageError('--id must be 1 to 64 characters of A-Z a-z 0-9 . _ -')
   }
+  if (id !== null && RESERVED_IDS.has(id)) throw new UsageError(`--id cannot be ${id}, the name of a property every object has`)
   const pingMs = optionalInteger(values, 'ping-ms', 1, 60_000)
   const timeoutMs = optionalInteger(values, 'timeout-ms', 1, 600_000)
   if (pingMs !== null && timeoutMs !== null && timeoutMs <= pingMs) {

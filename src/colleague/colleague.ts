@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net'
 import { systemClock, type Clock } from '../kibitzer/clock.js'
 import { Kibitzer } from '../kibitzer/kibitzer.js'
 import { electionJitterTicks, tickSchedule, type TickSchedule } from '../kibitzer/tick-schedule.js'
-import { isMember, isParliament, MEMBERS_MAX, membersOf } from '../paxos/government.js'
+import { isMember, isParliament, MEMBERS_MAX, membersOf, RESERVED_IDS } from '../paxos/government.js'
 import { BARRIER_TEXT, isBarrier } from './barrier.js'
 import { Legislator } from '../paxos/legislator.js'
 import type { Committed, Government, LegislatorRefusal, Message, Ready, Submission } from '../paxos/types.js'
@@ -912,6 +912,9 @@ function validateOptions(options: ColleagueOptions): void {
   }
   if (options.colleagueId !== undefined && (typeof options.colleagueId !== 'string' || options.colleagueId.length === 0 || options.colleagueId.length > 256)) {
     throw invalid('colleagueId must be a non-empty string of at most 256 characters')
+  }
+  if (options.colleagueId !== undefined && RESERVED_IDS.has(options.colleagueId)) {
+    throw invalid(`colleagueId cannot be ${JSON.stringify(options.colleagueId)}, the name of a property every object has`)
   }
   if (typeof options.application?.entry !== 'function') throw invalid('application.entry must be a function')
   const { parliamentSize, port, host } = options

@@ -4,7 +4,7 @@
 
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
-import { EXILED_REMEMBERED_MAX, MEMBERS_MAX } from '../paxos/government.js'
+import { EXILED_REMEMBERED_MAX, MEMBERS_MAX, RESERVED_IDS } from '../paxos/government.js'
 import type { Message } from '../paxos/types.js'
 
 /** Limits on what a peer may send: ids, names, and array lengths. */
@@ -14,7 +14,11 @@ export const LOCATION_LENGTH_MAX = 2048
 export const MESSAGES_PER_BODY_MAX = 16_384
 export const ENTRIES_PER_MESSAGE_MAX = 65_536
 
-const Id = Type.String({ minLength: 1, maxLength: ID_LENGTH_MAX })
+/** Any string of 1 to `ID_LENGTH_MAX` characters but the reserved ids (see `RESERVED_IDS`). */
+const ID_PATTERN = `^(?!(?:${[...RESERVED_IDS].join('|')})$)[\\s\\S]{1,${ID_LENGTH_MAX}}$`
+const Id = Type.String({ minLength: 1, maxLength: ID_LENGTH_MAX, pattern: ID_PATTERN })
+/** A record keyed by member ids: no other key, so that a reserved one cannot slip in as a key. */
+const ById = <T extends TSchema>(value: T) => Type.Record(Type.String({ pattern: ID_PATTERN }), value, { additionalProperties: false })
 const Name = Type.String({ minLength: 1, maxLength: NAME_LENGTH_MAX })
 const Label = Type.String({ maxLength: NAME_LENGTH_MAX })
 const Count = Type.Integer({ minimum: 0 })
@@ -46,9 +50,9 @@ const governmentSchema = <P extends TSchema>(Properties: P) => Type.Object({
   constituents: Members,
   naturalized: Members,
   exiled: Type.Array(Id, { maxItems: EXILED_REMEMBERED_MAX }),
-  properties: Type.Record(Type.String(), Properties),
-  arrived: Type.Record(Type.String(), Label),
-  submitters: Type.Record(Type.String(), Type.Array(Type.Integer(), { maxItems: ENTRIES_PER_MESSAGE_MAX })),
+  properties: ById(Properties),
+  arrived: ById(Label),
+  submitters: ById(Type.Array(Type.Integer(), { maxItems: ENTRIES_PER_MESSAGE_MAX })),
 })
 
 const PositionRange = Type.Object({ from: Count, to: Count })

@@ -11,6 +11,14 @@ export const EXILED_REMEMBERED_MAX = 256
  */
 export const MEMBERS_MAX = 64
 
+/**
+ * Ids that cannot name a member: the names every object inherits
+ * (`__proto__`, `constructor`, `toString`, ...). A government keys its
+ * records by member id, so one of these would read or set what every record
+ * inherits instead of an entry of its own.
+ */
+export const RESERVED_IDS: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype))
+
 /** The seats of a government: enough to say who votes and who belongs. */
 export type Seats = Pick<Government, 'majority' | 'minority' | 'constituents'>
 
