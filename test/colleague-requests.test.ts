@@ -111,6 +111,14 @@ test('lifecycle misuse gives typed errors', { timeout: 30_000 }, async () => {
     })
     await assert.rejects(unbound.bootstrap(), { code: 'NO_LOCATION' })
     await idle.colleague.bootstrap()
+    // An out-of-band call that cannot be sent as asked is refused at the call: no request, no crash.
+    const cyclic: Record<string, unknown> = {}
+    cyclic['self'] = cyclic
+    const misuses: [unknown, unknown][] = [[42, null], ['', null], ['x'.repeat(257), null], ['x', { n: 10n }], ['x', cyclic], ['x', { f: () => 1 }], ['x', [Number.NaN]]]
+    for (const [name, post] of misuses) {
+      await assert.rejects(idle.colleague.outOfBand(name as string, post), { code: 'INVALID_VALUE' }, String(name).slice(0, 20))
+    }
+    assert.equal(idle.colleague.health().state, 'member')
     await assert.rejects(idle.colleague.bootstrap(), { code: 'ALREADY_JOINED' })
     await assert.rejects(idle.colleague.join(idle.url), { code: 'ALREADY_JOINED' })
     assert.throws(() => new Colleague({ islandName: '', application: { entry: () => {} } }), { code: 'INVALID_OPTIONS' })

@@ -15,8 +15,9 @@ import type { ColleagueMutant } from './mutants.js'
 import type { JsonValue } from './json.js'
 import type { Application } from './options.js'
 import type { PeerTransport } from './peer-client.js'
-import { validators, type JoinAnswer, type JoinBody, type OutOfBandBody } from './schemas.js'
+import { NAME_LENGTH_MAX, validators, type JoinAnswer, type JoinBody, type OutOfBandBody } from './schemas.js'
 import { SnapshotStore } from './snapshot-store.js'
+import { encodeValue } from './value-text.js'
 import type { Waiters } from './waiters.js'
 
 /** The built-in out-of-band request a newcomer makes without a `join` callback. */
@@ -176,10 +177,21 @@ export class Immigration {
   /**
    * One out-of-band request to the leader of the government applied here
    * (for a newcomer: its arrival government). Any failure crashes the
-   * colleague: see the README, Lifecycle.
+   * colleague: see the README, Lifecycle. A call that could not be sent as
+   * asked (a name that is not 1 to 256 characters, a post JSON cannot carry
+   * exactly) is refused with INVALID_VALUE before anything is sent, and
+   * crashes nothing.
    */
   async outOfBand(name: string, post: unknown): Promise<unknown> {
     const { host } = this
+    if (typeof name !== 'string' || name.length === 0 || name.length > NAME_LENGTH_MAX) {
+      throw new ColleagueError('INVALID_VALUE', `an out-of-band name is a string of 1 to ${NAME_LENGTH_MAX} characters`)
+    }
+    try {
+      encodeValue(post ?? null, Number.MAX_SAFE_INTEGER)
+    } catch (error) {
+      throw new ColleagueError('INVALID_VALUE', `the out-of-band post: ${(error as Error).message}`, { cause: error })
+    }
     const applied = host.appliedGovernment()
     if (applied === null) throw new ColleagueError('NOT_JOINED', 'no government applied yet')
     const government = host.mutant === 'oob-current-leader' ? (host.legislator.government ?? applied) : applied
