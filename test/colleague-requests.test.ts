@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Colleague, ColleagueError, ERROR_STATUS, isColleagueError, type ColleagueOptions } from '../src/index.js'
+import { HEARD_SENDERS_MAX } from '../src/colleague/heard.js'
 import { Signer } from '../src/colleague/signature.js'
 import { TEST_TIMING, settle, startIsland, startMember, stopAll, type Member } from './colleague-island.js'
 
@@ -95,6 +96,25 @@ test('bad bodies get a 4xx JSON error and change nothing', { timeout: 30_000 }, 
     assert.equal(first.colleague.health().state, 'member')
     await first.colleague.enqueue('after')
     assert.deepEqual(first.app.values, ['before', 'after'])
+  } finally {
+    await stopAll(members)
+  }
+})
+
+test('kibitz bodies under ids no member has are not remembered: they cannot crowd the members out', { timeout: 30_000 }, async () => {
+  const members = await startIsland(2, 'strangers')
+  const [first, second] = members as [Member, Member]
+  try {
+    await settle(members)
+    await first.colleague.enqueue('heard')
+    const islandId = first.colleague.health().islandId as string
+    const other = second.colleague.colleagueId
+    assert.ok(other in first.colleague.health().heardMs, 'the member is heard before')
+    // More strangers than the senders remembered, with no turn of the event loop (so no member's message) between.
+    for (let index = 0; index <= HEARD_SENDERS_MAX; index++) {
+      await first.colleague.request('kibitz', { islandName: 'strangers', islandId, from: `stranger-${index}`, to: first.colleague.colleagueId, messages: [] })
+    }
+    assert.ok(other in first.colleague.health().heardMs, 'the member is still heard after them')
   } finally {
     await stopAll(members)
   }

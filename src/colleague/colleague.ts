@@ -649,6 +649,10 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   /** The checks and bookkeeping every kibitz body from a peer gets beyond its schema, POSTed or an answer; throws on a bad one. */
   private takeKibitz(kibitz: KibitzBody): void {
     assertForwardedValues(kibitz)
+    // Only members are worth remembering: anyone may post under any id, and a
+    // stranger's ids would crowd out the members' (and grow without bound).
+    const government = this.legislator.government ?? this.appliedGovernment
+    if (government === null || !isMember(government, kibitz.from)) return
     this.heard.record(kibitz.from)
     this.observer.heard(kibitz.from)
   }
