@@ -2,6 +2,8 @@
 // islands and unsigned outsiders are refused with a typed 4xx and change nothing.
 
 import assert from 'node:assert/strict'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
 import { Colleague, ColleagueError, ERROR_STATUS, isColleagueError, type ColleagueOptions } from '../src/index.js'
 import { HEARD_SENDERS_MAX } from '../src/colleague/heard.js'
@@ -117,6 +119,23 @@ test('kibitz bodies under ids no member has are not remembered: they cannot crow
     assert.ok(other in first.colleague.health().heardMs, 'the member is still heard after them')
   } finally {
     await stopAll(members)
+  }
+})
+
+test('listen() on a port in use fails with LISTEN_FAILED and may be called again once it is free', { timeout: 30_000 }, async () => {
+  const occupier = createServer()
+  await new Promise<void>((resolve) => occupier.listen(0, '127.0.0.1', resolve))
+  const { port } = occupier.address() as AddressInfo
+  const colleague = new Colleague({ islandName: 'ports', ...TEST_TIMING, host: '127.0.0.1', port, application: { entry: () => {} } })
+  try {
+    await assert.rejects(colleague.listen(), (error: unknown) => isColleagueError(error) && error.code === 'LISTEN_FAILED' && /EADDRINUSE/.test(String((error.cause as Error).message)))
+    await new Promise((resolve) => occupier.close(resolve))
+    assert.equal((await colleague.listen()).url, `http://127.0.0.1:${port}`)
+    await colleague.bootstrap()
+    assert.equal(colleague.health().state, 'member')
+  } finally {
+    occupier.close()
+    await colleague.shutdown()
   }
 })
 

@@ -302,15 +302,20 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     const server = createServer(this.handler)
     this.server = server
     const host = this.options.host ?? DEFAULTS.host
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(this.options.port ?? DEFAULTS.port, host, () => {
-        server.off('error', reject)
-        resolve()
+    const port = this.options.port ?? DEFAULTS.port
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(port, host, () => {
+          server.off('error', reject)
+          resolve()
+        })
       })
-    })
-    const { port } = server.address() as AddressInfo
-    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+    } catch (error) {
+      if (this.server === server) this.server = null
+      throw new ColleagueError('LISTEN_FAILED', `could not listen on ${host}:${port}: ${(error as Error).message}`, { cause: error })
+    }
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${(server.address() as AddressInfo).port}`
     this.location ??= url
     this.logger.info({ url, location: this.location }, 'listening')
     return { url }

@@ -54,6 +54,8 @@ export const ERROR_STATUS = {
   STORAGE_CORRUPT: 500,
   /** Writing, syncing or reading the storage directory failed; the colleague crashed. */
   STORAGE_FAILED: 500,
+  /** `listen()`: the server could not listen (its error is the cause); nothing listens, and `listen()` may be called again. */
+  LISTEN_FAILED: 500,
   /** The out-of-band request to the leader failed; the colleague crashed. */
   OUT_OF_BAND_FAILED: 502,
   /** A peer has no known `location`, or sending to it failed. */
