@@ -1,8 +1,13 @@
 import { strict as assert } from 'node:assert'
 import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
 import { test } from 'node:test'
-import { parseBind, parseCommand, UsageError } from '../src/cli/args.js'
+import { parseBind, parseCommand, StartError, UsageError, type ServeOptions } from '../src/cli/args.js'
 import { MAIN_PATH } from '../src/cli/member-process.js'
+import { serve } from '../src/cli/serve.js'
 
 const SERVE = ['serve', '--island', 'kv', '--bind', '127.0.0.1:0']
 
@@ -44,6 +49,17 @@ test('serve: --data-dir and --snapshot-every', () => {
   assert.throws(() => parseCommand([...SERVE, '--bootstrap', '--snapshot-every', '10']), UsageError)
   assert.throws(() => parseCommand([...SERVE, '--bootstrap', '--data-dir', '']), UsageError)
   assert.throws(() => parseCommand([...SERVE, '--bootstrap', '--data-dir', 'd', '--snapshot-every', '0']), UsageError)
+})
+
+test('serve: a timing given alone is checked against the colleague\'s default for the other', () => {
+  const timingsOf = (argv: readonly string[]) => {
+    const command = parseCommand([...SERVE, '--bootstrap', ...argv])
+    return command.command === 'serve' ? [command.options.pingMs, command.options.timeoutMs] : null
+  }
+  assert.deepEqual(timingsOf(['--timeout-ms', '251']), [null, 251])
+  assert.throws(() => timingsOf(['--timeout-ms', '250']), UsageError)
+  assert.deepEqual(timingsOf(['--ping-ms', '999']), [999, null])
+  assert.throws(() => timingsOf(['--ping-ms', '1000']), UsageError)
 })
 
 test('bind: host and port forms', () => {
@@ -88,10 +104,16 @@ const BAD_ARGUMENTS: ReadonlyArray<readonly [string, readonly string[], RegExp]>
   ['bad bind', ['serve', '--island', 'kv', '--bind', 'nowhere', '--bootstrap'], /--bind must be HOST:PORT/],
   ['bad join URL', [...SERVE, '--join', 'not a url'], /--join must be an http URL/],
   ['ftp join URL', [...SERVE, '--join', 'ftp://x'], /--join must be an http URL/],
+  // URLs to `new URL`, but not locations to the colleague.
+  ['upper-case location scheme', [...SERVE, '--bootstrap', '--location', 'HTTP://127.0.0.1:9'], /^--location must begin with http:\/\/ or https:\/\//],
+  ['location without slashes', [...SERVE, '--bootstrap', '--location', 'http:127.0.0.1:9'], /^--location must begin with http:\/\/ or https:\/\//],
+  ['location after a space', [...SERVE, '--bootstrap', '--location', ' http://x'], /^--location must begin with http:\/\/ or https:\/\/.*, got " http:\/\/x"$/],
   ['bad number', [...SERVE, '--bootstrap', '--ping-ms', '10ms'], /--ping-ms must be an integer/],
   ['negative number', [...SERVE, '--bootstrap', '--ping-ms', '-5'], /^--ping-ms must be an integer from 1 to 60000, got "-5"$/],
   ['zero', [...SERVE, '--bootstrap', '--timeout-ms', '0'], /^--timeout-ms must be an integer from 1 to 600000, got "0"$/],
   ['timeout not above ping', [...SERVE, '--bootstrap', '--ping-ms', '500', '--timeout-ms', '500'], /greater than --ping-ms/],
+  ['timeout below the default ping', [...SERVE, '--bootstrap', '--timeout-ms', '100'], /^--timeout-ms \(100\) must be greater than --ping-ms \(default 250\)$/],
+  ['ping not below the default timeout', [...SERVE, '--bootstrap', '--ping-ms', '5000'], /^--timeout-ms \(default 1000\) must be greater than --ping-ms \(5000\)$/],
   ['pace above ping', [...SERVE, '--bootstrap', '--ping-ms', '20', '--minority-pace-ms', '21'], /^--minority-pace-ms must be at most --ping-ms \(20\)$/],
   ['pace above the default ping', [...SERVE, '--bootstrap', '--minority-pace-ms', '251'], /at most --ping-ms \(250\)/],
   ['negative pace', [...SERVE, '--bootstrap', '--minority-pace-ms', '-1'], /^--minority-pace-ms must be an integer from 0 to 60000/],
@@ -114,7 +136,12 @@ for (const [name, argv, message] of BAD_ARGUMENTS) {
 }
 
 test('the binary exits 2 with one error line and the usage on stderr', () => {
-  for (const argv of [[], ['launch'], [...SERVE], ['demo', '--members', 'many'], ['health']]) {
+  const refusedByTheColleague = [
+    [...SERVE, '--bootstrap', '--location', 'HTTP://127.0.0.1:9'],
+    [...SERVE, '--bootstrap', '--timeout-ms', '100'],
+    [...SERVE, '--bootstrap', '--ping-ms', '5000'],
+  ]
+  for (const argv of [[], ['launch'], [...SERVE], ['demo', '--members', 'many'], ['health'], ...refusedByTheColleague]) {
     const result = spawnSync(process.execPath, [MAIN_PATH, ...argv], { encoding: 'utf8', timeout: 10_000 })
     assert.equal(result.status, 2, `${argv.join(' ')}: ${result.stderr}`)
     assert.equal(result.stdout, '')
@@ -131,6 +158,37 @@ test('a missing --secret-file: one line, exit 1', () => {
   })
   assert.equal(result.status, 1, result.stderr)
   assert.equal(result.stderr, 'paxos-colleague: cannot read --secret-file "/nonexistent/secret": no such file (ENOENT)\n')
+})
+
+test('only a storage failure is reported as a --data-dir problem', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'paxos-cli-args-'))
+  try {
+    // Options the parser refuses, passed straight to serve: the colleague refuses them before it touches storage.
+    const options: ServeOptions = {
+      island: 'kv', host: '127.0.0.1', port: 0, bootstrap: true, join: null, id: null, location: null,
+      pingMs: null, timeoutMs: 100, minorityPaceMs: null, parliamentSize: null, secretFile: null,
+      dataDir: join(directory, 'data'), snapshotEvery: null, logLevel: 'silent',
+    }
+    for (const dataDir of [null, options.dataDir]) {
+      await assert.rejects(serve({ ...options, dataDir }, { stdout: new PassThrough(), stopped: new Promise(() => {}) }), (error: unknown) => {
+        assert.ok(error instanceof StartError)
+        assert.match(error.message, /^could not start: timeoutMs must be greater than pingMs \(250\), got 100 \(INVALID_OPTIONS\)/)
+        return true
+      })
+    }
+    assert.equal(existsSync(join(directory, 'data')), false)
+    // A storage directory the colleague cannot use is one.
+    const file = join(directory, 'file')
+    writeFileSync(file, '')
+    const result = spawnSync(process.execPath, [MAIN_PATH, ...SERVE, '--bootstrap', '--log-level', 'silent', '--data-dir', file], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    })
+    assert.equal(result.status, 1, result.stderr)
+    assert.match(result.stderr, new RegExp(`^paxos-colleague: could not start on --data-dir ${file}: .*\\(STORAGE_FAILED\\)`))
+  } finally {
+    rmSync(directory, { recursive: true, force: true })
+  }
 })
 
 test('COMMAND --help prints that command\'s usage on stdout and exits 0', () => {

@@ -2,7 +2,7 @@
 // process access, so every error path is testable without spawning.
 
 import { parseArgs } from 'node:util'
-import { DEFAULTS } from '../colleague/options.js'
+import { DEFAULTS, isHttpLocation } from '../colleague/options.js'
 import { RESERVED_IDS } from '../paxos/government.js'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -142,9 +142,10 @@ export function usageOf(topic: HelpTopic): string {
 
 const HELP_FLAGS = new Set(['--help', '-h'])
 
-/** Processes the demo starts: an island of 3 to 7 (not the island's own limit, MEMBERS_MAX). */
-/** The colleague's own default, which the pace may not exceed when --ping-ms is not given. */
+/** The colleague's own defaults, which the other timings are checked against when --ping-ms or --timeout-ms is not given. */
 const DEFAULT_PING_MS = DEFAULTS.pingMs
+const DEFAULT_TIMEOUT_MS = DEFAULTS.timeoutMs
+/** Processes the demo starts: an island of 3 to 7 (not the island's own limit, MEMBERS_MAX). */
 const DEMO_MEMBERS_MIN = 3
 const DEMO_MEMBERS_MAX = 7
 const KEYS_MAX = 10_000
@@ -216,7 +217,7 @@ function parseServe(argv: readonly string[]): Command {
   }
   if (join !== null) parseHttpUrl('--join', join)
   const location = optionalString(values, 'location')
-  if (location !== null) parseHttpUrl('--location', location)
+  if (location !== null) parseLocation(location)
   const id = optionalString(values, 'id')
   if (id !== null && !/^[A-Za-z0-9._-]{1,64}$/.test(id)) {
     throw new UsageError('--id must be 1 to 64 characters of A-Z a-z 0-9 . _ -')
@@ -224,8 +225,10 @@ function parseServe(argv: readonly string[]): Command {
   if (id !== null && RESERVED_IDS.has(id)) throw new UsageError(`--id cannot be ${id}, the name of a property every object has`)
   const pingMs = optionalInteger(values, 'ping-ms', 1, 60_000)
   const timeoutMs = optionalInteger(values, 'timeout-ms', 1, 600_000)
-  if (pingMs !== null && timeoutMs !== null && timeoutMs <= pingMs) {
-    throw new UsageError('--timeout-ms must be greater than --ping-ms')
+  if ((timeoutMs ?? DEFAULT_TIMEOUT_MS) <= (pingMs ?? DEFAULT_PING_MS)) {
+    throw new UsageError(
+      `--timeout-ms (${timeoutMs ?? `default ${DEFAULT_TIMEOUT_MS}`}) must be greater than --ping-ms (${pingMs ?? `default ${DEFAULT_PING_MS}`})`,
+    )
   }
   const minorityPaceMs = optionalInteger(values, 'minority-pace-ms', 0, 60_000)
   if (minorityPaceMs !== null && minorityPaceMs > (pingMs ?? DEFAULT_PING_MS)) {
@@ -394,6 +397,14 @@ function parseHttpUrl(name: string, text: string): URL {
     throw new UsageError(`${name} must be an http URL, got ${JSON.stringify(text)}`)
   }
   return url
+}
+
+/** A URL, and one the colleague takes as its location (`isHttpLocation`), which `new URL` alone is looser than. */
+function parseLocation(text: string): void {
+  parseHttpUrl('--location', text)
+  if (!isHttpLocation(text)) {
+    throw new UsageError(`--location must begin with http:// or https://, in lower case, got ${JSON.stringify(text)}`)
+  }
 }
 
 /** A member that cannot start (port in use, unreachable join URL, unreadable secret): one line, exit 1. */

@@ -2,7 +2,7 @@
 
 import { readFile } from 'node:fs/promises'
 import { pino, type Logger } from 'pino'
-import { Colleague } from '../index.js'
+import { Colleague, isColleagueError, type ColleagueErrorCode } from '../index.js'
 import { StartError, type ServeOptions } from './args.js'
 import { createKvServer } from './kv-server.js'
 import { KvStore } from './kv-store.js'
@@ -49,9 +49,10 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<number>
   try {
     colleague = createColleague(options, { location, logger, secret, store })
   } catch (error) {
-    // A storage directory that is corrupt or belongs to another member: refuse to start, in one line.
+    // A storage directory that is corrupt, unusable or another member's, or options the colleague refuses: one line.
     await kvServer.close(SHUTDOWN_TIMEOUT_MS / 2)
-    throw new StartError(`could not start on --data-dir ${options.dataDir ?? ''}: ${reasonOf(error)}`)
+    const where = isStorageError(error) ? ` on --data-dir ${options.dataDir ?? ''}` : ''
+    throw new StartError(`could not start${where}: ${reasonOf(error)}`)
   }
   kvServer.mountColleague(colleague.handler)
   if (colleague.recovered) {
@@ -128,6 +129,13 @@ function createColleague(
       restore: (state) => store.restore(state),
     },
   })
+}
+
+const STORAGE_CODES: ReadonlySet<ColleagueErrorCode> = new Set(['STORAGE_CORRUPT', 'STORAGE_FAILED', 'STORAGE_MISMATCH'])
+
+/** Only these are about --data-dir; any other refusal by the constructor is not. */
+function isStorageError(error: unknown): boolean {
+  return isColleagueError(error) && STORAGE_CODES.has(error.code)
 }
 
 /** POST /shutdown stops the colleague, not this process: notice it, and exit like on SIGTERM. */

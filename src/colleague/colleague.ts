@@ -24,7 +24,7 @@ import { createHandler, REQUEST_TYPES, type RequestListener, type RequestType } 
 import { HttpTransport } from './http-transport.js'
 import { bindLogger, silentLogger, type PinoLikeLogger } from './logger.js'
 import type { JsonValue } from './json.js'
-import { DEFAULTS, type Application, type ColleagueOptions } from './options.js'
+import { DEFAULTS, isHttpLocation, type Application, type ColleagueOptions } from './options.js'
 import { Immigration, locationOf } from './immigration.js'
 import { MUTANT_OPTION, mutate, type ColleagueMutant, type MutantOption } from './mutants.js'
 import { PeerClient, type PeerTransport } from './peer-client.js'
@@ -938,7 +938,7 @@ function validateOptions(options: ColleagueOptions): void {
       throw invalid(`${name} must be a positive number of milliseconds, got ${String(value)}`)
     }
   }
-  if (options.location !== undefined && !/^https?:\/\//.test(options.location)) {
+  if (options.location !== undefined && !isHttpLocation(options.location)) {
     throw invalid('location must be an http(s) URL')
   }
   if (options.secret !== undefined && (typeof options.secret !== 'string' || options.secret.length === 0)) throw invalid('secret must be a non-empty string')

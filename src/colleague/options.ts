@@ -113,3 +113,8 @@ export const DEFAULTS = {
   outOfBandTimeoutMs: 10_000,
   bodyBytesMax: 8 * 1024 * 1024,
 } as const
+
+/** A `location` begins `http://` or `https://`, in lower case: the pattern peers check it against when it joins. */
+export function isHttpLocation(text: string): boolean {
+  return /^https?:\/\//.test(text)
+}
