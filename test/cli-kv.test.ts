@@ -139,11 +139,19 @@ test('bad input answers 4xx JSON and changes nothing', async () => {
     ['GET', '/kv?prefix=a%20b', undefined, undefined, 400, 'KV_BAD_QUERY'],
     ['GET', '/kv?prefx=a', undefined, undefined, 400, 'KV_BAD_QUERY'],
     ['GET', '/kv/alpha?prefix=a', undefined, undefined, 400, 'KV_BAD_QUERY'],
+    // A parameter given twice, even with a value that is good alone: one of the two would be ignored.
+    ['GET', '/kv?consistent=1&consistent=bogus', undefined, undefined, 400, 'KV_BAD_QUERY'],
+    ['GET', '/kv/alpha?consistent=1&consistent=1', undefined, undefined, 400, 'KV_BAD_QUERY'],
+    ['DELETE', '/kv/alpha?consistent=0&consistent', undefined, undefined, 400, 'KV_BAD_QUERY'],
+    ['GET', '/kv?prefix=a&prefix=%2F%2F', undefined, undefined, 400, 'KV_BAD_QUERY'],
+    ['GET', '/kv?prefix=a&consistent=1&prefix=a', undefined, undefined, 400, 'KV_BAD_QUERY'],
     ['POST', '/kv/alpha', 'x', 'text/plain', 405, 'KV_METHOD_NOT_ALLOWED'],
     ['DELETE', '/kv', undefined, undefined, 405, 'KV_METHOD_NOT_ALLOWED'],
   ]
   const consistent = await call('GET', '/kv/alpha?consistent=maybe')
   assert.equal(consistent.body.error.message, 'consistent must be 1, true, 0 or false (empty means 1), got "maybe"')
+  const twice = await call('GET', '/kv?prefix=a&prefix=b')
+  assert.equal(twice.body.error.message, 'query parameter "prefix" is given more than once')
   for (const [method, path, body, type, status, code] of cases) {
     const answer = await call(method, path, body, type)
     assert.equal(answer.status, status, `${method} ${path}`)

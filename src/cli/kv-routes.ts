@@ -159,13 +159,19 @@ interface KvQuery {
   readonly prefix: string
 }
 
-/** `consistent` everywhere, `prefix` on `GET /kv`; anything else is refused rather than ignored. */
+/**
+ * `consistent` everywhere, `prefix` on `GET /kv`, each at most once; anything
+ * else is refused rather than ignored (a second value would be).
+ */
 function parseQuery(params: URLSearchParams, whole: boolean): KvQuery {
   const accepted = whole ? ['consistent', 'prefix'] : ['consistent']
+  const seen = new Set<string>()
   for (const name of params.keys()) {
     if (!accepted.includes(name)) {
       throw new KvHttpError('KV_BAD_QUERY', `unknown query parameter ${JSON.stringify(name)}; this route takes ${accepted.join(' and ')}`)
     }
+    if (seen.has(name)) throw new KvHttpError('KV_BAD_QUERY', `query parameter ${JSON.stringify(name)} is given more than once`)
+    seen.add(name)
   }
   const prefix = params.get('prefix') ?? ''
   if (prefix.length > 0 && !isKvKey(prefix)) {
