@@ -34,7 +34,7 @@ after(async () => {
 })
 
 /** One request with `path` sent as written (fetch would resolve its dot segments first). */
-function call(method: string, path: string, body?: string, type?: string): Promise<{ status: number; body: any }> {
+function call(method: string, path: string, body?: string | Buffer, type?: string): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const request = httpRequest(url, { method, path, headers: type === undefined ? {} : { 'content-type': type }, timeout: 5_000 }, (response) => {
       let text = ''
@@ -122,7 +122,7 @@ test('a consistent read goes through a barrier in the log first', async () => {
 
 test('bad input answers 4xx JSON and changes nothing', async () => {
   const before = enqueued.length
-  const cases: Array<[string, string, string | undefined, string | undefined, number, string]> = [
+  const cases: Array<[string, string, string | Buffer | undefined, string | undefined, number, string]> = [
     ['PUT', '/kv/has%20space', 'x', 'text/plain', 400, 'KV_BAD_KEY'],
     ['PUT', '/kv/%E0%A4%A', 'x', 'text/plain', 400, 'KV_BAD_KEY'],
     ['PUT', `/kv/${'k'.repeat(257)}`, 'x', 'text/plain', 400, 'KV_BAD_KEY'],
@@ -134,6 +134,10 @@ test('bad input answers 4xx JSON and changes nothing', async () => {
     ['DELETE', '/kv/./alpha', undefined, undefined, 400, 'KV_BAD_KEY'],
     ['PUT', '/kv/json', '{nope', 'application/json', 400, 'KV_BAD_JSON'],
     ['PUT', '/kv/json', '', 'application/json; charset=utf-8', 400, 'KV_BAD_JSON'],
+    // Bytes that are not UTF-8 are refused, not stored with U+FFFD in their place.
+    ['PUT', '/kv/json', Buffer.from([0x22, 0xff, 0x22]), 'application/json', 400, 'KV_BAD_JSON'],
+    ['PUT', '/kv/text', Buffer.from([0xff, 0xfe, 0x41]), 'text/plain', 400, 'KV_BAD_TEXT'],
+    ['PUT', '/kv/text', Buffer.from([0x61, 0xc3]), undefined, 400, 'KV_BAD_TEXT'],
     ['PUT', '/kv/big', 'x'.repeat(1025), 'text/plain', 413, 'KV_BODY_TOO_LARGE'],
     ['GET', '/kv/alpha?consistent=maybe', undefined, undefined, 400, 'KV_BAD_QUERY'],
     ['GET', '/kv?prefix=a%20b', undefined, undefined, 400, 'KV_BAD_QUERY'],
@@ -152,6 +156,8 @@ test('bad input answers 4xx JSON and changes nothing', async () => {
   assert.equal(consistent.body.error.message, 'consistent must be 1, true, 0 or false (empty means 1), got "maybe"')
   const twice = await call('GET', '/kv?prefix=a&prefix=b')
   assert.equal(twice.body.error.message, 'query parameter "prefix" is given more than once')
+  const bytes = await call('PUT', '/kv/text', Buffer.from([0xff]), 'text/plain')
+  assert.deepEqual(bytes.body.error, { code: 'KV_BAD_TEXT', message: 'body is not UTF-8' })
   for (const [method, path, body, type, status, code] of cases) {
     const answer = await call(method, path, body, type)
     assert.equal(answer.status, status, `${method} ${path}`)

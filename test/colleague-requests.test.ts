@@ -10,7 +10,7 @@ import { HEARD_SENDERS_MAX } from '../src/colleague/heard.js'
 import { Signer } from '../src/colleague/signature.js'
 import { TEST_TIMING, settle, startIsland, startMember, stopAll, type Member } from './colleague-island.js'
 
-async function post(url: string, route: string, body: string, headers: Record<string, string> = {}) {
+async function post(url: string, route: string, body: string | Buffer, headers: Record<string, string> = {}) {
   const response = await fetch(`${url}${route}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -60,8 +60,10 @@ test('bad bodies get a 4xx JSON error and change nothing', { timeout: 30_000 }, 
     await settle(members)
     const before = snapshotOf(first)
     const islandId = first.colleague.health().islandId as string
-    const cases: [string, string, number, string][] = [
+    const cases: [string, string | Buffer, number, string][] = [
       ['/kibitz', '{"islandName": ', 400, 'INVALID_JSON'],
+      // Not UTF-8: refused before it reaches the colleague, not read with U+FFFD in place of the bad byte.
+      ['/kibitz', Buffer.from('{"islandName": "bodies\xff", "from": "x", "to": "x", "messages": []}', 'latin1'), 400, 'INVALID_JSON'],
       ['/kibitz', JSON.stringify({ islandName: 'bodies', islandId, from: 'x', to: 'x', messages: [{ type: 'bogus' }] }), 400, 'INVALID_BODY'],
       ['/kibitz', JSON.stringify({ islandName: 'bodies', islandId, from: 'x', to: 'x' }), 400, 'INVALID_BODY'],
       // A value travels as its JSON text; anything else would stop every member applying it.
@@ -90,8 +92,8 @@ test('bad bodies get a 4xx JSON error and change nothing', { timeout: 30_000 }, 
     ]
     for (const [route, body, status, code] of cases) {
       const answer = await post(first.url, route, body)
-      assert.equal(answer.status, status, `${route} ${body.slice(0, 80)}`)
-      assert.equal(answer.body?.error?.code, code, `${route} ${body.slice(0, 80)}`)
+      assert.equal(answer.status, status, `${route} ${String(body).slice(0, 80)}`)
+      assert.equal(answer.body?.error?.code, code, `${route} ${String(body).slice(0, 80)}`)
       assert.equal(ERROR_STATUS[code as keyof typeof ERROR_STATUS], status)
     }
     assert.deepEqual(snapshotOf(first), before)

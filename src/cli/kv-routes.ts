@@ -1,6 +1,7 @@
 // HTTP routes of the key-value application: PUT/GET/DELETE /kv/:key and
 // GET /kv. Writes answer once committed and applied on this member.
 
+import { isUtf8 } from 'node:buffer'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { JsonValue } from '../colleague/json.js'
 import { BodyTooLarge, readBody } from '../colleague/read-body.js'
@@ -22,6 +23,7 @@ export type KvErrorCode =
   | 'KV_BAD_KEY'
   | 'KV_BAD_QUERY'
   | 'KV_BAD_JSON'
+  | 'KV_BAD_TEXT'
   | 'KV_BODY_TOO_LARGE'
   | 'KV_NOT_FOUND'
   | 'KV_METHOD_NOT_ALLOWED'
@@ -33,6 +35,7 @@ export const KV_ERROR_STATUS: Readonly<Record<KvErrorCode, number>> = {
   KV_BAD_KEY: 400,
   KV_BAD_QUERY: 400,
   KV_BAD_JSON: 400,
+  KV_BAD_TEXT: 400,
   KV_BODY_TOO_LARGE: 413,
   KV_NOT_FOUND: 404,
   KV_METHOD_NOT_ALLOWED: 405,
@@ -212,12 +215,15 @@ async function drain(request: IncomingMessage, bodyBytesMax: number): Promise<vo
   await readKvBody(request, bodyBytesMax)
 }
 
-/** A JSON body (by content type) is parsed; anything else is kept as text. */
+/** A JSON body (by content type) is parsed; anything else is kept as text. Either must be UTF-8. */
 async function readValue(request: IncomingMessage, bodyBytesMax: number): Promise<JsonValue> {
   const body = await readKvBody(request, bodyBytesMax)
-  const text = body.toString('utf8')
   const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
-  if (type !== 'application/json' && !type.endsWith('+json')) return text
+  const json = type === 'application/json' || type.endsWith('+json')
+  // Decoding would replace each invalid sequence with U+FFFD: a value the client never sent.
+  if (!isUtf8(body)) throw new KvHttpError(json ? 'KV_BAD_JSON' : 'KV_BAD_TEXT', 'body is not UTF-8')
+  const text = body.toString('utf8')
+  if (!json) return text
   try {
     return JSON.parse(text) as JsonValue
   } catch (error) {

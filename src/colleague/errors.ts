@@ -4,7 +4,7 @@
 
 /** Every error code a colleague can produce, mapped to the HTTP status that carries it. */
 export const ERROR_STATUS = {
-  /** The request body is not JSON. */
+  /** The request body is not UTF-8 JSON. */
   INVALID_JSON: 400,
   /** The request body does not match the schema for its request type. */
   INVALID_BODY: 400,

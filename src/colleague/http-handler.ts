@@ -1,8 +1,10 @@
 // Maps HTTP routes onto `colleague.request(type, body)`. Reads the body with
-// a size limit, checks the signature when the island has a secret, parses
-// JSON, and turns every ColleagueError into its status and a JSON error body.
+// a size limit and as UTF-8, checks the signature when the island has a
+// secret, parses JSON, and turns every ColleagueError into its status and a
+// JSON error body.
 // Nothing reaches the colleague unless all of that passed.
 
+import { isUtf8 } from 'node:buffer'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ColleagueError, isColleagueError } from './errors.js'
 import type { PinoLikeLogger } from './logger.js'
@@ -117,9 +119,13 @@ async function readBody(options: HandlerOptions, request: IncomingMessage, route
   }
 }
 
+/** The body as text; one that is not UTF-8 is refused, not decoded with U+FFFD in place of its invalid bytes. */
 function readText(options: HandlerOptions, request: IncomingMessage): Promise<string> {
   return readBytes(request, options.bodyBytesMax).then(
-    (body) => body.toString('utf8'),
+    (body) => {
+      if (!isUtf8(body)) throw refuse(options, new ColleagueError('INVALID_JSON', 'body is not UTF-8 JSON'))
+      return body.toString('utf8')
+    },
     (error: unknown) => {
       throw error instanceof BodyTooLarge ? refuse(options, tooLarge(error.limit)) : error
     },
