@@ -107,6 +107,7 @@ const BAD_ARGUMENTS: ReadonlyArray<readonly [string, readonly string[], RegExp]>
   // URLs to `new URL`, but not locations to the colleague.
   ['upper-case location scheme', [...SERVE, '--bootstrap', '--location', 'HTTP://127.0.0.1:9'], /^--location must begin with http:\/\/ or https:\/\//],
   ['location without slashes', [...SERVE, '--bootstrap', '--location', 'http:127.0.0.1:9'], /^--location must begin with http:\/\/ or https:\/\//],
+  ['location longer than peers take', [...SERVE, '--bootstrap', '--location', `http://x/${'p'.repeat(2048)}`], /^--location must .* at most 2048 characters/],
   ['location after a space', [...SERVE, '--bootstrap', '--location', ' http://x'], /^--location must begin with http:\/\/ or https:\/\/.*, got " http:\/\/x"$/],
   ['bad number', [...SERVE, '--bootstrap', '--ping-ms', '10ms'], /--ping-ms must be an integer/],
   ['negative number', [...SERVE, '--bootstrap', '--ping-ms', '-5'], /^--ping-ms must be an integer from 1 to 60000, got "-5"$/],

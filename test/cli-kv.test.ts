@@ -132,6 +132,8 @@ test('bad input answers 4xx JSON and changes nothing', async () => {
     ['PUT', '/kv/../health', 'x', 'text/plain', 400, 'KV_BAD_KEY'],
     ['PUT', '/kv/x/../alpha', 'x', 'text/plain', 400, 'KV_BAD_KEY'],
     ['DELETE', '/kv/./alpha', undefined, undefined, 400, 'KV_BAD_KEY'],
+    ['PUT', '/kv/..', 'x', 'text/plain', 400, 'KV_BAD_KEY'],
+    ['PUT', '/kv/%2e', 'x', 'text/plain', 400, 'KV_BAD_KEY'],
     ['PUT', '/kv/json', '{nope', 'application/json', 400, 'KV_BAD_JSON'],
     ['PUT', '/kv/json', '', 'application/json; charset=utf-8', 400, 'KV_BAD_JSON'],
     // Bytes that are not UTF-8 are refused, not stored with U+FFFD in their place.

@@ -267,6 +267,10 @@ test('options a program passes wrong are refused with INVALID_OPTIONS naming the
     { joinTimeoutMs: 'soon' },
     { outOfBandTimeoutMs: 0 },
     { signatureWindowMs: Number.NaN },
+    // Peers refuse a newcomer whose location is longer, or not http(s) in lower case: refused here first.
+    { location: `http://x/${'p'.repeat(2048)}` },
+    { location: 'HTTP://x' },
+    { location: 5 },
   ]
   for (const options of wrong) {
     const [name] = Object.keys(options) as [string]

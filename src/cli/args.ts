@@ -3,6 +3,7 @@
 
 import { parseArgs } from 'node:util'
 import { DEFAULTS, isHttpLocation } from '../colleague/options.js'
+import { LOCATION_LENGTH_MAX } from '../colleague/schemas.js'
 import { RESERVED_IDS } from '../paxos/government.js'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -403,7 +404,7 @@ function parseHttpUrl(name: string, text: string): URL {
 function parseLocation(text: string): void {
   parseHttpUrl('--location', text)
   if (!isHttpLocation(text)) {
-    throw new UsageError(`--location must begin with http:// or https://, in lower case, got ${JSON.stringify(text)}`)
+    throw new UsageError(`--location must begin with http:// or https://, in lower case, and be at most ${LOCATION_LENGTH_MAX} characters, got ${JSON.stringify(text.slice(0, 80))}`)
   }
 }
 

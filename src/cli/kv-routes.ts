@@ -199,6 +199,8 @@ function parseKey(encoded: string): string {
   if (!isKvKey(key)) {
     throw new KvHttpError('KV_BAD_KEY', 'a key is 1 to 256 characters of A-Z a-z 0-9 . _ ~ : @ -')
   }
+  // A client that resolves URLs (fetch, a browser) could never name these again: it reads them as path segments.
+  if (key === '.' || key === '..') throw new KvHttpError('KV_BAD_KEY', `a key cannot be ${key}, which URLs resolve as a path segment`)
   return key
 }
 

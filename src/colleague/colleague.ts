@@ -31,7 +31,7 @@ import { PeerClient, type PeerTransport } from './peer-client.js'
 import { randomSeed, seededRandom } from './random.js'
 import type { Static, TSchema } from '@sinclair/typebox'
 import type { TypeCheck } from '@sinclair/typebox/compiler'
-import { firstError, validators, type KibitzBody } from './schemas.js'
+import { firstError, LOCATION_LENGTH_MAX, validators, type KibitzBody } from './schemas.js'
 import { Signer } from './signature.js'
 import { decodeValue, defaultValueBytesMax, encodeValue, isValueText, BODY_PER_VALUE_MIN } from './value-text.js'
 import { RefusalLog } from './refusal-log.js'
@@ -939,7 +939,7 @@ function validateOptions(options: ColleagueOptions): void {
     }
   }
   if (options.location !== undefined && !isHttpLocation(options.location)) {
-    throw invalid('location must be an http(s) URL')
+    throw invalid(`location must be an http(s) URL of at most ${LOCATION_LENGTH_MAX} characters`)
   }
   if (options.secret !== undefined && (typeof options.secret !== 'string' || options.secret.length === 0)) throw invalid('secret must be a non-empty string')
   const bodyBytesMax = options.bodyBytesMax ?? DEFAULTS.bodyBytesMax

@@ -6,6 +6,7 @@ import type { StorageOptions } from './durability.js'
 import type { JsonValue } from './json.js'
 import type { PinoLikeLogger } from './logger.js'
 import type { PeerTransport } from './peer-client.js'
+import { LOCATION_LENGTH_MAX } from './schemas.js'
 
 /** An applied log entry, as the application sees it. */
 export interface AppliedEntry<T extends JsonValue = JsonValue> {
@@ -114,7 +115,7 @@ export const DEFAULTS = {
   bodyBytesMax: 8 * 1024 * 1024,
 } as const
 
-/** A `location` begins `http://` or `https://`, in lower case: the pattern peers check it against when it joins. */
+/** A `location` begins `http://` or `https://`, in lower case, and is at most `LOCATION_LENGTH_MAX` characters: what peers check it against when it joins. */
 export function isHttpLocation(text: string): boolean {
-  return /^https?:\/\//.test(text)
+  return text.length <= LOCATION_LENGTH_MAX && /^https?:\/\//.test(text)
 }
