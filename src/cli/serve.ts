@@ -210,7 +210,8 @@ export function reasonOf(error: unknown): string {
     const code = (current as { code?: unknown }).code
     const known = typeof code === 'string' ? REASONS[code] : undefined
     const message = known ?? current.message.split('\n')[0] ?? ''
-    parts.push(typeof code === 'string' && !message.includes(code) ? `${message} (${code})` : message)
+    // A cause that only repeats the error around it adds nothing.
+    if (parts.at(-1)?.startsWith(message) !== true) parts.push(typeof code === 'string' && !message.includes(code) ? `${message} (${code})` : message)
     if (known !== undefined) break
     current = (current as { cause?: unknown }).cause
   }
