@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Colleague } from '../src/index.js'
 import { PACE_ENTRIES_ENOUGH } from '../src/kibitzer/kibitzer.js'
-import { settle, startIsland, stopAll, TEST_TIMING, waitFor, type Member } from './colleague-island.js'
+import { settle, startIsland, startMember, stopAll, TEST_TIMING, waitFor, type Member } from './colleague-island.js'
 
 const WRITES = 100
 /** Long enough that even a slow machine writes many values within one pace. */
@@ -64,6 +64,33 @@ test('writes through a paced member do not wait for its pace: the leader tells i
     // Held to the pace, each write would wait up to a pace for the news of its commit.
     assert.ok(elapsedMs < (writes * pace) / 2, `${writes} writes through the minority took ${elapsedMs} ms`)
     assert.deepEqual(minority.app.values.slice(-writes), [0, 1, 2, 3, 4])
+  } finally {
+    await stopAll(members)
+  }
+})
+
+test('joining and leaving do not wait for the pace: a government committed goes to paced members at once, and to those it leaves out', { timeout: 60_000 }, async () => {
+  // A pace far longer than a join or a leave takes, even on a busy machine.
+  const pace = 2_000
+  const timing = { pingMs: pace, timeoutMs: 5 * pace, minorityPaceMs: pace }
+  const members = await startIsland(3, 'pace-governments', timing)
+  try {
+    await settle(members)
+    // The newcomer's arrival needs the parliament of three, and reaches it, a constituent, as a paced peer.
+    const newcomer = await startMember('pace-governments', { colleagueId: 'm3', ...timing })
+    members.push(newcomer)
+    const joinStarted = Date.now()
+    await newcomer.colleague.join((members[0] as Member).url)
+    const joinMs = Date.now() - joinStarted
+    assert.ok(joinMs < pace / 2, `join took ${joinMs} ms`)
+    // The minority leaves: the government without it reaches it at once, and so does the news that it is out.
+    const { minority } = byRole(members)
+    const left = new Promise<number>((resolve) => minority.colleague.once('shutdown', () => resolve(Date.now())))
+    const leaveStarted = Date.now()
+    await minority.colleague.leave()
+    const leaveMs = (await left) - leaveStarted
+    // leave() closes the server last, which waits up to a second for connections in use.
+    assert.ok(leaveMs < pace, `leave took ${leaveMs} ms`)
   } finally {
     await stopAll(members)
   }

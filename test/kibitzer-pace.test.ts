@@ -167,3 +167,25 @@ test('a paced peer whose own submission a flush commits hears it at once: its ca
   h.clock.advance(10)
   assert.deepEqual(h.to('minority').at(-1), [ping(4)])
 })
+
+test('a government committed goes to every paced peer at once: an arrival, a promotion or a departure is news they wait on', async () => {
+  const h = harness((peer) => peer !== 'majority')
+  h.emit(envelope('minority', 1), envelope('newcomer', 1))
+  await h.answer()
+  h.emit(envelope('minority', 2), envelope('newcomer', 2))
+  assert.equal(h.sends.length, 2, 'held by the pace')
+  const government: Committed = { position: 5, promise: '2/0', entry: { type: 'noop' }, apply: true }
+  h.legislator.committed = [{ ...government, entry: { type: 'government', government: {} as never } }]
+  h.emit(envelope('minority', 3))
+  assert.deepEqual(h.to('minority').at(-1), [ping(2), ping(3)])
+  assert.deepEqual(h.to('newcomer').at(-1), [ping(2)])
+})
+
+test('chosen entries a lagging peer catches up with count toward a send worth its wake-up', async () => {
+  const h = harness(() => true)
+  h.emit(envelope('b', 1))
+  await h.answer()
+  const chosen = Array.from({ length: PACE_ENTRIES_ENOUGH }, (_, index) => ({ position: index + 1, ballot, entry: { type: 'noop' as const } }))
+  h.emit({ from: 'self', to: 'b', message: { type: 'accept', ballot, entries: [], chosen, commit: PACE_ENTRIES_ENOUGH, trim: 0 } })
+  assert.equal(h.to('b').length, 2, 'a batch of catch-up leaves without waiting for the pace')
+})

@@ -82,3 +82,62 @@ test('once the member answers, the leader starts over at the next ping and the m
   b.ready()
   assert.ok(b.commit >= 9, `b learned 4 to 9 chosen (commit ${b.commit})`)
 })
+
+/** a (holding 4 to 9 chosen) elected by the vote of b, which is behind (c is down); returns what a sent b once elected. */
+function electedByLaggard(): { a: Legislator; b: Legislator; toB: Envelope[] } {
+  const government = parliamentOfThree()
+  const a = restored('a', { promised: OLD, position: 3, government, governmentPosition: 3, accepted: values(), commit: 9 }, { exileTicks: EXILE_TICKS })
+  const b = restored('b', { promised: OLD, position: 3, government, governmentPosition: 3, accepted: [], commit: 3 })
+  const toB: Envelope[] = []
+  for (let ticks = 0; a.role !== 'leader' && ticks < TICKS_MAX; ticks++) {
+    a.tick()
+    for (let turn = 0; turn < 4 && toB.length === 0; turn++) {
+      for (const envelope of a.ready().messages) {
+        if (envelope.to !== 'b') continue
+        if ((a.role as string) === 'leader') toB.push(envelope)
+        else b.receive(envelope.from, envelope.message)
+      }
+      for (const { from, to, message } of b.ready().messages) if (to === 'a') a.receive(from, message)
+    }
+  }
+  assert.equal(a.role, 'leader', 'a leads with b')
+  return { a, b, toB }
+}
+
+/** Delivers `toB` to b and lets the two exchange for up to `turns` turns; returns how many messages a sent b meanwhile. */
+function exchange(a: Legislator, b: Legislator, toB: readonly Envelope[], turns: number): number {
+  let pending = toB
+  let sent = 0
+  for (let turn = 0; turn < turns && pending.length > 0; turn++) {
+    for (const { from, message } of pending) b.receive(from, message)
+    for (const { from, to, message } of b.ready().messages) if (to === 'a') a.receive(from, message)
+    pending = a.ready().messages.filter(({ to }) => to === 'b')
+    sent += pending.length
+  }
+  return sent
+}
+
+test('a promiser behind the new leader gets what it lacks with the first accept of the election, not pings later', () => {
+  const { a, b, toB } = electedByLaggard()
+  const first = toB.find(({ message }) => message.type === 'accept')
+  assert.ok(first !== undefined && first.message.type === 'accept', 'a sends b an accept once elected')
+  assert.deepEqual(
+    first.message.chosen.map((item) => item.position),
+    [4, 5, 6, 7, 8, 9],
+  )
+  const sent = exchange(a, b, toB, 10)
+  assert.equal(b.commit, a.commit, 'b caught up')
+  assert.ok(sent <= 2, `a sent b ${sent} more messages once it had what it lacked`)
+})
+
+test('a member still behind once all it lacks was sent is not answered with empty accepts: the next ping starts over', () => {
+  const { a, b, toB } = electedByLaggard()
+  assert.ok(toB.some(({ message }) => message.type === 'accept' && message.chosen.length > 0))
+  // That accept is lost; b hears the next ping and answers, still at 3.
+  a.tick()
+  const ping = a.ready().messages.filter(({ to }) => to === 'b')
+  assert.ok(ping.length > 0, 'a pings b')
+  const sent = exchange(a, b, ping, 10)
+  assert.ok(sent <= 1, `a answered b's answers with ${sent} accepts that carried nothing new`)
+  assert.equal(b.commit, 3, 'b is still behind until the next start over')
+})

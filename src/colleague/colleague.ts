@@ -801,11 +801,19 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   /**
    * The minority and constituents of the government this colleague leads (it
    * is `majority[0]`): no round waits for them while its majority answers.
-   * A leader just elected paces no one until its own government is chosen.
+   * A leader just elected paces no one until its own government is chosen;
+   * a peer that is no member (one that left, an exile) is not paced, so that
+   * it learns at once that it is out.
    */
   private pacedPeer(peer: string): boolean {
     const government = this.legislator.government
-    return government !== null && government.majority[0] === this.colleagueId && this.legislator.isLeader && !government.majority.includes(peer)
+    return (
+      government !== null &&
+      government.majority[0] === this.colleagueId &&
+      this.legislator.isLeader &&
+      !government.majority.includes(peer) &&
+      isMember(government, peer)
+    )
   }
 
   // ------------------------------------------------------------------ endings

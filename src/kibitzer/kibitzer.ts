@@ -356,7 +356,7 @@ export class Kibitzer<L extends Driven> {
       touched.add(answering as string)
     }
     this.stats.messagesAnswered += answer.length
-    if (this.paceMs > 0) this.noteAwaited(ready.committed)
+    if (this.paceMs > 0) this.noteAwaited(ready.committed, touched)
     // Hold at most one flush in a row, so that messages never wait on a steady stream of commits.
     const hold = this.coalesceAfterCommit && ready.committed.length > 0 && !this.holding
     this.holding = hold
@@ -470,12 +470,28 @@ export class Kibitzer<L extends Driven> {
     return false
   }
 
-  /** Notes the paced peers whose own submissions are among `committed`. */
-  private noteAwaited(committed: readonly Committed[]): void {
+  /**
+   * Notes the paced peers that wait on what `committed` holds: those whose own
+   * submissions it commits, and, when it commits a government (rare), every
+   * paced peer with something queued, since a newcomer's arrival, a
+   * promotion or a departure is news its peer waits on. Adds them to
+   * `touched`, the peers this flush sends to.
+   */
+  private noteAwaited(committed: readonly Committed[], touched: Set<string>): void {
     for (const { entry } of committed) {
+      if (entry.type === 'government') {
+        for (const peer of this.queues.keys()) {
+          if (!this.paced(peer)) continue
+          this.awaited.add(peer)
+          touched.add(peer)
+        }
+        continue
+      }
       if (entry.type !== 'value') continue
       const from = entry.submission.from
-      if (from !== this.legislator.id && !this.awaited.has(from) && this.paced(from)) this.awaited.add(from)
+      if (from === this.legislator.id || this.awaited.has(from) || !this.paced(from)) continue
+      this.awaited.add(from)
+      if (this.queues.has(from)) touched.add(from)
     }
   }
 
@@ -508,14 +524,18 @@ export class Kibitzer<L extends Driven> {
  */
 export const PACE_ENTRIES_ENOUGH = 16
 
-/** Whether what is queued for a peer carries `PACE_ENTRIES_ENOUGH` entries in its rounds, or is that many messages. */
+/**
+ * Whether what is queued for a peer carries `PACE_ENTRIES_ENOUGH` entries in
+ * its rounds (or chosen entries a lagging peer catches up with), or is that
+ * many messages.
+ */
 function worthSending(queue: PeerQueue): boolean {
   const { messages, head } = queue
   if (messages.length - head >= PACE_ENTRIES_ENOUGH) return true
   let entries = 0
   for (let index = head; index < messages.length; index++) {
     const message = messages[index] as Message
-    if (message.type === 'accept' && (entries += message.entries.length) >= PACE_ENTRIES_ENOUGH) return true
+    if (message.type === 'accept' && (entries += message.entries.length + message.chosen.length) >= PACE_ENTRIES_ENOUGH) return true
   }
   return false
 }

@@ -860,6 +860,17 @@ export class Legislator {
     }
     if (!elected) return
     const leader = this.#becomeLeader(candidate.ballot, end, voters)
+    // A promiser behind this leader's commit point cannot advance on the rounds
+    // that follow (they start after it): its first accept carries what it lacks,
+    // instead of the first ping after it was seen not to move.
+    for (const [id, promise] of candidate.promises) {
+      if (id === this.id || promise.commit >= commit) continue
+      const progress = this.#progressOf(leader, id)
+      hear(progress, promise.commit, this.#now)
+      progress.catchingUp = true
+      progress.catchUpTick = this.#now
+      progress.chosenSentTo = progress.commit
+    }
     let runFrom = commit + 1
     for (let position = commit + 1; position <= end; position++) {
       const entry = this.#recoveredEntry(merged, position)
@@ -1184,7 +1195,11 @@ export class Legislator {
     for (const range of message.ranges) {
       for (const round of acknowledge(leader.rounds, from, range)) this.#maybeChoose(leader, round)
     }
-    if (progress.catchingUp) this.#send(from, this.#acceptMessage(leader, from, []))
+    // The next batch of what it lacks, if any is left to send: an accept
+    // without any would only be answered in turn, as fast as the network goes.
+    if (!progress.catchingUp) return
+    const chosen = this.#chosenFor(leader, from)
+    if (chosen.length > 0) this.#send(from, { type: 'accept', ballot: leader.ballot, entries: [], chosen, commit: this.#log.commit, trim: this.#log.trim })
   }
 
   #maybeChoose(leader: Leader, round: Round): void {
