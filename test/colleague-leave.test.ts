@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Colleague, type ColleagueError } from '../src/index.js'
-import { settle, startIsland, stopAll, waitFor, type Member } from './colleague-island.js'
+import { settle, startIsland, startMember, stopAll, waitFor, type Member } from './colleague-island.js'
 
 // The election timeout is far longer than any wait below: whatever leadership
 // changes here cannot come from an election timeout running out, only from
@@ -68,6 +68,32 @@ test('a follower leaves: the leader exiles it and the island goes on', { timeout
       assert.ok(government !== null && government !== undefined)
       assert.equal([...government.majority, ...government.minority, ...government.constituents].includes(leftId), false)
     }
+  } finally {
+    await stopAll(members)
+  }
+})
+
+test('leave() does not wait out the close grace of its server: a connection whose request was under way is closed once answered', { timeout: 60_000 }, async () => {
+  // Unpaced, the leader's next message reaches a leaving follower at once, under way as its server closes.
+  const members = await startIsland(3, 'leave-close', { minorityPaceMs: 0 })
+  try {
+    await settle(members)
+    const leaving = members.find((member) => member !== leaderOf(members)) as Member
+    const times: number[] = []
+    for (let round = 0; round < 3; round++) {
+      // Peers' requests reach the leaving member all the time: some are under way when its server closes.
+      if (round > 0) {
+        const newcomer = await startMember('leave-close', { colleagueId: `n${round}`, minorityPaceMs: 0 })
+        members.push(newcomer)
+        await newcomer.colleague.join((members[0] as Member).url)
+      }
+      const member = round === 0 ? leaving : (members.at(-1) as Member)
+      const started = Date.now()
+      await bounded(member.colleague.leave(), 30_000, 'leave()')
+      times.push(Date.now() - started)
+    }
+    // Held to the close grace (a second), a leave with a request under way at the close took just over it.
+    assert.ok(Math.max(...times) < 800, `leave() took ${times.join(', ')} ms`)
   } finally {
     await stopAll(members)
   }

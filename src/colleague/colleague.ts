@@ -44,6 +44,8 @@ export { SNAPSHOT_REQUEST } from './immigration.js'
 
 /** Grace for in-flight HTTP responses when the server closes. */
 const CLOSE_GRACE_MS = 1_000
+/** While the server closes, how often connections that went idle are closed. */
+const CLOSE_SWEEP_MS = 10
 
 /** Bound on replaying a durable member's log after a restart (local work only). */
 const RESUME_MS_MAX = 600_000
@@ -860,8 +862,13 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     const server = this.server
     if (server === null) return Promise.resolve()
     return new Promise((resolve) => {
+      // A connection whose request was under way at close() stays open once
+      // answered (keep-alive): such connections are closed as they go idle,
+      // and whatever is left after the grace at once.
+      const sweep = setInterval(() => server.closeIdleConnections(), CLOSE_SWEEP_MS)
       const timer = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS)
       server.close(() => {
+        clearInterval(sweep)
         clearTimeout(timer)
         resolve()
       })
