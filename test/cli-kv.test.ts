@@ -2,7 +2,7 @@
 
 import { strict as assert } from 'node:assert'
 import { after, before, test } from 'node:test'
-import { request as httpRequest } from 'node:http'
+import { Agent, request as httpRequest } from 'node:http'
 import { callJson } from '../src/cli/http-client.js'
 import { createKvServer, type KvServer } from '../src/cli/kv-server.js'
 import { KvStore, type KvOperation } from '../src/cli/kv-store.js'
@@ -209,3 +209,44 @@ test('entries that are not kv operations advance the position only', () => {
   assert.equal(fresh.position, 2)
   assert.deepEqual(fresh.entries(), [['a', { value: null, position: 1 }]])
 })
+
+test('close() ends a keep-alive connection as soon as the request under way on it is answered, not at its timeout', async () => {
+  let commit: (() => void) | null = null
+  const slow = createKvServer({
+    store: new KvStore(),
+    enqueue: () => new Promise((resolve) => (commit = () => resolve({ position: 0 }))),
+    barrier: () => Promise.resolve(),
+  })
+  const { url: slowUrl } = await slow.listen('127.0.0.1', 0)
+  const agent = new Agent({ keepAlive: true })
+  try {
+    const answered = new Promise<number>((resolve, reject) => {
+      const request = httpRequest(`${slowUrl}/kv/k`, { method: 'PUT', agent, headers: { 'content-type': 'text/plain' } }, (response) => {
+        response.resume()
+        response.on('end', () => resolve(response.statusCode ?? 0))
+      })
+      request.on('error', reject)
+      request.end('v')
+    })
+    await waitUntil(() => commit !== null)
+    const started = Date.now()
+    const closed = slow.close(10_000)
+    ;(commit as unknown as () => void)()
+    assert.equal(await answered, 200, 'the write under way is answered')
+    await closed
+    const closeMs = Date.now() - started
+    // Left to itself the connection would close at the server's keep-alive timeout (5 s).
+    assert.ok(closeMs < 2_000, `close() took ${closeMs} ms`)
+  } finally {
+    agent.destroy()
+    await slow.close(1_000)
+  }
+})
+
+/** Waits for `check`, turning the event loop, for at most five seconds. */
+async function waitUntil(check: () => boolean): Promise<void> {
+  for (let waited = 0; !check(); waited += 5) {
+    if (waited > 5_000) throw new Error('timed out waiting')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}

@@ -6,6 +6,8 @@ import type { AddressInfo } from 'node:net'
 import { createKvListener, isKvPath, type KvRoutesOptions, type RequestListener } from './kv-routes.js'
 
 export const REQUEST_TIMEOUT_MS = 30_000
+/** While the server closes, how often connections that went idle are closed. */
+const CLOSE_SWEEP_MS = 10
 
 export interface KvServer {
   readonly server: Server
@@ -48,11 +50,15 @@ export function createKvServer(options: KvRoutesOptions): KvServer {
     },
     close(timeoutMs) {
       return new Promise((resolve) => {
+        // A keep-alive connection whose request was under way stays open once answered: close it as it goes idle.
+        const sweep = setInterval(() => server.closeIdleConnections(), CLOSE_SWEEP_MS)
         const timer = setTimeout(() => {
+          clearInterval(sweep)
           server.closeAllConnections()
           resolve()
         }, timeoutMs)
         server.close(() => {
+          clearInterval(sweep)
           clearTimeout(timer)
           resolve()
         })
