@@ -1195,11 +1195,7 @@ export class Legislator {
     for (const range of message.ranges) {
       for (const round of acknowledge(leader.rounds, from, range)) this.#maybeChoose(leader, round)
     }
-    // The next batch of what it lacks, if any is left to send: an accept
-    // without any would only be answered in turn, as fast as the network goes.
-    if (!progress.catchingUp) return
-    const chosen = this.#chosenFor(leader, from)
-    if (chosen.length > 0) this.#send(from, { type: 'accept', ballot: leader.ballot, entries: [], chosen, commit: this.#log.commit, trim: this.#log.trim })
+    if (progress.catchingUp) this.#send(from, this.#acceptMessage(leader, from, []))
   }
 
   #maybeChoose(leader: Leader, round: Round): void {
