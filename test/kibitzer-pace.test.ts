@@ -189,3 +189,16 @@ test('chosen entries a lagging peer catches up with count toward a send worth it
   h.emit({ from: 'self', to: 'b', message: { type: 'accept', ballot, entries: [], chosen, commit: PACE_ENTRIES_ENOUGH, trim: 0 } })
   assert.equal(h.to('b').length, 2, 'a batch of catch-up leaves without waiting for the pace')
 })
+
+test('what waited for a peer a committed government leaves out goes at once: it is paced no longer, and waits on that news', async () => {
+  const pacedNow = new Set(['leaver'])
+  const h = harness((peer) => pacedNow.has(peer))
+  h.emit(envelope('leaver', 1))
+  await h.answer()
+  h.emit(envelope('leaver', 2))
+  assert.equal(h.to('leaver').length, 1, 'held by the pace')
+  pacedNow.delete('leaver')
+  h.legislator.committed = [{ position: 5, promise: '3/0', entry: { type: 'government', government: {} as never }, apply: true }]
+  h.emit(envelope('other', 1))
+  assert.deepEqual(h.to('leaver').at(-1), [ping(2)])
+})

@@ -129,3 +129,14 @@ test('a promiser behind the new leader gets what it lacks with the first accept 
   assert.equal(b.commit, a.commit, 'b caught up')
   assert.ok(sent <= 2, `a sent b ${sent} more messages once it had what it lacked`)
 })
+
+test('a member behind the point the leader was elected at, first heard after the election, is sent what it lacks in answer to its first answer', () => {
+  // a was elected with c's vote alone; b, at 3, answers a ping only now (its promise was lost).
+  const { a, b, c } = island()
+  const ping = pingsToB(a, c, 1)
+  assert.deepEqual(chosenPositions(ping), [], 'the first ping carries nothing b lacks: a has not heard b yet')
+  for (const { from, message } of ping) b.receive(from, message)
+  for (const { from, to, message } of b.ready().messages) if (to === 'a') a.receive(from, message)
+  const reply = a.ready().messages.filter(({ to }) => to === 'b')
+  assert.deepEqual(chosenPositions(reply)[0]?.slice(0, 6), [4, 5, 6, 7, 8, 9], 'b is sent 4 to 9 at once, not pings later')
+})

@@ -473,16 +473,17 @@ export class Kibitzer<L extends Driven> {
   /**
    * Notes the paced peers that wait on what `committed` holds: those whose own
    * submissions it commits, and, when it commits a government (rare), every
-   * paced peer with something queued, since a newcomer's arrival, a
-   * promotion or a departure is news its peer waits on. Adds them to
-   * `touched`, the peers this flush sends to.
+   * peer with something queued, since a newcomer's arrival, a promotion or a
+   * departure is news its peer waits on (a peer it leaves out is no longer
+   * paced, but what waited for it still does). Adds them to `touched`, the
+   * peers this flush sends to.
    */
   private noteAwaited(committed: readonly Committed[], touched: Set<string>): void {
     for (const { entry } of committed) {
       if (entry.type === 'government') {
+        // Every peer with something queued, paced or no longer (one the government leaves out).
         for (const peer of this.queues.keys()) {
-          if (!this.paced(peer)) continue
-          this.awaited.add(peer)
+          if (this.paced(peer)) this.awaited.add(peer)
           touched.add(peer)
         }
         continue

@@ -11,7 +11,7 @@ import {
 import { Log, NO_CHANGES, assert } from './log.js'
 import { rulesFor } from './mutants.js'
 import type { Mutant, Rules } from './mutants.js'
-import { acknowledge, hear, heardWithin, inflight, newProgress } from './progress.js'
+import { acknowledge, hear, heardWithin, inflight, newProgress, startCatchUp } from './progress.js'
 import type { Progress, Round } from './progress.js'
 import { hasQuorum } from './quorum.js'
 import { SubmissionSet, SubmitterLedger } from './submitters.js'
@@ -107,6 +107,11 @@ interface Leader {
   readonly queuedKeys: SubmissionSet
   /** Positions up to which re-proposals from phase 1 run; the election government follows. */
   recoveredTo: number
+  /**
+   * This leader's commit point when it was elected: it proposes only after
+   * it, so a member behind it can only catch up, never advance on rounds.
+   */
+  readonly electedCommit: number
   electionGovernment: boolean
   readonly immigrate: Map<string, Properties>
   readonly naturalize: Set<string>
@@ -867,9 +872,7 @@ export class Legislator {
       if (id === this.id || promise.commit >= commit) continue
       const progress = this.#progressOf(leader, id)
       hear(progress, promise.commit, this.#now)
-      progress.catchingUp = true
-      progress.catchUpTick = this.#now
-      progress.chosenSentTo = progress.commit
+      startCatchUp(progress, this.#now)
     }
     let runFrom = commit + 1
     for (let position = commit + 1; position <= end; position++) {
@@ -918,6 +921,7 @@ export class Legislator {
       queue: [],
       queuedKeys: new SubmissionSet(),
       recoveredTo,
+      electedCommit: this.#log.commit,
       electionGovernment,
       immigrate: new Map(),
       naturalize: new Set(),
@@ -1192,6 +1196,9 @@ export class Legislator {
     const progress = this.#progressOf(leader, from)
     hear(progress, message.commit, this.#now)
     if (progress.catchingUp && progress.commit >= this.#log.commit) progress.catchingUp = false
+    // Behind the point this leader was elected at (its promise came late, or
+    // was lost): as at the election, it is sent what it lacks at once.
+    else if (!progress.catchingUp && progress.commit < leader.electedCommit) startCatchUp(progress, this.#now)
     for (const range of message.ranges) {
       for (const round of acknowledge(leader.rounds, from, range)) this.#maybeChoose(leader, round)
     }

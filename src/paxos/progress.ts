@@ -47,6 +47,13 @@ export function newProgress(commit: number, newcomer: boolean, now: number): Pro
   }
 }
 
+/** From now on, each accept to the member carries chosen entries it lacks, from its commit point on. */
+export function startCatchUp(progress: Progress, now: number): void {
+  progress.catchingUp = true
+  progress.catchUpTick = now
+  progress.chosenSentTo = progress.commit
+}
+
 /** Records a member's answer: it was heard now, and its commit, which only moves forward once answered. */
 export function hear(progress: Progress, commit: number, now: number): void {
   progress.heardTick = now
