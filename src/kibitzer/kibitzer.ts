@@ -76,9 +76,9 @@ export interface KibitzerOptions<L extends Driven> {
    * majority answers. With `paceMs`, a send to such a peer leaves at most
    * once per `paceMs`, carrying everything queued for it meanwhile; other
    * peers are sent to as soon as their last send settled. Asked at each
-   * send, so the answer may change with the government. A paced peer whose
-   * own submissions a flush committed is not held back: it waits on that
-   * news to settle its own callers.
+   * send, so the answer may change with the government. What a paced peer
+   * waits on is not held back: the commit of its own submissions (its
+   * callers wait on it), a committed government, and catch-up batches.
    */
   paced?(peer: string): boolean
   /** The least time between two sends to a paced peer; default 0 (no pacing). */
@@ -139,9 +139,9 @@ export class Kibitzer<L extends Driven> {
   /** Paced peers whose next send waits on a timer. */
   private readonly paceTimers = new Map<string, TimerHandle>()
   /**
-   * Paced peers that submitted entries a flush committed: they wait on the
-   * news (their callers do), so their next send leaves at once, whatever the
-   * pace. Cleared by that send.
+   * Paced peers waiting on news a flush committed (their own submissions, a
+   * government; see `noteAwaited`): their next send leaves at once, whatever
+   * the pace. Cleared by that send.
    */
   private readonly awaited = new Set<string>()
   /** Peers whose messages a committing flush held for the next flush. */
@@ -446,9 +446,9 @@ export class Kibitzer<L extends Driven> {
 
   /**
    * Whether a paced peer's next send must wait for its pace (unless the peer
-   * waits on a commit of its own submissions, or what is queued is worth a
-   * send at once); if so, a timer pumps it once the pace is over. Otherwise
-   * notes that a send leaves now.
+   * waits on news a flush committed, or what is queued is worth a send at
+   * once); if so, a timer pumps it once the pace is over. Otherwise notes
+   * that a send leaves now.
    */
   private heldByPace(peer: string, queue: PeerQueue): boolean {
     const now = this.clock.now()
