@@ -3,11 +3,10 @@
 
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { closeServer } from '../colleague/close-server.js'
 import { createKvListener, isKvPath, type KvRoutesOptions, type RequestListener } from './kv-routes.js'
 
 export const REQUEST_TIMEOUT_MS = 30_000
-/** While the server closes, how often connections that went idle are closed. */
-const CLOSE_SWEEP_MS = 10
 
 export interface KvServer {
   readonly server: Server
@@ -49,21 +48,7 @@ export function createKvServer(options: KvRoutesOptions): KvServer {
       })
     },
     close(timeoutMs) {
-      return new Promise((resolve) => {
-        // A keep-alive connection whose request was under way stays open once answered: close it as it goes idle.
-        const sweep = setInterval(() => server.closeIdleConnections(), CLOSE_SWEEP_MS)
-        const timer = setTimeout(() => {
-          clearInterval(sweep)
-          server.closeAllConnections()
-          resolve()
-        }, timeoutMs)
-        server.close(() => {
-          clearInterval(sweep)
-          clearTimeout(timer)
-          resolve()
-        })
-        server.closeIdleConnections()
-      })
+      return closeServer(server, timeoutMs)
     },
   }
 }

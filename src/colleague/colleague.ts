@@ -21,6 +21,7 @@ import { ColleagueError, isColleagueError } from './errors.js'
 import type { ColleagueState, Health } from './health.js'
 import { HeardFrom } from './heard.js'
 import { createHandler, REQUEST_TYPES, type RequestListener, type RequestType } from './http-handler.js'
+import { closeServer } from './close-server.js'
 import { HttpTransport } from './http-transport.js'
 import { bindLogger, silentLogger, type PinoLikeLogger } from './logger.js'
 import type { JsonValue } from './json.js'
@@ -44,8 +45,6 @@ export { SNAPSHOT_REQUEST } from './immigration.js'
 
 /** Grace for in-flight HTTP responses when the server closes. */
 const CLOSE_GRACE_MS = 1_000
-/** While the server closes, how often connections that went idle are closed. */
-const CLOSE_SWEEP_MS = 10
 
 /** Bound on replaying a durable member's log after a restart (local work only). */
 const RESUME_MS_MAX = 600_000
@@ -855,25 +854,8 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     for (const deferred of this.submissions.values()) deferred.reject(reason)
     this.submissions.clear()
     this.waiters.rejectAll(reason)
-    await Promise.all([this.status.close(), this.closeServer(), this.transport.close()])
-  }
-
-  private closeServer(): Promise<void> {
-    const server = this.server
-    if (server === null) return Promise.resolve()
-    return new Promise((resolve) => {
-      // A connection whose request was under way at close() stays open once
-      // answered (keep-alive): such connections are closed as they go idle,
-      // and whatever is left after the grace at once.
-      const sweep = setInterval(() => server.closeIdleConnections(), CLOSE_SWEEP_MS)
-      const timer = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS)
-      server.close(() => {
-        clearInterval(sweep)
-        clearTimeout(timer)
-        resolve()
-      })
-      server.closeIdleConnections()
-    })
+    const server = this.server === null ? Promise.resolve() : closeServer(this.server, CLOSE_GRACE_MS)
+    await Promise.all([this.status.close(), server, this.transport.close()])
   }
 
   /** A failed join leaves the colleague idle: nothing was admitted that it knows of. */

@@ -13,9 +13,7 @@ export class ManualClock implements Clock {
   }
 
   setInterval(callback: () => void, ms: number): unknown {
-    const id = this.nextId++
-    this.timers.set(id, { callback, ms, next: this.time + ms, repeat: true })
-    return id
+    return this.add(callback, ms, true)
   }
 
   clearInterval(handle: unknown): void {
@@ -23,13 +21,17 @@ export class ManualClock implements Clock {
   }
 
   setTimeout(callback: () => void, ms: number): unknown {
-    const id = this.nextId++
-    this.timers.set(id, { callback, ms, next: this.time + ms, repeat: false })
-    return id
+    return this.add(callback, ms, false)
   }
 
   clearTimeout(handle: unknown): void {
     this.timers.delete(handle as number)
+  }
+
+  private add(callback: () => void, ms: number, repeat: boolean): number {
+    const id = this.nextId++
+    this.timers.set(id, { callback, ms, next: this.time + ms, repeat })
+    return id
   }
 
   get pending(): number {
