@@ -11,7 +11,9 @@
 // A candidate behind a promiser learns what the promise shows chosen (the
 // entries up to its commit point, and the government it applied even where it
 // trimmed it), so a government already chosen seats it without the quorum of
-// a parliament that is gone.
+// a parliament that is gone. And the other way round: a member behind the
+// government that seated a candidate refuses it as no member, and promises
+// once the candidate's prepare shows that government, chosen past its commit.
 
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
@@ -273,4 +275,54 @@ test('an exile that knows no living member learns it was exiled from the leader\
   const { d, told } = run(10)
   assert.ok(told, 'the leader sends its notice to d, at the location its government remembers')
   assert.equal(d.role, 'exiled', 'd learns it was exiled')
+})
+
+/**
+ * Governments 2 to 5 at positions 1 to 4, chosen by a alone: a admits b and
+ * makes it a citizen; then it admits c and seats a parliament of three, c first.
+ */
+function seatedByOne(): { citizen: Government; admitted: Government; seated: Government } {
+  const none = { exile: new Set<string>(), submitters: {} }
+  const founded = bootstrapGovernment('island', 'a', properties('a'))
+  const withB = nextGovernment(founded, { ...none, leader: 'a', parliamentSize: 1, live: new Set(['a']), naturalize: new Set(), immigrate: new Map([['b', properties('b')]]) })
+  const citizen = nextGovernment(withB, { ...none, leader: 'a', parliamentSize: 1, live: new Set(['a']), naturalize: new Set(['b']), immigrate: new Map() })
+  const admitted = nextGovernment(citizen, { ...none, leader: 'a', parliamentSize: 1, live: new Set(['a']), naturalize: new Set(), immigrate: new Map([['c', properties('c')]]) })
+  const seated = nextGovernment(admitted, { ...none, leader: 'c', parliamentSize: 3, live: new Set(['a', 'b', 'c']), naturalize: new Set(['c']), immigrate: new Map() })
+  assert.deepEqual([citizen.majority, citizen.constituents, seated.majority[0], seated.majority.length + seated.minority.length], [['a'], ['b'], 'c', 3])
+  return { citizen, admitted, seated }
+}
+
+/** Ticks `c` once and carries what it and `b` send each other until `c` sends `b` nothing more; returns the reasons `b` refused. */
+function tickAndExchange(c: Legislator, b: Legislator): string[] {
+  const refusals: string[] = []
+  c.tick()
+  for (let round = 0; round < PUMP_ROUNDS_MAX; round++) {
+    const messages = c.ready().messages.filter((envelope) => envelope.to === b.id)
+    if (messages.length === 0) break
+    for (const { from, message } of messages) b.receive(from, message)
+    for (const { from, to, message } of b.ready().messages) {
+      if (message.type === 'reject') refusals.push(message.reason)
+      if (to === c.id) c.receive(from, message)
+    }
+  }
+  return refusals
+}
+
+test('a member behind the government that seated a candidate promises once the prepare shows it; elected, the candidate exiles it', () => {
+  const { citizen, admitted, seated } = seatedByOne()
+  const ballot: Ballot = { round: 2, id: 'a' }
+  // b missed governments 4 and 5 (c is no member of its government 3); c arrived in 4 and learned 5 chosen; a is gone.
+  // Government 3's parliament (a alone) is gone for good: only c can lead, and it needs b's promise.
+  const b = restored('b', { promised: ballot, position: 2, government: citizen, governmentPosition: 2, accepted: [], commit: 2 })
+  const seat: Accepted = { position: 4, ballot, entry: { type: 'government', government: seated } }
+  const c = restored('c', { promised: ballot, position: 3, government: admitted, governmentPosition: 3, accepted: [seat], commit: 4 })
+  b.ready()
+  c.ready()
+  const refusals: string[] = []
+  for (let ticks = 0; c.role !== 'leader' && ticks < TICKS_MAX; ticks++) refusals.push(...tickAndExchange(c, b))
+  assert.equal(c.role, 'leader', `c leads with b's promise (b refused: ${refusals.join(', ')})`)
+  assert.ok(refusals.includes('not-member'), 'b first refused c as no member')
+  // c holds nothing before its arrival at 3, and b's commit point is 2: only a fresh start helps b.
+  for (let ticks = 0; b.role !== 'exiled' && ticks < TICKS_MAX; ticks++) tickAndExchange(c, b)
+  assert.equal(b.role, 'exiled', 'b learned it was exiled')
 })

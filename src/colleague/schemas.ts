@@ -74,7 +74,12 @@ function messageSchema<V extends TSchema, P extends TSchema>(value: V, Propertie
   const Accepted = Type.Object({ position: Count, ballot: Ballot, entry: LogEntry })
   const AcceptedList = Type.Array(Accepted, { maxItems: ENTRIES_PER_MESSAGE_MAX })
   return Type.Union([
-    Type.Object({ type: Type.Literal('prepare'), ballot: Ballot, from: Position }),
+    Type.Object({
+      type: Type.Literal('prepare'),
+      ballot: Ballot,
+      from: Position,
+      government: Type.Optional(Type.Object({ position: Count, government: Government })),
+    }),
     Type.Object({
       type: Type.Literal('promise'),
       ballot: Ballot,

@@ -196,6 +196,12 @@ export class Legislator {
   #roundSeen = 0
   readonly #log: Log
   #government: Government | null = null
+  /**
+   * The latest government a candidate's prepare showed chosen past this
+   * member's commit point (`#seatedSince`): until this member applies one as
+   * recent, it reaches the members it seats, the candidate among them, there.
+   */
+  #shown: Government | null = null
   #governmentPosition = -1
   #ledger = new SubmitterLedger()
   #naturalized = false
@@ -297,7 +303,7 @@ export class Legislator {
         if (props !== undefined) return props
       }
     }
-    return undefined
+    return this.#shown?.properties[id]
   }
 
   inspect(): LegislatorInspection {
@@ -507,6 +513,8 @@ export class Legislator {
           this.#reject(from, message.ballot, refusal)
           return false
         }
+        const shown = message.government?.government
+        if (shown !== undefined && shown.number > (this.#shown ?? this.#government).number) this.#shown = shown
         if (this.#rules.compare(message.ballot, this.#log.promised) > 0) this.#adopt(message.ballot)
         return true
       }
@@ -534,7 +542,7 @@ export class Legislator {
     const government = this.#government
     assert(government !== null, 'prepare without government')
     if (government.exiled.includes(from)) return 'exiled'
-    if (!isMember(government, from) && !this.#acceptedGovernmentNames(from)) return 'not-member'
+    if (!isMember(government, from) && !this.#acceptedGovernmentNames(from) && !this.#seatedSince(from, message)) return 'not-member'
     const order = this.#rules.compare(message.ballot, this.#log.promised)
     // A member that hears a working leader does not help depose it.
     const leaderAlive =
@@ -555,6 +563,21 @@ export class Legislator {
       if (slot.entry.type === 'government' && isMember(slot.entry.government, id)) return true
     }
     return false
+  }
+
+  /**
+   * Whether the prepare shows a government chosen past this member's commit
+   * point that seats `id` in its parliament: the candidate sends it when this
+   * member refused it as no member (`#receiveReject`).
+   */
+  #seatedSince(id: string, message: MessageOf<'prepare'>): boolean {
+    const seated = message.government
+    return (
+      seated !== undefined &&
+      seated.position > this.#log.commit &&
+      seated.government.islandId === this.#government?.islandId &&
+      isParliament(seated.government, id)
+    )
   }
 
   /** Promises a ballot above the one held: whoever held a candidacy or leadership steps down. */
@@ -582,7 +605,7 @@ export class Legislator {
       case 'accept':
         return this.#receiveAccept(from, message)
       case 'reject':
-        return this.#receiveReject(message, null)
+        return this.#receiveReject(from, message, null)
       case 'immigrate':
         this.immigrate(message.id, message.properties)
         return
@@ -605,7 +628,7 @@ export class Legislator {
         this.#stepDown()
         return this.#receiveAccept(from, message)
       case 'reject':
-        return this.#receiveReject(message, candidate.ballot)
+        return this.#receiveReject(from, message, candidate.ballot)
       default:
         return this.#stepFollower(from, message)
     }
@@ -620,7 +643,7 @@ export class Legislator {
       case 'accepted':
         return this.#receiveAccepted(leader, from, message)
       case 'reject':
-        return this.#receiveReject(message, leader.ballot)
+        return this.#receiveReject(from, message, leader.ballot)
       case 'forward':
         return this.#receiveForward(leader, from, message)
       case 'naturalize':
@@ -1289,11 +1312,21 @@ export class Legislator {
     return true
   }
 
-  #receiveReject(message: MessageOf<'reject'>, mine: Ballot | null): void {
+  #receiveReject(from: string, message: MessageOf<'reject'>, mine: Ballot | null): void {
     // Only a member that applied the government exiling this one says so: it is chosen.
     if (message.reason === 'exiled') return this.#exiled()
     if (mine === null || this.#rules.compare(message.ballot, mine) !== 0) return
     if (message.reason === 'ballot' && this.#rules.compare(message.promised, mine) > 0) this.#stepDown()
+    // It is behind the government that seated this candidate, and refuses
+    // every prepare of its parliament until it learns it. Nobody may be left
+    // to tell it (the parliament before may be gone for good, and what it
+    // lacks may predate this candidate's arrival), so the prepare goes again
+    // with that government: chosen, it is as good as known. Elected, this
+    // member catches it up, or exiles it when it lacks what it needs.
+    else if (message.reason === 'not-member' && this.#state.role === 'candidate' && this.#government !== null) {
+      const government = { position: this.#governmentPosition, government: this.#government }
+      this.#send(from, { type: 'prepare', ballot: mine, from: this.#log.commit + 1, government })
+    }
   }
 
   #tellExiled(to: string): void {
@@ -1345,6 +1378,7 @@ export class Legislator {
 
   #applyGovernment(position: number, government: Government): void {
     this.#government = government
+    if (this.#shown !== null && this.#shown.number <= government.number) this.#shown = null
     this.#governmentPosition = position
     this.#ledger = SubmitterLedger.fromTable(government.submitters)
     if (!isMember(government, this.id)) {

@@ -90,8 +90,19 @@ export interface PositionRange {
 export type RejectReason = 'ballot' | 'leader-alive' | 'not-member' | 'exiled' | 'trimmed'
 
 export type Message =
-  /** Phase 1a: a candidate asks for promises on every position >= `from`. */
-  | { readonly type: 'prepare'; readonly ballot: Ballot; readonly from: number }
+  /**
+   * Phase 1a: a candidate asks for promises on every position >= `from`.
+   * `government`: the government the candidate applied, and its position,
+   * sent to a member that refused it as no member: one behind that
+   * government, which may never learn it from anyone else (see
+   * `Legislator#receiveReject`).
+   */
+  | {
+      readonly type: 'prepare'
+      readonly ballot: Ballot
+      readonly from: number
+      readonly government?: { readonly position: number; readonly government: Government }
+    }
   /**
    * Phase 1b: the acceptor's accepted entries at positions >= `from`: the
    * prepare's `from`, or later when the acceptor forgot (trimmed) the

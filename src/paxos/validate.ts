@@ -92,7 +92,11 @@ export function isMessage(value: unknown): value is Message {
   const message = value
   switch (message['type']) {
     case 'prepare':
-      return isBallot(message['ballot']) && Number.isSafeInteger(message['from'])
+      return (
+        isBallot(message['ballot']) &&
+        Number.isSafeInteger(message['from']) &&
+        (message['government'] === undefined || isPositionedGovernment(message['government']))
+      )
     case 'promise':
       return (
         isBallot(message['ballot']) &&
