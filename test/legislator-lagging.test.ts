@@ -322,6 +322,7 @@ test('a member behind the government that seated a candidate promises once the p
   for (let ticks = 0; c.role !== 'leader' && ticks < TICKS_MAX; ticks++) refusals.push(...tickAndExchange(c, b))
   assert.equal(c.role, 'leader', `c leads with b's promise (b refused: ${refusals.join(', ')})`)
   assert.ok(refusals.includes('not-member'), 'b first refused c as no member')
+  assert.deepEqual(b.properties('c'), properties('c'), 'b reaches c where the government c showed says, though it has not applied it')
   // c holds nothing before its arrival at 3, and b's commit point is 2: only a fresh start helps b.
   for (let ticks = 0; b.role !== 'exiled' && ticks < TICKS_MAX; ticks++) tickAndExchange(c, b)
   assert.equal(b.role, 'exiled', 'b learned it was exiled')
