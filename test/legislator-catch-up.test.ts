@@ -140,3 +140,15 @@ test('a member behind the point the leader was elected at, first heard after the
   const reply = a.ready().messages.filter(({ to }) => to === 'b')
   assert.deepEqual(chosenPositions(reply)[0]?.slice(0, 6), [4, 5, 6, 7, 8, 9], 'b is sent 4 to 9 at once, not pings later')
 })
+
+test('a member still behind once all it lacks was sent is not answered with empty accepts: the next ping starts over', () => {
+  const { a, b, toB } = electedByLaggard()
+  assert.ok(toB.some(({ message }) => message.type === 'accept' && message.chosen.length > 0))
+  // That accept is lost; b hears the next ping and answers, still at 3.
+  a.tick()
+  const ping = a.ready().messages.filter(({ to }) => to === 'b')
+  assert.ok(ping.length > 0, 'a pings b')
+  const sent = exchange(a, b, ping, 10)
+  assert.ok(sent <= 1, `a answered b's answers with ${sent} accepts that carried nothing new`)
+  assert.equal(b.commit, 3, 'b is still behind until the next start over')
+})

@@ -292,17 +292,19 @@ function seatedByOne(): { citizen: Government; admitted: Government; seated: Gov
   return { citizen, admitted, seated }
 }
 
-/** Ticks `c` once and carries what it and `b` send each other until `c` sends `b` nothing more; returns the reasons `b` refused. */
+/** Ticks `c` and `b` once and carries what they send each other until both are quiet; returns the reasons `b` refused. */
 function tickAndExchange(c: Legislator, b: Legislator): string[] {
   const refusals: string[] = []
   c.tick()
+  b.tick()
   for (let round = 0; round < PUMP_ROUNDS_MAX; round++) {
-    const messages = c.ready().messages.filter((envelope) => envelope.to === b.id)
-    if (messages.length === 0) break
-    for (const { from, message } of messages) b.receive(from, message)
-    for (const { from, to, message } of b.ready().messages) {
+    const toB = c.ready().messages.filter((envelope) => envelope.to === b.id)
+    const toC = b.ready().messages.filter((envelope) => envelope.to === c.id)
+    if (toB.length === 0 && toC.length === 0) break
+    for (const { from, message } of toB) b.receive(from, message)
+    for (const { from, message } of toC) {
       if (message.type === 'reject') refusals.push(message.reason)
-      if (to === c.id) c.receive(from, message)
+      c.receive(from, message)
     }
   }
   return refusals

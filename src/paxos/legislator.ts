@@ -1225,7 +1225,11 @@ export class Legislator {
     for (const range of message.ranges) {
       for (const round of acknowledge(leader.rounds, from, range)) this.#maybeChoose(leader, round)
     }
-    if (progress.catchingUp) this.#send(from, this.#acceptMessage(leader, from, []))
+    // The next batch of what it lacks, if any is left to send: an accept
+    // without any would only be answered in turn, as fast as the network goes.
+    if (!progress.catchingUp) return
+    const chosen = this.#chosenFor(leader, from)
+    if (chosen.length > 0) this.#send(from, { type: 'accept', ballot: leader.ballot, entries: [], chosen, commit: this.#log.commit, trim: this.#log.trim })
   }
 
   #maybeChoose(leader: Leader, round: Round): void {
