@@ -18,6 +18,8 @@ export const COLLEAGUE_MUTANTS = [
   'drop-reforward',
   /** A leader applies its own values as they were passed to enqueue, not as decoded from the log. */
   'leader-applies-original',
+  /** A member takes a peer's refusal to hear its candidacy (a leader is alive) as news of its exile. */
+  'refusal-as-exile',
 ] as const
 export type ColleagueMutant = (typeof COLLEAGUE_MUTANTS)[number]
 
@@ -28,8 +30,20 @@ export interface MutantOption {
   readonly [MUTANT_OPTION]?: ColleagueMutant
 }
 
-/** The kibitz transport as the mutant changes it: `drop-reforward` loses every forward of a submission already forwarded. */
+/**
+ * The kibitz transport as the mutant changes it: `drop-reforward` loses every
+ * forward of a submission already forwarded; `refusal-as-exile` reads a
+ * `leader-alive` refusal in an answer as `exiled`.
+ */
 export function mutate(mutant: ColleagueMutant | null, transport: Transport): Transport {
+  if (mutant === 'refusal-as-exile') {
+    return {
+      send: async (to: string, messages: readonly Message[]) => {
+        const answer = await transport.send(to, messages)
+        return answer?.map((message) => (message.type === 'reject' && message.reason === 'leader-alive' ? { ...message, reason: 'exiled' } : message))
+      },
+    }
+  }
   if (mutant !== 'drop-reforward') return transport
   const forwarded = new Set<string>()
   return {

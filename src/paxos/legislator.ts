@@ -1381,6 +1381,7 @@ export class Legislator {
   }
 
   #applyGovernment(position: number, government: Government): void {
+    const before = this.#government
     this.#government = government
     if (this.#shown !== null && this.#shown.number <= government.number) this.#shown = null
     this.#governmentPosition = position
@@ -1396,6 +1397,9 @@ export class Legislator {
       this.#updateRecipients(state)
       for (const id of membersOf(government)) this.#progressOf(state, id)
       for (const id of [...state.progress.keys()]) if (!isMember(government, id)) state.progress.delete(id)
+      // Those it exiles hear it now: no ping reaches them any more, and one
+      // that asked to leave would wait to ask again (a whole ping) to learn it.
+      for (const id of government.exiled) if (before !== null && isMember(before, id)) this.#tellExiled(id)
       if (!isParliament(government, this.id)) this.#stepDown()
     } else if (this.#leaderId !== null && !isMember(government, this.#leaderId)) {
       // The leader left, handing on to the first of the majority: that one

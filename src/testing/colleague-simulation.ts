@@ -65,6 +65,8 @@ export type ColleagueInvariant =
    * as itself (the directory lost it, or was refused at start).
    */
   | 'resume'
+  /** Once the island settled, a member that stopped as an exile is exiled by no government applied. */
+  | 'exile'
   /** The application, the colleague or the simulator threw where it must not. */
   | 'exception'
 
@@ -421,6 +423,14 @@ class ColleagueSimulation {
   readonly #workload: Workload
   readonly #spare: ReadonlySet<string>
   readonly #governments = new Map<string, Government>()
+  /**
+   * Members that stopped as exiles, with the step, before any government
+   * seen applied here exiled them. A member learns it is exiled from a peer
+   * whose legislator applied the government exiling it, which may be before
+   * any application applies that government: once the island settles, one
+   * applied must exile each of them.
+   */
+  readonly #exiledUnconfirmed = new Map<string, number>()
   readonly #log = new Map<number, LogRecord>()
   /** Submitter and value text to [enqueue calls, positions applied]. */
   readonly #counts = new Map<string, [number, number]>()
@@ -500,6 +510,7 @@ class ColleagueSimulation {
       await this.#faultPhase()
       if (!this.#stopped()) await this.#livenessPhase()
       if (!this.#stopped()) await this.#finalHiddenState()
+      if (this.stats.settled) this.#confirmExiles()
     }
     this.stats.steps = this.#step
     this.stats.events = this.#scheduler.ran
@@ -921,7 +932,10 @@ class ColleagueSimulation {
     }
     const added = member
     colleague.on('crash', (error) => {
-      if (error.code === 'EXILED') this.stats.exiles++
+      if (error.code === 'EXILED') {
+        this.stats.exiles++
+        if (this.#latest?.exiled.includes(id) !== true) this.#exiledUnconfirmed.set(id, this.#step)
+      }
       this.#trace(`${id} crashed: ${error.code} ${error.message}`)
       const running = added.running
       this.#stop(added)
@@ -1024,9 +1038,17 @@ class ColleagueSimulation {
     done()
   }
 
+  /** Once the island settled, every member that stopped as an exile is exiled by a government applied here. */
+  #confirmExiles(): void {
+    for (const [id, step] of this.#exiledUnconfirmed) {
+      this.#report('exile', `${id} stopped as exiled at step ${step}, and no government applied since exiles it`)
+    }
+  }
+
   #onGovernment(government: Government): void {
     this.#governments.set(government.promise, government)
     if (this.#governments.size > 512) this.#governments.delete(this.#governments.keys().next().value as string)
+    for (const id of government.exiled) this.#exiledUnconfirmed.delete(id)
     if (this.#latest === null || government.number > this.#latest.number) {
       this.#latest = government
       for (const number of this.#proposed.keys()) if (number <= government.number) this.#proposed.delete(number)
@@ -1168,7 +1190,7 @@ class ColleagueSimulation {
       member.clock.dead = true
       durable.ended(member.id, false)
       // An exile's directory is retired: that one may well be empty.
-      if (previous.established && this.#latest?.exiled.includes(member.id) !== true) {
+      if (previous.established && this.#latest?.exiled.includes(member.id) !== true && !this.#exiledUnconfirmed.has(member.id)) {
         this.#report('resume', `${member.id} held the state, yet its directory holds no member after a restart`)
       }
       return
