@@ -120,6 +120,18 @@ test('a consistent read goes through a barrier in the log first', async () => {
   assert.equal(enqueued.length, before + 2, 'a plain read enqueues nothing')
 })
 
+test('a target in absolute form, as a client sends through a proxy, names the same key and route', async () => {
+  const put = await call('PUT', `${url}/kv/absolute`, '"a"', 'application/json')
+  assert.equal(put.status, 200)
+  assert.deepEqual((await call('GET', '/kv/absolute')).body.value, 'a')
+  const listed = await call('GET', `${url.replace('http://', 'HTTP://')}/kv?prefix=abs`)
+  assert.deepEqual(listed.body.entries.map((entry: { key: string }) => entry.key), ['absolute'])
+  // Dot segments stay as sent in this form too.
+  assert.equal((await call('PUT', `${url}/kv/../health`, 'x', 'text/plain')).body.error.code, 'KV_BAD_KEY')
+  // Not a kv path, and no colleague mounted yet.
+  assert.equal((await call('GET', `${url}/health`)).status, 503)
+})
+
 test('bad input answers 4xx JSON and changes nothing', async () => {
   const before = enqueued.length
   const cases: Array<[string, string, string | Buffer | undefined, string | undefined, number, string]> = [

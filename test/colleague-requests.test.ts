@@ -2,6 +2,7 @@
 // islands and unsigned outsiders are refused with a typed 4xx and change nothing.
 
 import assert from 'node:assert/strict'
+import { request as httpRequest } from 'node:http'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
@@ -18,6 +19,22 @@ async function post(url: string, route: string, body: string | Buffer, headers: 
   })
   const text = await response.text()
   return { status: response.status, body: text.length > 0 ? (JSON.parse(text) as { error?: { code: string } }) : null }
+}
+
+/** GET with the target in absolute form (`GET http://host:port/route`), as a client sends through a proxy. */
+function getAbsolute(url: string, route: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { path: `${url}${route}`, timeout: 5_000 }, (response) => {
+      let text = ''
+      response.setEncoding('utf8')
+      response.on('data', (chunk: string) => (text += chunk))
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, text }))
+      response.on('error', reject)
+    })
+    request.on('timeout', () => request.destroy(new Error(`GET ${route} timed out`)))
+    request.on('error', reject)
+    request.end()
+  })
 }
 
 function snapshotOf(member: Member) {
@@ -47,6 +64,10 @@ test('request() with an unknown type gives a typed error, and so do unknown rout
     }
     assert.equal(overHttp.naturalized, true)
     assert.equal(overHttp.leader, 'm0')
+    // The absolute form of a target (what a client sends through a proxy) names the same route.
+    const absolute = await getAbsolute(member.url, '/health')
+    assert.equal(absolute.status, 200)
+    assert.equal((JSON.parse(absolute.text) as { colleagueId: string }).colleagueId, 'm0')
   } finally {
     await stopAll([member])
   }

@@ -5,6 +5,7 @@ import { isUtf8 } from 'node:buffer'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { JsonValue } from '../colleague/json.js'
 import { BodyTooLarge, readBody } from '../colleague/read-body.js'
+import { requestTarget } from '../colleague/request-target.js'
 import { isKvKey, type KvOperation, type KvRecord, type KvStore } from './kv-store.js'
 
 /** What the routes need from a colleague: the store's writer. */
@@ -96,7 +97,7 @@ export function createKvListener(options: KvRoutesOptions): RequestListener {
   async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
     // The target as sent, as the server chose this route by: dot segments are
     // not resolved, so `/kv/../x` is no key rather than another route's path.
-    const target = request.url ?? '/'
+    const target = requestTarget(request)
     const mark = target.indexOf('?')
     const pathname = mark < 0 ? target : target.slice(0, mark)
     const method = request.method ?? 'GET'

@@ -4,6 +4,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { closeServer } from '../colleague/close-server.js'
+import { requestTarget } from '../colleague/request-target.js'
 import { createKvListener, isKvPath, type KvRoutesOptions, type RequestListener } from './kv-routes.js'
 
 export const REQUEST_TIMEOUT_MS = 30_000
@@ -23,7 +24,7 @@ export function createKvServer(options: KvRoutesOptions): KvServer {
   // Node checks header and request timeouts every connectionsCheckingInterval (default 30 s), so a
   // slow client could hold a socket for twice REQUEST_TIMEOUT_MS; check every second instead.
   const server = createServer({ connectionsCheckingInterval: 1_000 }, (request, response) => {
-    const pathname = (request.url ?? '/').split('?')[0] ?? '/'
+    const pathname = requestTarget(request).split('?', 1)[0] ?? '/'
     if (isKvPath(pathname)) return kv(request, response)
     if (colleague !== null) return colleague(request, response)
     const body = JSON.stringify({ error: { code: 'KV_UNAVAILABLE', message: 'the colleague is not started yet' } })

@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ColleagueError, isColleagueError } from './errors.js'
 import type { PinoLikeLogger } from './logger.js'
 import { BodyTooLarge, readBody as readBytes } from './read-body.js'
+import { requestTarget } from './request-target.js'
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, type Signer } from './signature.js'
 
 export type RequestType = 'health' | 'kibitz' | 'join' | 'bootstrap' | 'shutdown' | 'oob'
@@ -58,7 +59,7 @@ export function createHandler(options: HandlerOptions): RequestListener {
 }
 
 async function handle(options: HandlerOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
-  const pathname = (request.url ?? '/').split('?', 1)[0] ?? '/'
+  const pathname = requestTarget(request).split('?', 1)[0] ?? '/'
   if (options.extraRoutes?.(pathname, request, response) === true) return
   if (pathname === METRICS_ROUTE && options.metrics !== undefined) return serveMetrics(options, request, response, options.metrics)
   const route = ROUTES.get(pathname)
