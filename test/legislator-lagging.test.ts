@@ -329,3 +329,24 @@ test('a member behind the government that seated a candidate promises once the p
   for (let ticks = 0; b.role !== 'exiled' && ticks < TICKS_MAX; ticks++) tickAndExchange(c, b)
   assert.equal(b.role, 'exiled', 'b learned it was exiled')
 })
+
+test('a candidate shows its government once a ballot, and only to a member behind it: refusing again gets no answer', () => {
+  const { admitted, seated } = seatedByOne()
+  const ballot: Ballot = { round: 2, id: 'a' }
+  const seat: Accepted = { position: 4, ballot, entry: { type: 'government', government: seated } }
+  const c = restored('c', { promised: ballot, position: 3, government: admitted, governmentPosition: 3, accepted: [seat], commit: 4 })
+  c.ready()
+  for (let ticks = 0; c.role !== 'candidate' && ticks < TICKS_MAX; ticks++) c.tick()
+  const prepare = c.ready().messages.find((envelope) => envelope.to === 'b')?.message
+  assert.ok(prepare?.type === 'prepare' && prepare.government === undefined, 'the first prepare carries no government')
+  const refusal = (commit: number) => ({ type: 'reject', ballot: prepare.ballot, promised: ballot, commit, reason: 'not-member' }) as const
+  const shown = (): number => c.ready().messages.filter(({ to, message }) => to === 'b' && message.type === 'prepare' && message.government !== undefined).length
+  // Refused by a member at or past government 5 (it forgot c's exile, say): nothing to show it.
+  c.receive('b', refusal(4))
+  assert.equal(shown(), 0)
+  // Refused by a member behind it: shown once, however often it refuses (one that ignores the government would).
+  c.receive('b', refusal(2))
+  assert.equal(shown(), 1)
+  c.receive('b', refusal(2))
+  assert.equal(shown(), 0, 'no second prepare in answer to the same refusal')
+})

@@ -28,6 +28,7 @@ import type { JsonValue } from './json.js'
 import { DEFAULTS, isHttpLocation, type Application, type ColleagueOptions } from './options.js'
 import { Immigration, locationOf } from './immigration.js'
 import { MUTANT_OPTION, mutate, type ColleagueMutant, type MutantOption } from './mutants.js'
+import { WATCH_OPTION, type WatchOption } from './watch.js'
 import { PeerClient, type PeerTransport } from './peer-client.js'
 import { randomSeed, seededRandom } from './random.js'
 import type { Static, TSchema } from '@sinclair/typebox'
@@ -157,6 +158,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     this.islandName = options.islandName
     this.randomId = options.randomId ?? randomUUID
     this.mutant = (options as MutantOption)[MUTANT_OPTION] ?? null
+    const watch = (options as WatchOption)[WATCH_OPTION]
     this.durability =
       options.storage === undefined
         ? null
@@ -225,7 +227,10 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
       coalesceAfterCommit: true,
       paced: (peer) => this.pacedPeer(peer),
       paceMs: options.minorityPaceMs ?? Math.min(DEFAULTS.minorityPaceMs, options.pingMs ?? DEFAULTS.pingMs),
-      onCommitted: (committed) => this.applier.push(committed),
+      onCommitted: watch === undefined ? (committed) => this.applier.push(committed) : (committed) => {
+        watch.committed(committed)
+        this.applier.push(committed)
+      },
       onSendFailure: (to, error) => {
         this.metrics.peerError(error)
         refusals.onSendFailure(to, error)

@@ -92,6 +92,8 @@ interface Candidate {
   /** Per promiser: what it accepted at positions >= `from` (it forgot those before, all chosen). */
   readonly promises: Map<string, { accepted: readonly Accepted[]; commit: number; from: number }>
   readonly asked: Set<string>
+  /** Those that refused it as no member while behind its government: its prepares to them carry that government. */
+  readonly shownTo: Set<string>
   sentTick: number
 }
 
@@ -514,7 +516,7 @@ export class Legislator {
           return false
         }
         const shown = message.government?.government
-        if (shown !== undefined && shown.number > (this.#shown ?? this.#government).number) this.#shown = shown
+        if (shown !== undefined && shown.number > (this.#shown ?? this.#government).number && this.#seatedSince(from, message)) this.#shown = shown
         if (this.#rules.compare(message.ballot, this.#log.promised) > 0) this.#adopt(message.ballot)
         return true
       }
@@ -715,9 +717,7 @@ export class Legislator {
   #onCandidateTick(candidate: Candidate): void {
     if (this.#now - candidate.sentTick < this.#pingTicks * RESEND_PINGS) return
     candidate.sentTick = this.#now
-    for (const id of candidate.asked) {
-      if (!candidate.promises.has(id)) this.#send(id, { type: 'prepare', ballot: candidate.ballot, from: this.#log.commit + 1 })
-    }
+    for (const id of candidate.asked) if (!candidate.promises.has(id)) this.#send(id, this.#prepareFor(candidate, id))
   }
 
   #onFollowerTick(): void {
@@ -780,6 +780,7 @@ export class Legislator {
       ballot,
       promises: new Map([[this.id, { accepted: this.#log.acceptedFrom(commit + 1), commit, from: commit + 1 }]]),
       asked: new Set([this.id]),
+      shownTo: new Set(),
       sentTick: this.#now,
     }
     this.#state = candidate
@@ -791,8 +792,15 @@ export class Legislator {
     for (const id of ids) {
       if (candidate.asked.has(id)) continue
       candidate.asked.add(id)
-      this.#send(id, { type: 'prepare', ballot: candidate.ballot, from: this.#log.commit + 1 })
+      this.#send(id, this.#prepareFor(candidate, id))
     }
+  }
+
+  #prepareFor(candidate: Candidate, id: string): MessageOf<'prepare'> {
+    const prepare = { type: 'prepare', ballot: candidate.ballot, from: this.#log.commit + 1 } as const
+    const government = this.#government
+    if (!candidate.shownTo.has(id) || government === null) return prepare
+    return { ...prepare, government: { position: this.#governmentPosition, government } }
   }
 
   /** Phase 1b: what this member accepted from the position the candidate asks for. */
@@ -1327,9 +1335,14 @@ export class Legislator {
     // lacks may predate this candidate's arrival), so the prepare goes again
     // with that government: chosen, it is as good as known. Elected, this
     // member catches it up, or exiles it when it lacks what it needs.
-    else if (message.reason === 'not-member' && this.#state.role === 'candidate' && this.#government !== null) {
-      const government = { position: this.#governmentPosition, government: this.#government }
-      this.#send(from, { type: 'prepare', ballot: mine, from: this.#log.commit + 1, government })
+    // Once a ballot, and only to one behind it: one that knows it and still
+    // refuses (it forgot this candidate's exile, or runs a version that
+    // ignores the government) would only refuse again.
+    else if (message.reason === 'not-member' && this.#state.role === 'candidate') {
+      const candidate = this.#state
+      if (message.commit >= this.#governmentPosition || candidate.shownTo.has(from)) return
+      candidate.shownTo.add(from)
+      this.#send(from, this.#prepareFor(candidate, from))
     }
   }
 

@@ -15,12 +15,13 @@
 import { Colleague, type Enqueued } from '../colleague/colleague.js'
 import { isColleagueError } from '../colleague/errors.js'
 import { COLLEAGUE_MUTANTS, MUTANT_OPTION, type ColleagueMutant } from '../colleague/mutants.js'
+import { WATCH_OPTION, type WatchOption } from '../colleague/watch.js'
 import type { Application, AppliedEntry, ColleagueOptions, JoinContext } from '../colleague/options.js'
 import type { JsonValue } from '../colleague/json.js'
 import type { PeerRoute, PostAnswer } from '../colleague/peer-client.js'
 import { MEMBERS_MAX, parliamentOf } from '../paxos/government.js'
 import { quorumSize } from '../paxos/quorum.js'
-import type { Government } from '../paxos/types.js'
+import type { Committed, Government } from '../paxos/types.js'
 import { closureState, privateFields } from './hidden-state.js'
 import { checkInteger, checkKind, checkObject, checkOneOf } from './options-check.js'
 import { DURABLE_MUTANTS, DurableMembers, type DurableSimulateOptions, type DurableSimulationStats } from './durable-members.js'
@@ -424,13 +425,11 @@ class ColleagueSimulation {
   readonly #spare: ReadonlySet<string>
   readonly #governments = new Map<string, Government>()
   /**
-   * Members that stopped as exiles, with the step, before any government
-   * seen applied here exiled them. A member learns it is exiled from a peer
-   * whose legislator applied the government exiling it, which may be before
-   * any application applies that government: once the island settles, one
-   * applied must exile each of them.
+   * The members exiled by a government some member's legislator committed
+   * (it may not be applied anywhere yet). Only such a government makes an
+   * exile: a member that stops as one, or retires its directory, must be in it.
    */
-  readonly #exiledUnconfirmed = new Map<string, number>()
+  readonly #chosenExiles = new Set<string>()
   readonly #log = new Map<number, LogRecord>()
   /** Submitter and value text to [enqueue calls, positions applied]. */
   readonly #counts = new Map<string, [number, number]>()
@@ -510,7 +509,6 @@ class ColleagueSimulation {
       await this.#faultPhase()
       if (!this.#stopped()) await this.#livenessPhase()
       if (!this.#stopped()) await this.#finalHiddenState()
-      if (this.stats.settled) this.#confirmExiles()
     }
     this.stats.steps = this.#step
     this.stats.events = this.#scheduler.ran
@@ -891,7 +889,7 @@ class ColleagueSimulation {
       alive: () => member?.running === true,
       receive: (route: PeerRoute, body: string) => this.#receive(colleague, route, body),
     }
-    const options: ColleagueOptions & { [MUTANT_OPTION]?: ColleagueMutant } = {
+    const options: ColleagueOptions & { [MUTANT_OPTION]?: ColleagueMutant } & WatchOption = {
       islandName: 'simulated',
       colleagueId: id,
       location,
@@ -905,6 +903,7 @@ class ColleagueSimulation {
       ...this.#options.memberOptions?.(id, this.#random.fork(`member-options:${label}`)),
       ...(this.#durable !== null && { storage: this.#durable.storage(id) }),
       ...(this.#options.mutant !== undefined && { [MUTANT_OPTION]: this.#options.mutant }),
+      [WATCH_OPTION]: { committed: (entries) => this.#onCommitted(entries) },
     }
     const colleague = new Colleague(options)
     member = {
@@ -934,7 +933,7 @@ class ColleagueSimulation {
     colleague.on('crash', (error) => {
       if (error.code === 'EXILED') {
         this.stats.exiles++
-        if (this.#latest?.exiled.includes(id) !== true) this.#exiledUnconfirmed.set(id, this.#step)
+        if (!this.#chosenExiles.has(id)) this.#report('exile', `${id} stopped as exiled, yet no member committed a government that exiles it`)
       }
       this.#trace(`${id} crashed: ${error.code} ${error.message}`)
       const running = added.running
@@ -1038,17 +1037,14 @@ class ColleagueSimulation {
     done()
   }
 
-  /** Once the island settled, every member that stopped as an exile is exiled by a government applied here. */
-  #confirmExiles(): void {
-    for (const [id, step] of this.#exiledUnconfirmed) {
-      this.#report('exile', `${id} stopped as exiled at step ${step}, and no government applied since exiles it`)
-    }
+  /** What a member's legislator committed, before its application applies it: the exiles of each government. */
+  #onCommitted(entries: readonly Committed[]): void {
+    for (const item of entries) if (item.entry.type === 'government') for (const id of item.entry.government.exiled) this.#chosenExiles.add(id)
   }
 
   #onGovernment(government: Government): void {
     this.#governments.set(government.promise, government)
     if (this.#governments.size > 512) this.#governments.delete(this.#governments.keys().next().value as string)
-    for (const id of government.exiled) this.#exiledUnconfirmed.delete(id)
     if (this.#latest === null || government.number > this.#latest.number) {
       this.#latest = government
       for (const number of this.#proposed.keys()) if (number <= government.number) this.#proposed.delete(number)
@@ -1190,7 +1186,7 @@ class ColleagueSimulation {
       member.clock.dead = true
       durable.ended(member.id, false)
       // An exile's directory is retired: that one may well be empty.
-      if (previous.established && this.#latest?.exiled.includes(member.id) !== true && !this.#exiledUnconfirmed.has(member.id)) {
+      if (previous.established && !this.#chosenExiles.has(member.id)) {
         this.#report('resume', `${member.id} held the state, yet its directory holds no member after a restart`)
       }
       return
