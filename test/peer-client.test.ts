@@ -32,6 +32,20 @@ function close(server: Server): Promise<void> {
 for (const overall of [false, true]) {
   const path = overall ? 'bounded path' : 'hot path'
 
+  test(`${path}: an answer that is not UTF-8 fails the request, not decoded with U+FFFD in its place`, { timeout: BOUND_MS }, async () => {
+    const { url, server } = await serve((_request, _body, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' })
+      response.end(Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]))
+    })
+    const client = new PeerClient({ signer: null })
+    try {
+      await assert.rejects(client.post(url, '/oob', '{}', BOUND_MS / 2, overall), /is not UTF-8/)
+    } finally {
+      await client.close()
+      await close(server)
+    }
+  })
+
   test(`${path}: the answer's status and whole body come back, however the peer writes it`, { timeout: BOUND_MS }, async () => {
     const seen: { route: string | undefined; body: string; type: string | undefined }[] = []
     const answer = `{"messages":[${Array.from({ length: 2000 }, (_, index) => `{"n":${index},"text":"é${'x'.repeat(40)}"}`).join(',')}]}`

@@ -2,6 +2,7 @@
 // origin, every request signed when the island has a secret, every request
 // bounded by a timeout. No retries here: callers decide what a failure means.
 
+import { isUtf8 } from 'node:buffer'
 import type { Dispatcher, Pool } from 'undici'
 import type { Signer } from './signature.js'
 import { undici } from './undici.js'
@@ -78,8 +79,7 @@ export class PeerClient implements PeerTransport {
       bodyTimeout: timeoutMs,
       ...(overall && { signal: AbortSignal.timeout(timeoutMs) }),
     })
-    const text = await response.body.text()
-    return { status: response.statusCode, text }
+    return { status: response.statusCode, text: answerText(Buffer.from(await response.body.arrayBuffer()), base.origin) }
   }
 
   /**
@@ -106,8 +106,11 @@ export class PeerClient implements PeerTransport {
           length += chunk.length
         },
         onResponseEnd() {
-          const text = chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks, length).toString('utf8')
-          resolve({ status, text })
+          try {
+            resolve({ status, text: answerText(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length), origin) })
+          } catch (error) {
+            reject(error)
+          }
         },
         onResponseError(_controller, error) {
           reject(error)
@@ -156,4 +159,15 @@ export class PeerClient implements PeerTransport {
     }
     return pool
   }
+}
+
+/**
+ * An answer's bytes as text; an error when they are not UTF-8, which
+ * decoding would turn into U+FFFD where the peer sent something else (an
+ * out-of-band state would be restored altered). A colleague's answers are
+ * always UTF-8: this is a broken or foreign peer, taken as a failed request.
+ */
+export function answerText(bytes: Buffer, from: string): string {
+  if (!isUtf8(bytes)) throw new Error(`the answer from ${from} is not UTF-8`)
+  return bytes.toString('utf8')
 }

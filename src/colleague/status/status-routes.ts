@@ -9,6 +9,7 @@ import type { Agent } from 'undici'
 import type { Clock } from '../../kibitzer/clock.js'
 import type { Government } from '../../paxos/types.js'
 import { ColleagueError } from '../errors.js'
+import { answerText } from '../peer-client.js'
 import { undici } from '../undici.js'
 import type { Health } from '../health.js'
 import { StatusGatherer, type FetchHealth } from './gatherer.js'
@@ -198,5 +199,5 @@ async function fetchHealth(agent: Agent, location: string, timeoutMs: number): P
     chunks.push(chunk)
   }
   if (response.statusCode !== 200) throw new Error(`health answered ${response.statusCode}`)
-  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown
+  return JSON.parse(answerText(Buffer.concat(chunks), location)) as unknown
 }
