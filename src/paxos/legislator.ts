@@ -1329,15 +1329,15 @@ export class Legislator {
     if (message.reason === 'exiled') return this.#exiled()
     if (mine === null || this.#rules.compare(message.ballot, mine) !== 0) return
     if (message.reason === 'ballot' && this.#rules.compare(message.promised, mine) > 0) this.#stepDown()
-    // It is behind the government that seated this candidate, and refuses
+    // A member behind the government that seated this candidate refuses
     // every prepare of its parliament until it learns it. Nobody may be left
     // to tell it (the parliament before may be gone for good, and what it
     // lacks may predate this candidate's arrival), so the prepare goes again
     // with that government: chosen, it is as good as known. Elected, this
-    // member catches it up, or exiles it when it lacks what it needs.
-    // Once a ballot, and only to one behind it: one that knows it and still
-    // refuses (it forgot this candidate's exile, or runs a version that
-    // ignores the government) would only refuse again.
+    // member catches it up, or exiles it when it lacks what it needs. Once a
+    // ballot, and only to one behind it: one that knows the government and
+    // still refuses (it forgot this candidate's exile, or runs a version that
+    // ignores the field) would only refuse again.
     else if (message.reason === 'not-member' && this.#state.role === 'candidate') {
       const candidate = this.#state
       if (message.commit >= this.#governmentPosition || candidate.shownTo.has(from)) return

@@ -66,7 +66,7 @@ export type ColleagueInvariant =
    * as itself (the directory lost it, or was refused at start).
    */
   | 'resume'
-  /** Once the island settled, a member that stopped as an exile is exiled by no government applied. */
+  /** A member stopped as an exile (or retired its directory as one), though no government committed exiles it. */
   | 'exile'
   /** The application, the colleague or the simulator threw where it must not. */
   | 'exception'
