@@ -542,13 +542,17 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     if (this.leaveFinishing) return
     this.leaveFinishing = true
     this.logger.info({}, 'left the island')
+    void this.drainedWithin(this.timeoutMs).then(() => this.shutdown())
+  }
+
+  /** Resolves once the kibitzer has sent all it holds and every send settled, or after `ms`. */
+  private drainedWithin(ms: number): Promise<void> {
     let timer: ReturnType<Clock['setTimeout']> | null = null
     const bound = new Promise<void>((resolve) => {
-      timer = this.clock.setTimeout(resolve, this.timeoutMs)
+      timer = this.clock.setTimeout(resolve, ms)
     })
-    void Promise.race([this.kibitzer.drained(), bound]).then(() => {
+    return Promise.race([this.kibitzer.drained(), bound]).then(() => {
       if (timer !== null) this.clock.clearTimeout(timer)
-      return this.shutdown()
     })
   }
 
@@ -846,8 +850,19 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     }
     this.logger.error({ err: error, code: error.code }, 'crashed')
     // Pending calls fail with the crash itself; later calls get CRASHED.
-    this.closing = this.teardown(error)
-    this.emit('crash', error)
+    if (error.code !== 'EXILED') {
+      this.closing = this.teardown(error)
+      this.emit('crash', error)
+      return error
+    }
+    // An exile first sends what its legislator sent last, for at most a
+    // timeout: a leader whose government exiled it tells the others that
+    // government is chosen, and they may have nobody else to learn it from.
+    this.closing = this.drainedWithin(this.timeoutMs).then(() => {
+      const closing = this.teardown(error)
+      this.emit('crash', error)
+      return closing
+    })
     return error
   }
 

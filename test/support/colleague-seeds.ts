@@ -188,6 +188,23 @@ export const DURABLE_FIXED_BUGS: ReadonlyArray<{ readonly seed: number; readonly
       'government 10 only as accepted, and no member that knew it chosen was left. A flush that commits a ' +
       'government now syncs its commit point before its messages leave',
   },
+  {
+    seed: 510041,
+    durable: { powerCutsInSync: 0.05 },
+    bug:
+      'liveness: m3 led and applied government 19, which exiled it and m4; its last word, that 19 was chosen, ' +
+      'waited in the kibitzer for the next flush (what commits is held one flush) and was dropped when the exile ' +
+      'crashed it, and so was m4\'s after it. m1 and m2 never learned 19 from anyone, and the parliament of 18 ' +
+      'had lost its quorum for good. An exile now sends what its legislator sent last, for at most a timeout, ' +
+      'before it crashes',
+  },
+  {
+    seed: 511346,
+    durable: { powerCutsInSync: 0.05 },
+    bug:
+      'resume (a false report): m3 learned it was exiled, and retired its directory, before any application had ' +
+      'applied the government exiling it; the check now takes the governments each legislator committed',
+  },
 ]
 
 /** Tests for seeds `first` to `last` (scaled), in blocks. */
