@@ -144,6 +144,13 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   /** The latest government entry applied here (the legislator may be ahead). */
   private appliedGovernment: Government | null = null
   private immigrated = false
+  /**
+   * Durable mode: a newcomer that holds its arrival state tells the leader
+   * only once its first snapshot is on disk. Told before, it could be seated
+   * in a parliament and then lose everything to a power cut: a voter gone
+   * for good, whose parliament may never reach a quorum again.
+   */
+  private naturalizeWhenDurable = false
   private failure: ColleagueError | null = null
   private closing: Promise<void> | null = null
   /** `leave()` was called: a government without this colleague ends it with a shutdown, not a crash. */
@@ -722,8 +729,18 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     const durability = this.durability as Durability
     const due = durability.applied(committed)
     if (!this.naturalized() || this.state !== 'member' || this.resuming) return undefined
-    if (due || durability.store.snapshotPosition < 0) return durability.snapshot(this.application, this.legislator.arrival)
+    if (due || durability.store.snapshotPosition < 0) {
+      const written = durability.snapshot(this.application, this.legislator.arrival)
+      return this.naturalizeWhenDurable ? written.then(() => this.naturalizeOnceDurable()) : written
+    }
     return undefined
+  }
+
+  /** Durable mode: the newcomer's naturalization leaves once a snapshot of its state is on disk. */
+  private naturalizeOnceDurable(): void {
+    if (!this.naturalizeWhenDurable || (this.durability as Durability).store.snapshotPosition < 0 || this.state !== 'member') return
+    this.naturalizeWhenDurable = false
+    this.act((legislator) => legislator.naturalize())
   }
 
   private applyEntry(committed: Committed): void | Promise<void> {
@@ -789,7 +806,8 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   /** The newcomer has its arrival state: it is naturalized, and the leader will record that. */
   private naturalize(arrival: string): void {
     if (this.state !== 'joining') return
-    this.act((legislator) => legislator.naturalize())
+    if (this.durability === null) this.act((legislator) => legislator.naturalize())
+    else this.naturalizeWhenDurable = true
     this.immigrated = true
     this.state = 'member'
     this.logger.info({ arrival }, 'naturalized')

@@ -199,6 +199,15 @@ export const DURABLE_FIXED_BUGS: ReadonlyArray<{ readonly seed: number; readonly
       'before it crashes',
   },
   {
+    seed: 600179,
+    durable: { powerCutsInSync: 0.05 },
+    bug:
+      'liveness: m5 told the leader it was naturalized before its first snapshot was on disk, was seated in the ' +
+      'majority of government 13, and then lost its directory to a power cut; government 14, accepted by the ' +
+      'leader alone, seated m5 and m6 (also gone), so no candidate could ever recover its position with a quorum ' +
+      'of that parliament. A newcomer in durable mode now tells the leader only once its first snapshot is synced',
+  },
+  {
     seed: 511346,
     durable: { powerCutsInSync: 0.05 },
     bug:
