@@ -868,19 +868,15 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     }
     this.logger.error({ err: error, code: error.code }, 'crashed')
     // Pending calls fail with the crash itself; later calls get CRASHED.
-    if (error.code !== 'EXILED') {
-      this.closing = this.teardown(error)
+    const end = (): Promise<void> => {
+      const closing = this.teardown(error)
       this.emit('crash', error)
-      return error
+      return closing
     }
     // An exile first sends what its legislator sent last, for at most a
     // timeout: a leader whose government exiled it tells the others that
     // government is chosen, and they may have nobody else to learn it from.
-    this.closing = this.drainedWithin(this.timeoutMs).then(() => {
-      const closing = this.teardown(error)
-      this.emit('crash', error)
-      return closing
-    })
+    this.closing = error.code === 'EXILED' ? this.drainedWithin(this.timeoutMs).then(end) : end()
     return error
   }
 

@@ -1149,7 +1149,7 @@ export class Legislator {
     leader.announceWanted = false
   }
 
-  #acceptMessage(leader: Leader, to: string, entries: readonly Accepted[]): Message {
+  #acceptMessage(leader: Leader, to: string, entries: readonly Accepted[]): MessageOf<'accept'> {
     return {
       type: 'accept',
       ballot: leader.ballot,
@@ -1236,8 +1236,8 @@ export class Legislator {
     // The next batch of what it lacks, if any is left to send: an accept
     // without any would only be answered in turn, as fast as the network goes.
     if (!progress.catchingUp) return
-    const chosen = this.#chosenFor(leader, from)
-    if (chosen.length > 0) this.#send(from, { type: 'accept', ballot: leader.ballot, entries: [], chosen, commit: this.#log.commit, trim: this.#log.trim })
+    const next = this.#acceptMessage(leader, from, [])
+    if (next.chosen.length > 0) this.#send(from, next)
   }
 
   #maybeChoose(leader: Leader, round: Round): void {
