@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
-import { PeerClient } from '../src/colleague/peer-client.js'
+import { AnswerTooLarge, PeerClient } from '../src/colleague/peer-client.js'
 import { Signer } from '../src/colleague/signature.js'
 
 /** A bound on every wait here: a failing client fails the test instead of hanging it. */
@@ -80,6 +80,58 @@ for (const overall of [false, true]) {
         { route: '/base/kibitz', body: '{"a":1}', type: 'application/json' },
         { route: '/kibitz', body: '{"refuse":true}', type: 'application/json' },
       ])
+    } finally {
+      await client.close()
+      await close(server)
+    }
+  })
+
+  test(`${path}: an answer over answerBytesMax fails as soon as it passes the bound, however long the peer goes on`, { timeout: BOUND_MS }, async () => {
+    const bytesMax = 64 * 1024
+    let written = 0
+    let stopped: () => void = () => {}
+    const peerStopped = new Promise<void>((resolve) => {
+      stopped = resolve
+    })
+    const { url, server } = await serve((_request, _body, response) => {
+      // An answer without end: 16 KiB a write for as long as the client reads.
+      response.writeHead(200, { 'content-type': 'application/json' })
+      const chunk = Buffer.alloc(16 * 1024, 0x20)
+      const write = (): void => {
+        if (response.destroyed) return
+        written += chunk.length
+        if (response.write(chunk)) setImmediate(write)
+        else response.once('drain', write)
+      }
+      response.on('close', stopped)
+      write()
+    })
+    const client = new PeerClient({ signer: null, answerBytesMax: bytesMax })
+    try {
+      await assert.rejects(client.post(url, '/kibitz', '{}', BOUND_MS, overall), (error: unknown) => {
+        assert.ok(error instanceof AnswerTooLarge, String(error))
+        assert.match(error.message, /over 65536 bytes/)
+        return true
+      })
+      // The client hung up: the peer's writes stop instead of filling memory.
+      await peerStopped
+      assert.ok(written < 64 * bytesMax, `the peer wrote ${written} bytes before the client hung up`)
+    } finally {
+      await client.close()
+      await close(server)
+    }
+  })
+
+  test(`${path}: an answer of exactly answerBytesMax comes back whole; an out-of-band answer is not held to the bound`, { timeout: BOUND_MS }, async () => {
+    const bytesMax = 4096
+    const { url, server } = await serve((request, _body, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' })
+      response.end(request.url === '/oob' ? 'y'.repeat(4 * bytesMax) : 'x'.repeat(bytesMax))
+    })
+    const client = new PeerClient({ signer: null, answerBytesMax: bytesMax })
+    try {
+      assert.equal((await client.post(url, '/kibitz', '{}', BOUND_MS / 2, overall)).text.length, bytesMax)
+      assert.equal((await client.post(url, '/oob', '{}', BOUND_MS / 2, overall)).text.length, 4 * bytesMax)
     } finally {
       await client.close()
       await close(server)

@@ -204,7 +204,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
             now: () => this.clock.now(),
             ...(options.signatureWindowMs !== undefined && { windowMs: options.signatureWindowMs }),
           })
-    this.transport = options.transport ?? new PeerClient({ signer, connectTimeoutMs: this.timeoutMs })
+    this.transport = options.transport ?? new PeerClient({ signer, connectTimeoutMs: this.timeoutMs, answerBytesMax: bodyBytesMax })
     this.waiters = new Waiters(this.clock)
     this.heard = new HeardFrom(() => this.clock.now())
     this.applier = new Applier({

@@ -89,7 +89,7 @@ export interface ColleagueOptions<T extends JsonValue = JsonValue, S extends Jso
   joinTimeoutMs?: number
   /** Bound on one out-of-band request; default 10 000. */
   outOfBandTimeoutMs?: number
-  /** Largest inbound body; default 8 MiB. */
+  /** Largest inbound body, and largest answer to a kibitz or join request this colleague makes; default 8 MiB. */
   bodyBytesMax?: number
   /** Largest JSON text of one enqueued value, in UTF-8 bytes; default 1 MiB, at most a quarter of `bodyBytesMax`. */
   valueBytesMax?: number

@@ -2,7 +2,7 @@
 // origin, every request signed when the island has a secret, every request
 // bounded by a timeout. No retries here: callers decide what a failure means.
 
-import { isUtf8 } from 'node:buffer'
+import { constants as bufferConstants, isUtf8 } from 'node:buffer'
 import type { Dispatcher, Pool } from 'undici'
 import type { Signer } from './signature.js'
 import { undici } from './undici.js'
@@ -10,6 +10,13 @@ import { undici } from './undici.js'
 export const POOLS_MAX = 256
 export const CONNECTIONS_PER_PEER = 4
 export const CONNECT_TIMEOUT_MS = 5_000
+/**
+ * The largest answer to an out-of-band request (which carries the
+ * application's state): as much as fits in one string, since the answer is
+ * decoded into one. Answers to kibitz and join requests are bounded by
+ * `answerBytesMax`.
+ */
+export const OUT_OF_BAND_ANSWER_BYTES_MAX = bufferConstants.MAX_STRING_LENGTH
 
 export interface PostAnswer {
   readonly status: number
@@ -38,6 +45,21 @@ export interface PeerClientOptions {
   poolsMax?: number
   connectionsPerPeer?: number
   connectTimeoutMs?: number
+  /**
+   * The largest answer to a kibitz or join request, in bytes (a colleague
+   * passes its `bodyBytesMax`: an answer is a body like any other); default
+   * unbounded. A longer answer fails the request as soon as its bytes pass
+   * the bound, before more of them are buffered.
+   */
+  answerBytesMax?: number
+}
+
+/** A peer's answer was longer than the bound for its route: the request failed, and the rest was not read. */
+export class AnswerTooLarge extends Error {
+  constructor(from: string, bytesMax: number) {
+    super(`the answer from ${from} is over ${bytesMax} bytes`)
+    this.name = 'AnswerTooLarge'
+  }
 }
 
 export class PeerClient implements PeerTransport {
@@ -45,6 +67,7 @@ export class PeerClient implements PeerTransport {
   private readonly poolsMax: number
   private readonly connectionsPerPeer: number
   private readonly connectTimeoutMs: number
+  private readonly answerBytesMax: number
   /** Origin to pool, least recently used first. */
   private readonly pools = new Map<string, Pool>()
   private readonly locations = new Map<string, { origin: string; path: string }>()
@@ -55,6 +78,7 @@ export class PeerClient implements PeerTransport {
     this.poolsMax = options.poolsMax ?? POOLS_MAX
     this.connectionsPerPeer = options.connectionsPerPeer ?? CONNECTIONS_PER_PEER
     this.connectTimeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
+    this.answerBytesMax = options.answerBytesMax ?? OUT_OF_BAND_ANSWER_BYTES_MAX
   }
 
   /**
@@ -69,7 +93,8 @@ export class PeerClient implements PeerTransport {
     const base = this.parse(location)
     const headers: Record<string, string> = { 'content-type': 'application/json' }
     if (this.signer !== null) Object.assign(headers, this.signer.sign('POST', route, body))
-    if (!overall) return this.dispatch(base.origin, `${base.path}${route}`, headers, body, timeoutMs)
+    const bytesMax = route === '/oob' ? OUT_OF_BAND_ANSWER_BYTES_MAX : this.answerBytesMax
+    if (!overall) return this.dispatch(base.origin, `${base.path}${route}`, headers, body, timeoutMs, bytesMax)
     const response = await this.pool(base.origin).request({
       method: 'POST',
       path: `${base.path}${route}`,
@@ -79,7 +104,7 @@ export class PeerClient implements PeerTransport {
       bodyTimeout: timeoutMs,
       ...(overall && { signal: AbortSignal.timeout(timeoutMs) }),
     })
-    return { status: response.statusCode, text: answerText(Buffer.from(await response.body.arrayBuffer()), base.origin) }
+    return { status: response.statusCode, text: answerText(await readAnswer(response.body, base.origin, bytesMax), base.origin) }
   }
 
   /**
@@ -87,7 +112,7 @@ export class PeerClient implements PeerTransport {
    * bytes, without the stream and promises `request` and `body.text()` build
    * around every exchange. Each of headers and body is bounded by `timeoutMs`.
    */
-  private dispatch(origin: string, path: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<PostAnswer> {
+  private dispatch(origin: string, path: string, headers: Record<string, string>, body: string, timeoutMs: number, bytesMax: number): Promise<PostAnswer> {
     return new Promise((resolve, reject) => {
       let status = 0
       let chunks: Buffer[] = []
@@ -101,9 +126,15 @@ export class PeerClient implements PeerTransport {
           chunks = []
           length = 0
         },
-        onResponseData(_controller, chunk) {
-          chunks.push(chunk)
+        onResponseData(controller, chunk) {
           length += chunk.length
+          if (length > bytesMax) {
+            // Aborting ends in onResponseError, which rejects.
+            chunks = []
+            controller.abort(new AnswerTooLarge(origin, bytesMax))
+            return
+          }
+          chunks.push(chunk)
         },
         onResponseEnd() {
           try {
@@ -159,6 +190,22 @@ export class PeerClient implements PeerTransport {
     }
     return pool
   }
+}
+
+/** An answer's body, read whole unless it grows past `bytesMax`: then the body is destroyed and the read fails. */
+async function readAnswer(body: Dispatcher.ResponseData['body'], from: string, bytesMax: number): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let length = 0
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    length += chunk.length
+    if (length > bytesMax) {
+      const error = new AnswerTooLarge(from, bytesMax)
+      body.destroy(error)
+      throw error
+    }
+    chunks.push(chunk)
+  }
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length)
 }
 
 /**
