@@ -150,6 +150,10 @@ export class Kibitzer<L extends Driven> {
   private readonly queues = new Map<string, PeerQueue>()
   private ticker: TimerHandle | null = null
   private flushScheduled = false
+  /** What a deferred flush runs: one closure for the kibitzer's life, not one per flush. */
+  private readonly flushLater = (): void => {
+    this.flush()
+  }
   private flushing = false
   private stopped = false
   private stats = { flushes: 0, sends: 0, messagesSent: 0, sendFailures: 0, messagesDropped: 0, messagesAnswered: 0 }
@@ -290,7 +294,14 @@ export class Kibitzer<L extends Driven> {
   private onTick(): void {
     if (this.stopped) return
     this.guard(() => this.legislator.tick())
-    this.scheduleFlush()
+    // A tick is a turn of its own, with nothing else to gather: its output
+    // leaves now rather than one deferral later, unless a flush is already due.
+    if (!this.flushScheduled) this.flush()
+    this.pumpStalled()
+  }
+
+  /** With `sendStallMs`, a peer whose sends stalled gets one more in flight. */
+  private pumpStalled(): void {
     if (this.sendStallMs === null) return
     for (const [peer, queue] of this.queues) {
       if (queue.inFlight > 0 && queue.messages.length > queue.head && !this.held.has(peer)) this.pump(peer)
@@ -300,7 +311,7 @@ export class Kibitzer<L extends Driven> {
   private scheduleFlush(): void {
     if (this.flushScheduled || this.stopped) return
     this.flushScheduled = true
-    this.defer(() => this.flush())
+    this.defer(this.flushLater)
   }
 
   /** Flushes the legislator's output; with `answering`, what may go back to that peer is returned instead of sent. */

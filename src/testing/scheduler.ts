@@ -144,11 +144,17 @@ export class MemberClock implements Clock {
   setInterval(callback: () => void, ms: number): TimerHandle {
     const period = Math.max(1, ms)
     const timer: Timer = { event: null }
+    // One closure for every period: a kibitzer's ticker fires each step for the whole run.
     const fire = (): void => {
-      this.#schedule(timer, this.#scheduler.now + period, fire)
+      if (this.dead) return
+      if (this.#scheduler.now < this.pausedUntil) {
+        timer.event = this.#scheduler.at(this.pausedUntil, fire)
+        return
+      }
+      timer.event = this.#scheduler.at(this.#scheduler.now + period, fire)
       callback()
     }
-    this.#schedule(timer, this.#scheduler.now + period, fire)
+    timer.event = this.#scheduler.at(this.#scheduler.now + period, fire)
     return timer
   }
 
