@@ -31,9 +31,7 @@ import { MUTANT_OPTION, mutate, type ColleagueMutant, type MutantOption } from '
 import { WATCH_OPTION, type WatchOption } from './watch.js'
 import { PeerClient, type PeerTransport } from './peer-client.js'
 import { randomSeed, seededRandom } from './random.js'
-import type { Static, TSchema } from '@sinclair/typebox'
-import type { TypeCheck } from '@sinclair/typebox/compiler'
-import { firstError, LOCATION_LENGTH_MAX, validators, type KibitzBody } from './schemas.js'
+import { firstError, LOCATION_LENGTH_MAX, validators, type KibitzBody, type Validator } from './schemas.js'
 import { Signer } from './signature.js'
 import { decodeValue, defaultValueBytesMax, encodeValue, isValueText, BODY_PER_VALUE_MIN } from './value-text.js'
 import { RefusalLog } from './refusal-log.js'
@@ -1002,7 +1000,7 @@ function validateOptions(options: ColleagueOptions): void {
   }
 }
 
-function validate<T extends TSchema>(check: TypeCheck<T>, body: unknown): Static<T> {
+function validate<T>(check: Validator<T>, body: unknown): T {
   if (!check.Check(body)) throw new ColleagueError('INVALID_BODY', firstError(check, body))
   return body
 }

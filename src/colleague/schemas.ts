@@ -1,18 +1,24 @@
 // Schemas of every inbound body, compiled once into validators. The message
 // schemas mirror src/paxos/types.ts; the type assertions at the bottom fail
-// the build if the two drift apart.
+// the build if the two drift apart. A kibitz body, on every exchange between
+// peers, is checked by hand (kibitz-check.ts) to the letter of its schema here.
 
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
+import type { ValueErrorIterator } from '@sinclair/typebox/errors'
 import { EXILED_REMEMBERED_MAX, MEMBERS_MAX, RESERVED_IDS } from '../paxos/government.js'
 import type { Message } from '../paxos/types.js'
+import { isKibitzBody } from './kibitz-check.js'
+import {
+  ENTRIES_PER_MESSAGE_MAX,
+  ID_LENGTH_MAX,
+  LOCATION_LENGTH_MAX,
+  MESSAGES_PER_BODY_MAX,
+  NAME_LENGTH_MAX,
+  PROPERTIES_MAX,
+} from './wire-limits.js'
 
-/** Limits on what a peer may send: ids, names, and array lengths. */
-export const ID_LENGTH_MAX = 256
-export const NAME_LENGTH_MAX = 256
-export const LOCATION_LENGTH_MAX = 2048
-export const MESSAGES_PER_BODY_MAX = 16_384
-export const ENTRIES_PER_MESSAGE_MAX = 65_536
+export { ENTRIES_PER_MESSAGE_MAX, ID_LENGTH_MAX, LOCATION_LENGTH_MAX, MESSAGES_PER_BODY_MAX, NAME_LENGTH_MAX, PROPERTIES_MAX }
 
 /** Any string of 1 to `ID_LENGTH_MAX` characters but the reserved ids (see `RESERVED_IDS`). */
 const ID_PATTERN = `^(?!(?:${[...RESERVED_IDS].join('|')})$)[\\s\\S]{1,${ID_LENGTH_MAX}}$`
@@ -30,12 +36,7 @@ const Ballot = Type.Object({ round: Count, id: Type.String({ maxLength: ID_LENGT
 /** The core takes any properties of a member. */
 const AnyProperties = Type.Record(Type.String(), Type.Unknown())
 
-/**
- * What a member tells the others about itself on the wire (its `location`,
- * with room for a few more): short strings under short names, so that the
- * governments carrying every member's properties stay far below a body's size.
- */
-export const PROPERTIES_MAX = 8
+/** What a member tells the others about itself on the wire (see `PROPERTIES_MAX`). */
 const WireProperties = Type.Record(Type.String({ pattern: `^[\\s\\S]{1,${NAME_LENGTH_MAX}}$` }), Type.String({ maxLength: LOCATION_LENGTH_MAX }), {
   maxProperties: PROPERTIES_MAX,
   additionalProperties: false,
@@ -171,12 +172,25 @@ export type OutOfBandBody = Static<typeof OutOfBandBody>
 export type OutOfBandAnswer = Static<typeof OutOfBandAnswer>
 export type JoinAnswer = Static<typeof JoinAnswer>
 
+/** A check of one kind of body: whether a value is one, and what is wrong with it when it is not. */
+export interface Validator<T> {
+  Check(value: unknown): value is T
+  Errors(value: unknown): ValueErrorIterator
+}
+
 function compile<T extends TSchema>(schema: T): TypeCheck<T> {
   return TypeCompiler.Compile(schema)
 }
 
+/** `check` in place of the compiled schema's check (it must accept the same values); the errors still come from the schema. */
+function checkedBy<T extends TSchema>(schema: T, check: (value: unknown) => value is Static<T>): Validator<Static<T>> {
+  const compiled = compile(schema)
+  return { Check: check, Errors: (value) => compiled.Errors(value) }
+}
+
 export const validators = {
-  kibitz: compile(KibitzBody),
+  /** Every peer request and answer passes here: checked by hand (kibitz-check.ts), without the compiled check's allocations and regular expressions. */
+  kibitz: checkedBy(KibitzBody, isKibitzBody),
   join: compile(JoinBody),
   bootstrap: compile(BootstrapBody),
   shutdown: compile(ShutdownBody),
@@ -186,7 +200,7 @@ export const validators = {
 }
 
 /** A short description of the first schema violation, for error messages. */
-export function firstError<T extends TSchema>(check: TypeCheck<T>, value: unknown): string {
+export function firstError(check: Pick<Validator<unknown>, 'Errors'>, value: unknown): string {
   const error = check.Errors(value).First()
   return error === undefined ? 'invalid body' : `${error.path || '/'}: ${error.message}`
 }
