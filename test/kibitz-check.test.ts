@@ -104,7 +104,15 @@ const message = fc.oneof(
   fc.record({ type: fc.constant('accept'), ballot, entries: acceptedList, chosen: acceptedList, commit: position, trim: position }),
   fc.record({ type: fc.constant('accepted'), ballot, ranges: fc.array(fc.record({ from: count, to: count }), { maxLength: 4 }), commit: position }),
   fc.record({ type: fc.constant('reject'), ballot, promised: ballot, commit: position, reason }),
-  fc.record({ type: fc.constant('forward'), submissions: fc.array(submission, { maxLength: 3 }) }),
+  fc.record(
+    {
+      type: fc.constant('forward'),
+      submissions: fc.array(submission, { maxLength: 3 }),
+      commit: fc.oneof(position, fc.constant(undefined)),
+      chosen: fc.oneof(acceptedList, fc.constant(undefined)),
+    },
+    { requiredKeys: ['type', 'submissions'] },
+  ),
   fc.record({ type: fc.constant('immigrate'), id, properties: wireProperties }),
   fc.record({ type: fc.constant('naturalize'), id }),
   fc.record({ type: fc.constant('leave') }),

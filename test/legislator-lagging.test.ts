@@ -350,3 +350,99 @@ test('a candidate shows its government once a ballot, and only to a member behin
   c.receive('b', refusal(2))
   assert.equal(shown(), 0, 'no second prepare in answer to the same refusal')
 })
+
+/**
+ * Governments 5 to 7 of a, b, c and d, at positions 10 to 12, each seating
+ * one member only as a constituent: a in 5, b in 6, c in 7. Then d, who led
+ * 7, is gone; a holds 5, b 6, c 7.
+ */
+function constituentsApart(): { governments: Government[]; members: Map<string, Legislator> } {
+  const ids = ['a', 'b', 'c', 'd']
+  const base = {
+    islandId: 'island',
+    naturalized: ids,
+    exiled: [],
+    properties: Object.fromEntries(ids.map((id) => [id, properties(id)])),
+    arrived: Object.fromEntries(ids.map((id) => [id, '1/0'])),
+    submitters: {},
+  }
+  const seats = [
+    [['b', 'd'], ['c'], ['a']],
+    [['c', 'd'], ['a'], ['b']],
+    [['d', 'a'], ['b'], ['c']],
+  ] as const
+  const governments: Government[] = seats.map(([majority, minority, constituents], index) => ({
+    ...base,
+    number: 5 + index,
+    promise: `${5 + index}/0`,
+    majority: [...majority],
+    minority: [...minority],
+    constituents: [...constituents],
+  }))
+  const promised: Ballot = { round: 5, id: 'd' }
+  const entries: Accepted[] = governments.map((government, index) => ({ position: 10 + index, ballot: promised, entry: { type: 'government', government } }))
+  const first = governments[0] as Government
+  const members = new Map<string, Legislator>()
+  // Each restarted from a snapshot at 10 and holds the later governments it learned chosen.
+  for (const [id, commit] of [['a', 10], ['b', 11], ['c', 12]] as const) {
+    members.set(id, restored(id, { promised, position: 10, government: first, governmentPosition: 10, accepted: entries.slice(1, commit - 9), commit }))
+  }
+  return { governments, members }
+}
+
+test('members that each know another government, seated in it only as constituents, learn the latest from whoever holds it, and elect a leader', () => {
+  const { members } = constituentsApart()
+  const a = members.get('a') as Legislator
+  const b = members.get('b') as Legislator
+  const c = members.get('c') as Legislator
+  const deliver = (): void => {
+    for (let round = 0; round < PUMP_ROUNDS_MAX; round++) {
+      let sent = 0
+      for (const [id, legislator] of members) {
+        for (const { to, message } of legislator.ready().messages) {
+          const receiver = members.get(to)
+          if (receiver === undefined) continue
+          sent++
+          receiver.receive(id, message)
+        }
+      }
+      if (sent === 0) return
+    }
+    assert.fail(`the island did not settle within ${PUMP_ROUNDS_MAX} rounds`)
+  }
+  deliver()
+  assert.deepEqual(
+    [a, b, c].map((legislator) => legislator.government?.number),
+    [5, 6, 7],
+    'each applied the government it held, which seats it as a constituent',
+  )
+  // d is gone. No constituent stands: without the others' governments, a and b never would.
+  const ticksMax = 20 * TICKS_MAX
+  let ticks = 0
+  for (; ticks < ticksMax && ![a, b].some((legislator) => legislator.role === 'leader'); ticks++) {
+    for (const legislator of members.values()) legislator.tick()
+    deliver()
+  }
+  assert.ok(
+    [a, b].some((legislator) => legislator.role === 'leader'),
+    `a or b leads within ${ticksMax} ticks (governments ${[a, b, c].map((legislator) => legislator.government?.number)}, roles ${[a, b, c].map((legislator) => legislator.role)})`,
+  )
+  assert.ok((a.government?.number ?? 0) >= 7 && (b.government?.number ?? 0) >= 7, 'a and b learned government 7 from c')
+})
+
+test('a probe is answered with the chosen entries after its commit point, and only by a member ahead that still holds them', () => {
+  const { members } = constituentsApart()
+  const c = members.get('c') as Legislator
+  c.ready()
+  c.receive('a', { type: 'forward', submissions: [], commit: 10 })
+  const answers = c.ready().messages.filter((envelope) => envelope.to === 'a').map((envelope) => envelope.message)
+  assert.equal(answers.length, 1)
+  const answer = answers[0]
+  assert.ok(answer?.type === 'forward')
+  assert.deepEqual(answer.chosen?.map((item) => item.position), [11, 12])
+  // Not ahead of it, or behind what c trimmed: no answer.
+  for (const commit of [12, 13, 9]) {
+    c.receive('a', { type: 'forward', submissions: [], commit })
+    assert.deepEqual(c.ready().messages.filter((envelope) => envelope.to === 'a'), [], `probe at ${commit}`)
+  }
+})

@@ -52,3 +52,13 @@ test('a promise is taken with and without the government its acceptor applied, s
   valid(body([{ ...promise, government: { position: 6, government } }]))
   assert.equal(validators.kibitz.Check(body([{ ...promise, government: { position: 'six', government } }])), false, 'the field is still checked')
 })
+
+test('a forward is taken with and without a probe\'s commit point and the chosen entries that answer it, so both versions read each other', () => {
+  const forward = { type: 'forward', submissions: [] }
+  const chosen = [{ position: 7, ballot, entry: { type: 'government', government } }]
+  valid(body([forward]))
+  valid(body([{ ...forward, commit: 6 }]))
+  valid(body([{ ...forward, chosen }]))
+  assert.equal(validators.kibitz.Check(body([{ ...forward, commit: 1.5 }])), false, 'the commit point is still checked')
+  assert.equal(validators.kibitz.Check(body([{ ...forward, chosen: [{ position: 7, ballot }] }])), false, 'the entries are still checked')
+})

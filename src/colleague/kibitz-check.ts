@@ -61,7 +61,7 @@ function isMessage(value: unknown): boolean {
     case 'reject':
       return isReject(value)
     case 'forward':
-      return isSubmissions(value['submissions'])
+      return isForward(value)
     case 'immigrate':
       return isId(value['id']) && isWireProperties(value['properties'])
     case 'naturalize':
@@ -95,6 +95,13 @@ function isAccept(message: Fields): boolean {
     isPosition(message['commit']) &&
     isPosition(message['trim'])
   )
+}
+
+/** Submissions; a probe's commit point, or the chosen entries that answer a probe. */
+function isForward(message: Fields): boolean {
+  const commit = message['commit']
+  const chosen = message['chosen']
+  return isSubmissions(message['submissions']) && (commit === undefined || isPosition(commit)) && (chosen === undefined || isAcceptedList(chosen))
 }
 
 function isAcceptedMessage(message: Fields): boolean {

@@ -116,7 +116,12 @@ function messageSchema<V extends TSchema, P extends TSchema>(value: V, Propertie
         Type.Literal('trimmed'),
       ]),
     }),
-    Type.Object({ type: Type.Literal('forward'), submissions: Type.Array(Submission, { maxItems: ENTRIES_PER_MESSAGE_MAX }) }),
+    Type.Object({
+      type: Type.Literal('forward'),
+      submissions: Type.Array(Submission, { maxItems: ENTRIES_PER_MESSAGE_MAX }),
+      commit: Type.Optional(Position),
+      chosen: Type.Optional(AcceptedList),
+    }),
     Type.Object({ type: Type.Literal('immigrate'), id: Id, properties: Properties }),
     Type.Object({ type: Type.Literal('naturalize'), id: Id }),
     Type.Object({ type: Type.Literal('leave') }),

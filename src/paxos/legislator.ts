@@ -612,9 +612,12 @@ export class Legislator {
         this.immigrate(message.id, message.properties)
         return
       case 'forward':
-        // Not the leader (any more): dropped. The submitter forwards what is
-        // pending to whoever it hears lead within `timeoutTicks`; passing it
-        // on could bounce between two members that each think the other leads.
+        // Not the leader (any more): submissions are dropped. The submitter
+        // forwards what is pending to whoever it hears lead within
+        // `timeoutTicks`; passing them on could bounce between two members
+        // that each think the other leads. A probe or its answer is taken.
+        if (message.chosen !== undefined) this.#learnProbeAnswer(message.chosen)
+        else if (message.commit !== undefined) this.#answerProbe(from, message.commit)
         return
       default:
         return
@@ -729,11 +732,14 @@ export class Legislator {
    * A member no leader has spoken to for an exile timeout may have been
    * exiled without hearing of it (a constituent never stands for election,
    * so no refusal would reach it). It asks the parliaments it knows, every
-   * timeout, with an empty forward; whoever knows it was exiled says so.
-   * Those are the parliament of its government and of every government it
-   * accepted past its commit point: a member restarted from an old snapshot
-   * may find every member of its government exiled or gone, while the
-   * governments it accepted after it name the members that live on.
+   * timeout, with an empty forward and its commit point; whoever knows it
+   * was exiled says so, and a member ahead of it sends the chosen entries
+   * it lacks (`#answerProbe`): it may have been seated in a parliament it
+   * never heard of. Those asked are the parliament of its government and of
+   * every government it accepted past its commit point: a member restarted
+   * from an old snapshot may find every member of its government exiled or
+   * gone, while the governments it accepted after it name the members that
+   * live on.
    */
   #maybeProbe(): void {
     const government = this.#government
@@ -745,7 +751,33 @@ export class Legislator {
       if (slot.entry.type === 'government') for (const id of parliamentOf(slot.entry.government)) ids.add(id)
     }
     ids.delete(this.id)
-    for (const id of ids) this.#send(id, { type: 'forward', submissions: [] })
+    const commit = this.#log.commit
+    for (const id of ids) this.#send(id, { type: 'forward', submissions: [], commit })
+  }
+
+  /**
+   * A member no leader speaks to probed this one with its commit point: it
+   * gets the chosen entries after it that this member holds, at most
+   * `chosenMax` (the next probe asks on from there). Its parliament may be
+   * gone for good while the members left each know a different government,
+   * each one seating itself only as a constituent that never stands: only
+   * the entries the others lack make one of them a candidate again.
+   */
+  #answerProbe(to: string, commit: number): void {
+    const mine = this.#log.commit
+    // Behind the trim, what it lacks is gone here too.
+    if (this.#government === null || commit >= mine || commit < this.#log.trim) return
+    const chosen = this.#log.acceptedRange(commit + 1, Math.min(mine, commit + this.#chosenMax))
+    if (chosen.length > 0) this.#send(to, { type: 'forward', submissions: [], chosen })
+  }
+
+  /** The chosen entries a member ahead answered this member's probe with: stored as chosen, and output in order. */
+  #learnProbeAnswer(chosen: readonly Accepted[]): void {
+    if (this.#government === null) return
+    for (const item of chosen) {
+      if (item.position > this.#log.commit) this.#log.store(item.position, item.ballot, item.entry, true)
+    }
+    this.#advanceCommit(this.#log.commit, this.#log.promised)
   }
 
   #onSubmitterTick(): void {

@@ -149,8 +149,18 @@ export type Message =
       readonly commit: number
       readonly reason: RejectReason
     }
-  /** A member's submissions, forwarded to the leader. */
-  | { readonly type: 'forward'; readonly submissions: readonly Submission[] }
+  /**
+   * A member's submissions, forwarded to the leader. Empty, it is a probe of
+   * a member no leader speaks to, which gives its commit point there; a
+   * member ahead of it answers with a forward carrying the `chosen` entries
+   * it lacks (see `Legislator`).
+   */
+  | {
+      readonly type: 'forward'
+      readonly submissions: readonly Submission[]
+      readonly commit?: number
+      readonly chosen?: readonly Accepted[]
+    }
   /** A request, forwarded to the leader, to admit a newcomer. */
   | { readonly type: 'immigrate'; readonly id: string; readonly properties: Properties }
   /** A member declares it holds the application state. */

@@ -123,7 +123,11 @@ export function isMessage(value: unknown): value is Message {
         typeof message['reason'] === 'string'
       )
     case 'forward':
-      return every(message['submissions'], isSubmission)
+      return (
+        every(message['submissions'], isSubmission) &&
+        (message['commit'] === undefined || Number.isSafeInteger(message['commit'])) &&
+        (message['chosen'] === undefined || every(message['chosen'], isAccepted))
+      )
     case 'immigrate':
       return typeof message['id'] === 'string' && isObject(message['properties']) && !Array.isArray(message['properties'])
     case 'naturalize':
