@@ -771,13 +771,21 @@ export class Legislator {
     if (chosen.length > 0) this.#send(to, { type: 'forward', submissions: [], chosen })
   }
 
-  /** The chosen entries a member ahead answered this member's probe with: stored as chosen, and output in order. */
+  /**
+   * The chosen entries a member ahead answered this member's probe with:
+   * stored as chosen, and output in order. A candidate that they seat out of
+   * the parliament stands down, as when a promise shows them
+   * (`#learnChosen`); one still seated is held to the government it applied
+   * now (`#evaluateCandidacy` reads it), or stands again in a later election.
+   */
   #learnProbeAnswer(chosen: readonly Accepted[]): void {
     if (this.#government === null) return
     for (const item of chosen) {
       if (item.position > this.#log.commit) this.#log.store(item.position, item.ballot, item.entry, true)
     }
     this.#advanceCommit(this.#log.commit, this.#log.promised)
+    const government = this.#government
+    if (this.#state.role === 'candidate' && government !== null && !isParliament(government, this.id)) this.#stepDown()
   }
 
   #onSubmitterTick(): void {
