@@ -190,35 +190,18 @@ function isGovernment(value: unknown): boolean {
     isIds(value['constituents'], MEMBERS_MAX) &&
     isIds(value['naturalized'], MEMBERS_MAX) &&
     isIds(value['exiled'], EXILED_REMEMBERED_MAX) &&
-    isPropertiesById(value['properties']) &&
-    isArrivedById(value['arrived']) &&
-    isSubmittersById(value['submitters'])
+    isById(value['properties'], isWireProperties) &&
+    isById(value['arrived'], isLabel) &&
+    isById(value['submitters'], isSubmitterRecord)
   )
 }
 
-function isPropertiesById(value: unknown): boolean {
+/** A record keyed by member id, each of whose values passes `isEntry` (a governments' properties, arrivals, submitters). */
+function isById(value: unknown, isEntry: (entry: unknown) => boolean): boolean {
   if (!isRecord(value)) return false
   for (const key in value) {
     if (!Object.hasOwn(value, key)) continue
-    if (!isId(key) || !isWireProperties(value[key])) return false
-  }
-  return true
-}
-
-function isArrivedById(value: unknown): boolean {
-  if (!isRecord(value)) return false
-  for (const key in value) {
-    if (!Object.hasOwn(value, key)) continue
-    if (!isId(key) || !isLabel(value[key])) return false
-  }
-  return true
-}
-
-function isSubmittersById(value: unknown): boolean {
-  if (!isRecord(value)) return false
-  for (const key in value) {
-    if (!Object.hasOwn(value, key)) continue
-    if (!isId(key) || !isSubmitterRecord(value[key])) return false
+    if (!isId(key) || !isEntry(value[key])) return false
   }
   return true
 }
