@@ -83,6 +83,39 @@ test('bad values are refused at once on the leader and on a follower; the island
   }
 })
 
+test('values near valueBytesMax, many at once, commit: no round, catch-up or promise outgrows a body, across a change of leader', { timeout: 90_000 }, async () => {
+  // Bodies of 64 KiB, values of up to 16 KiB: 48 values at once would make one
+  // round of 750 KiB, which no peer would take, were rounds bounded by count alone.
+  const bodyBytesMax = 64 * 1024
+  const members = await startIsland(3, 'large', { bodyBytesMax, valueBytesMax: bodyBytesMax / 4 })
+  try {
+    await settle(members)
+    const leaderId = members[0]?.colleague.health().leader
+    const leader = members.find((member) => member.colleague.colleagueId === leaderId) as Member
+    const followers = members.filter((member) => member !== leader)
+    const value = (tag: string, index: number): string => `${tag}${index}:${'x'.repeat(bodyBytesMax / 4 - 16)}`
+    const first = Array.from({ length: 48 }, (_, index) => leader.colleague.enqueue(value('l', index)))
+    await settleOrThrow(Promise.all(first), 30_000)
+    // Then a follower's values, and their leader gone while they are in flight:
+    // the new leader learns them from promises.
+    const follower = followers[0] as Member
+    const second = Array.from({ length: 48 }, (_, index) => follower.colleague.enqueue(value('f', index)))
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    await leader.colleague.shutdown()
+    await settleOrThrow(Promise.all(second), 60_000)
+    await waitFor(() => followers.every((member) => member.app.values.length >= 96), 30_000, 'both followers applied every value')
+    for (const member of followers) {
+      const applied = new Set(member.app.values as string[])
+      assert.equal(applied.size, member.app.values.length, `no value applied twice on ${member.colleague.colleagueId}`)
+      for (let index = 0; index < 48; index++) {
+        assert.ok(applied.has(value('l', index)) && applied.has(value('f', index)), `value ${index} applied on ${member.colleague.colleagueId}`)
+      }
+    }
+  } finally {
+    await stopAll(members)
+  }
+})
+
 test('valueBytesMax must leave room in a body', () => {
   const application = { entry: () => {} }
   assert.throws(() => new Colleague({ islandName: 'o', application, valueBytesMax: 0 }), { code: 'INVALID_OPTIONS' })

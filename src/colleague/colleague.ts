@@ -33,7 +33,7 @@ import { PeerClient, type PeerTransport } from './peer-client.js'
 import { randomSeed, seededRandom } from './random.js'
 import { firstError, LOCATION_LENGTH_MAX, validators, type KibitzBody, type Validator } from './schemas.js'
 import { Signer } from './signature.js'
-import { decodeValue, defaultValueBytesMax, encodeValue, isValueText, BODY_PER_VALUE_MIN } from './value-text.js'
+import { decodeValue, defaultValueBytesMax, encodeValue, entryWireBytes, isValueText, BODY_PER_VALUE_MIN } from './value-text.js'
 import { RefusalLog } from './refusal-log.js'
 import { StatusRoutes } from './status/status-routes.js'
 import { ColleagueMetrics } from './metrics.js'
@@ -44,6 +44,13 @@ export { SNAPSHOT_REQUEST } from './immigration.js'
 
 /** Grace for in-flight HTTP responses when the server closes. */
 const CLOSE_GRACE_MS = 1_000
+/**
+ * The leader's bound on the entries of one message (`messageBytesMax`) is a
+ * body's share: an accept carries a round's entries and a catch-up's, each
+ * within the bound, and the rounds not yet chosen (which a promise carries)
+ * stay within twice it: half a body either way.
+ */
+const MESSAGE_PER_BODY = 4
 
 /** Bound on replaying a durable member's log after a restart (local work only). */
 const RESUME_MS_MAX = 600_000
@@ -194,6 +201,9 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
       ...(options.storage !== undefined && durableExile(schedule, options.storage.exileMs ?? DURABLE_EXILE_MS)),
       ...(options.parliamentSize !== undefined && { parliamentSize: options.parliamentSize }),
       ...(restore !== null && { restore }),
+      // A round's entries and a catch-up's together in one accept stay within half a body.
+      entryBytes: entryWireBytes,
+      messageBytesMax: Math.floor(bodyBytesMax / MESSAGE_PER_BODY),
     })
     const signer =
       options.secret === undefined

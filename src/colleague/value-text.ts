@@ -5,6 +5,7 @@
 // carry exactly is refused at the call, before anything is enqueued: nothing
 // an application passes may reach a peer in a form the peer would refuse.
 
+import type { LogEntry } from '../paxos/types.js'
 import { ColleagueError } from './errors.js'
 
 /** Default `valueBytesMax`: the UTF-8 size of one value's JSON text. */
@@ -46,6 +47,27 @@ export function encodeValue(value: unknown, bytesMax: number): string {
     throw new ColleagueError('VALUE_TOO_LARGE', `the value's JSON is ${Buffer.byteLength(text)} bytes, over valueBytesMax ${bytesMax}`)
   }
   return text
+}
+
+/** What an entry takes in a body around its value or government: position, ballot (an id of up to 256 units), keys. */
+const ENTRY_BYTES_AROUND = 1024
+
+/**
+ * At most the bytes a log entry takes in a kibitz body: the leader bounds
+ * its rounds, catch-ups and probe answers by it (`entryBytes`), so that no
+ * message outgrows a body. A value's text is a JSON string there: each `"`
+ * and `\` escaped to two bytes, each other UTF-16 unit at most three bytes of
+ * UTF-8, and a JSON text holds no raw control character to escape to more.
+ */
+export function entryWireBytes(entry: LogEntry): number {
+  switch (entry.type) {
+    case 'value':
+      return 3 * (String(entry.submission.value).length + entry.submission.from.length) + ENTRY_BYTES_AROUND
+    case 'government':
+      return 3 * JSON.stringify(entry.government).length + ENTRY_BYTES_AROUND
+    case 'noop':
+      return ENTRY_BYTES_AROUND
+  }
 }
 
 /** The value a member applies: parsed from the text the log holds. */

@@ -61,6 +61,18 @@ export interface LegislatorOptions {
   readonly inflightMax?: number
   readonly pendingMax?: number
   readonly chosenMax?: number
+  /**
+   * What one log entry takes in a message, at most, in whatever unit
+   * `messageBytesMax` counts (a colleague: bytes on the wire). With both
+   * set, a leader's round carries entries of at most `messageBytesMax`
+   * together, its rounds not yet chosen at most twice that (a promise
+   * carries them all), and a catch-up or a probe's answer at most
+   * `messageBytesMax` of chosen entries; each always at least one entry.
+   * Without them only the entry counts bound a message, and a message too
+   * large for the transport would be lost at every try.
+   */
+  readonly entryBytes?: (entry: LogEntry) => number
+  readonly messageBytesMax?: number
   /** Test switch: run a deliberately broken core. */
   readonly mutant?: Mutant
   /** Durable mode: resume what this member remembered before a restart. */
@@ -123,6 +135,8 @@ interface Leader {
   /** Governments proposed (or re-proposed) and not yet applied, by position. */
   readonly proposed: Map<number, Government>
   recipients: Set<string>
+  /** What the entries of the rounds not yet chosen take (`entryBytes`); 0 without it. */
+  openBytes: number
   /** The commit position last announced to every recipient. */
   commitAnnounced: number
   /**
@@ -192,6 +206,9 @@ export class Legislator {
   readonly #inflightMax: number
   readonly #pendingMax: number
   readonly #chosenMax: number
+  /** `options.entryBytes`, or null when messages are bounded by entry counts alone. */
+  readonly #entryBytes: ((entry: LogEntry) => number) | null
+  readonly #messageBytesMax: number
 
   #state: State = NEWCOMER
   #now = 0
@@ -246,6 +263,8 @@ export class Legislator {
     this.#inflightMax = options.inflightMax ?? DEFAULTS.inflightMax
     this.#pendingMax = options.pendingMax ?? DEFAULTS.pendingMax
     this.#chosenMax = options.chosenMax ?? DEFAULTS.chosenMax
+    this.#entryBytes = options.entryBytes ?? null
+    this.#messageBytesMax = options.messageBytesMax ?? Number.POSITIVE_INFINITY
     assert(this.id.length > 0, 'legislator id must not be empty')
     assert(this.#parliamentSize >= 1 && this.#parliamentSize % 2 === 1, 'parliamentSize must be odd')
     assert(this.#pingTicks >= 1 && this.#timeoutTicks > this.#pingTicks, 'timeoutTicks must exceed pingTicks')
@@ -768,7 +787,7 @@ export class Legislator {
     // Behind the trim, what it lacks is gone here too.
     if (this.#government === null || commit >= mine || commit < this.#log.trim) return
     const chosen = this.#log.acceptedRange(commit + 1, Math.min(mine, commit + this.#chosenMax))
-    if (chosen.length > 0) this.#send(to, { type: 'forward', submissions: [], chosen })
+    if (chosen.length > 0) this.#send(to, { type: 'forward', submissions: [], chosen: this.#fitting(chosen) })
   }
 
   /**
@@ -988,6 +1007,7 @@ export class Legislator {
       ballot,
       next: Math.max(this.#log.commit, recoveredTo) + 1,
       rounds: [],
+      openBytes: 0,
       progress: new Map(),
       queue: [],
       queuedKeys: new SubmissionSet(),
@@ -1065,7 +1085,8 @@ export class Legislator {
     if (commit < leader.recoveredTo) return
     let open = leader.next - 1 - commit
     while (leader.queue.length > 0 && open < this.#inflightMax) {
-      const count = Math.min(leader.queue.length, this.#batchEntriesMax, this.#inflightMax - open)
+      const count = this.#batchCount(leader, Math.min(leader.queue.length, this.#batchEntriesMax, this.#inflightMax - open))
+      if (count === 0) return
       // A submitter exiled since it submitted has lost its record; its values are dropped.
       const batch = leader.queue.splice(0, count).filter((submission) => {
         const member = isMember(government, submission.from)
@@ -1078,6 +1099,24 @@ export class Legislator {
       this.#sendRound(leader, from, leader.next - 1)
       open += count
     }
+  }
+
+  /**
+   * How many of the first `count` queued submissions the next round takes:
+   * with `entryBytes`, as many as fit in `messageBytesMax` and keep the open
+   * rounds within twice that, and at least one when no round is open; 0
+   * means wait for the open rounds to be chosen.
+   */
+  #batchCount(leader: Leader, count: number): number {
+    const entryBytes = this.#entryBytes
+    if (entryBytes === null) return count
+    const room = Math.min(this.#messageBytesMax, 2 * this.#messageBytesMax - leader.openBytes)
+    let bytes = 0
+    for (let index = 0; index < count; index++) {
+      bytes += entryBytes({ type: 'value', submission: leader.queue[index] as Submission })
+      if (bytes > room) return index === 0 && leader.openBytes === 0 ? 1 : index
+    }
+    return count
   }
 
   #wantsGovernment(leader: Leader, government: Government): boolean {
@@ -1158,6 +1197,7 @@ export class Legislator {
   }
 
   #sendRound(leader: Leader, from: number, to: number, government = false): void {
+    const entries = this.#log.acceptedRange(from, to)
     const round: Round = {
       from,
       to,
@@ -1166,9 +1206,10 @@ export class Legislator {
       sentTick: this.#now,
       chosen: false,
       government,
+      bytes: this.#bytesOf(entries),
     }
     leader.rounds.push(round)
-    const entries = this.#log.acceptedRange(from, to)
+    leader.openBytes += round.bytes
     for (const id of leader.recipients) this.#send(id, this.#acceptMessage(leader, id, entries))
     leader.commitAnnounced = this.#log.commit
     leader.announceWanted = false
@@ -1208,8 +1249,30 @@ export class Legislator {
     const first = Math.max(progress.commit, progress.chosenSentTo) + 1
     const last = Math.min(commit, first + this.#chosenMax - 1)
     if (first > last) return []
-    progress.chosenSentTo = last
-    return this.#log.acceptedRange(first, last)
+    const chosen = this.#fitting(this.#log.acceptedRange(first, last))
+    progress.chosenSentTo = chosen.length === 0 ? last : (chosen[chosen.length - 1] as Accepted).position
+    return chosen
+  }
+
+  /** What `entries` take in a message; 0 without `entryBytes`. */
+  #bytesOf(entries: readonly Accepted[]): number {
+    const entryBytes = this.#entryBytes
+    if (entryBytes === null) return 0
+    let bytes = 0
+    for (const item of entries) bytes += entryBytes(item.entry)
+    return bytes
+  }
+
+  /** The first of `entries` that fit in `messageBytesMax` together, and at least one. */
+  #fitting(entries: Accepted[]): Accepted[] {
+    const entryBytes = this.#entryBytes
+    if (entryBytes === null) return entries
+    let bytes = 0
+    for (let index = 0; index < entries.length; index++) {
+      bytes += entryBytes((entries[index] as Accepted).entry)
+      if (bytes > this.#messageBytesMax && index > 0) return entries.slice(0, index)
+    }
+    return entries
   }
 
   /** A ping; a member whose commit has not moved since the last one is sent what it misses. */
@@ -1283,6 +1346,7 @@ export class Legislator {
   #maybeChoose(leader: Leader, round: Round): void {
     if (round.chosen || !this.#rules.decides(round.parliament, round.acks)) return
     round.chosen = true
+    leader.openBytes -= round.bytes
     this.#log.markChosen(round.from, round.to)
     this.#advanceCommit(this.#log.commit, leader.ballot)
     while (leader.rounds.length > 0 && (leader.rounds[0] as Round).chosen && (leader.rounds[0] as Round).to <= this.#log.commit) {

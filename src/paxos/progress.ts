@@ -14,6 +14,8 @@ export interface Round {
   chosen: boolean
   /** A new government proposed by this leader (not a re-proposal). */
   readonly government: boolean
+  /** What its entries take in a message (`LegislatorOptions.entryBytes`); 0 without it. */
+  readonly bytes: number
 }
 
 /** What the leader knows of one member. */
