@@ -94,21 +94,21 @@ test('values near valueBytesMax, many at once, commit: no round, catch-up or pro
     const leader = members.find((member) => member.colleague.colleagueId === leaderId) as Member
     const followers = members.filter((member) => member !== leader)
     const value = (tag: string, index: number): string => `${tag}${index}:${'x'.repeat(bodyBytesMax / 4 - 16)}`
-    const first = Array.from({ length: 48 }, (_, index) => leader.colleague.enqueue(value('l', index)))
-    await settleOrThrow(Promise.all(first), 30_000)
-    // Then a follower's values, and their leader gone while they are in flight:
-    // the new leader learns them from promises.
-    const follower = followers[0] as Member
-    const second = Array.from({ length: 48 }, (_, index) => follower.colleague.enqueue(value('f', index)))
+    const [follower, other] = followers as [Member, Member]
+    // On the leader; then through a follower, which forwards them to it.
+    await settleOrThrow(Promise.all(Array.from({ length: 48 }, (_, index) => leader.colleague.enqueue(value('l', index)))), 30_000)
+    await settleOrThrow(Promise.all(Array.from({ length: 48 }, (_, index) => follower.colleague.enqueue(value('f', index)))), 30_000)
+    // Then through the other, their leader gone while they are in flight.
+    const last = Array.from({ length: 48 }, (_, index) => other.colleague.enqueue(value('o', index)))
     await new Promise((resolve) => setTimeout(resolve, 20))
     await leader.colleague.shutdown()
-    await settleOrThrow(Promise.all(second), 60_000)
-    await waitFor(() => followers.every((member) => member.app.values.length >= 96), 30_000, 'both followers applied every value')
+    await settleOrThrow(Promise.all(last), 60_000)
+    await waitFor(() => followers.every((member) => member.app.values.length >= 144), 30_000, 'both followers applied every value')
     for (const member of followers) {
       const applied = new Set(member.app.values as string[])
       assert.equal(applied.size, member.app.values.length, `no value applied twice on ${member.colleague.colleagueId}`)
       for (let index = 0; index < 48; index++) {
-        assert.ok(applied.has(value('l', index)) && applied.has(value('f', index)), `value ${index} applied on ${member.colleague.colleagueId}`)
+        for (const tag of ['l', 'f', 'o']) assert.ok(applied.has(value(tag, index)), `value ${tag}${index} applied on ${member.colleague.colleagueId}`)
       }
     }
   } finally {

@@ -110,3 +110,10 @@ test('a probe\'s answer carries chosen entries that fit in messageBytesMax', () 
   const answers = c.ready().messages.filter((envelope) => envelope.to === 'b')
   assert.deepEqual(answers.map(({ message }) => (message.type === 'forward' ? message.chosen?.map((item) => item.position) : null)), [[4, 5, 6]])
 })
+
+test('a follower forwards its submissions to the leader in messages that fit in messageBytesMax', () => {
+  const { c } = island()
+  for (let index = 0; index < 7; index++) assert.equal(c.enqueue({ index }).ok, true)
+  const forwards = c.ready().messages.filter((envelope) => envelope.to === 'a' && envelope.message.type === 'forward')
+  assert.deepEqual(forwards.map(({ message }) => (message.type === 'forward' ? message.submissions.length : 0)), [3, 3, 1])
+})

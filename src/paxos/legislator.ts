@@ -495,7 +495,7 @@ export class Legislator {
       if (this.#state.role === 'leader') {
         for (const submission of this.#outForward) this.#queueSubmission(this.#state, submission)
       } else if (leader !== null && leader !== this.id) {
-        this.#send(leader, { type: 'forward', submissions: this.#outForward })
+        this.#sendForward(leader, this.#outForward)
       }
       this.#outForward = []
     }
@@ -1545,15 +1545,26 @@ export class Legislator {
     }
     const leader = this.#currentLeaderId()
     if (leader === null || leader === this.id) return
-    let submissions: Submission[] = []
-    for (const [seq, value] of this.#pending) {
-      submissions.push(this.#submission(seq, value))
-      if (submissions.length === this.#batchEntriesMax) {
-        this.#send(leader, { type: 'forward', submissions })
-        submissions = []
+    const submissions: Submission[] = []
+    for (const [seq, value] of this.#pending) submissions.push(this.#submission(seq, value))
+    this.#sendForward(leader, submissions)
+  }
+
+  /** Forwards `submissions` to `leader` in messages of at most `batchEntriesMax` entries and `messageBytesMax`, each at least one. */
+  #sendForward(leader: string, submissions: readonly Submission[]): void {
+    const entryBytes = this.#entryBytes
+    let first = 0
+    let bytes = 0
+    for (let index = 0; index < submissions.length; index++) {
+      const size = entryBytes === null ? 0 : entryBytes({ type: 'value', submission: submissions[index] as Submission })
+      if (index > first && (index - first === this.#batchEntriesMax || bytes + size > this.#messageBytesMax)) {
+        this.#send(leader, { type: 'forward', submissions: submissions.slice(first, index) })
+        first = index
+        bytes = 0
       }
+      bytes += size
     }
-    if (submissions.length > 0) this.#send(leader, { type: 'forward', submissions })
+    if (submissions.length > first) this.#send(leader, { type: 'forward', submissions: first === 0 ? submissions : submissions.slice(first) })
   }
 
   #sendLeave(): void {
