@@ -10,9 +10,8 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { Legislator, LegislatorOptions } from '../src/paxos/legislator.js'
 import type { Envelope, LogEntry } from '../src/paxos/types.js'
-import { OLD, parliamentOfThree, restored, values } from './support/legislators.js'
+import { electWith, OLD, parliamentOfThree, restored, values } from './support/legislators.js'
 
-const TICKS_MAX = 100
 const EXILE_TICKS = 1000
 /** Every entry weighs 10; a message takes 30: three entries. */
 const BOUNDS: Pick<LegislatorOptions, 'entryBytes' | 'messageBytesMax'> = { entryBytes: () => 10, messageBytesMax: 30 }
@@ -23,14 +22,7 @@ function island(options: Partial<LegislatorOptions> = BOUNDS): { a: Legislator; 
   const accepted = values().map((item) => (item.entry.type === 'value' ? { ...item, entry: { ...item.entry, submission: { ...item.entry.submission, from: 'c' } } } : item))
   const a = restored('a', { promised: OLD, position: 3, government, governmentPosition: 3, accepted, commit: 9 }, { exileTicks: EXILE_TICKS, ...options })
   const c = restored('c', { promised: OLD, position: 3, government, governmentPosition: 3, accepted, commit: 9 }, options)
-  for (let ticks = 0; a.role !== 'leader' && ticks < TICKS_MAX; ticks++) {
-    a.tick()
-    for (let turn = 0; turn < 4; turn++) {
-      for (const { from, to, message } of a.ready().messages) if (to === 'c') c.receive(from, message)
-      for (const { from, to, message } of c.ready().messages) if (to === 'a') a.receive(from, message)
-    }
-  }
-  assert.equal(a.role, 'leader', 'a leads with c')
+  electWith(a, c)
   a.ready()
   return { a, c }
 }

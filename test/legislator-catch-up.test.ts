@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { CATCH_UP_SILENT_PINGS, type Legislator } from '../src/paxos/legislator.js'
 import type { Envelope } from '../src/paxos/types.js'
-import { OLD, parliamentOfThree, restored, values } from './support/legislators.js'
+import { electWith, OLD, parliamentOfThree, restored, values } from './support/legislators.js'
 
 const TICKS_MAX = 100
 /** Three silent periods' worth of pings (the default legislator pings every tick). */
@@ -24,14 +24,7 @@ function island(): { a: Legislator; b: Legislator; c: Legislator } {
   const a = restored('a', { promised: OLD, position: 3, government, governmentPosition: 3, accepted: values(), commit: 9 }, { exileTicks: EXILE_TICKS })
   const b = restored('b', { promised: OLD, position: 3, government, governmentPosition: 3, accepted: [], commit: 3 })
   const c = restored('c', { promised: OLD, position: 3, government, governmentPosition: 3, accepted: values(), commit: 9 })
-  for (let ticks = 0; a.role !== 'leader' && ticks < TICKS_MAX; ticks++) {
-    a.tick()
-    for (let turn = 0; turn < 4; turn++) {
-      for (const { from, to, message } of a.ready().messages) if (to === 'c') c.receive(from, message)
-      for (const { from, to, message } of c.ready().messages) if (to === 'a') a.receive(from, message)
-    }
-  }
-  assert.equal(a.role, 'leader', 'a leads with c')
+  electWith(a, c)
   return { a, b, c }
 }
 

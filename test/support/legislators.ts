@@ -50,3 +50,15 @@ export function values(): Accepted[] {
   }
   return accepted
 }
+
+/** Ticks `candidate` until it leads, `voter` answering it turn by turn (nobody else hears either); fails if it does not within `ticksMax`. */
+export function electWith(candidate: Legislator, voter: Legislator, ticksMax = 100): void {
+  for (let ticks = 0; candidate.role !== 'leader' && ticks < ticksMax; ticks++) {
+    candidate.tick()
+    for (let turn = 0; turn < 4; turn++) {
+      for (const { from, to, message } of candidate.ready().messages) if (to === voter.id) voter.receive(from, message)
+      for (const { from, to, message } of voter.ready().messages) if (to === candidate.id) candidate.receive(from, message)
+    }
+  }
+  assert.equal(candidate.role, 'leader', `${candidate.id} leads with ${voter.id}'s vote`)
+}
