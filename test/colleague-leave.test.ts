@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { Colleague, type ColleagueError } from '../src/index.js'
 import { settle, startIsland, startMember, stopAll, waitFor, type Member } from './colleague-island.js'
@@ -47,6 +50,33 @@ test('the leader leaves: it hands on at once, writes resume on the others, and i
     await assert.rejects(leaving.colleague.leave(), (error: ColleagueError) => error.code === 'SHUT_DOWN')
   } finally {
     await stopAll(members)
+  }
+})
+
+test('a durable leader leaves: it learns at once that it is out (the first of its successor government tells it, and it asks), and shuts down', { timeout: 90_000 }, async () => {
+  // A durable exile answers as an acceptor until a member that applied the
+  // government exiling it says so (its own record of that government may be
+  // the last one). No election timeout runs out here: only the successor can
+  // tell the leader that left (when it applies the government), or answer it when it asks.
+  const root = mkdtempSync(join(tmpdir(), 'paxos-leave-'))
+  const members: Member[] = []
+  try {
+    for (let index = 0; index < 3; index++) {
+      const storage = { directory: join(root, `m${index}`) }
+      const member = await startMember('leave-durable', { ...NO_ELECTION, colleagueId: `m${index}`, storage })
+      members.push(member)
+      if (index === 0) await member.colleague.bootstrap()
+      else await member.colleague.join((members[0] as Member).url)
+    }
+    await settle(members)
+    const leaving = leaderOf(members)
+    const others = members.filter((member) => member !== leaving)
+    await bounded(leaving.colleague.leave(), 30_000, 'leave()')
+    assert.equal(leaving.colleague.health().state, 'shut-down')
+    for (const member of others) await bounded(member.colleague.enqueue(`after ${member.colleague.colleagueId}`), 30_000, 'a write after the leave')
+  } finally {
+    await stopAll(members)
+    rmSync(root, { recursive: true, force: true })
   }
 })
 

@@ -19,7 +19,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { bootstrapGovernment, nextGovernment } from '../src/paxos/government.js'
 import { Legislator } from '../src/paxos/legislator.js'
-import type { Accepted, Ballot, Committed, Government, LegislatorRestore } from '../src/paxos/types.js'
+import type { Accepted, Ballot, Committed, Government, LegislatorRestore, Message } from '../src/paxos/types.js'
 import { OLD, parliamentOfThree, properties, restored, values } from './support/legislators.js'
 
 const PUMP_ROUNDS_MAX = 200
@@ -445,4 +445,39 @@ test('a probe is answered with the chosen entries after its commit point, and on
     c.receive('a', { type: 'forward', submissions: [], commit })
     assert.deepEqual(c.ready().messages.filter((envelope) => envelope.to === 'a'), [], `probe at ${commit}`)
   }
+})
+
+test('an exile nobody told asks the members of the government that exiled it, helps the voter that lost its record of it, and is told once that voter applies it', () => {
+  const seated = parliamentOfThree()
+  const none = { immigrate: new Map(), naturalize: new Set<string>(), submitters: {} }
+  const alone = nextGovernment(seated, { ...none, leader: 'a', parliamentSize: 3, live: new Set(['a']), exile: new Set(['b', 'c']) })
+  assert.deepEqual([alone.majority, alone.minority, alone.constituents, alone.exiled], [['a'], [], [], ['b', 'c']])
+  const ballot: Ballot = { round: 3, id: 'a' }
+  const change: Accepted = { position: 4, ballot, entry: { type: 'government', government: alone } }
+  // b committed government 5 and is exiled; a, its one voter, accepted it and lost its record that it was chosen; c is gone.
+  const b = restored('b', { promised: ballot, position: 3, government: seated, governmentPosition: 3, accepted: [change], commit: 4 })
+  const a = restored('a', { promised: ballot, position: 3, government: seated, governmentPosition: 3, accepted: [change], commit: 3 })
+  b.ready()
+  assert.equal(b.role, 'exiled')
+  assert.equal(b.exileTold, false, 'b learned it by committing the government itself')
+  const probes: Message[] = []
+  for (let ticks = 0; probes.length === 0 && ticks < TICKS_MAX; ticks++) {
+    b.tick()
+    for (const envelope of b.ready().messages) if (envelope.to === 'a') probes.push(envelope.message)
+  }
+  assert.deepEqual(probes, [{ type: 'forward', submissions: [], commit: 4 }], 'b asks the members of government 5')
+  // Only a refusal that says so tells it.
+  b.receive('a', { type: 'reject', ballot, promised: ballot, commit: 3, reason: 'ballot' })
+  assert.equal(b.exileTold, false)
+  // a stands under government 4, whose quorum needs b: b's promise shows government 5 chosen, and a leads it alone.
+  const committed = stand(a, new Map([['b', b]]))
+  assert.deepEqual(governments(committed).slice(0, 1), [[4, 5]])
+  assert.equal(a.role, 'leader')
+  // b's next question reaches a member that applied government 5: it is told.
+  for (let ticks = 0; !b.exileTold && ticks < TICKS_MAX; ticks++) {
+    b.tick()
+    for (const { from, to, message } of b.ready().messages) if (to === 'a') a.receive(from, message)
+    for (const { from, to, message } of a.ready().messages) if (to === 'b') b.receive(from, message)
+  }
+  assert.equal(b.exileTold, true)
 })

@@ -161,6 +161,8 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   /** `leave()` was called: a government without this colleague ends it with a shutdown, not a crash. */
   private leaving = false
   private leaveFinishing = false
+  /** Durable mode: exiled, and still answering as an acceptor until told (see `exiled`). */
+  private lingering = false
 
   constructor(options: ColleagueOptions<T, S>) {
     super()
@@ -824,7 +826,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
 
   private onApplyFault(error: unknown, committed: Committed): void {
     if (this.state === 'crashed' || this.state === 'shut-down') return
-    if (this.leaving && isColleagueError(error) && error.code === 'EXILED') return this.finishLeave()
+    if (isColleagueError(error) && error.code === 'EXILED') return this.exiled(error)
     // The snapshots durable mode writes after an entry fail as STORAGE_FAILED: the disk's failure, not the application's.
     const failure =
       isColleagueError(error) &&
@@ -854,11 +856,35 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
 
   // ------------------------------------------------------------------ endings
 
-  /** A member that learns from its peers that it was exiled stops for good. */
+  /** A member that learns it was exiled stops for good (see `exiled`). */
   private checkExiled(): void {
     if (this.legislator.role !== 'exiled' || this.state === 'crashed' || this.state === 'shut-down') return
+    this.exiled(new ColleagueError('EXILED', 'this colleague was exiled from the island'))
+  }
+
+  /**
+   * This colleague's legislator is exiled: it stops for good (a leaving one
+   * shuts down). In durable mode it first lingers as an acceptor until a
+   * member that applied the government exiling it says so, which that member
+   * does only once its record of that government is durable. Until then the
+   * exile's log may be the only record of the change left: the members of
+   * the new parliament may all have lost their commit point in a power cut,
+   * and without the exile's vote no quorum of the government before is left
+   * to choose the change again.
+   */
+  private exiled(error: ColleagueError): void {
+    if (this.durability !== null && !this.legislator.exileTold) {
+      if (this.lingering) return
+      this.lingering = true
+      this.logger.warn({}, 'exiled: answering as an acceptor until a member of the new government confirms it')
+      if (!this.leaving) {
+        for (const deferred of this.submissions.values()) deferred.reject(error)
+        this.submissions.clear()
+      }
+      return
+    }
     if (this.leaving) return this.finishLeave()
-    this.crash(new ColleagueError('EXILED', 'this colleague was exiled from the island'))
+    this.crash(error)
   }
 
   /** Stops for good: the colleague never recovers; a supervisor starts a new one. */

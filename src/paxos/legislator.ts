@@ -152,7 +152,8 @@ interface Leader {
  * The role, one tagged state: what a role needs lives in its state and
  * nowhere else, so that no two fields can disagree about who this member is.
  * A newcomer has no government yet; an exiled member only answers as an
- * acceptor.
+ * acceptor (for the parliaments that still count its vote) and asks, until
+ * told, whether the government that exiled it is known.
  */
 type State = { readonly role: 'newcomer' } | { readonly role: 'follower' } | Candidate | Leader | { readonly role: 'exiled' }
 
@@ -242,6 +243,8 @@ export class Legislator {
   #membershipTick = 0
   /** This member asked to leave: it wants a government without it. */
   #leaving = false
+  /** A member that applied a government exiling this one said so (see `exileTold`). */
+  #exileTold = false
 
   #outMessages: Envelope[] = []
   #outCommitted: Committed[] = []
@@ -297,6 +300,18 @@ export class Legislator {
 
   get naturalized(): boolean {
     return this.#naturalized
+  }
+
+  /**
+   * A member that applied a government exiling this one told it so. In
+   * durable mode that member's record of the government is durable (a flush
+   * that commits a government syncs its commit point before its messages
+   * leave), so the exile's own vote and log are no longer the only record
+   * of the change: until then, a durable exile keeps answering as an
+   * acceptor (see `#stepExiled`).
+   */
+  get exileTold(): boolean {
+    return this.#exileTold
   }
 
   get pending(): number {
@@ -457,6 +472,9 @@ export class Legislator {
         break
       case 'follower':
         this.#onFollowerTick()
+        break
+      case 'exiled':
+        this.#onExiledTick()
         break
       default:
         break
@@ -682,12 +700,21 @@ export class Legislator {
 
   /**
    * An exiled member still answers as an acceptor: the parliament that exiled
-   * it may need its vote to finish deciding that very government.
+   * it may need its vote to finish deciding that very government. It also
+   * answers a probe with the chosen entries it holds: a member of the new
+   * parliament that lost its record of the change (a power cut before its
+   * commit point was durable) learns it again from an exile that lingers.
    */
   #stepExiled(from: string, message: Message): void {
     switch (message.type) {
       case 'prepare':
         return this.#sendPromise(from, message)
+      case 'reject':
+        if (message.reason === 'exiled') this.#exileTold = true
+        return
+      case 'forward':
+        if (message.commit !== undefined) this.#answerProbe(from, message.commit)
+        return
       case 'accept': {
         for (const item of message.entries) {
           if (item.position > this.#log.commit) this.#log.store(item.position, message.ballot, item.entry, false)
@@ -740,6 +767,20 @@ export class Legislator {
     if (this.#now - candidate.sentTick < this.#pingTicks * RESEND_PINGS) return
     candidate.sentTick = this.#now
     for (const id of candidate.asked) if (!candidate.promises.has(id)) this.#send(id, this.#prepareFor(candidate, id))
+  }
+
+  /**
+   * An exile nobody has told yet (it learned by committing the government
+   * itself) asks that government's members every timeout, with an empty
+   * forward and its commit point: one that applied it answers that it was
+   * exiled (see `exileTold`), one behind it with the chosen entries it holds.
+   */
+  #onExiledTick(): void {
+    const government = this.#government
+    if (this.#exileTold || government === null || this.#now - this.#probeTick < this.#timeoutTicks) return
+    this.#probeTick = this.#now
+    const commit = this.#log.commit
+    for (const id of membersOf(government)) if (id !== this.id) this.#send(id, { type: 'forward', submissions: [], commit })
   }
 
   #onFollowerTick(): void {
@@ -1430,7 +1471,10 @@ export class Legislator {
 
   #receiveReject(from: string, message: MessageOf<'reject'>, mine: Ballot | null): void {
     // Only a member that applied the government exiling this one says so: it is chosen.
-    if (message.reason === 'exiled') return this.#exiled()
+    if (message.reason === 'exiled') {
+      this.#exileTold = true
+      return this.#exiled()
+    }
     if (mine === null || this.#rules.compare(message.ballot, mine) !== 0) return
     if (message.reason === 'ballot' && this.#rules.compare(message.promised, mine) > 0) this.#stepDown()
     // A member behind the government that seated this candidate refuses
@@ -1458,6 +1502,8 @@ export class Legislator {
   }
 
   #exiled(): void {
+    // An exile nobody told asks at its next tick (`#onExiledTick`).
+    if (this.#state.role !== 'exiled') this.#probeTick = this.#now - this.#timeoutTicks
     const state = this.#state
     if (state.role === 'leader') {
       // Last act of a leader that exiled itself: tell the others it is chosen.
@@ -1521,9 +1567,13 @@ export class Legislator {
     } else if (this.#leaderId !== null && !isMember(government, this.#leaderId)) {
       // The leader left, handing on to the first of the majority: that one
       // stands now (see `#receiveAccept`), and nobody refuses it for having
-      // heard the leader that left.
+      // heard the leader that left. It tells the one that left, as a leader
+      // tells those its government exiles.
       this.#leaderId = null
-      if (government.majority[0] === this.id) this.#electionTick = this.#now
+      if (government.majority[0] === this.id) {
+        this.#electionTick = this.#now
+        for (const id of government.exiled) if (before !== null && isMember(before, id)) this.#tellExiled(id)
+      }
     }
     this.#forwardPending()
   }

@@ -214,6 +214,15 @@ export const DURABLE_FIXED_BUGS: ReadonlyArray<{ readonly seed: number; readonly
       'resume (a false report): m3 learned it was exiled, and retired its directory, before any application had ' +
       'applied the government exiling it; the check now takes the governments each legislator committed',
   },
+  {
+    seed: 2000322,
+    durable: { powerCutsInSync: 0.05 },
+    bug:
+      'liveness: government 10 left m3 its one voter and exiled m1 and m2; m1 and m2 committed it and retired ' +
+      'their directories, while the power went at m3 in the sync that recorded it chosen. m3 came back under ' +
+      'government 9, whose quorum needed m2, and waited forever. A durable exile now answers as an acceptor ' +
+      'until a member that applied the government exiling it (its record durable) says so',
+  },
 ]
 
 /** Tests for seeds `first` to `last` (scaled), in blocks. */
