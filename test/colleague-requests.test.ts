@@ -6,7 +6,7 @@ import { request as httpRequest } from 'node:http'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
-import { Colleague, ColleagueError, ERROR_STATUS, isColleagueError, type ColleagueOptions } from '../src/index.js'
+import { Colleague, ColleagueError, ERROR_STATUS, isColleagueError, type ColleagueOptions, type Government } from '../src/index.js'
 import { HEARD_SENDERS_MAX } from '../src/colleague/heard.js'
 import { Signer } from '../src/colleague/signature.js'
 import { TEST_TIMING, settle, startIsland, startMember, stopAll, type Member } from './colleague-island.js'
@@ -81,6 +81,8 @@ test('bad bodies get a 4xx JSON error and change nothing', { timeout: 30_000 }, 
     await settle(members)
     const before = snapshotOf(first)
     const islandId = first.colleague.health().islandId as string
+    const government = first.colleague.health().government as Government
+    const kibitz = (messages: unknown[]): string => JSON.stringify({ islandName: 'bodies', islandId, from: 'm1', to: 'm0', messages })
     const cases: [string, string | Buffer, number, string][] = [
       ['/kibitz', '{"islandName": ', 400, 'INVALID_JSON'],
       // Not UTF-8: refused before it reaches the colleague, not read with U+FFFD in place of the bad byte.
@@ -90,6 +92,13 @@ test('bad bodies get a 4xx JSON error and change nothing', { timeout: 30_000 }, 
       // A value travels as its JSON text; anything else would stop every member applying it.
       ['/kibitz', JSON.stringify({ islandName: 'bodies', islandId, from: 'm1', to: 'm0', messages: [{ type: 'forward', submissions: [{ from: 'm1', seq: 9, value: 5 }] }] }), 400, 'INVALID_BODY'],
       ['/kibitz', JSON.stringify({ islandName: 'bodies', islandId, from: 'm1', to: 'm0', messages: [{ type: 'forward', submissions: [{ from: 'm1', seq: 9, value: '{not json' }] }] }), 400, 'INVALID_BODY'],
+      // Messages the schema allows and the legislator would ignore: refused, so that the peer learns why it is not heard.
+      ['/kibitz', kibitz([{ type: 'forward', submissions: [{ from: 'm1', seq: 0, value: '1' }] }]), 400, 'INVALID_BODY'],
+      ['/kibitz', kibitz([{ type: 'forward', submissions: [{ from: 'm1', seq: 2, floor: 2, value: '1' }] }]), 400, 'INVALID_BODY'],
+      ['/kibitz', kibitz([{ type: 'accepted', ballot: { round: 1, id: 'm1' }, ranges: [{ from: 5, to: 3 }], commit: 0 }]), 400, 'INVALID_BODY'],
+      ['/kibitz', kibitz([{ type: 'accepted', ballot: { round: 2 ** 60, id: 'm1' }, ranges: [], commit: 0 }]), 400, 'INVALID_BODY'],
+      ['/kibitz', kibitz([{ type: 'prepare', ballot: { round: 9, id: 'm1' }, from: 0, government: { position: 1, government: { ...government, majority: ['m0', 'm1'], minority: [], constituents: [] } } }]), 400, 'INVALID_BODY'],
+      ['/kibitz', kibitz([{ type: 'accepted', ballot: { round: 1, id: 'm1' }, ranges: [{ from: 3, to: 5 }], commit: 0 }, { type: 'forward', submissions: [{ from: 'm1', seq: 0, value: '1' }] }]), 400, 'INVALID_BODY'],
       ['/kibitz', JSON.stringify({ islandName: 'other', islandId, from: 'x', to: 'x', messages: [] }), 409, 'WRONG_ISLAND'],
       ['/kibitz', JSON.stringify({ islandName: 'bodies', islandId: 'not-ours', from: 'x', to: 'x', messages: [] }), 409, 'WRONG_ISLAND'],
       ['/kibitz', JSON.stringify({ islandName: 'bodies', islandId, from: 'x', to: 'x', messages: ['x'.repeat(70 * 1024)] }), 413, 'BODY_TOO_LARGE'],

@@ -14,6 +14,7 @@ import { electionJitterTicks, tickSchedule, type TickSchedule } from '../kibitze
 import { isMember, isParliament, MEMBERS_MAX, membersOf, RESERVED_IDS } from '../paxos/government.js'
 import { BARRIER_TEXT, isBarrier } from './barrier.js'
 import { Legislator } from '../paxos/legislator.js'
+import { isMessage } from '../paxos/validate.js'
 import type { Committed, Government, LegislatorRefusal, Message, Ready, Submission } from '../paxos/types.js'
 import { Applier } from './applier.js'
 import { DURABLE_EXILE_MS, Durability } from './durability.js'
@@ -680,7 +681,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
 
   /** The checks and bookkeeping every kibitz body from a peer gets beyond its schema, POSTed or an answer; throws on a bad one. */
   private takeKibitz(kibitz: KibitzBody): void {
-    assertForwardedValues(kibitz)
+    assertMessages(kibitz)
     // Only members are worth remembering: anyone may post under any id, and a
     // stranger's ids would crowd out the members' (and grow without bound).
     const government = this.legislator.government ?? this.appliedGovernment
@@ -1042,8 +1043,25 @@ function validate<T>(check: Validator<T>, body: unknown): T {
 }
 
 /** A forwarded value enters the log only as JSON text: one that is not would stop every member applying it. */
-function assertForwardedValues(kibitz: KibitzBody): void {
-  for (const message of kibitz.messages) {
+/**
+ * What the schema cannot say: each message is one the legislator takes (it
+ * ignores any other, so a peer would never learn why it is not heard), and
+ * each forwarded value is JSON text. The whole body is refused, before
+ * anything of it is taken.
+ */
+function assertMessages(kibitz: KibitzBody): void {
+  const { messages } = kibitz
+  for (let index = 0; index < messages.length; index++) {
+    const message = messages[index] as KibitzBody['messages'][number]
+    const type = message.type
+    if (!isMessage(message)) {
+      throw new ColleagueError(
+        'INVALID_BODY',
+        `/messages/${index} (${type}) is not a message a legislator takes: every number a safe integer, ` +
+          'a sequence number from 1 with its floor below it, a range from no later than to, and a government whose ' +
+          'parliament is odd, naturalized, listed once, with a majority of quorum size',
+      )
+    }
     if (message.type !== 'forward') continue
     for (const submission of message.submissions) {
       if (!isValueText(submission.value)) {
