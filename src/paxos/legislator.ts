@@ -840,12 +840,27 @@ export class Legislator {
    */
   #learnProbeAnswer(chosen: readonly Accepted[]): void {
     if (this.#government === null) return
-    for (const item of chosen) {
-      if (item.position > this.#log.commit) this.#log.store(item.position, item.ballot, item.entry, true)
+    this.#storeChosen(chosen, Number.MAX_SAFE_INTEGER)
+    this.#stillSeated()
+  }
+
+  /** Stores the entries of `items` past the commit point and at or below `upTo` as chosen, and outputs what follows in order. */
+  #storeChosen(items: readonly Accepted[], upTo: number): void {
+    for (const item of items) {
+      if (item.position > this.#log.commit && item.position <= upTo) this.#log.store(item.position, item.ballot, item.entry, true)
     }
     this.#advanceCommit(this.#log.commit, this.#log.promised)
+  }
+
+  /** Whether this member is still a candidate after learning chosen entries: one they seat out of the parliament stands down. */
+  #stillSeated(): boolean {
+    if (this.#state.role !== 'candidate') return false
     const government = this.#government
-    if (this.#state.role === 'candidate' && government !== null && !isParliament(government, this.id)) this.#stepDown()
+    if (government !== null && !isParliament(government, this.id)) {
+      this.#stepDown()
+      return false
+    }
+    return true
   }
 
   #onSubmitterTick(): void {
@@ -941,10 +956,7 @@ export class Legislator {
    * may seat it out of the parliament, or exile it.
    */
   #learnChosen(message: MessageOf<'promise'>): boolean {
-    for (const item of message.accepted) {
-      if (item.position > this.#log.commit && item.position <= message.commit) this.#log.store(item.position, item.ballot, item.entry, true)
-    }
-    this.#advanceCommit(this.#log.commit, this.#log.promised)
+    this.#storeChosen(message.accepted, message.commit)
     // Only where it is output at once. Its ballot is not known: it is held
     // under this candidate's, at or above the one that chose it (whoever
     // knows a position chosen has promised that ballot or a later one).
@@ -953,13 +965,7 @@ export class Legislator {
       this.#log.store(applied.position, message.ballot, { type: 'government', government: applied.government }, true)
       this.#advanceCommit(this.#log.commit, this.#log.promised)
     }
-    const government = this.#government
-    if (this.#state.role !== 'candidate') return false
-    if (government !== null && !isParliament(government, this.id)) {
-      this.#stepDown()
-      return false
-    }
-    return true
+    return this.#stillSeated()
   }
 
   /**
