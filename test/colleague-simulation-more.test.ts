@@ -179,3 +179,22 @@ test('options passed wrong to simulate() are refused before anything runs, namin
   assert.deepEqual(violations, [])
   assert.equal(stats.members, 1)
 })
+
+test('the workload may call its random source as a function, as Math.random, and the helpers draw from the same seeded stream', async () => {
+  const draws = async (): Promise<number[]> => {
+    const drawn: number[] = []
+    const workload: Workload = (api, random) => {
+      const x = random()
+      assert.ok(x >= 0 && x < 1, `random() gave ${x}`)
+      drawn.push(x, random.int(1000), random.next())
+      if (api.members.length > 0 && random.chance(0.3)) api.enqueue(random.pick(api.members), { deposit: 'alice', amount: 1 }).catch(() => {})
+    }
+    const { violations } = await simulate({ seed: 21, steps: 120, application: bank, workload })
+    assert.deepEqual(violations.map((violation) => describeViolation(violation)), [])
+    return drawn
+  }
+  const first = await draws()
+  assert.ok(first.length >= 3 * 100, `drew on every step (${first.length / 3} steps)`)
+  assert.equal(new Set(first).size > first.length / 2, true, 'the draws vary')
+  assert.deepEqual(await draws(), first, 'the same seed draws the same numbers')
+})

@@ -42,7 +42,26 @@ export interface WorkloadApi {
   enqueue(memberId: string, value: unknown): Promise<Enqueued>
 }
 
-export type Workload = (api: WorkloadApi, random: Random) => void
+/**
+ * The workload's seeded random source: call it for a float in [0, 1), as
+ * `Math.random()`, or use the helpers of `Random` on it (`random.int(10)`).
+ */
+export type WorkloadRandom = (() => number) & Random
+
+/** Called every step of the fault phase; what it returns is ignored. */
+export type Workload = (api: WorkloadApi, random: WorkloadRandom) => unknown
+
+function workloadRandom(random: Random): WorkloadRandom {
+  const call = (): number => random.next()
+  return Object.assign(call, {
+    key: random.key,
+    next: () => random.next(),
+    int: (n: number) => random.int(n),
+    chance: (p: number) => random.chance(p),
+    pick: <T>(items: readonly T[]): T => random.pick(items),
+    fork: (label: string) => random.fork(label),
+  })
+}
 
 export type ColleagueInvariant =
   /** Two members applied different values (JSON text or submitter) at one position. */
@@ -411,7 +430,7 @@ class ColleagueSimulation {
   readonly #seed: number
   readonly #random: Random
   readonly #actions: Random
-  readonly #workloadRandom: Random
+  readonly #workloadRandom: WorkloadRandom
   readonly #scheduler = new Scheduler()
   readonly #network: PeerNetwork
   readonly #members = new Map<string, Member>()
@@ -459,7 +478,7 @@ class ColleagueSimulation {
     this.#seed = options.seed
     this.#random = createRandom(options.seed)
     this.#actions = this.#random.fork('actions')
-    this.#workloadRandom = this.#random.fork('workload')
+    this.#workloadRandom = workloadRandom(this.#random.fork('workload'))
     this.#network = new PeerNetwork(this.#scheduler, this.#random.fork('network'))
     const globalRandom = this.#random.fork('globals')
     this.globals = { now: () => this.#scheduler.now, random: () => globalRandom.next() }

@@ -14,6 +14,7 @@ export type {
   ColleagueViolation,
   Workload,
   WorkloadApi,
+  WorkloadRandom,
 } from './colleague-simulation.js'
 export { DURABLE_MUTANTS } from './durable-members.js'
 export type { DurableMutant, DurableSimulateOptions, DurableSimulationStats } from './durable-members.js'
