@@ -1042,12 +1042,12 @@ function validate<T>(check: Validator<T>, body: unknown): T {
   return body
 }
 
-/** A forwarded value enters the log only as JSON text: one that is not would stop every member applying it. */
 /**
  * What the schema cannot say: each message is one the legislator takes (it
  * ignores any other, so a peer would never learn why it is not heard), and
- * each forwarded value is JSON text. The whole body is refused, before
- * anything of it is taken.
+ * each forwarded value is JSON text (a value enters the log only as JSON
+ * text: one that is not would stop every member applying it). The whole body
+ * is refused, before anything of it is taken.
  */
 function assertMessages(kibitz: KibitzBody): void {
   const { messages } = kibitz
