@@ -778,9 +778,14 @@ export class Legislator {
   #onExiledTick(): void {
     const government = this.#government
     if (this.#exileTold || government === null || this.#now - this.#probeTick < this.#timeoutTicks) return
+    this.#probe(membersOf(government))
+  }
+
+  /** Asks each of `ids` but this member, with an empty forward and this member's commit point (see `#answerProbe`). */
+  #probe(ids: Iterable<string>): void {
     this.#probeTick = this.#now
     const commit = this.#log.commit
-    for (const id of membersOf(government)) if (id !== this.id) this.#send(id, { type: 'forward', submissions: [], commit })
+    for (const id of ids) if (id !== this.id) this.#send(id, { type: 'forward', submissions: [], commit })
   }
 
   #onFollowerTick(): void {
@@ -805,14 +810,11 @@ export class Legislator {
     const government = this.#government
     if (government === null || this.#now - this.#leaderTick <= this.#exileTicks) return
     if (this.#now - this.#probeTick < this.#timeoutTicks) return
-    this.#probeTick = this.#now
     const ids = new Set(parliamentOf(government))
     for (const slot of this.#log.uncommitted()) {
       if (slot.entry.type === 'government') for (const id of parliamentOf(slot.entry.government)) ids.add(id)
     }
-    ids.delete(this.id)
-    const commit = this.#log.commit
-    for (const id of ids) this.#send(id, { type: 'forward', submissions: [], commit })
+    this.#probe(ids)
   }
 
   /**
