@@ -35,6 +35,7 @@ test('a member cut off from the island is exiled and, healed, crashes with EXILE
     await colleague.join((members[0] as Member).url)
     await settle([...members, third])
     const crashed = once(colleague, 'crash') as Promise<[ColleagueError]>
+    assert.equal(colleague.health().exiled, false)
     deliver = false
     await waitFor(
       () => members.every((member) => member.colleague.health().government?.exiled.includes('cut-off')),
@@ -50,6 +51,7 @@ test('a member cut off from the island is exiled and, healed, crashes with EXILE
     ])
     assert.equal(error.code, 'EXILED')
     assert.equal(colleague.health().state, 'crashed')
+    assert.equal(colleague.health().exiled, true)
   } finally {
     await stopAll([...members, third])
     server.closeAllConnections()

@@ -611,6 +611,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
       leader: government?.majority[0] ?? null,
       isLeader: this.state === 'member' && this.legislator.isLeader,
       naturalized: this.naturalized(),
+      exiled: this.legislator.role === 'exiled',
       positions: { commit: this.legislator.commit, applied: this.applier.applied, backlog: this.applier.backlog },
       pending: this.submissions.size,
       heardMs: this.heard.ages(government === null ? [] : membersOf(government)),

@@ -15,6 +15,13 @@ export interface Health {
   readonly leader: string | null
   readonly isLeader: boolean
   readonly naturalized: boolean
+  /**
+   * The island exiled this colleague: it takes no more enqueues. In memory it
+   * crashes with EXILED at once. In durable mode it first lingers, still
+   * `member`, answering as an acceptor until a member of the government that
+   * exiled it confirms it; then it crashes with EXILED (or, leaving, shuts down).
+   */
+  readonly exiled: boolean
   readonly positions: {
     /** Highest position the legislator has chosen (gap free); -1 before any. */
     readonly commit: number
