@@ -6,6 +6,7 @@ import { after, test } from 'node:test'
 import { Colleague, isColleagueError, type ColleagueOptions } from '../src/index.js'
 import { ListApplication, TEST_TIMING, waitFor, type Member } from './colleague-island.js'
 import { nodeFileSystem } from '../src/storage/file-system.js'
+import { DurableStore } from '../src/storage/durable-store.js'
 
 const root = mkdtempSync(join(tmpdir(), 'paxos-durable-'))
 after(() => rmSync(root, { recursive: true, force: true }))
@@ -123,6 +124,30 @@ test('a one-member durable island restarts and elects itself again', async () =>
   assert.equal(again.app.values.length, 41)
   assert.ok(enqueued.position > 40)
   await within(again.colleague.shutdown(), 'shutdown')
+})
+
+test('a snapshot records every submission applied up to it, so that a member restarted from it still knows them as applied', async () => {
+  // A restarted member takes its submitter ledger from the snapshot: one that
+  // missed the values applied since the last government would apply a
+  // resubmission of one of them again, where the other members would not.
+  const dir = join(root, 'ledger')
+  const solo = await start('ledger', dir, 0)
+  await within(solo.colleague.bootstrap(), 'bootstrap')
+  for (let n = 0; n < 40; n++) await within(solo.colleague.enqueue({ n }), `enqueue ${n}`)
+  const id = solo.colleague.colleagueId
+  await within(solo.colleague.shutdown(), 'shutdown')
+  const { store, recovered } = DurableStore.open({ directory: dir }, { islandName: 'ledger' })
+  try {
+    const snapshot = recovered?.snapshot
+    assert.ok(snapshot !== undefined, 'a snapshot was written')
+    const inSnapshot = (snapshot.state as { values: unknown[] }).values.length
+    assert.ok(inSnapshot >= 16, `the snapshot holds ${inSnapshot} values`)
+    // Each value was this member's next submission: seqs 1 to inSnapshot are applied.
+    const [watermark = -1] = snapshot.submitters[id] ?? []
+    assert.ok(watermark >= inSnapshot, `the ledger in the snapshot has ${id} applied up to seq ${watermark}, not ${inSnapshot}`)
+  } finally {
+    store.close()
+  }
 })
 
 test('a directory of another island or another colleague is refused at construction', async () => {

@@ -9,6 +9,7 @@ import type { Application } from '../src/index.js'
 import { oneSubmitter, simulate, type Workload } from '../src/testing/index.js'
 import {
   bank,
+  bankApplyingLater,
   bankClosingOverItsId,
   bankForgettingCount,
   bankForgettingHistory,
@@ -36,6 +37,14 @@ test(`a correct application keeps every invariant for ${APPLICATION_SEEDS} seeds
   for (let seed = 1; seed <= APPLICATION_SEEDS; seed++) {
     const { violations } = await simulate({ seed, steps: 300, application: bank, workload: deposits })
     assert.deepEqual(violations.map((violation) => describeViolation(violation)), [])
+  }
+})
+
+test(`an application whose entry is asynchronous keeps every invariant for ${APPLICATION_SEEDS} seeds: each enqueue is acknowledged once its member applied it`, async () => {
+  for (let seed = 1; seed <= APPLICATION_SEEDS; seed++) {
+    const { violations, stats } = await simulate({ seed, steps: 300, application: bankApplyingLater, workload: deposits })
+    assert.deepEqual(violations.map((violation) => describeViolation(violation)), [])
+    assert.ok(stats.acknowledged > 0, `seed ${seed}: some enqueue was acknowledged`)
   }
 })
 

@@ -8,7 +8,7 @@ import { HttpTransport } from '../src/colleague/http-transport.js'
 import type { PeerClient, PostAnswer } from '../src/colleague/peer-client.js'
 import type { Accepted, Message } from '../src/paxos/types.js'
 
-function recordingTransport(bodies: string[]): HttpTransport {
+function recordingTransport(bodies: string[], bodyBytesMax = 1 << 20, oversized: string[] = []): HttpTransport {
   const client = {
     post: async (_location: string, _route: string, body: string): Promise<PostAnswer> => {
       bodies.push(body)
@@ -21,8 +21,9 @@ function recordingTransport(bodies: string[]): HttpTransport {
     from: 'a',
     islandId: () => 'id-1',
     locate: (id) => `http://127.0.0.1:1/${id}`,
-    bodyBytesMax: 1 << 20,
+    bodyBytesMax,
     timeoutMs: 1000,
+    onOversized: (to, bytes) => oversized.push(`${to}: ${bytes} bytes`),
   })
 }
 
@@ -48,4 +49,32 @@ test('an accept shared by several peers is sent to each exactly as JSON.stringif
     JSON.stringify({ ...head, to: 'b', messages: toB }),
     JSON.stringify({ ...head, to: 'c', messages: toC }),
   ])
+})
+
+test('a batch larger than bodyBytesMax leaves in bodies of at most bodyBytesMax bytes, in order; a message no body can hold is dropped and reported', async () => {
+  const ballot = { round: 3, id: 'a' }
+  // Three-byte characters (one UTF-16 unit each) and a two-byte one: a body is bounded in UTF-8 bytes, not UTF-16 units.
+  const accept = (position: number, text: string): Message => ({
+    type: 'accept',
+    ballot,
+    entries: [{ position, ballot, entry: { type: 'value', submission: { from: 'a', seq: position, value: text } } }],
+    chosen: [],
+    commit: position - 1,
+    trim: 0,
+  })
+  const messages: Message[] = Array.from({ length: 30 }, (_, index) => accept(index + 1, `${index}:${'€'.repeat(300 + index)}é`))
+  const tooLarge = accept(100, 'x'.repeat(5000))
+  const sent = [...messages.slice(0, 10), tooLarge, ...messages.slice(10)]
+  const bodies: string[] = []
+  const oversized: string[] = []
+  const bodyBytesMax = 4096
+  await recordingTransport(bodies, bodyBytesMax, oversized).send('b', sent)
+  assert.ok(bodies.length > 3, `${bodies.length} bodies`)
+  for (const body of bodies) assert.ok(Buffer.byteLength(body) <= bodyBytesMax, `a body of ${Buffer.byteLength(body)} bytes`)
+  const parsed = bodies.map((body) => JSON.parse(body) as { to: string; messages: Message[] })
+  assert.ok(parsed.every((body) => body.to === 'b' && body.messages.length > 0))
+  assert.deepEqual(parsed.flatMap((body) => body.messages), messages, 'every message that fits, once, in order')
+  assert.equal(oversized.length, 1)
+  assert.match(oversized[0] as string, /^b: \d+ bytes$/)
+  assert.ok(Number(/(\d+) bytes/.exec(oversized[0] as string)?.[1]) > bodyBytesMax)
 })

@@ -72,6 +72,8 @@ export type ColleagueInvariant =
   | 'divergence'
   /** An acknowledged enqueue is not at its position, or a value was applied more often than enqueued. */
   | 'exactly-once'
+  /** An enqueue was acknowledged before the member it was made on had applied it. */
+  | 'applied-first'
   /** A newcomer applied an entry before its state was restored. */
   | 'restore-first'
   /** A newcomer made more than one out-of-band request, or not to its arrival government's leader. */
@@ -737,6 +739,10 @@ class ColleagueSimulation {
 
   #checkAcknowledged(member: Member, pending: Pending, result: Enqueued): void {
     this.#acknowledgedAt.add(result.position)
+    // Acknowledged means committed and applied here: a caller reads its own write from its member's state.
+    if (member.applied < result.position) {
+      this.#report('applied-first', `${member.id}'s enqueue acknowledged at ${result.position}, which it has applied only up to ${member.applied}`)
+    }
     const record = this.#log.get(result.position)
     if (record === undefined) {
       this.#report('exactly-once', `${member.id}'s enqueue acknowledged at ${result.position}, which no member applied`)

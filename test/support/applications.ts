@@ -33,6 +33,30 @@ export function bank(): Application {
   }
 }
 
+/**
+ * Correct, and asynchronous: each deposit is applied a few microtask turns
+ * after `entry` is called, as an application writing through an async store
+ * would; its enqueue may be acknowledged only once that is done.
+ */
+export function bankApplyingLater(): Application {
+  let balances: Record<string, number> = {}
+  let deposits = 0
+  return {
+    entry: async ({ value }: AppliedEntry) => {
+      if (!isDeposit(value)) return
+      for (let turn = 0; turn < 3; turn++) await null
+      balances[value.deposit] = (balances[value.deposit] ?? 0) + value.amount
+      deposits++
+    },
+    snapshot: () => ({ balances, deposits }),
+    restore: (state) => {
+      const restored = state as { balances: Record<string, number>; deposits: number }
+      balances = { ...restored.balances }
+      deposits = restored.deposits
+    },
+  }
+}
+
 /** Broken: stamps each deposit with the wall clock, which differs from member to member. */
 export function bankStampingTime(): Application {
   const latest: Record<string, number> = {}
