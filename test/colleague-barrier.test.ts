@@ -30,8 +30,11 @@ test('barrier() on a follower: every value committed before the call is applied 
 
 test('barrier() before joining rejects NOT_JOINED; after shutdown SHUT_DOWN', { timeout: 30_000 }, async () => {
   const member = await startMember('barrier-idle')
-  await assert.rejects(member.colleague.barrier(), { code: 'NOT_JOINED' })
-  await member.colleague.shutdown()
+  try {
+    await assert.rejects(member.colleague.barrier(), { code: 'NOT_JOINED' })
+  } finally {
+    await member.colleague.shutdown()
+  }
   await assert.rejects(member.colleague.barrier(), { code: 'SHUT_DOWN' })
 })
 

@@ -48,6 +48,24 @@ test(`an application whose entry is asynchronous keeps every invariant for ${APP
   }
 })
 
+test(`barriers through any member, amid the faults, keep every invariant for ${APPLICATION_SEEDS} seeds: each resolves once its member holds every enqueue acknowledged before it`, async () => {
+  for (let seed = 1; seed <= APPLICATION_SEEDS; seed++) {
+    let resolved = 0
+    const depositsAndReads: Workload = (api, random) => {
+      deposits(api, random)
+      if (api.members.length > 0 && random.chance(0.2)) {
+        api.barrier(random.pick(api.members)).then(
+          () => resolved++,
+          () => {},
+        )
+      }
+    }
+    const { violations } = await simulate({ seed, steps: 300, application: bank, workload: depositsAndReads })
+    assert.deepEqual(violations.map((violation) => describeViolation(violation)), [])
+    assert.ok(resolved > 0, `seed ${seed}: some barrier resolved`)
+  }
+})
+
 test(`an application whose closures hold its id and shared variables keeps every invariant for ${APPLICATION_SEEDS} seeds`, async () => {
   const shared = { built: 0 }
   for (let seed = 1; seed <= APPLICATION_SEEDS; seed++) {

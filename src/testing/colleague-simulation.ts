@@ -40,6 +40,12 @@ export interface WorkloadApi {
   readonly step: number
   /** `colleague.enqueue(value)` on that member; rejects when it is not running. */
   enqueue(memberId: string, value: unknown): Promise<Enqueued>
+  /**
+   * `colleague.barrier()` on that member; rejects when it is not running.
+   * When it resolves, every enqueue acknowledged anywhere before the call
+   * must be applied there (invariant `read-point`).
+   */
+  barrier(memberId: string): Promise<Enqueued>
 }
 
 /**
@@ -74,6 +80,8 @@ export type ColleagueInvariant =
   | 'exactly-once'
   /** An enqueue was acknowledged before the member it was made on had applied it. */
   | 'applied-first'
+  /** A barrier resolved on a member that had not applied an enqueue acknowledged before the barrier was called. */
+  | 'read-point'
   /** A newcomer applied an entry before its state was restored. */
   | 'restore-first'
   /** A newcomer made more than one out-of-band request, or not to its arrival government's leader. */
@@ -317,6 +325,12 @@ interface Member {
   restored: boolean
   /** Highest position fully applied (value entries). */
   applied: number
+  /**
+   * The first position this process's legislator committed: a newcomer's
+   * arrival, or where a member restarted from its directory resumed. Its
+   * restored state holds every position before it.
+   */
+  firstCommitted: number | null
   /** Entries handed to the application and not yet finished. */
   applying: number
   comparedAt: number
@@ -456,6 +470,8 @@ class ColleagueSimulation {
   readonly #counts = new Map<string, [number, number]>()
   /** Positions of acknowledged enqueues. */
   readonly #acknowledgedAt = new Set<number>()
+  /** The highest position of an acknowledged enqueue so far: a barrier called now must reach it. */
+  #acknowledgedMax = -1
   readonly #durable: DurableMembers | null
   /** Applied position to the application state (fingerprint) first seen there. */
   readonly #states = new Map<number, { member: string; text: string }>()
@@ -682,6 +698,11 @@ class ColleagueSimulation {
         if (member === undefined || !member.running) return Promise.reject(new Error(`member ${memberId} is not running`))
         return this.#enqueue(member, value)
       },
+      barrier: (memberId) => {
+        const member = this.#members.get(memberId)
+        if (member === undefined || !member.running) return Promise.reject(new Error(`member ${memberId} is not running`))
+        return this.#barrier(member)
+      },
     }
     try {
       this.#workload(api, this.#workloadRandom)
@@ -737,8 +758,34 @@ class ColleagueSimulation {
     return count
   }
 
+  /**
+   * A workload's barrier through `member`, pending until it settles. Once it
+   * resolves, the member must hold every enqueue acknowledged before the
+   * call: applied by this process, or in the state it restored.
+   */
+  #barrier(member: Member): Promise<Enqueued> {
+    const before = this.#acknowledgedMax
+    const pending: Pending = { text: undefined }
+    member.pending.add(pending)
+    const barrier = member.colleague.barrier()
+    barrier.then(
+      (result) => {
+        member.pending.delete(pending)
+        const restored = member.restored && member.firstCommitted !== null && before < member.firstCommitted
+        if (before >= 0 && member.applied < before && !restored) {
+          this.#report('read-point', `${member.id}'s barrier resolved at ${result.position} before it applied position ${before}, acknowledged before the call (applied up to ${member.applied})`)
+        }
+      },
+      () => {
+        member.pending.delete(pending)
+      },
+    )
+    return barrier
+  }
+
   #checkAcknowledged(member: Member, pending: Pending, result: Enqueued): void {
     this.#acknowledgedAt.add(result.position)
+    if (result.position > this.#acknowledgedMax) this.#acknowledgedMax = result.position
     // Acknowledged means committed and applied here: a caller reads its own write from its member's state.
     if (member.applied < result.position) {
       this.#report('applied-first', `${member.id}'s enqueue acknowledged at ${result.position}, which it has applied only up to ${member.applied}`)
@@ -928,7 +975,7 @@ class ColleagueSimulation {
       ...this.#options.memberOptions?.(id, this.#random.fork(`member-options:${label}`)),
       ...(this.#durable !== null && { storage: this.#durable.storage(id) }),
       ...(this.#options.mutant !== undefined && { [MUTANT_OPTION]: this.#options.mutant }),
-      [WATCH_OPTION]: { committed: (entries) => this.#onCommitted(entries) },
+      [WATCH_OPTION]: { committed: (entries) => this.#onCommitted(member as Member, entries) },
     }
     const colleague = new Colleague(options)
     member = {
@@ -948,6 +995,7 @@ class ColleagueSimulation {
       restores: application.join === undefined,
       restored: false,
       applied: -1,
+      firstCommitted: null,
       applying: 0,
       comparedAt: -1,
       outOfBandRequests: 0,
@@ -1063,7 +1111,8 @@ class ColleagueSimulation {
   }
 
   /** What a member's legislator committed, before its application applies it: the exiles of each government. */
-  #onCommitted(entries: readonly Committed[]): void {
+  #onCommitted(member: Member, entries: readonly Committed[]): void {
+    if (member.firstCommitted === null && entries.length > 0) member.firstCommitted = (entries[0] as Committed).position
     for (const item of entries) if (item.entry.type === 'government') for (const id of item.entry.government.exiled) this.#chosenExiles.add(id)
   }
 
