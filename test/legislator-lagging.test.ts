@@ -20,7 +20,7 @@ import { test } from 'node:test'
 import { bootstrapGovernment, nextGovernment } from '../src/paxos/government.js'
 import { Legislator } from '../src/paxos/legislator.js'
 import type { Accepted, Ballot, Committed, Government, LegislatorRestore, Message } from '../src/paxos/types.js'
-import { OLD, parliamentOfThree, properties, restored, values } from './support/legislators.js'
+import { electWith, OLD, parliamentOfThree, properties, restored, values } from './support/legislators.js'
 
 const PUMP_ROUNDS_MAX = 200
 const TICKS_MAX = 100
@@ -480,4 +480,71 @@ test('an exile nobody told asks the members of the government that exiled it, he
     for (const { from, to, message } of a.ready().messages) if (to === 'b') b.receive(from, message)
   }
   assert.equal(b.exileTold, true)
+})
+
+/**
+ * Ticks every legislator of `members` (but those `down`) `ticks` times,
+ * delivering what each sends after every tick, until `until` holds; returns
+ * the ticks it took, or fails.
+ */
+function runUntil(members: ReadonlyMap<string, Legislator>, down: ReadonlySet<string>, until: () => boolean, ticksMax: number): number {
+  for (let tick = 0; tick < ticksMax; tick++) {
+    if (until()) return tick
+    for (const [id, legislator] of members) if (!down.has(id)) legislator.tick()
+    for (let round = 0; round < PUMP_ROUNDS_MAX; round++) {
+      let sent = 0
+      for (const [id, legislator] of members) {
+        if (down.has(id)) continue
+        for (const { from, to, message } of legislator.ready().messages) {
+          if (down.has(to)) continue
+          sent++
+          members.get(to)?.receive(from, message)
+        }
+      }
+      if (sent === 0) break
+    }
+  }
+  if (until()) return ticksMax
+  return assert.fail(`not within ${ticksMax} ticks`)
+}
+
+/** a resumed from a snapshot at 9; b from one at 3, with 4 to 9 in its log; c from one at 3, with only 4 and 5. */
+function restartedAtDifferentSnapshots(): Map<string, Legislator> {
+  const government = parliamentOfThree()
+  const upTo = (last: number): Accepted[] => values().filter((item) => item.position <= last)
+  return new Map([
+    ['a', restored('a', { promised: OLD, position: 9, government, governmentPosition: 3, accepted: [], commit: 9 })],
+    ['b', restored('b', { promised: OLD, position: 3, government, governmentPosition: 3, accepted: upTo(9), commit: 9 })],
+    ['c', restored('c', { promised: OLD, position: 3, government, governmentPosition: 3, accepted: upTo(5), commit: 5 })],
+  ])
+}
+
+test('a member behind the snapshot its leader resumed from gets what it lacks from a member that holds it, and is not exiled', () => {
+  // The whole island stopped and came back, each member from its own last
+  // snapshot. a leads and holds nothing before 10; c lacks 6 to 9, which b
+  // still holds: b keeps it while c is behind, and c asks b for it.
+  const members = restartedAtDifferentSnapshots()
+  const [a, b, c] = ['a', 'b', 'c'].map((id) => members.get(id) as Legislator) as [Legislator, Legislator, Legislator]
+  electWith(a, b)
+  const exiles = (): readonly string[] => a.government?.exiled ?? []
+  runUntil(members, new Set(), () => c.commit >= 9, TICKS_MAX)
+  assert.equal(c.role, 'follower')
+  assert.deepEqual(exiles(), [], 'nobody was exiled')
+  // It goes on with the island.
+  assert.ok(a.enqueue('after').ok)
+  runUntil(members, new Set(), () => c.commit > 10 && b.commit === c.commit, TICKS_MAX)
+  assert.deepEqual(exiles(), [])
+})
+
+test('a member behind the leader\'s snapshot that nobody can bring up to date is exiled, after as long as a silent member would be', () => {
+  // b, which held what c lacks, is gone: only a fresh start helps c.
+  const members = restartedAtDifferentSnapshots()
+  const [a, b, c] = ['a', 'b', 'c'].map((id) => members.get(id) as Legislator) as [Legislator, Legislator, Legislator]
+  electWith(a, b)
+  const down = new Set(['b'])
+  // c answers the leader at once, behind its trim: it is not exiled then,
+  // but once it has stayed behind as long as a silent member would be exiled.
+  const ticks = runUntil(members, down, () => a.government?.exiled.includes('c') === true, 4 * TICKS_MAX)
+  assert.ok(ticks > 10, `exiled after ${ticks} ticks, not at once`)
+  assert.equal(c.commit, 5)
 })

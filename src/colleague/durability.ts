@@ -150,7 +150,13 @@ export class Durability {
       this.#ledger.record(entry.submission.from, entry.submission.seq, entry.submission.floor)
     }
     this.#applied = committed.position
-    return this.#applied - this.store.snapshotPosition >= this.#every
+    // At the same positions on every member (the multiples of `every`): a
+    // member resumes with its log trimmed at its snapshot, and as leader it
+    // exiles a member whose log ends below that, which none could then serve.
+    // Snapshots every `every` entries from wherever each member began would
+    // leave the members of an island stopped whole trimmed at different
+    // positions, some past where the others' logs end.
+    return Math.floor(this.#applied / this.#every) > Math.floor(this.store.snapshotPosition / this.#every)
   }
 
   /**

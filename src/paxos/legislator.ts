@@ -237,6 +237,11 @@ export class Legislator {
   readonly #pending = new Map<number, unknown>()
   #forwardTick = 0
   #probeTick = 0
+  /** The highest commit point a leader announced to this member. */
+  #leaderCommit = -1
+  /** This member's commit point at `#commitTick`, when it last moved (see `#maybeCatchUpFromPeers`). */
+  #tickCommit = -1
+  #commitTick = 0
   #exileNoticeTick = 0
   /** Senders already told this tick that they were exiled. */
   readonly #toldExiled = new Set<string>()
@@ -750,8 +755,16 @@ export class Legislator {
       if (id === this.id) continue
       const progress = this.#progressOf(leader, id)
       if (this.#now - progress.heardTick > this.#exileTicks) leader.exile.add(id)
-      // It needs entries this leader never held (it arrived later): only a fresh start helps.
-      if (progress.answered && progress.commit < this.#log.trim) leader.exile.add(id)
+      // It needs entries this leader does not hold: it arrived later, or it
+      // resumed from a snapshot past them. Another member may still hold them
+      // (it asks them, see `#maybeCatchUpFromPeers`); one that stays behind as
+      // long as a silent member would be exiled only a fresh start helps.
+      if (progress.answered && progress.commit < this.#log.trim) {
+        if (progress.behindTrimTick < 0) progress.behindTrimTick = this.#now
+        else if (this.#now - progress.behindTrimTick > this.#exileTicks) leader.exile.add(id)
+      } else {
+        progress.behindTrimTick = -1
+      }
     }
     this.#noticeExiles(government)
   }
@@ -791,6 +804,27 @@ export class Legislator {
   #onFollowerTick(): void {
     if (this.#now >= this.#electionTick) this.#startElection()
     this.#maybeProbe()
+    this.#maybeCatchUpFromPeers()
+  }
+
+  /**
+   * A member whose commit point has not moved for a timeout while its leader
+   * announces a higher one lacks entries the leader cannot send: the leader
+   * resumed from a snapshot past them, or arrived after them. It asks the
+   * other members, every timeout, as a member no leader speaks to does
+   * (`#probe`); one that holds them answers with the chosen entries.
+   */
+  #maybeCatchUpFromPeers(): void {
+    const commit = this.#log.commit
+    if (commit !== this.#tickCommit) {
+      this.#tickCommit = commit
+      this.#commitTick = this.#now
+      return
+    }
+    const government = this.#government
+    if (government === null || this.#leaderCommit <= commit || this.#now - this.#commitTick <= this.#timeoutTicks) return
+    if (this.#now - this.#probeTick < this.#timeoutTicks) return
+    this.#probe(membersOf(government))
   }
 
   /**
@@ -1286,7 +1320,7 @@ export class Legislator {
       entries,
       chosen: this.#chosenFor(leader, to),
       commit: this.#log.commit,
-      trim: this.#log.trim,
+      trim: this.#announcedTrim(leader),
     }
   }
 
@@ -1356,7 +1390,7 @@ export class Legislator {
       round.sentTick = this.#now
       const entries = this.#log.acceptedRange(round.from, round.to)
       for (const id of round.parliament) {
-        if (!round.acks.has(id)) this.#send(id, { type: 'accept', ballot: leader.ballot, entries, chosen: [], commit: this.#log.commit, trim: this.#log.trim })
+        if (!round.acks.has(id)) this.#send(id, { type: 'accept', ballot: leader.ballot, entries, chosen: [], commit: this.#log.commit, trim: this.#announcedTrim(leader) })
       }
     }
   }
@@ -1404,6 +1438,26 @@ export class Legislator {
     this.#maybeTrim(leader)
   }
 
+  /**
+   * The trim a leader tells its followers to apply: its own, or lower while
+   * a member's commit point is below it, and none (-1) until every member
+   * has said where it stands. A leader resumed from a snapshot later than
+   * another member's commit point holds nothing before it; the members that
+   * do must keep it for that one (`#maybeCatchUpFromPeers`).
+   */
+  #announcedTrim(leader: Leader): number {
+    const government = this.#government
+    let trim = this.#log.trim
+    if (government === null) return trim
+    for (const id of membersOf(government)) {
+      if (id === this.id) continue
+      const progress = leader.progress.get(id)
+      if (progress === undefined || !progress.answered) return -1
+      if (progress.commit < trim) trim = progress.commit
+    }
+    return trim
+  }
+
   #maybeTrim(leader: Leader): void {
     const government = this.#government
     if (government === null) return
@@ -1427,6 +1481,7 @@ export class Legislator {
       if (item.position > this.#log.commit) this.#log.store(item.position, item.ballot, item.entry, true)
     }
     const ranges = this.#storeEntries(message)
+    if (newLeader || message.commit > this.#leaderCommit) this.#leaderCommit = message.commit
     this.#advanceCommit(message.commit, message.ballot)
     this.#log.trimTo(Math.min(message.trim, this.#log.commit))
     this.#send(from, { type: 'accepted', ballot: message.ballot, ranges, commit: this.#log.commit })

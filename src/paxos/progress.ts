@@ -30,6 +30,8 @@ export interface Progress {
   chosenSentTo: number
   /** When the leader last began sending it what it lacks from its commit point; -1 before. */
   catchUpTick: number
+  /** Since when its commit point has been below the leader's trim (what the leader cannot send it); -1 when it is not. */
+  behindTrimTick: number
 }
 
 /**
@@ -46,6 +48,7 @@ export function newProgress(commit: number, newcomer: boolean, now: number): Pro
     catchingUp: newcomer,
     chosenSentTo: commit,
     catchUpTick: -1,
+    behindTrimTick: -1,
   }
 }
 
