@@ -39,20 +39,12 @@ export function bank(): Application {
  * would; its enqueue may be acknowledged only once that is done.
  */
 export function bankApplyingLater(): Application {
-  let balances: Record<string, number> = {}
-  let deposits = 0
+  const applied = bank()
   return {
-    entry: async ({ value }: AppliedEntry) => {
-      if (!isDeposit(value)) return
+    ...applied,
+    entry: async (entry: AppliedEntry) => {
       for (let turn = 0; turn < 3; turn++) await null
-      balances[value.deposit] = (balances[value.deposit] ?? 0) + value.amount
-      deposits++
-    },
-    snapshot: () => ({ balances, deposits }),
-    restore: (state) => {
-      const restored = state as { balances: Record<string, number>; deposits: number }
-      balances = { ...restored.balances }
-      deposits = restored.deposits
+      return applied.entry(entry)
     },
   }
 }
