@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert'
 import { test } from 'node:test'
 import type { Application } from '../src/index.js'
-import { oneSubmitter, simulate, type Workload } from '../src/testing/index.js'
+import { oneSubmitter, simulate, type ColleagueViolation, type Workload } from '../src/testing/index.js'
 import {
   bank,
   bankApplyingLater,
@@ -64,6 +64,35 @@ test(`barriers through any member, amid the faults, keep every invariant for ${A
     assert.deepEqual(violations.map((violation) => describeViolation(violation)), [])
     assert.ok(resolved > 0, `seed ${seed}: some barrier resolved`)
   }
+})
+
+test('a promise the application lets reject unhandled is a violation with its seed, and does not end the process', async () => {
+  const floating = (): Application => {
+    const applied = bank()
+    return {
+      ...applied,
+      entry: (entry) => {
+        // A write-behind that nobody awaits, failing on one account.
+        if ((entry.value as { deposit?: unknown } | null)?.deposit === 'carol') void Promise.reject(new Error('write-behind failed'))
+        return applied.entry(entry)
+      },
+    }
+  }
+  // node:test reports such a rejection as a failure of the file itself: its listener stands aside for
+  // the run, so that only the simulator's sees it (with none left, the rejection would end the process).
+  const runners = process.listeners('unhandledRejection')
+  process.removeAllListeners('unhandledRejection')
+  let violations: readonly ColleagueViolation[]
+  try {
+    violations = (await simulate({ seed: 3, steps: 300, application: floating, workload: deposits })).violations
+    assert.equal(process.listenerCount('unhandledRejection'), 0, 'the listener is gone with the run')
+  } finally {
+    for (const listener of runners) process.on('unhandledRejection', listener)
+  }
+  const [violation] = violations
+  assert.equal(violation?.invariant, 'exception', violations.map((each) => describeViolation(each)).join('\n'))
+  assert.match(violation.detail, /rejected and nothing handled it: Error: write-behind failed/)
+  assert.equal(violation.seed, 3)
 })
 
 test(`an application whose closures hold its id and shared variables keeps every invariant for ${APPLICATION_SEEDS} seeds`, async () => {

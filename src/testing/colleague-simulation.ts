@@ -350,13 +350,26 @@ export async function simulate(options: ColleagueSimulateOptions): Promise<Colle
   checkOptions(options)
   const simulation = new ColleagueSimulation(options)
   const restore = options.virtualGlobals === false ? () => {} : virtualizeGlobals(simulation.globals)
+  // A promise the application (or a colleague) let reject unhandled would end
+  // the process, without the seed that shows it: it is a violation of the
+  // run that moved last (of this one, if that run is over).
+  const onUnhandled = (reason: unknown): void => {
+    if (moving === simulation.globals || moving === null || !underWay.has(moving)) simulation.unhandled(reason)
+  }
+  underWay.add(simulation.globals)
+  process.on('unhandledRejection', onUnhandled)
   try {
     await simulation.run()
   } finally {
+    process.off('unhandledRejection', onUnhandled)
+    underWay.delete(simulation.globals)
     restore()
   }
   return { seed: options.seed, violations: simulation.violations, stats: simulation.stats }
 }
+
+/** The virtual globals of the runs under way, to tell whose a rejection nobody handled is. */
+const underWay = new Set<VirtualGlobals>()
 
 /** Refuses options a program passed wrong, before anything runs (see options-check.ts). */
 function checkOptions(options: ColleagueSimulateOptions): void {
@@ -1496,6 +1509,11 @@ class ColleagueSimulation {
 
   #stopped(): boolean {
     return (this.#options.stopAtFirstViolation ?? true) && this.violations.length > 0
+  }
+
+  /** A promise rejected during the run and nobody handled it. */
+  unhandled(reason: unknown): void {
+    this.#report('exception', `a promise rejected and nothing handled it: ${text(reason)}`)
   }
 
   #report(invariant: ColleagueInvariant, detail: string): void {
