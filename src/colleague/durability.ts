@@ -3,7 +3,7 @@
 // (its promise and accepted entries), the commit point and the submitter seqs
 // handed out, before the flush sends anything. As entries are applied it
 // follows the government and submitter ledger at the applied position, so
-// that every `snapshotEveryEntries` entries it can write the application's
+// that at every multiple of `snapshotEveryEntries` it can write the application's
 // snapshot together with what a restart needs to resume from it.
 
 import { SubmitterLedger } from '../paxos/submitters.js'
@@ -20,7 +20,7 @@ export const DURABLE_EXILE_MS = 30_000
 export interface StorageOptions {
   /** The member's own directory, created when absent. One member per directory. */
   readonly directory: string
-  /** Applied entries between snapshots of the application; default 50 000. */
+  /** Positions between snapshots of the application, taken at its multiples on every member; default 50 000. */
   readonly snapshotEveryEntries?: number
   /**
    * Silence after which the leader exiles a member; default 30 000 (in
