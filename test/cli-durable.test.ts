@@ -18,6 +18,19 @@ const CALL_TIMEOUT_MS = 5_000
 const CONCURRENCY = 16
 /** Acknowledged writes before the whole island is killed, writes still in flight. */
 const WRITES_BEFORE_KILL = 150
+/** `--snapshot-every`: members snapshot at its multiples. */
+const SNAPSHOT_EVERY = 100
+/**
+ * The kill comes when the first member's commit point is this far past a
+ * multiple of SNAPSHOT_EVERY. A member whose log ends below a multiple that
+ * every other member snapshotted at cannot catch up (members do not send each
+ * other snapshots): it is exiled after storage.exileMs, which is what the
+ * README says of it, not what this test is about. The members' commit points
+ * lie a few positions apart; mid-way between two snapshots none is left below
+ * one. Catching up from a member that holds what the leader trimmed is
+ * legislator-lagging.test.ts's.
+ */
+const KILL_PAST_SNAPSHOT = [30, 70] as const
 
 const started: MemberProcess[] = []
 let root = ''
@@ -50,7 +63,7 @@ function launch(node: Node): MemberProcess {
     readyTimeoutMs: READY_TIMEOUT_MS,
     args: [
       '--island', 'durable', '--bind', `127.0.0.1:${node.port}`, '--ping-ms', '100', '--timeout-ms', '600',
-      '--log-level', process.env['DURABLE_LOG_LEVEL'] ?? 'warn', '--data-dir', node.dir, '--snapshot-every', '100', ...node.args,
+      '--log-level', process.env['DURABLE_LOG_LEVEL'] ?? 'warn', '--data-dir', node.dir, '--snapshot-every', String(SNAPSHOT_EVERY), ...node.args,
     ],
   })
   started.push(member)
@@ -124,6 +137,12 @@ async function killAllDuringWrites(nodes: readonly Node[], acknowledged: Map<str
   const target = acknowledged.size + count
   const load = writeLoad(nodes, acknowledged)
   await poll(`${count} acknowledged writes`, async () => acknowledged.size >= target)
+  await poll('a commit point mid-way between two snapshots', async () => {
+    const health = await callJson(`${url(nodes[0] as Node)}/health`, { timeoutMs: CALL_TIMEOUT_MS })
+    const commit = (health.body as { positions?: { commit?: number } }).positions?.commit ?? 0
+    const past = commit % SNAPSHOT_EVERY
+    return past >= KILL_PAST_SNAPSHOT[0] && past <= KILL_PAST_SNAPSHOT[1]
+  })
   for (const node of nodes) node.process?.kill('SIGKILL')
   await Promise.all(nodes.map((node) => node.process?.exited))
   await load.stop()
@@ -136,7 +155,8 @@ async function expectAll(nodes: readonly Node[], acknowledged: ReadonlyMap<strin
       missing = await holdsAll(node, acknowledged)
       return missing.length === 0
     }).catch((error: unknown) => {
-      throw new Error(`${String(error)}: ${missing.length} missing, e.g. ${missing.slice(0, 5).join(', ')}\n${node.process?.stderrTail()}`)
+      const tails = nodes.map((each) => `--- ${each.id}\n${each.process?.stderrTail() ?? ''}`).join('\n')
+      throw new Error(`${String(error)}: ${missing.length} missing, e.g. ${missing.slice(0, 5).join(', ')}\n${tails}`)
     })
   }
 }
