@@ -755,10 +755,11 @@ export class Legislator {
       if (id === this.id) continue
       const progress = this.#progressOf(leader, id)
       if (this.#now - progress.heardTick > this.#exileTicks) leader.exile.add(id)
-      // It needs entries this leader does not hold: it arrived later, or it
-      // resumed from a snapshot past them. Another member may still hold them
-      // (it asks them, see `#maybeCatchUpFromPeers`); one that stays behind as
-      // long as a silent member would be exiled only a fresh start helps.
+      // It needs entries this leader does not hold: the leader arrived later,
+      // or resumed from a snapshot past them. Another member may still hold
+      // them (it asks them, see `#maybeCatchUpFromPeers`). One still behind
+      // after as long as a silent member is given is exiled: only a fresh
+      // start helps it.
       if (progress.answered && progress.commit < this.#log.trim) {
         if (progress.behindTrimTick < 0) progress.behindTrimTick = this.#now
         else if (this.#now - progress.behindTrimTick > this.#exileTicks) leader.exile.add(id)
