@@ -548,3 +548,33 @@ test('a member behind the leader\'s snapshot that nobody can bring up to date is
   assert.ok(ticks > 10, `exiled after ${ticks} ticks, not at once`)
   assert.equal(c.commit, 5)
 })
+
+test('a leader that resumed holding the chosen entries just below its snapshot brings a member behind it up to date itself', () => {
+  // As above, b is gone; but a's log kept 4 to 9 below its snapshot at 9
+  // (durable mode retains one snapshot interval), so it sends c 6 to 9.
+  const government = parliamentOfThree()
+  const retained = values().filter((item) => item.position >= 4 && item.position <= 9)
+  const members = restartedAtDifferentSnapshots()
+  members.set('a', restored('a', { promised: OLD, position: 9, government, governmentPosition: 3, accepted: [], retained, commit: 9 }))
+  const [a, c] = ['a', 'c'].map((id) => members.get(id) as Legislator) as [Legislator, Legislator]
+  assert.equal(a.inspect().trim, 3, 'it holds 4 to 9')
+  assert.equal(a.commit, 9)
+  electWith(a, members.get('b') as Legislator)
+  const down = new Set(['b'])
+  runUntil(members, down, () => c.commit >= 9, TICKS_MAX)
+  assert.deepEqual(a.government?.exiled ?? [], [], 'nobody was exiled')
+  assert.ok(a.enqueue('after').ok)
+  runUntil(members, down, () => c.commit > 10 && c.commit === a.commit, TICKS_MAX)
+  assert.deepEqual(a.government?.exiled ?? [], [])
+})
+
+test('a restored log outputs none of its retained entries again, and refuses a run of them that does not end at the snapshot', () => {
+  const government = parliamentOfThree()
+  const retained = values().filter((item) => item.position >= 4 && item.position <= 9)
+  const a = restored('a', { promised: OLD, position: 9, government, governmentPosition: 3, accepted: [], retained, commit: 9 })
+  assert.deepEqual(
+    a.ready().committed.map((committed: Committed) => committed.position),
+    [],
+  )
+  assert.throws(() => restored('a', { promised: OLD, position: 9, government, governmentPosition: 3, accepted: [], retained: retained.slice(0, -1), commit: 9 }))
+})

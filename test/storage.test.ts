@@ -257,6 +257,60 @@ test('a snapshot deletes the log it covers and the previous snapshot; what follo
   assert.deepEqual(recovered?.promised, ballot(1))
 })
 
+test('with retainEntries, a snapshot keeps the log of that many entries below it; a restart reads them back as an unbroken run ending at it', () => {
+  const dir = directory()
+  const options = { directory: dir, retainEntries: 10, segmentBytesMax: 300 }
+  const { store } = DurableStore.open(options, { islandName: 'isle' })
+  store.begin(identity)
+  store.persist({ promised: ballot(1), accepted: [{ position: 0, ballot: ballot(1), entry: { type: 'government', government: government() } }], commit: 0, seq: 0 })
+  store.writeSnapshot(snapshotAt(0))
+  for (let position = 1; position <= 30; position++) {
+    store.persist({ promised: null, accepted: [{ position, ballot: ballot(1), entry: value(position) }], commit: Math.max(0, position - 2), seq: position })
+  }
+  // 19 accepted again under a later ballot, before it was chosen: its last record is what the log held.
+  store.persist({ promised: ballot(2), accepted: [{ position: 19, ballot: ballot(2), entry: value(190) }], commit: 28, seq: 30 })
+  const before = segments(dir).length
+  store.writeSnapshot(snapshotAt(25))
+  store.close()
+  const kept = segments(dir).length
+  assert.ok(kept < before, `the segments holding only 15 and below went: ${before} then ${kept}`)
+  const { recovered } = DurableStore.open(options, { islandName: 'isle' })
+  assert.equal(recovered?.snapshot.position, 25)
+  assert.deepEqual(recovered?.retained.map((item) => item.position), [16, 17, 18, 19, 20, 21, 22, 23, 24, 25])
+  assert.deepEqual(recovered?.retained.find((item) => item.position === 19)?.entry, value(190))
+  assert.deepEqual(recovered?.accepted.map((item) => item.position), [26, 27, 28, 29, 30])
+  // Without retention nothing below the snapshot comes back, and a restart with it finds none kept.
+  const plain = directory()
+  const { store: alone } = DurableStore.open({ directory: plain, segmentBytesMax: 300 }, { islandName: 'isle' })
+  alone.begin(identity)
+  alone.persist({ promised: ballot(1), accepted: [{ position: 0, ballot: ballot(1), entry: { type: 'government', government: government() } }], commit: 0, seq: 0 })
+  alone.writeSnapshot(snapshotAt(0))
+  for (let position = 1; position <= 30; position++) {
+    alone.persist({ promised: null, accepted: [{ position, ballot: ballot(1), entry: value(position) }], commit: position, seq: position })
+  }
+  alone.writeSnapshot(snapshotAt(25))
+  alone.close()
+  assert.deepEqual(DurableStore.open({ directory: plain }, { islandName: 'isle' }).recovered?.retained, [])
+  // Opened with it, only what the last segments still hold: an unbroken run ending at 25, shorter than asked.
+  const left = DurableStore.open({ directory: plain, retainEntries: 10 }, { islandName: 'isle' }).recovered?.retained.map((item) => item.position) ?? []
+  assert.ok(left.length < 10 && left.every((position, index) => position === 25 - left.length + 1 + index), `retained ${left.join(', ')}`)
+})
+
+test('retained entries stop at a position the log never held: only the run after it up to the snapshot comes back', () => {
+  const dir = directory()
+  const options = { directory: dir, retainEntries: 20 }
+  const { store } = DurableStore.open(options, { islandName: 'isle' })
+  store.begin(identity)
+  store.persist({ promised: ballot(1), accepted: [{ position: 0, ballot: ballot(1), entry: { type: 'government', government: government() } }], commit: 0, seq: 0 })
+  store.writeSnapshot(snapshotAt(0))
+  for (const position of [5, 6, 7, 9, 10, 11, 12]) {
+    store.persist({ promised: null, accepted: [{ position, ballot: ballot(1), entry: value(position) }], commit: position, seq: position })
+  }
+  store.writeSnapshot(snapshotAt(12))
+  store.close()
+  assert.deepEqual(DurableStore.open(options, { islandName: 'isle' }).recovered?.retained.map((item) => item.position), [9, 10, 11, 12])
+})
+
 test('a snapshot interrupted before its rename is ignored; a member that never wrote one holds nothing', () => {
   const dir = directory()
   member(dir, 4).close()

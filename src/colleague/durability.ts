@@ -58,6 +58,10 @@ export class Durability {
     const opened = DurableStore.open(
       {
         directory: options.directory,
+        // One interval of chosen entries below the snapshot: when an island
+        // stopped whole starts again, a member whose log ended before the
+        // latest multiple finds them on the members that snapshotted there.
+        retainEntries: options.snapshotEveryEntries ?? SNAPSHOT_EVERY_ENTRIES,
         ...(options.fileSystem !== undefined && { fileSystem: options.fileSystem }),
         ...(options.mutant !== undefined && { mutant: options.mutant }),
       },
@@ -85,7 +89,7 @@ export class Durability {
   takeLegislatorRestore(): LegislatorRestore | null {
     const recovered = this.#recovered
     if (recovered === null) return null
-    this.#recovered = { ...recovered, accepted: [] }
+    this.#recovered = { ...recovered, accepted: [], retained: [] }
     return restoreOf(recovered)
   }
 
@@ -202,6 +206,7 @@ export function restoreOf(recovered: RecoveredState): LegislatorRestore {
     submitters: snapshot.submitters,
     arrival: snapshot.arrival,
     accepted: recovered.accepted,
+    retained: recovered.retained,
     commit: recovered.commit,
     seq: recovered.seq,
   }

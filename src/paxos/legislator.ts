@@ -375,7 +375,7 @@ export class Legislator {
    */
   #restore(restore: LegislatorRestore): void {
     assert(restore.position >= restore.governmentPosition, 'a snapshot follows its government')
-    this.#log.restore(restore.position, restore.promised, restore.accepted, restore.commit)
+    this.#log.restore(restore.position, restore.promised, restore.accepted, restore.commit, restore.retained ?? [])
     if (restore.promised !== null) this.#roundSeen = restore.promised.round
     this.#government = restore.government
     this.#governmentPosition = restore.governmentPosition

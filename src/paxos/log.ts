@@ -50,13 +50,21 @@ export class Log {
   /**
    * Durable mode, after a restart: the log as a snapshot at `position` left
    * it, with the entries accepted after it (those up to `commit` known
-   * chosen) and the promise. Nothing of it counts as a change to persist.
+   * chosen), the chosen entries `retained` just below it, and the promise.
+   * Nothing of it counts as a change to persist.
    */
-  restore(position: number, promised: Ballot | null, accepted: readonly Accepted[], commit: number): void {
+  restore(position: number, promised: Ballot | null, accepted: readonly Accepted[], commit: number, retained: readonly Accepted[]): void {
     assert(this.#commit === -1 && this.#slots.size === 0, 'only an empty log is restored')
     this.#commit = position
     this.#trim = position
     this.#end = position
+    // Chosen and output before the snapshot was taken: held, and trimmed as any chosen entry is.
+    for (let index = 0; index < retained.length; index++) {
+      const item = retained[index] as Accepted
+      assert(item.position === position - retained.length + 1 + index, 'retained entries run unbroken up to the snapshot')
+      this.#slots.set(item.position, { position: item.position, ballot: item.ballot, entry: item.entry, chosen: true })
+    }
+    this.#trim = position - retained.length
     if (promised !== null) this.#promised = promised
     for (const item of accepted) {
       if (item.position <= position) continue

@@ -221,6 +221,12 @@ export interface LegislatorRestore {
   readonly arrival: string | null
   /** Entries accepted above `position`, in position order. */
   readonly accepted: readonly Accepted[]
+  /**
+   * Chosen entries just below `position`, ending at it, in position order and
+   * without a gap (default none): held to serve peers whose logs end before
+   * `position`, never output again.
+   */
+  readonly retained?: readonly Accepted[]
   /** Highest position known chosen; entries up to it are output again, in order, by the first `ready()`. */
   readonly commit: number
   /** Submitter seqs up to this one may have been used; new submissions continue above it. */

@@ -12,7 +12,9 @@
 //
 // A flush is one record, one write and (when it holds something a peer may
 // rely on) one fdatasync: group commit. A segment holding only positions at or
-// below the newest snapshot is deleted once that snapshot is durable.
+// below the newest snapshot less `retainEntries` is deleted once that snapshot
+// is durable: a restarted member still holds that many chosen entries below
+// its snapshot, for a peer whose log ends there.
 
 import { isAscii } from 'node:buffer'
 import { ColleagueError } from '../colleague/errors.js'
@@ -66,6 +68,13 @@ export interface RecoveredState {
   readonly promised: Ballot | null
   /** Entries accepted above the snapshot, in position order (the last record of a position wins). */
   readonly accepted: readonly Accepted[]
+  /**
+   * The chosen entries the log still holds just below the snapshot, in
+   * position order: an unbroken run ending at its position, at most
+   * `retainEntries` long (empty when the log holds no record of the snapshot's
+   * own position). Already in the snapshot's state: never applied again.
+   */
+  readonly retained: readonly Accepted[]
   /** Highest position known chosen (at least the snapshot's). */
   readonly commit: number
   /** Submitter seqs up to this one may have been used: a restart continues above it. */
@@ -108,6 +117,11 @@ export interface DurableStoreOptions {
   readonly directory: string
   readonly fileSystem?: StorageFileSystem
   readonly segmentBytesMax?: number
+  /**
+   * Entries below the newest snapshot whose log records are kept, and read
+   * back at a restart (default 0): the colleague keeps one snapshot interval.
+   */
+  readonly retainEntries?: number
   readonly mutant?: StorageMutant
 }
 
@@ -149,6 +163,7 @@ export class DurableStore {
   readonly directory: string
   readonly #fs: StorageFileSystem
   readonly #segmentBytesMax: number
+  readonly #retainEntries: number
   readonly #mutant: StorageMutant | null
   #identity: StorageIdentity | null = null
   #segments: Segment[] = []
@@ -171,6 +186,7 @@ export class DurableStore {
     this.directory = options.directory
     this.#fs = options.fileSystem ?? nodeFileSystem
     this.#segmentBytesMax = options.segmentBytesMax ?? SEGMENT_BYTES_MAX
+    this.#retainEntries = options.retainEntries ?? 0
     this.#mutant = options.mutant ?? null
   }
 
@@ -350,12 +366,13 @@ export class DurableStore {
     this.#stats.snapshots++
     // Segments written from here on hold only what follows; older ones go once nothing in them is needed.
     this.#roll()
+    const needed = position - this.#retainEntries
     this.#guard('delete what the snapshot replaces', () => {
       if (previous >= 0) this.#fs.remove(pathIn(this.directory, snapshotName(previous)))
       const current = this.#segments.at(-1) as Segment
       const kept: Segment[] = []
       for (const segment of this.#segments) {
-        if (segment !== current && segment.maxPosition <= position) this.#fs.remove(pathIn(this.directory, segment.name))
+        if (segment !== current && segment.maxPosition <= needed) this.#fs.remove(pathIn(this.directory, segment.name))
         else kept.push(segment)
       }
       this.#segments = kept
@@ -420,7 +437,7 @@ export class DurableStore {
     this.#snapshotPosition = snapshot.position
     for (const name of snapshots) if (name !== newest) this.#fs.remove(pathIn(this.directory, name))
 
-    const accepted = new AcceptedAbove(snapshot.position)
+    const accepted = new AcceptedAbove(snapshot.position - this.#retainEntries)
     let tornBytes = 0
     let lastBytes = 0
     let removedEmpty = false
@@ -470,9 +487,9 @@ export class DurableStore {
       this.#file = this.#guard('open the log', () => this.#fs.openAppend(pathIn(this.directory, last.name)))
       this.#fileBytes = lastBytes
     }
-    const ordered = accepted.ordered()
+    const { retained, above } = splitAt(accepted.ordered(), snapshot.position)
     return {
-      recovered: { snapshot, promised: this.#promised, accepted: ordered, commit, seq: this.#seqReserved },
+      recovered: { snapshot, promised: this.#promised, accepted: above, retained, commit, seq: this.#seqReserved },
       report: { tornBytes, orphanSegments: 0 },
     }
   }
@@ -623,6 +640,25 @@ class AcceptedAbove {
     if (!this.#sorted) this.#items.sort((a, b) => a.position - b.position)
     return this.#items
   }
+}
+
+/**
+ * `ordered` cut at the snapshot's `position`: above it, and the unbroken run
+ * of positions ending at it. Each of those is chosen: the snapshot holds
+ * their effect, so the member had them chosen in its log, and the last
+ * record of a position is what it held then (a slot known chosen is never
+ * written again). A gap means a position this log never held (the member
+ * arrived, or resumed from a snapshot, past it): only what follows it is kept.
+ */
+function splitAt(ordered: Accepted[], position: number): { retained: Accepted[]; above: Accepted[] } {
+  let first = 0
+  while (first < ordered.length && (ordered[first] as Accepted).position <= position) first++
+  if (first === 0) return { retained: [], above: ordered }
+  const above = ordered.slice(first)
+  let start = first - 1
+  if ((ordered[start] as Accepted).position !== position) return { retained: [], above }
+  while (start > 0 && (ordered[start - 1] as Accepted).position === (ordered[start] as Accepted).position - 1) start--
+  return { retained: ordered.slice(start, first), above }
 }
 
 function snapshotName(position: number): string {
