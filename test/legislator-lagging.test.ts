@@ -578,3 +578,16 @@ test('a restored log outputs none of its retained entries again, and refuses a r
   )
   assert.throws(() => restored('a', { promised: OLD, position: 9, government, governmentPosition: 3, accepted: [], retained: retained.slice(0, -1), commit: 9 }))
 })
+
+test('a promise leaves out the entries retained below the snapshot its acceptor resumed from, as it leaves out what it trimmed', () => {
+  const government = parliamentOfThree()
+  const retained = values().filter((item) => item.position >= 4 && item.position <= 9)
+  const a = restored('a', { promised: OLD, position: 9, government, governmentPosition: 3, accepted: [], retained, commit: 9 })
+  a.ready()
+  a.receive('c', { type: 'prepare', ballot: { round: 5, id: 'c' }, from: 4 })
+  const promises = a.ready().messages.flatMap(({ message }) => (message.type === 'promise' ? [message] : []))
+  assert.equal(promises.length, 1)
+  assert.equal(promises[0]?.from, 10, 'it answers for the positions after its snapshot only')
+  assert.deepEqual(promises[0]?.accepted, [])
+  assert.equal(promises[0]?.commit, 9)
+})

@@ -958,8 +958,9 @@ export class Legislator {
   /** Phase 1b: what this member accepted from the position the candidate asks for. */
   #sendPromise(from: string, message: MessageOf<'prepare'>): void {
     // Positions this member trimmed are chosen and forgotten: it promises on
-    // the rest, and the candidate counts it only where that is complete.
-    const first = Math.max(message.from, this.#log.trim + 1)
+    // the rest, and the candidate counts it only where that is complete. So
+    // are those it retained below the snapshot it resumed from (see `promisedFrom`).
+    const first = Math.max(message.from, this.#log.promisedFrom)
     const position = this.#governmentPosition
     const government = this.#government
     // The government it applied, when the candidate asks for it and it was trimmed here.

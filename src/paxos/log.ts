@@ -28,6 +28,8 @@ export class Log {
   #end = -1
   #commit = -1
   #trim = -1
+  /** The snapshot position a restart resumed from: the retained entries at or below it are not promised on. */
+  #resumedAt = -1
   #promised: Ballot = BALLOT_ZERO
   #changedPromised: Ballot | null = null
   #changedAccepted: Slot[] = []
@@ -65,6 +67,7 @@ export class Log {
       this.#slots.set(item.position, { position: item.position, ballot: item.ballot, entry: item.entry, chosen: true })
     }
     this.#trim = position - retained.length
+    this.#resumedAt = position
     if (promised !== null) this.#promised = promised
     for (const item of accepted) {
       if (item.position <= position) continue
@@ -177,6 +180,18 @@ export class Log {
   /** Positions at or below it are forgotten; never past `commit`. */
   get trim(): number {
     return this.#trim
+  }
+
+  /**
+   * Positions at or below it are left out of a promise, which answers for
+   * those after it only: the trim point, or the snapshot a restart resumed
+   * from while the entries retained below it are still held. A promise
+   * carries every entry held from the candidate's first position in one
+   * message, and the retained interval would double the largest one (to a
+   * candidate far behind, which whoever wins catches up from those entries).
+   */
+  get promisedFrom(): number {
+    return Math.max(this.#trim, this.#resumedAt) + 1
   }
 
   /** Forgets positions up to `trim`; a lower `trim` changes nothing. */
