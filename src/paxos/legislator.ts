@@ -1391,8 +1391,9 @@ export class Legislator {
       if (round.chosen || this.#now - round.sentTick < this.#pingTicks * RESEND_PINGS) continue
       round.sentTick = this.#now
       const entries = this.#log.acceptedRange(round.from, round.to)
+      const trim = this.#announcedTrim(leader)
       for (const id of round.parliament) {
-        if (!round.acks.has(id)) this.#send(id, { type: 'accept', ballot: leader.ballot, entries, chosen: [], commit: this.#log.commit, trim: this.#announcedTrim(leader) })
+        if (!round.acks.has(id)) this.#send(id, { type: 'accept', ballot: leader.ballot, entries, chosen: [], commit: this.#log.commit, trim })
       }
     }
   }

@@ -58,7 +58,6 @@ export class Log {
   restore(position: number, promised: Ballot | null, accepted: readonly Accepted[], commit: number, retained: readonly Accepted[]): void {
     assert(this.#commit === -1 && this.#slots.size === 0, 'only an empty log is restored')
     this.#commit = position
-    this.#trim = position
     this.#end = position
     // Chosen and output before the snapshot was taken: held, and trimmed as any chosen entry is.
     for (let index = 0; index < retained.length; index++) {
