@@ -7,14 +7,21 @@
 //                              the application's state. Written to a .tmp
 //                              file, synced, renamed, directory synced.
 //   wal-<index>.log            log segments. Each begins with a header record
-//                              (identity and the promise, commit and seq as of
-//                              its creation), then one record per flush.
+//                              (identity; the promise, commit and seq as of its
+//                              creation; the oldest segment the log still
+//                              needs, and the index and final size of the one
+//                              before it), then one record per flush.
+//   LOCK                       the process using the directory (see
+//                              file-system.ts): a second one refuses to start.
 //
 // A flush is one record, one write and (when it holds something a peer may
 // rely on) one fdatasync: group commit. A segment holding only positions at or
 // below the newest snapshot less `retainEntries` is deleted once that snapshot
 // is durable: a restarted member still holds that many chosen entries below
-// its snapshot, for a peer whose log ends there.
+// its snapshot, for a peer whose log ends there. Segments go oldest first, so
+// the log is always one unbroken chain of segments: a restart that finds a
+// link missing, cut short or emptied refuses to start (STORAGE_CORRUPT)
+// rather than resume without what a peer may count on.
 
 import { isAscii } from 'node:buffer'
 import { ColleagueError } from '../colleague/errors.js'
@@ -60,7 +67,16 @@ export interface StoredSnapshot {
   /** Promise of the government that admitted this member. */
   readonly arrival: string | null
   readonly state: unknown
+  /**
+   * The newest log segment when the snapshot was taken: the log a restart
+   * finds must reach at least that far (absent in directories written before
+   * it was recorded).
+   */
+  readonly segment?: number
 }
+
+/** What the colleague hands `writeSnapshot`: the store adds the rest. */
+export type SnapshotInput = Omit<StoredSnapshot, 'format' | 'identity' | 'segment'>
 
 /** What a member finds in its directory at start. */
 export interface RecoveredState {
@@ -132,6 +148,10 @@ interface SegmentHeader {
   readonly promised: Ballot | null
   readonly commit: number
   readonly seq: number
+  /** The oldest segment the log needs from this one's creation on; older ones are deleted or about to be. */
+  readonly first?: number
+  /** The segment this one follows, and its size when this one was begun (it never grows after). */
+  readonly previous?: { readonly index: number; readonly bytes: number }
 }
 
 /** A flush record as read back (binary, or JSON as `{ kind: 'flush', accepted: [[position, ballot, entry]] }`). */
@@ -153,6 +173,14 @@ interface Segment {
   readonly name: string
   /** Highest position accepted in it; -1 when none. */
   maxPosition: number
+}
+
+/** A segment as a restart reads it. */
+interface ReadSegment extends Segment {
+  /** Null when the crash took even its header (only the newest may be so). */
+  header: SegmentHeader | null
+  /** Its size once a torn tail is cut. */
+  bytes: number
 }
 
 const SEGMENT = /^wal-(\d{16})\.log$/
@@ -177,6 +205,8 @@ export class DurableStore {
   /** `retire()` was called: a snapshot still being written is abandoned. */
   #retired = false
   #snapshotting = false
+  /** Lets go of the directory's lock; null when the file system has none or it is let go. */
+  #unlock: (() => void) | null = null
   /** The `ack-before-sync` mutant: a write not yet synced. */
   #unsynced = false
   /** Flushes and syncs, for the colleague's statistics. */
@@ -201,8 +231,13 @@ export class DurableStore {
     expect: { readonly islandName: string; readonly colleagueId?: string },
   ): { store: DurableStore; recovered: RecoveredState | null; report: OpenReport } {
     const store = new DurableStore(options)
-    const { recovered, report } = store.#recover(expect)
-    return { store, recovered, report }
+    try {
+      const { recovered, report } = store.#recover(expect)
+      return { store, recovered, report }
+    } catch (error) {
+      store.close()
+      throw error
+    }
   }
 
   get identity(): StorageIdentity | null {
@@ -297,7 +332,7 @@ export class DurableStore {
    * Makes `snapshot` the member's newest snapshot, atomically, then starts a
    * new log segment and deletes the segments and snapshot it replaces.
    */
-  writeSnapshot(snapshot: Omit<StoredSnapshot, 'format' | 'identity'>): void {
+  writeSnapshot(snapshot: SnapshotInput): void {
     const bytes = this.#encodeSnapshot(snapshot)
     if (bytes === null) return
     const path = pathIn(this.directory, snapshotName(snapshot.position))
@@ -318,7 +353,7 @@ export class DurableStore {
    * another is not started. A store closed or retired meanwhile leaves no
    * snapshot behind.
    */
-  async writeSnapshotAsync(snapshot: Omit<StoredSnapshot, 'format' | 'identity'>): Promise<void> {
+  async writeSnapshotAsync(snapshot: SnapshotInput): Promise<void> {
     const write = this.#fs.writeSyncedAsync
     if (write === undefined) return this.writeSnapshot(snapshot)
     if (this.#snapshotting) return
@@ -350,13 +385,21 @@ export class DurableStore {
   }
 
   /** The record of a snapshot at its position, or null when one as new is already durable. */
-  #encodeSnapshot(snapshot: Omit<StoredSnapshot, 'format' | 'identity'>): Uint8Array | null {
+  #encodeSnapshot(snapshot: SnapshotInput): Uint8Array | null {
     this.#assertOpen()
     const identity = this.#identity
     if (identity === null) throw new ColleagueError('INTERNAL', 'snapshot before the storage knows its member')
     if (snapshot.position <= this.#snapshotPosition) return null
-    const stored: StoredSnapshot = { format: STORAGE_FORMAT, identity, ...snapshot }
-    return encodeJsonRecord(stored)
+    const segment = (this.#segments.at(-1) as Segment).index
+    const stored: StoredSnapshot = { format: STORAGE_FORMAT, identity, ...snapshot, segment }
+    try {
+      return encodeJsonRecord(stored)
+    } catch (error) {
+      // JSON text past V8's longest string, or a record past the format's size.
+      throw new ColleagueError('STORAGE_FAILED', `could not write a snapshot at position ${snapshot.position}: ${(error as Error).message}`, {
+        cause: error,
+      })
+    }
   }
 
   /** Once the snapshot at `position` is durable under its name: a new segment, and what it replaces deleted. */
@@ -364,18 +407,19 @@ export class DurableStore {
     const previous = this.#snapshotPosition
     this.#snapshotPosition = position
     this.#stats.snapshots++
-    // Segments written from here on hold only what follows; older ones go once nothing in them is needed.
-    this.#roll()
+    // Oldest first, and only while nothing in them is needed: the segments
+    // kept stay one unbroken chain. The new segment's header names the first
+    // of them before any is deleted, so a restart after a crash in between
+    // knows the rest for leftovers.
     const needed = position - this.#retainEntries
+    let gone = 0
+    while (gone < this.#segments.length && (this.#segments[gone] as Segment).maxPosition <= needed) gone++
+    const first = (this.#segments[gone] ?? (this.#segments.at(-1) as Segment)).index + (gone < this.#segments.length ? 0 : 1)
+    // Segments written from here on hold only what follows.
+    this.#roll(first)
     this.#guard('delete what the snapshot replaces', () => {
       if (previous >= 0) this.#fs.remove(pathIn(this.directory, snapshotName(previous)))
-      const current = this.#segments.at(-1) as Segment
-      const kept: Segment[] = []
-      for (const segment of this.#segments) {
-        if (segment !== current && segment.maxPosition <= needed) this.#fs.remove(pathIn(this.directory, segment.name))
-        else kept.push(segment)
-      }
-      this.#segments = kept
+      for (const segment of this.#segments.splice(0, gone)) this.#fs.remove(pathIn(this.directory, segment.name))
       this.#syncDirectory()
     })
   }
@@ -408,6 +452,13 @@ export class DurableStore {
         // Closing loses nothing: everything that mattered was synced.
       }
     }
+    const unlock = this.#unlock
+    this.#unlock = null
+    try {
+      unlock?.()
+    } catch {
+      // A lock left behind is taken over at the next start: its process is gone.
+    }
   }
 
   // ------------------------------------------------------------------ opening
@@ -417,15 +468,21 @@ export class DurableStore {
     report: OpenReport
   } {
     this.#guard('open the storage directory', () => this.#fs.makeDirectory(this.directory))
+    const lock = this.#fs.lock
+    if (lock !== undefined) this.#unlock = this.#guard('lock the storage directory', () => lock.call(this.#fs, this.directory))
     const names = this.#guard('list the storage directory', () => this.#fs.list(this.directory))
-    for (const name of names) if (TEMPORARY.test(name)) this.#fs.remove(pathIn(this.directory, name))
+    this.#guard('remove unfinished files', () => {
+      for (const name of names) if (TEMPORARY.test(name)) this.#fs.remove(pathIn(this.directory, name))
+    })
     const snapshots = names.filter((name) => SNAPSHOT.test(name)).sort()
     const segmentNames = names.filter((name) => SEGMENT.test(name)).sort()
     const newest = snapshots.at(-1)
     if (newest === undefined) {
       // A member that never wrote its first snapshot never held the state: nothing here to resume.
-      for (const name of segmentNames) this.#fs.remove(pathIn(this.directory, name))
-      if (segmentNames.length > 0) this.#fs.syncDirectory(this.directory)
+      this.#guard('remove an unfinished log', () => {
+        for (const name of segmentNames) this.#fs.remove(pathIn(this.directory, name))
+        if (segmentNames.length > 0) this.#fs.syncDirectory(this.directory)
+      })
       return { recovered: null, report: { tornBytes: 0, orphanSegments: segmentNames.length } }
     }
     // One buffer for every file read: it grows to the snapshot's size and is reused for the log.
@@ -435,15 +492,16 @@ export class DurableStore {
     checkExpected(snapshot.identity, expect)
     this.#identity = snapshot.identity
     this.#snapshotPosition = snapshot.position
-    for (const name of snapshots) if (name !== newest) this.#fs.remove(pathIn(this.directory, name))
+    this.#guard('remove older snapshots', () => {
+      for (const name of snapshots) if (name !== newest) this.#fs.remove(pathIn(this.directory, name))
+    })
 
     const accepted = new AcceptedAbove(snapshot.position - this.#retainEntries)
     let tornBytes = 0
-    let lastBytes = 0
-    let removedEmpty = false
+    const read: ReadSegment[] = []
     for (const [index, name] of segmentNames.entries()) {
       const last = index === segmentNames.length - 1
-      const segment: Segment = { index: Number(SEGMENT.exec(name)?.[1]), name, maxPosition: -1 }
+      const segment: ReadSegment = { index: Number(SEGMENT.exec(name)?.[1]), name, maxPosition: -1, header: null, bytes: 0 }
       let records = 0
       const visit = (payload: Uint8Array): void => {
         const record = parseRecord(payload, name)
@@ -452,6 +510,7 @@ export class DurableStore {
           if (!sameIdentity(record.identity, snapshot.identity)) {
             throw mismatch(`${name} belongs to ${describe(record.identity)}, the snapshot to ${describe(snapshot.identity)}`)
           }
+          segment.header = record
           this.#absorbHeader(record)
           return
         }
@@ -461,37 +520,76 @@ export class DurableStore {
       const scanned = last && this.#mutant === 'replay-torn-record' ? this.#replayTorn(name, visit) : this.#scan(name, last, buffer, visit)
       if (!scanned.ok) throw corrupt(`${name} at byte ${scanned.offset}: ${scanned.reason}`)
       tornBytes += scanned.tornBytes
-      lastBytes = scanned.validBytes
+      segment.bytes = scanned.validBytes
       if (scanned.tornBytes > 0) {
         this.#guard('cut a torn record', () => this.#fs.truncate(pathIn(this.directory, name), scanned.validBytes))
       }
-      if (records === 0) {
-        // Created, then the crash took its header: nothing in it.
-        this.#fs.remove(pathIn(this.directory, name))
-        removedEmpty = true
-        continue
-      }
-      this.#segments.push(segment)
+      if (records === 0 && !last) throw corrupt(`${name} is empty, and only the newest segment may be (a crash as it was begun)`)
+      read.push(segment)
     }
-    // Durable before anything is appended to the segment before it: were the
-    // empty one back after another crash, that segment's torn tail would sit
-    // in the middle of the log and refuse the start.
-    if (removedEmpty) this.#guard('remove an empty log segment', () => this.#syncDirectory())
+    if (read.at(-1)?.header === null) {
+      // Created, then the crash took its header: nothing in it. Durable
+      // before anything is appended to the segment before it: were the empty
+      // one back after another crash, that segment's torn tail would sit in
+      // the middle of the log and refuse the start.
+      const empty = read.pop() as ReadSegment
+      this.#guard('remove an empty log segment', () => {
+        this.#fs.remove(pathIn(this.directory, empty.name))
+        this.#syncDirectory()
+      })
+    }
+    this.#segments = this.#chain(read, snapshot, newest)
     const commit = Math.max(this.#commit, snapshot.position)
     this.#commit = commit
-    const last = this.#segments.at(-1)
-    if (last === undefined) {
-      this.#roll()
-    } else {
-      // Go on appending to the newest segment (its torn tail, if any, was cut on disk above).
-      this.#file = this.#guard('open the log', () => this.#fs.openAppend(pathIn(this.directory, last.name)))
-      this.#fileBytes = lastBytes
-    }
+    // Go on appending to the newest segment (its torn tail, if any, was cut on disk above).
+    const last = read.at(-1) as ReadSegment
+    this.#file = this.#guard('open the log', () => this.#fs.openAppend(pathIn(this.directory, last.name)))
+    this.#fileBytes = last.bytes
     const { retained, above } = splitAt(accepted.ordered(), snapshot.position)
     return {
       recovered: { snapshot, promised: this.#promised, accepted: above, retained, commit, seq: this.#seqReserved },
       report: { tornBytes, orphanSegments: 0 },
     }
+  }
+
+  /**
+   * The segments a restart goes on with, once it checked they are the
+   * unbroken chain the log was written as: from the oldest one the newest
+   * header still needs (older ones are leftovers of a deletion a crash
+   * interrupted, and are removed) to at least the segment the snapshot was
+   * taken with, each the size the next one's header says it was when that
+   * one was begun. Directories written before segments were linked are
+   * checked as far as their headers tell.
+   */
+  #chain(read: ReadSegment[], snapshot: StoredSnapshot, snapshotFile: string): Segment[] {
+    const last = read.at(-1)
+    if (last === undefined) throw corrupt(`no log segment next to ${snapshotFile}: the log it was taken with is gone`)
+    const first = last.header?.first
+    if (first !== undefined) {
+      const leftovers = read.filter((segment) => segment.index < first)
+      if (leftovers.length > 0) {
+        this.#guard('remove segments a snapshot replaced', () => {
+          for (const segment of leftovers) this.#fs.remove(pathIn(this.directory, segment.name))
+          this.#syncDirectory()
+        })
+        read.splice(0, leftovers.length)
+      }
+      if (read[0]?.index !== first) throw corrupt(`${segmentName(first)} is missing: ${last.name} says the log begins there`)
+    }
+    for (let at = 1; at < read.length; at++) {
+      const before = read[at - 1] as ReadSegment
+      const segment = read[at] as ReadSegment
+      const previous = segment.header?.previous
+      if (previous === undefined) continue
+      if (previous.index !== before.index) throw corrupt(`${segmentName(previous.index)} is missing: ${segment.name} follows it`)
+      if (previous.bytes !== before.bytes) {
+        throw corrupt(`${before.name} is ${before.bytes} bytes, but it was ${previous.bytes} when ${segment.name} was begun`)
+      }
+    }
+    if (snapshot.segment !== undefined && last.index < snapshot.segment) {
+      throw corrupt(`the log ends at ${last.name}, but ${snapshotFile} was taken with ${segmentName(snapshot.segment)}`)
+    }
+    return read.map(({ index, name, maxPosition }) => ({ index, name, maxPosition }))
   }
 
   #readSnapshot(name: string, buffer: ScanBuffer): StoredSnapshot {
@@ -504,9 +602,8 @@ export class DurableStore {
     if (records !== 1) throw corrupt(`${name} holds ${records} records, not one`)
     const stored = snapshot as StoredSnapshot | null
     if (stored?.format !== STORAGE_FORMAT) throw corrupt(`${name}: unknown format ${String(stored?.format)}`)
-    if (!isIdentity(stored.identity) || !Number.isSafeInteger(stored.position) || typeof stored.government !== 'object') {
-      throw corrupt(`${name} is not shaped like a snapshot`)
-    }
+    if (!isSnapshot(stored)) throw corrupt(`${name} is not shaped like a snapshot`)
+    if (name !== snapshotName(stored.position)) throw corrupt(`${name} holds the snapshot of position ${stored.position}`)
     return stored
   }
 
@@ -549,11 +646,16 @@ export class DurableStore {
 
   // ------------------------------------------------------------------ segments
 
-  /** Closes the current segment and starts the next with a header restating what the log holds. */
-  #roll(): void {
+  /**
+   * Closes the current segment and starts the next with a header restating
+   * what the log holds, and linking it to the one before. `first` is the
+   * oldest segment the log needs from now on (default: the oldest it holds).
+   */
+  #roll(first?: number): void {
     const identity = this.#identity as StorageIdentity
-    const index = (this.#segments.at(-1)?.index ?? 0) + 1
-    const name = `wal-${String(index).padStart(16, '0')}.log`
+    const current = this.#segments.at(-1)
+    const index = (current?.index ?? 0) + 1
+    const name = segmentName(index)
     const header: SegmentHeader = {
       kind: 'segment',
       format: STORAGE_FORMAT,
@@ -561,6 +663,8 @@ export class DurableStore {
       promised: this.#promised,
       commit: this.#commit,
       seq: this.#seqReserved,
+      first: first ?? this.#segments[0]?.index ?? index,
+      ...(current !== undefined && { previous: { index: current.index, bytes: this.#fileBytes } }),
     }
     const bytes = encodeJsonRecord(header)
     this.#guard('start a log segment', () => {
@@ -665,6 +769,10 @@ function snapshotName(position: number): string {
   return `snapshot-${String(position).padStart(16, '0')}.snap`
 }
 
+function segmentName(index: number): string {
+  return `wal-${String(index).padStart(16, '0')}.log`
+}
+
 function parseJson(payload: Uint8Array, name: string): unknown {
   try {
     return JSON.parse(textOf(payload)) as unknown
@@ -684,7 +792,12 @@ function parseRecord(payload: Uint8Array, name: string): SegmentHeader | FlushRe
   if (binary !== null) return binary
   const record = parseJson(payload, name) as SegmentHeader | JsonFlushRecord | null
   if (record?.kind === 'segment') {
+    if (record.format !== STORAGE_FORMAT) throw corrupt(`${name}: a segment header of unknown format ${JSON.stringify(record.format)}`)
     if (!isIdentity(record.identity) || !Number.isSafeInteger(record.commit) || !Number.isSafeInteger(record.seq)) {
+      throw corrupt(`${name}: a malformed segment header`)
+    }
+    const { first, previous } = record
+    if ((first !== undefined && !isIndex(first)) || (previous !== undefined && !(isIndex(previous?.index) && isIndex(previous.bytes)))) {
       throw corrupt(`${name}: a malformed segment header`)
     }
     if (record.promised !== null && !isBallot(record.promised)) throw corrupt(`${name}: a malformed promise`)
@@ -745,6 +858,51 @@ function replayTorn(data: Uint8Array): Uint8Array[] {
     offset += RECORD_HEADER_BYTES + length
   }
   return payloads
+}
+
+function isIndex(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0
+}
+
+/**
+ * The shape a snapshot's fields must have for a restart to resume from it:
+ * what a snapshot of a newer format or a broken writer would get wrong is
+ * refused here, not met later as a TypeError deep in a restart.
+ */
+function isSnapshot(value: StoredSnapshot): boolean {
+  const { identity, position, government, governmentPosition, submitters, arrival, segment } = value
+  return (
+    isIdentity(identity) &&
+    Number.isSafeInteger(position) &&
+    Number.isSafeInteger(governmentPosition) &&
+    governmentPosition <= position &&
+    isGovernmentShape(government) &&
+    isSubmitterTable(submitters) &&
+    (arrival === null || typeof arrival === 'string') &&
+    (segment === undefined || isIndex(segment))
+  )
+}
+
+function isGovernmentShape(value: unknown): value is Government {
+  const government = value as Record<string, unknown> | null
+  if (typeof government !== 'object' || government === null || Array.isArray(government)) return false
+  const lists = ['majority', 'minority', 'constituents', 'naturalized', 'exiled'] as const
+  const tables = ['properties', 'arrived', 'submitters'] as const
+  return (
+    typeof government['islandId'] === 'string' &&
+    Number.isSafeInteger(government['number']) &&
+    typeof government['promise'] === 'string' &&
+    lists.every((key) => Array.isArray(government[key]) && (government[key] as unknown[]).every((id) => typeof id === 'string')) &&
+    tables.every((key) => typeof government[key] === 'object' && government[key] !== null && !Array.isArray(government[key]))
+  )
+}
+
+function isSubmitterTable(value: unknown): value is SubmitterTable {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
+  for (const seqs of Object.values(value)) {
+    if (!Array.isArray(seqs) || !seqs.every((seq) => Number.isSafeInteger(seq))) return false
+  }
+  return true
 }
 
 function isIdentity(value: unknown): value is StorageIdentity {

@@ -4,7 +4,9 @@
 // before the kibitzer sends anything, and nothing else runs meanwhile.
 
 import * as fs from 'node:fs'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
+import { ColleagueError } from '../colleague/errors.js'
 
 /** A file open for appending. */
 export interface AppendFile {
@@ -46,7 +48,129 @@ export interface StorageFileSystem {
   remove(path: string): void
   /** Cuts `path` to `length` bytes and syncs it. */
   truncate(path: string, length: number): void
+  /**
+   * Optional: takes `directory` for this store until the returned function
+   * is called, or throws a `STORAGE_LOCKED` ColleagueError while a living
+   * process (this one included) holds it. Without it nothing stops two
+   * stores on one directory.
+   */
+  lock?(directory: string): () => void
 }
+
+/** The lock file of a storage directory. */
+export const LOCK_NAME = 'LOCK'
+
+/** Who holds a directory's lock, as its lock file says. */
+interface LockHolder {
+  readonly pid: number
+  readonly host: string
+  /** The process's start time as /proc gives it (Linux), to tell a reused pid from the holder. */
+  readonly started: string | null
+}
+
+/** Directories (real paths) a store of this process holds. */
+const heldHere = new Set<string>()
+
+/** This process's start time in clock ticks since boot, from /proc; null where there is none. */
+function startedOf(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null
+  } catch {
+    return null
+  }
+}
+
+function readHolder(path: string): { holder: LockHolder | null; text: string } | null {
+  let text: string
+  try {
+    text = fs.readFileSync(path, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw error
+  }
+  try {
+    const { pid, host, started } = JSON.parse(text) as Partial<LockHolder>
+    if (Number.isSafeInteger(pid) && typeof host === 'string' && (started === null || typeof started === 'string')) {
+      return { holder: { pid: pid as number, host, started }, text }
+    }
+  } catch {
+    // Not JSON: a crash between creating the file and writing it.
+  }
+  return { holder: null, text }
+}
+
+/** Whether the process a lock file names may still run: the same host, the pid alive and, where /proc tells, started when it said. */
+function holderAlive(holder: LockHolder): boolean {
+  // Another host's processes cannot be checked from here: that lock holds until an operator removes it.
+  if (holder.host !== hostname()) return true
+  // This process, not holding it (heldHere said so): a lock a process with this pid left behind.
+  if (holder.pid === process.pid) return false
+  try {
+    process.kill(holder.pid, 0)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false
+  }
+  const started = holder.started === null ? null : startedOf(holder.pid)
+  return started === null || started === holder.started
+}
+
+function locked(directory: string, holder: LockHolder | null): ColleagueError {
+  const who = holder === null ? 'a process whose lock file is still being written' : `process ${holder.pid} on ${holder.host}`
+  return new ColleagueError(
+    'STORAGE_LOCKED',
+    `${directory} is in use by ${who}; one process at a time uses a storage directory (remove ${join(directory, LOCK_NAME)} only if that process is gone)`,
+  )
+}
+
+/**
+ * The lock of `directory` for this process: a lock file created only if
+ * absent, naming this process. One a process that is gone left behind (a
+ * crash, SIGKILL) is taken over. Two processes that find the same stale lock
+ * within the same instant could both take it over; each checks that the file
+ * still holds what it read before it removes it, which narrows that to the
+ * time between two system calls.
+ */
+function lockDirectory(directory: string): () => void {
+  const key = fs.realpathSync(directory)
+  if (heldHere.has(key)) {
+    throw new ColleagueError('STORAGE_LOCKED', `${directory} is in use by another colleague of this process (${process.pid})`)
+  }
+  const path = join(directory, LOCK_NAME)
+  const mine = JSON.stringify({ pid: process.pid, host: hostname(), started: startedOf(process.pid) } satisfies LockHolder)
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = fs.openSync(path, 'wx')
+      try {
+        fs.writeSync(fd, mine)
+        fs.fsyncSync(fd)
+      } finally {
+        fs.closeSync(fd)
+      }
+      heldHere.add(key)
+      let held = true
+      return () => {
+        if (!held) return
+        held = false
+        heldHere.delete(key)
+        // Only our own: a lock file another process took over after ours is theirs.
+        if (readHolder(path)?.text === mine) fs.rmSync(path, { force: true })
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    }
+    const found = readHolder(path)
+    if (found === null) continue
+    if (found.holder !== null && holderAlive(found.holder)) throw locked(directory, found.holder)
+    if (found.holder === null && attempt === 0) {
+      // Perhaps a process between creating its lock file and writing it: look once more.
+      continue
+    }
+    if (readHolder(path)?.text === found.text) fs.rmSync(path, { force: true })
+  }
+  throw locked(directory, readHolder(path)?.holder ?? null)
+}
+
 
 /** Bytes per write of `writeSyncedAsync`: each is one request to the thread pool. */
 const WRITE_CHUNK_BYTES = 8 * 1024 * 1024
@@ -136,6 +260,7 @@ export const nodeFileSystem: StorageFileSystem = {
       fs.closeSync(fd)
     }
   },
+  lock: lockDirectory,
 }
 
 export function pathIn(directory: string, name: string): string {
