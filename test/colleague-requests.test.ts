@@ -83,6 +83,8 @@ test('bad bodies get a 4xx JSON error and change nothing', { timeout: 30_000 }, 
     const islandId = first.colleague.health().islandId as string
     const government = first.colleague.health().government as Government
     const kibitz = (messages: unknown[]): string => JSON.stringify({ islandName: 'bodies', islandId, from: 'm1', to: 'm0', messages })
+    const high = { round: 1000, id: 'm1' }
+    const badEntry = (position: number): unknown => ({ position, ballot: high, entry: { type: 'value', submission: { from: 'm1', seq: 1, value: 'not json{' } } })
     const cases: [string, string | Buffer, number, string][] = [
       ['/kibitz', '{"islandName": ', 400, 'INVALID_JSON'],
       // Not UTF-8: refused before it reaches the colleague, not read with U+FFFD in place of the bad byte.
@@ -92,6 +94,11 @@ test('bad bodies get a 4xx JSON error and change nothing', { timeout: 30_000 }, 
       // A value travels as its JSON text; anything else would stop every member applying it.
       ['/kibitz', JSON.stringify({ islandName: 'bodies', islandId, from: 'm1', to: 'm0', messages: [{ type: 'forward', submissions: [{ from: 'm1', seq: 9, value: 5 }] }] }), 400, 'INVALID_BODY'],
       ['/kibitz', JSON.stringify({ islandName: 'bodies', islandId, from: 'm1', to: 'm0', messages: [{ type: 'forward', submissions: [{ from: 'm1', seq: 9, value: '{not json' }] }] }), 400, 'INVALID_BODY'],
+      // So must every value in a log entry a message carries: new, chosen or promised, under any ballot.
+      ['/kibitz', kibitz([{ type: 'accept', ballot: high, entries: [], chosen: [badEntry(50)], commit: 50, trim: 0 }]), 400, 'INVALID_BODY'],
+      ['/kibitz', kibitz([{ type: 'accept', ballot: high, entries: [badEntry(50)], chosen: [], commit: 0, trim: 0 }]), 400, 'INVALID_BODY'],
+      ['/kibitz', kibitz([{ type: 'promise', ballot: high, accepted: [badEntry(50)], commit: 0, from: 0 }]), 400, 'INVALID_BODY'],
+      ['/kibitz', kibitz([{ type: 'forward', submissions: [{ from: 'm1', seq: 1, value: '1' }], commit: 50, chosen: [badEntry(50)] }]), 400, 'INVALID_BODY'],
       // Messages the schema allows and the legislator would ignore: refused, so that the peer learns why it is not heard.
       ['/kibitz', kibitz([{ type: 'forward', submissions: [{ from: 'm1', seq: 0, value: '1' }] }]), 400, 'INVALID_BODY'],
       ['/kibitz', kibitz([{ type: 'forward', submissions: [{ from: 'm1', seq: 2, floor: 2, value: '1' }] }]), 400, 'INVALID_BODY'],

@@ -3,10 +3,13 @@
 // way so that the refusal can still be answered.
 
 import assert from 'node:assert/strict'
-import type { IncomingMessage } from 'node:http'
+import { createServer, type IncomingMessage } from 'node:http'
+import { connect, type AddressInfo } from 'node:net'
 import { PassThrough } from 'node:stream'
 import { test } from 'node:test'
-import { BodyTooLarge, readBody } from '../src/colleague/read-body.js'
+import { closeServer } from '../src/colleague/close-server.js'
+import { createHandler } from '../src/colleague/http-handler.js'
+import { BodyAborted, BodyTooLarge, readBody } from '../src/colleague/read-body.js'
 
 function request(chunks: readonly string[], headers: Record<string, string> = {}): IncomingMessage & PassThrough {
   const stream = Object.assign(new PassThrough(), { headers }) as unknown as IncomingMessage & PassThrough
@@ -30,5 +33,43 @@ test('a body over the limit is refused, declared or not, and drained', { timeout
   for (const drained of [declared, streamed]) {
     if (!drained.readableEnded) await new Promise((resolve) => drained.once('end', resolve))
     assert.equal(drained.readableEnded, true)
+  }
+})
+
+test('a client that hangs up mid-body: BodyAborted, and the peer routes log no error for it', { timeout: 20_000 }, async () => {
+  const broken = Object.assign(new PassThrough(), { headers: {} }) as unknown as IncomingMessage & PassThrough
+  broken.write('{"half":')
+  const reading = readBody(broken, 100)
+  broken.destroy(new Error('aborted'))
+  await assert.rejects(reading, BodyAborted)
+
+  const errors: unknown[] = []
+  let dispatched = 0
+  const logger = { error: (...args: unknown[]) => errors.push(args), warn: () => {}, info: () => {}, debug: () => {}, child: () => logger }
+  let aborted!: () => void
+  const sawAbort = new Promise<void>((resolve) => (aborted = resolve))
+  const handler = createHandler({
+    dispatch: async () => {
+      dispatched++
+      return undefined
+    },
+    signer: null,
+    bodyBytesMax: 1024,
+    logger: { ...logger, debug: () => aborted() } as never,
+    onRefused: () => {},
+  })
+  const server = createServer(handler)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  try {
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1')
+    socket.on('error', () => {})
+    socket.write('POST /kibitz HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"half":')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    socket.destroy()
+    await sawAbort
+    assert.deepEqual(errors, [])
+    assert.equal(dispatched, 0)
+  } finally {
+    await closeServer(server, 1_000)
   }
 })

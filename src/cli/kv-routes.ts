@@ -4,7 +4,7 @@
 import { isUtf8 } from 'node:buffer'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { JsonValue } from '../colleague/json.js'
-import { BodyTooLarge, readBody } from '../colleague/read-body.js'
+import { BodyAborted, BodyTooLarge, readBody } from '../colleague/read-body.js'
 import { requestTarget } from '../colleague/request-target.js'
 import { isKvKey, type KvOperation, type KvRecord, type KvStore } from './kv-store.js'
 
@@ -142,7 +142,11 @@ export function createKvListener(options: KvRoutesOptions): RequestListener {
   }
 
   return (request, response) => {
-    route(request, response).catch((error: unknown) => sendError(response, error))
+    route(request, response).catch((error: unknown) => {
+      // A client that hung up mid-body has no one left to answer.
+      if (error instanceof BodyAborted) response.destroy()
+      else sendError(response, error)
+    })
   }
 }
 

@@ -5,9 +5,10 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { closeServer } from '../colleague/close-server.js'
 import { requestTarget } from '../colleague/request-target.js'
+import { CONNECTIONS_CHECKING_INTERVAL_MS, limitServer, REQUEST_TIMEOUT_MS } from '../colleague/server-limits.js'
 import { createKvListener, isKvPath, type KvRoutesOptions, type RequestListener } from './kv-routes.js'
 
-export const REQUEST_TIMEOUT_MS = 30_000
+export { REQUEST_TIMEOUT_MS }
 
 export interface KvServer {
   readonly server: Server
@@ -21,9 +22,7 @@ export interface KvServer {
 export function createKvServer(options: KvRoutesOptions): KvServer {
   const kv = createKvListener(options)
   let colleague: RequestListener | null = null
-  // Node checks header and request timeouts every connectionsCheckingInterval (default 30 s), so a
-  // slow client could hold a socket for twice REQUEST_TIMEOUT_MS; check every second instead.
-  const server = createServer({ connectionsCheckingInterval: 1_000 }, (request, response) => {
+  const server = createServer({ connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS }, (request, response) => {
     const pathname = requestTarget(request).split('?', 1)[0] ?? '/'
     if (isKvPath(pathname)) return kv(request, response)
     if (colleague !== null) return colleague(request, response)
@@ -31,8 +30,7 @@ export function createKvServer(options: KvRoutesOptions): KvServer {
     response.writeHead(503, { 'content-type': 'application/json; charset=utf-8' })
     response.end(body)
   })
-  server.requestTimeout = REQUEST_TIMEOUT_MS
-  server.headersTimeout = Math.min(server.headersTimeout, REQUEST_TIMEOUT_MS)
+  limitServer(server)
   return {
     server,
     mountColleague(listener) {

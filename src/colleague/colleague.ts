@@ -15,9 +15,9 @@ import { isMember, isParliament, MEMBERS_MAX, membersOf, RESERVED_IDS } from '..
 import { BARRIER_TEXT, isBarrier } from './barrier.js'
 import { Legislator } from '../paxos/legislator.js'
 import { isMessage } from '../paxos/validate.js'
-import type { Committed, Government, LegislatorRefusal, Message, Ready, Submission } from '../paxos/types.js'
+import type { Accepted, Committed, Government, LegislatorRefusal, Message, Ready, Submission } from '../paxos/types.js'
 import { Applier } from './applier.js'
-import { DURABLE_EXILE_MS, Durability } from './durability.js'
+import { DURABLE_EXILE_MS, Durability, type StorageOptions } from './durability.js'
 import { ColleagueError, isColleagueError } from './errors.js'
 import type { ColleagueState, Health } from './health.js'
 import { HeardFrom } from './heard.js'
@@ -34,6 +34,7 @@ import { PeerClient, type PeerTransport } from './peer-client.js'
 import { randomSeed, seededRandom } from './random.js'
 import { firstError, LOCATION_LENGTH_MAX, validators, type KibitzBody, type Validator } from './schemas.js'
 import { Signer } from './signature.js'
+import { CONNECTIONS_CHECKING_INTERVAL_MS, limitServer } from './server-limits.js'
 import { decodeValue, defaultValueBytesMax, encodeValue, entryWireBytes, isValueText, BODY_PER_VALUE_MIN } from './value-text.js'
 import { RefusalLog } from './refusal-log.js'
 import { StatusRoutes } from './status/status-routes.js'
@@ -124,6 +125,12 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   private readonly mutant: ColleagueMutant | null
   /** Only for the `leader-applies-original` mutant: values as passed to enqueue, by seq. */
   private readonly originals = new Map<number, unknown>()
+  /**
+   * The values of log entries a peer sent, parsed when its body was checked
+   * (see `assertMessages`): applied from here rather than parsed again.
+   * Keyed by the submission object the log holds, so each goes with it.
+   */
+  private readonly parsedValues = new WeakMap<Submission, unknown>()
   private readonly requestCounts: Record<string, number> = { refused: 0 }
   private readonly heard: HeardFrom
   private readonly status: StatusRoutes
@@ -181,117 +188,123 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
             islandName: options.islandName,
             ...(options.colleagueId !== undefined && { colleagueId: options.colleagueId }),
           })
-    const restore = this.durability?.takeLegislatorRestore() ?? null
-    this.colleagueId = this.durability?.colleagueId ?? options.colleagueId ?? this.randomId()
-    this.durability?.assign(this.colleagueId)
-    this.location = options.location ?? null
-    this.clock = options.clock ?? systemClock
-    this.startedAt = new Date(this.clock.now()).toISOString()
-    this.logger = bindLogger(options.logger ?? silentLogger, { colleagueId: this.colleagueId })
-    this.timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs
-    this.joinTimeoutMs = options.joinTimeoutMs ?? DEFAULTS.joinTimeoutMs
-    this.outOfBandTimeoutMs = options.outOfBandTimeoutMs ?? DEFAULTS.outOfBandTimeoutMs
-    const bodyBytesMax = options.bodyBytesMax ?? DEFAULTS.bodyBytesMax
-    this.valueBytesMax = options.valueBytesMax ?? defaultValueBytesMax(bodyBytesMax)
-    const refusals = new RefusalLog(this.logger, this.clock)
-    const schedule = tickSchedule(options.pingMs ?? DEFAULTS.pingMs, this.timeoutMs)
-    this.legislator = new Legislator({
-      id: this.colleagueId,
-      random: options.random ?? seededRandom(randomSeed()),
-      pingTicks: schedule.pingTicks,
-      timeoutTicks: schedule.timeoutTicks,
-      electionJitterTicks: electionJitterTicks(schedule),
-      ...(options.storage !== undefined && durableExile(schedule, options.storage.exileMs ?? DURABLE_EXILE_MS)),
-      ...(options.parliamentSize !== undefined && { parliamentSize: options.parliamentSize }),
-      ...(restore !== null && { restore }),
-      // A round's entries and a catch-up's together in one accept stay within half a body.
-      entryBytes: entryWireBytes,
-      messageBytesMax: Math.floor(bodyBytesMax / MESSAGE_PER_BODY),
-    })
-    const signer =
-      options.secret === undefined
-        ? null
-        : new Signer(options.secret, {
-            now: () => this.clock.now(),
-            ...(options.signatureWindowMs !== undefined && { windowMs: options.signatureWindowMs }),
-          })
-    this.transport = options.transport ?? new PeerClient({ signer, connectTimeoutMs: this.timeoutMs, answerBytesMax: bodyBytesMax })
-    this.waiters = new Waiters(this.clock)
-    this.heard = new HeardFrom(() => this.clock.now())
-    this.applier = new Applier({
-      handle: (committed) => this.apply(committed),
-      onApplied: () => this.waiters.check(),
-      onFault: (error, committed) => this.onApplyFault(error, committed),
-    })
-    this.kibitzer = new Kibitzer({
-      legislator: this.legislator,
-      clock: this.clock,
-      tickMs: schedule.tickMs,
-      transport: mutate(this.mutant, new HttpTransport({
-        client: this.transport,
-        islandName: this.islandName,
-        from: this.colleagueId,
-        islandId: () => this.currentIslandId(),
-        locate: (id) => locationOf(this.legislator.properties(id)),
-        bodyBytesMax,
+    // A constructor that throws past here lets go of the storage directory it opened.
+    try {
+      const restore = this.durability?.takeLegislatorRestore() ?? null
+      this.colleagueId = this.durability?.colleagueId ?? options.colleagueId ?? mintedId(this.randomId)
+      this.durability?.assign(this.colleagueId)
+      this.location = options.location ?? null
+      this.clock = options.clock ?? systemClock
+      this.startedAt = new Date(this.clock.now()).toISOString()
+      this.logger = bindLogger(options.logger ?? silentLogger, { colleagueId: this.colleagueId })
+      this.timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs
+      this.joinTimeoutMs = options.joinTimeoutMs ?? DEFAULTS.joinTimeoutMs
+      this.outOfBandTimeoutMs = options.outOfBandTimeoutMs ?? DEFAULTS.outOfBandTimeoutMs
+      const bodyBytesMax = options.bodyBytesMax ?? DEFAULTS.bodyBytesMax
+      this.valueBytesMax = options.valueBytesMax ?? defaultValueBytesMax(bodyBytesMax)
+      const refusals = new RefusalLog(this.logger, this.clock)
+      const schedule = tickSchedule(options.pingMs ?? DEFAULTS.pingMs, this.timeoutMs)
+      this.legislator = new Legislator({
+        id: this.colleagueId,
+        random: options.random ?? seededRandom(randomSeed()),
+        pingTicks: schedule.pingTicks,
+        timeoutTicks: schedule.timeoutTicks,
+        electionJitterTicks: electionJitterTicks(schedule),
+        ...(options.storage !== undefined && durableExile(schedule, options.storage.exileMs ?? DURABLE_EXILE_MS)),
+        ...(options.parliamentSize !== undefined && { parliamentSize: options.parliamentSize }),
+        ...(restore !== null && { restore }),
+        // A round's entries and a catch-up's together in one accept stay within half a body.
+        entryBytes: entryWireBytes,
+        messageBytesMax: Math.floor(bodyBytesMax / MESSAGE_PER_BODY),
+      })
+      const signer =
+        options.secret === undefined
+          ? null
+          : new Signer(options.secret, {
+              now: () => this.clock.now(),
+              ...(options.signatureWindowMs !== undefined && { windowMs: options.signatureWindowMs }),
+            })
+      this.transport = options.transport ?? new PeerClient({ signer, connectTimeoutMs: this.timeoutMs, answerBytesMax: bodyBytesMax })
+      this.waiters = new Waiters(this.clock)
+      this.heard = new HeardFrom(() => this.clock.now())
+      this.applier = new Applier({
+        handle: (committed) => this.apply(committed),
+        onApplied: () => this.waiters.check(),
+        onFault: (error, committed) => this.onApplyFault(error, committed),
+      })
+      this.kibitzer = new Kibitzer({
+        legislator: this.legislator,
+        clock: this.clock,
+        tickMs: schedule.tickMs,
+        transport: mutate(this.mutant, new HttpTransport({
+          client: this.transport,
+          islandName: this.islandName,
+          from: this.colleagueId,
+          islandId: () => this.currentIslandId(),
+          locate: (id) => locationOf(this.legislator.properties(id)),
+          bodyBytesMax,
+          timeoutMs: this.timeoutMs,
+          onOversized: (to, bytes) => this.logger.error({ to, bytes }, 'message larger than bodyBytesMax dropped'),
+          onInvalidAnswer: (to, reason) => this.logger.warn({ to, reason }, 'kibitz answer refused'),
+          onAnswer: (body) => this.takeKibitz(body),
+        })),
+        answerable: isAnswerable,
+        // A lost request or answer holds a peer's next batch back for a ping, not a whole timeout.
+        sendStallMs: options.pingMs ?? DEFAULTS.pingMs,
+        coalesceAfterCommit: true,
+        paced: (peer) => this.pacedPeer(peer),
+        paceMs: options.minorityPaceMs ?? Math.min(DEFAULTS.minorityPaceMs, options.pingMs ?? DEFAULTS.pingMs),
+        onCommitted: watch === undefined ? (committed) => this.applier.push(committed) : (committed) => {
+          watch.committed(committed)
+          this.applier.push(committed)
+        },
+        onSendFailure: (to, error) => {
+          this.metrics.peerError(error)
+          refusals.onSendFailure(to, error)
+        },
+        onFault: (error) =>
+          this.crash(isColleagueError(error) ? error : new ColleagueError('INTERNAL', 'the legislator failed', { cause: error })),
+        ...(this.durability !== null && {
+          persist: (ready: Ready) => (this.durability as Durability).persist(ready, this.legislator),
+        }),
+        afterFlush: () => this.checkExiled(),
+        ...(this.clock.defer !== undefined && { defer: this.clock.defer.bind(this.clock) }),
+      })
+      this.immigration = this.createImmigration()
+      this.status = new StatusRoutes({
+        colleagueId: this.colleagueId,
+        health: () => this.health(),
+        clock: this.clock,
+        pingMs: options.pingMs ?? DEFAULTS.pingMs,
         timeoutMs: this.timeoutMs,
-        onOversized: (to, bytes) => this.logger.error({ to, bytes }, 'message larger than bodyBytesMax dropped'),
-        onInvalidAnswer: (to, reason) => this.logger.warn({ to, reason }, 'kibitz answer refused'),
-        onAnswer: (body) => this.takeKibitz(body),
-      })),
-      answerable: isAnswerable,
-      // A lost request or answer holds a peer's next batch back for a ping, not a whole timeout.
-      sendStallMs: options.pingMs ?? DEFAULTS.pingMs,
-      coalesceAfterCommit: true,
-      paced: (peer) => this.pacedPeer(peer),
-      paceMs: options.minorityPaceMs ?? Math.min(DEFAULTS.minorityPaceMs, options.pingMs ?? DEFAULTS.pingMs),
-      onCommitted: watch === undefined ? (committed) => this.applier.push(committed) : (committed) => {
-        watch.committed(committed)
-        this.applier.push(committed)
-      },
-      onSendFailure: (to, error) => {
-        this.metrics.peerError(error)
-        refusals.onSendFailure(to, error)
-      },
-      onFault: (error) =>
-        this.crash(isColleagueError(error) ? error : new ColleagueError('INTERNAL', 'the legislator failed', { cause: error })),
-      ...(this.durability !== null && {
-        persist: (ready: Ready) => (this.durability as Durability).persist(ready, this.legislator),
-      }),
-      afterFlush: () => this.checkExiled(),
-      ...(this.clock.defer !== undefined && { defer: this.clock.defer.bind(this.clock) }),
-    })
-    this.immigration = this.createImmigration()
-    this.status = new StatusRoutes({
-      colleagueId: this.colleagueId,
-      health: () => this.health(),
-      clock: this.clock,
-      pingMs: options.pingMs ?? DEFAULTS.pingMs,
-      timeoutMs: this.timeoutMs,
-    })
-    this.on('government', (government) => this.status.observe(government))
-    this.metrics = new ColleagueMetrics({ islandName: this.islandName, colleagueId: this.colleagueId, health: () => this.health() })
-    this.observer = new Observer({
-      islandName: this.islandName,
-      colleagueId: this.colleagueId,
-      logger: this.logger,
-      clock: this.clock,
-      timeoutMs: this.timeoutMs,
-      isLeader: () => this.legislator.isLeader,
-      emit: (event, ...args) => (this.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args),
-      onElection: () => this.metrics.election(),
-      onExile: () => this.metrics.exile(),
-    })
-    this.answering = signer === null
-    this.handler = createHandler({
-      metrics: async () => ({ contentType: this.metrics.contentType, text: this.metrics.text() }),
-      dispatch: (type, body) => this.request(type, body),
-      signer,
-      bodyBytesMax,
-      logger: this.logger,
-      onRefused: () => this.countRequest('refused'),
-      extraRoutes: (pathname, request, response) => this.status.handle(pathname, request, response),
-    })
+      })
+      this.on('government', (government) => this.status.observe(government))
+      this.metrics = new ColleagueMetrics({ islandName: this.islandName, colleagueId: this.colleagueId, health: () => this.health() })
+      this.observer = new Observer({
+        islandName: this.islandName,
+        colleagueId: this.colleagueId,
+        logger: this.logger,
+        clock: this.clock,
+        timeoutMs: this.timeoutMs,
+        isLeader: () => this.legislator.isLeader,
+        emit: (event, ...args) => (this.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args),
+        onElection: () => this.metrics.election(),
+        onExile: () => this.metrics.exile(),
+      })
+      this.answering = signer === null
+      this.handler = createHandler({
+        metrics: async () => ({ contentType: this.metrics.contentType, text: this.metrics.text() }),
+        dispatch: (type, body) => this.request(type, body),
+        signer,
+        bodyBytesMax,
+        logger: this.logger,
+        onRefused: () => this.countRequest('refused'),
+        extraRoutes: (pathname, request, response) => this.status.handle(pathname, request, response),
+      })
+    } catch (error) {
+      this.durability?.close()
+      throw error
+    }
   }
 
   /** The join protocol and out-of-band, over this colleague's transport, clock and state. */
@@ -314,7 +327,30 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
       crash: (error) => this.crash(error),
       abandonJoin: (error) => this.abandonJoin(error),
       naturalize: (arrival) => this.naturalize(arrival),
+      naturalized: () => this.naturalized(),
     })
+  }
+
+  /**
+   * A listener that throws is logged at error and otherwise ignored: the
+   * colleague emits from inside its own machinery (applying an entry, a
+   * timer, a shutdown), which an application's bug must not break.
+   */
+  override emit<K>(event: keyof ColleagueEvents | K, ...args: K extends keyof ColleagueEvents ? ColleagueEvents[K] : never): boolean {
+    if (event === 'error') return super.emit(event, ...args)
+    // Each listener on its own: one that throws neither stops the others (the colleague's own among them) nor the caller.
+    const listeners = this.rawListeners(event as keyof ColleagueEvents) as ((...args: unknown[]) => unknown)[]
+    const report = (error: unknown): void => this.logger.error({ err: error, event: String(event) }, 'an event listener threw')
+    for (const listener of listeners) {
+      try {
+        const result = Reflect.apply(listener, this, args)
+        // An async listener's rejection, which nothing else would handle.
+        if (isThenable(result)) result.then(undefined, report)
+      } catch (error) {
+        report(error)
+      }
+    }
+    return listeners.length > 0
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -323,7 +359,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   async listen(): Promise<{ url: string }> {
     this.assertAlive()
     if (this.server !== null) throw new ColleagueError('ALREADY_JOINED', 'already listening')
-    const server = createServer(this.handler)
+    const server = limitServer(createServer({ connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS }, this.handler))
     this.server = server
     const host = this.options.host ?? DEFAULTS.host
     const port = this.options.port ?? DEFAULTS.port
@@ -350,7 +386,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     this.assertIdle()
     if (this.recovered) return this.resume('bootstrap')
     const location = this.requireLocation()
-    this.islandId = this.randomId()
+    this.islandId = mintedId(this.randomId)
     this.founder = true
     this.state = 'member'
     this.act((legislator) => legislator.bootstrap(this.islandId as string, { location }))
@@ -682,7 +718,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
 
   /** The checks and bookkeeping every kibitz body from a peer gets beyond its schema, POSTed or an answer; throws on a bad one. */
   private takeKibitz(kibitz: KibitzBody): void {
-    assertMessages(kibitz)
+    assertMessages(kibitz, this.parsedValues)
     // Only members are worth remembering: anyone may post under any id, and a
     // stranger's ids would crowd out the members' (and grow without bound).
     const government = this.legislator.government ?? this.appliedGovernment
@@ -773,11 +809,19 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
       position: committed.position,
       promise: committed.promise,
       // Parsed from the JSON text the log holds: JSON by construction.
-      value: (this.mutantOriginal(submission) ?? decodeValue(submission.value)) as JsonValue,
+      value: (this.mutantOriginal(submission) ?? this.decoded(submission)) as JsonValue,
       from: submission.from,
     })
     if (isThenable(applied)) return applied.then(() => this.settleSubmission(committed, submission))
     this.settleSubmission(committed, submission)
+  }
+
+  /** The value of a log entry, parsed from its text: when its body was checked for an entry a peer sent, else now. */
+  private decoded(submission: Submission): unknown {
+    const parsed = this.parsedValues.get(submission)
+    if (parsed === undefined) return decodeValue(submission.value)
+    this.parsedValues.delete(submission)
+    return parsed
   }
 
   /** The `leader-applies-original` mutant: a leader applies its own values as passed, not as logged. */
@@ -805,7 +849,9 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     if (!isMember(government, this.colleagueId)) {
       throw new ColleagueError('EXILED', `government ${government.promise} no longer names this colleague`)
     }
-    this.appliedGovernment = government
+    // Handed to listeners, the application and health() as it is: frozen, so
+    // that none of them can change what the island holds.
+    this.appliedGovernment = deepFreeze(government)
     this.islandId ??= government.islandId
     this.emit('government', government)
     this.observer.government(government)
@@ -981,8 +1027,56 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
 
 // -------------------------------------------------------------------- helpers
 
+/** Every option `new Colleague` takes (see options.ts), each named once, whatever its value; anything else is refused. */
+const OPTION_NAMES: ReadonlySet<string> = new Set(
+  Object.keys({
+    islandName: true, colleagueId: true, host: true, port: true, location: true, parliamentSize: true, pingMs: true,
+    timeoutMs: true, minorityPaceMs: true, secret: true, logger: true, application: true, random: true, randomId: true,
+    clock: true, transport: true, joinTimeoutMs: true, outOfBandTimeoutMs: true, bodyBytesMax: true, valueBytesMax: true,
+    signatureWindowMs: true, storage: true,
+  } satisfies Record<keyof ColleagueOptions, true>),
+)
+const STORAGE_OPTION_NAMES: ReadonlySet<string> = new Set(
+  Object.keys({ directory: true, snapshotEveryEntries: true, exileMs: true, fileSystem: true, mutant: true } satisfies Record<keyof StorageOptions, true>),
+)
+
+/** The longest delay a timer takes (2^31 - 1 ms, about 24.8 days): node:timers fires a longer one after 1 ms. */
+const TIMER_MS_MAX = 2 ** 31 - 1
+
 function validateOptions(options: ColleagueOptions): void {
   const invalid = (message: string): ColleagueError => new ColleagueError('INVALID_OPTIONS', message)
+  if (typeof options !== 'object' || options === null) throw invalid('the options must be an object')
+  if (typeof options.application !== 'object' || options.application === null) throw invalid('application must be an object of callbacks')
+  for (const name of ['snapshot', 'restore', 'join', 'outOfBand', 'government'] as const) {
+    const callback = (options.application as unknown as Record<string, unknown>)[name]
+    if (callback !== undefined && typeof callback !== 'function') throw invalid(`application.${name} must be a function when given, got ${typeof callback}`)
+  }
+  for (const name of ['random', 'randomId'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') throw invalid(`${name} must be a function when given`)
+  }
+  const { logger, clock, transport } = options
+  if (logger !== undefined && !hasMethods(logger, ['trace', 'debug', 'info', 'warn', 'error'])) {
+    throw invalid('logger must be pino-like: trace, debug, info, warn and error functions (and child, when given, a function)')
+  }
+  if (logger !== undefined && logger.child !== undefined && typeof logger.child !== 'function') throw invalid('logger.child must be a function when given')
+  if (clock !== undefined && !hasMethods(clock, ['now', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'])) {
+    throw invalid('clock must have now, setInterval, clearInterval, setTimeout and clearTimeout functions')
+  }
+  if (transport !== undefined && !hasMethods(transport, ['post', 'close'])) throw invalid('transport must have post and close functions')
+  for (const name of ['pingMs', 'timeoutMs', 'joinTimeoutMs', 'outOfBandTimeoutMs', 'signatureWindowMs'] as const) {
+    const value = options[name]
+    if (value !== undefined && !(typeof value === 'number' && value > 0 && value <= TIMER_MS_MAX)) {
+      throw invalid(`${name} must be a number of milliseconds above 0 and at most ${TIMER_MS_MAX}, got ${describeOption(value)}`)
+    }
+  }
+  if (options.storage !== undefined && (typeof options.storage !== 'object' || options.storage === null)) {
+    throw invalid('storage must be an object ({ directory, ... }) when given')
+  }
+  // A misspelt option (`pingms`) would otherwise leave its default in place without a word.
+  const unknown = Object.keys(options).find((name) => !OPTION_NAMES.has(name))
+  if (unknown !== undefined) throw invalid(`unknown option ${JSON.stringify(unknown)}`)
+  const unknownStorage = options.storage === undefined ? undefined : Object.keys(options.storage).find((name) => !STORAGE_OPTION_NAMES.has(name))
+  if (unknownStorage !== undefined) throw invalid(`unknown option storage.${unknownStorage}`)
   if (typeof options.islandName !== 'string' || options.islandName.length === 0 || options.islandName.length > 256) {
     throw invalid('islandName must be a non-empty string of at most 256 characters')
   }
@@ -999,12 +1093,6 @@ function validateOptions(options: ColleagueOptions): void {
   }
   if (port !== undefined && !(Number.isSafeInteger(port) && port >= 0 && port <= 65_535)) throw invalid(`port must be an integer from 0 to 65535, got ${String(port)}`)
   if (host !== undefined && (typeof host !== 'string' || host.length === 0)) throw invalid('host must be a non-empty string')
-  for (const name of ['joinTimeoutMs', 'outOfBandTimeoutMs', 'signatureWindowMs'] as const) {
-    const value = options[name]
-    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value > 0)) {
-      throw invalid(`${name} must be a positive number of milliseconds, got ${String(value)}`)
-    }
-  }
   if (options.location !== undefined && !isHttpLocation(options.location)) {
     throw invalid(`location must be an http(s) URL of at most ${LOCATION_LENGTH_MAX} characters`)
   }
@@ -1022,7 +1110,9 @@ function validateOptions(options: ColleagueOptions): void {
       throw invalid('storage.snapshotEveryEntries must be a positive integer')
     }
     const { exileMs } = options.storage
-    if (exileMs !== undefined && !(Number.isFinite(exileMs) && exileMs > 0)) throw invalid('storage.exileMs must be a positive number')
+    if (exileMs !== undefined && !(typeof exileMs === 'number' && exileMs > 0 && exileMs <= TIMER_MS_MAX)) {
+      throw invalid(`storage.exileMs must be a number of milliseconds above 0 and at most ${TIMER_MS_MAX}`)
+    }
     if (typeof options.application.snapshot !== 'function' || typeof options.application.restore !== 'function') {
       throw invalid('storage needs application.snapshot and application.restore: a restart rebuilds the state from them')
     }
@@ -1038,6 +1128,32 @@ function validateOptions(options: ColleagueOptions): void {
   }
 }
 
+/** `value` and everything in it made read-only (governments: plain JSON data, no cycles). */
+function deepFreeze<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value
+  for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key])
+  return Object.freeze(value)
+}
+
+/** A colleague id from `randomId`, held to the rules a given `colleagueId` is. */
+function mintedId(randomId: () => string): string {
+  const id: unknown = randomId()
+  if (typeof id !== 'string' || id.length === 0 || id.length > 256 || RESERVED_IDS.has(id)) {
+    throw new ColleagueError('INVALID_OPTIONS', `randomId() returned ${JSON.stringify(id) ?? String(id)}: an id is 1 to 256 characters, not the name of a property every object has`)
+  }
+  return id
+}
+
+function hasMethods(value: unknown, names: readonly string[]): boolean {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return false
+  return names.every((name) => typeof (value as Record<string, unknown>)[name] === 'function')
+}
+
+/** An option's value in a message: its type too when that is what is wrong (`'100'` is not 100). */
+function describeOption(value: unknown): string {
+  return typeof value === 'string' ? `the string ${JSON.stringify(value)}` : String(value)
+}
+
 function validate<T>(check: Validator<T>, body: unknown): T {
   if (!check.Check(body)) throw new ColleagueError('INVALID_BODY', firstError(check, body))
   return body
@@ -1046,11 +1162,12 @@ function validate<T>(check: Validator<T>, body: unknown): T {
 /**
  * What the schema cannot say: each message is one the legislator takes (it
  * ignores any other, so a peer would never learn why it is not heard), and
- * each forwarded value is JSON text (a value enters the log only as JSON
- * text: one that is not would stop every member applying it). The whole body
- * is refused, before anything of it is taken.
+ * the text of every value a message carries (new, chosen, promised or
+ * forwarded) is JSON: one that is not would stop every member that applies
+ * it. The whole body is refused, before anything of it is taken. The values
+ * parsed here go into `parsed`.
  */
-function assertMessages(kibitz: KibitzBody): void {
+function assertMessages(kibitz: KibitzBody, parsed: WeakMap<Submission, unknown>): void {
   const { messages } = kibitz
   for (let index = 0; index < messages.length; index++) {
     const message = messages[index] as KibitzBody['messages'][number]
@@ -1063,12 +1180,40 @@ function assertMessages(kibitz: KibitzBody): void {
           'parliament is odd, naturalized, listed once, with a majority of quorum size',
       )
     }
-    if (message.type !== 'forward') continue
-    for (const submission of message.submissions) {
-      if (!isValueText(submission.value)) {
-        throw new ColleagueError('INVALID_BODY', `a forwarded value from ${submission.from} is not JSON text`)
-      }
+    switch (message.type) {
+      case 'accept':
+        assertValues(message.entries, index, 'entries', parsed)
+        assertValues(message.chosen, index, 'chosen', parsed)
+        break
+      case 'promise':
+        assertValues(message.accepted, index, 'accepted', parsed)
+        break
+      case 'forward':
+        for (const submission of message.submissions) {
+          if (!isValueText(submission.value)) {
+            throw new ColleagueError('INVALID_BODY', `a forwarded value from ${submission.from} is not JSON text`)
+          }
+        }
+        assertValues(message.chosen ?? [], index, 'chosen', parsed)
+        break
     }
+  }
+}
+
+function assertValues(entries: readonly Accepted[], index: number, field: string, parsed: WeakMap<Submission, unknown>): void {
+  for (const accepted of entries) {
+    const entry = accepted.entry
+    if (entry.type !== 'value') continue
+    const submission = entry.submission
+    const text = submission.value
+    let value: unknown
+    try {
+      if (typeof text !== 'string') throw new TypeError(typeof text)
+      value = JSON.parse(text) as unknown
+    } catch {
+      throw new ColleagueError('INVALID_BODY', `/messages/${index}/${field}: the value at position ${accepted.position} is not JSON text`)
+    }
+    parsed.set(submission, value)
   }
 }
 

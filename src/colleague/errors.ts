@@ -34,6 +34,8 @@ export const ERROR_STATUS = {
   NO_LOCATION: 409,
   /** The storage directory belongs to another island or another colleague. */
   STORAGE_MISMATCH: 409,
+  /** The storage directory is in use by another living process, or another colleague of this one; the colleague refuses to start. */
+  STORAGE_LOCKED: 409,
   /** The legislator refused: this member is not (or no longer) in the government. */
   NOT_A_MEMBER: 409,
   /** The id was exiled from the island and may never take part again. */

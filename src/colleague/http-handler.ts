@@ -8,7 +8,7 @@ import { isUtf8 } from 'node:buffer'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ColleagueError, isColleagueError } from './errors.js'
 import type { PinoLikeLogger } from './logger.js'
-import { BodyTooLarge, readBody as readBytes } from './read-body.js'
+import { BodyAborted, BodyTooLarge, readBody as readBytes } from './read-body.js'
 import { requestTarget } from './request-target.js'
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, type Signer } from './signature.js'
 
@@ -51,6 +51,12 @@ export const METRICS_ROUTE = '/metrics'
 export function createHandler(options: HandlerOptions): RequestListener {
   return (request, response) => {
     handle(options, request, response).catch((error: unknown) => {
+      if (error instanceof BodyAborted) {
+        // A client that hung up mid-body: nothing went wrong here, and no one is left to answer.
+        options.logger.debug({ route: request.url }, 'request aborted by the client')
+        response.destroy()
+        return
+      }
       options.logger.error({ err: error }, 'http handler failed')
       if (!response.headersSent) send(response, 500, new ColleagueError('INTERNAL', 'internal error').toBody())
       else response.destroy()

@@ -51,11 +51,15 @@ export interface ImmigrationHost {
   abandonJoin(error: ColleagueError): ColleagueError
   /** The newcomer has its state: naturalize it (unless it stopped meanwhile). */
   naturalize(arrival: string): void
+  /** Whether this colleague has its state already (the founder, a naturalized newcomer, a member resumed from its directory). */
+  naturalized(): boolean
 }
 
 export class Immigration {
   private readonly host: ImmigrationHost
   private readonly snapshots = new SnapshotStore()
+  /** Arrivals whose snapshot this leader is still taking (an asynchronous `snapshot()` under way). */
+  private readonly taking = new Set<string>()
   private outOfBandInvocations = 0
 
   constructor(host: ImmigrationHost) {
@@ -194,6 +198,8 @@ export class Immigration {
     }
     const applied = host.appliedGovernment()
     if (applied === null) throw new ColleagueError('NOT_JOINED', 'no government applied yet')
+    // A newcomer's call, whose failure it cannot outlive; a member with its state has nothing to ask.
+    if (host.naturalized()) throw new ColleagueError('ALREADY_JOINED', 'out of band is a newcomer\'s request to its arrival leader; this colleague is naturalized')
     const government = host.mutant === 'oob-current-leader' ? (host.legislator.government ?? applied) : applied
     const leader = government.majority[0] ?? ''
     const location = locationOf(government.properties[leader])
@@ -268,11 +274,13 @@ export class Immigration {
   async receiveOutOfBand(oob: OutOfBandBody): Promise<{ result: unknown }> {
     const { host } = this
     if (oob.arrival !== null) {
-      const arrivalNumber = governmentNumber(oob.arrival)
+      const arrival = oob.arrival
+      const arrivalNumber = governmentNumber(arrival)
+      // Applied, and (as its leader) with the snapshot taken: `snapshot()` may be asynchronous.
       await host.waiters.until(
-        () => (host.appliedGovernment()?.number ?? 0) >= arrivalNumber,
+        () => (host.appliedGovernment()?.number ?? 0) >= arrivalNumber && !this.taking.has(arrival),
         host.outOfBandTimeoutMs / 2,
-        () => new ColleagueError('ARRIVAL_NOT_APPLIED', `arrival ${oob.arrival} not applied here in time`),
+        () => new ColleagueError('ARRIVAL_NOT_APPLIED', `arrival ${arrival} not applied here, or its snapshot not taken, in time`),
       )
     }
     if (oob.name === SNAPSHOT_REQUEST && host.application.join === undefined) {
@@ -307,8 +315,15 @@ export class Immigration {
       (id) => id !== host.colleagueId && government.arrived[id] === government.promise,
     )
     if (newcomers.length === 0) return
-    const state = host.application.snapshot === undefined ? null : await host.application.snapshot()
-    this.snapshots.keep(government.promise, newcomers, state)
+    // A newcomer that asks meanwhile waits for it (see `receiveOutOfBand`).
+    this.taking.add(government.promise)
+    try {
+      const state = host.application.snapshot === undefined ? null : await host.application.snapshot()
+      this.snapshots.keep(government.promise, newcomers, state)
+    } finally {
+      this.taking.delete(government.promise)
+      host.waiters.check()
+    }
     host.logger.debug({ arrival: government.promise, newcomers }, 'snapshot kept for newcomers')
   }
 }

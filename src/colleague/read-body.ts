@@ -14,6 +14,15 @@ export class BodyTooLarge extends Error {
   }
 }
 
+/** The client went away before its body was whole: nobody is left to answer. */
+export class BodyAborted extends Error {
+  override readonly name = 'BodyAborted'
+
+  constructor(cause: unknown) {
+    super('the client closed the connection before its body was whole', { cause })
+  }
+}
+
 /** Read with events rather than an async iterator, which costs a promise per chunk. */
 export function readBody(request: IncomingMessage, bodyBytesMax: number): Promise<Buffer> {
   const declared = Number(request.headers['content-length'] ?? 0)
@@ -37,6 +46,6 @@ export function readBody(request: IncomingMessage, bodyBytesMax: number): Promis
     }
     request.on('data', onData)
     request.once('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length)))
-    request.once('error', reject)
+    request.once('error', (error) => reject(new BodyAborted(error)))
   })
 }

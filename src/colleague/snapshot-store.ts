@@ -1,6 +1,9 @@
 // Snapshots a leader took for newcomers, kept until each newcomer has
 // fetched its own, or until the store overflows (oldest arrival first).
 
+import { ColleagueError } from './errors.js'
+import { encodeValue } from './value-text.js'
+
 export const SNAPSHOTS_MAX = 16
 
 interface Snapshot {
@@ -22,8 +25,22 @@ export class SnapshotStore {
     return this.snapshots.size
   }
 
+  /**
+   * Keeps a deep JSON copy of `state`. A state JSON cannot carry exactly (a
+   * NaN, an undefined in an array, a cycle, a bigint, a function) is refused
+   * with APPLICATION_FAILED, as a value is by `enqueue`: the newcomer would
+   * otherwise restore a state other than the one taken. `undefined` alone
+   * (no snapshot to give) is kept as null.
+   */
   keep(arrival: string, newcomers: readonly string[], state: unknown): void {
-    const copy = state === undefined ? null : (JSON.parse(JSON.stringify(state)) as unknown)
+    let copy: unknown = null
+    if (state !== undefined) {
+      try {
+        copy = JSON.parse(encodeValue(state, Number.POSITIVE_INFINITY)) as unknown
+      } catch (error) {
+        throw new ColleagueError('APPLICATION_FAILED', `snapshot() returned a state JSON cannot carry: ${(error as Error).message}`, { cause: error })
+      }
+    }
     this.snapshots.set(arrival, { state: copy, waiting: new Set(newcomers) })
     for (const oldest of this.snapshots.keys()) {
       if (this.snapshots.size <= this.max) break

@@ -26,7 +26,8 @@ export function defaultValueBytesMax(bodyBytesMax: number): number {
 /**
  * The JSON text of `value`, or a `ColleagueError`: `INVALID_VALUE` for what
  * JSON cannot carry exactly (undefined, a function, a symbol, a bigint, NaN,
- * ±Infinity, a cycle, at any depth; a throwing `toJSON` or getter),
+ * ±Infinity, a cycle, a Map, Set, Promise, RegExp, Error or typed array, at
+ * any depth; a throwing `toJSON` or getter),
  * `VALUE_TOO_LARGE` for a text over `bytesMax` bytes. As with JSON anywhere,
  * `toJSON` applies (a `Date` becomes its ISO string) and an object property
  * whose value is `undefined` is left out (`{ a: undefined }` is `{}`): the
@@ -103,10 +104,31 @@ function refuseInexact(this: unknown, key: string, value: unknown): unknown {
       return value
     case 'object':
       if (value instanceof Number && !Number.isFinite(value.valueOf())) throw invalid(`${where(key)} is ${String(value)}`)
+      if (value !== null && isLossy(value)) throw invalid(`${where(key)} is a ${value.constructor.name}, whose JSON text would be {} or an object of indexes`)
       return value
     default:
       return value
   }
+}
+
+/**
+ * Objects whose JSON text drops what they hold: a Map or Set (and their weak
+ * kinds) become `{}`, as do a Promise, a RegExp and an Error; a typed array
+ * or DataView an object of indexes. A value holding one would reach every
+ * member as something else.
+ */
+function isLossy(value: object): boolean {
+  return (
+    value instanceof Map ||
+    value instanceof Set ||
+    value instanceof WeakMap ||
+    value instanceof WeakSet ||
+    value instanceof Promise ||
+    value instanceof RegExp ||
+    value instanceof Error ||
+    ArrayBuffer.isView(value) ||
+    value instanceof ArrayBuffer
+  )
 }
 
 function where(key: string): string {

@@ -1,0 +1,198 @@
+// What an application may get wrong, and what the colleague does then: a
+// typed refusal that changes nothing, or (for its own callbacks) a loud
+// crash of that member alone; never a hang, a silent change of state or an
+// error that escapes into the process.
+
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { Colleague, isColleagueError, type ColleagueOptions } from '../src/index.js'
+import { startIsland, startMember, stopAll, TEST_TIMING, waitFor } from './colleague-island.js'
+
+const entry = (): void => {}
+
+function refusedOptions(options: unknown, pattern: RegExp): void {
+  assert.throws(
+    () => new Colleague(options as ColleagueOptions),
+    (error: unknown) => isColleagueError(error) && error.code === 'INVALID_OPTIONS' && pattern.test(error.message),
+    `expected INVALID_OPTIONS matching ${pattern}`,
+  )
+}
+
+test('options of the wrong shape are INVALID_OPTIONS from the constructor, not a TypeError later', () => {
+  const base = { islandName: 'misuse', application: { entry } }
+  refusedOptions(null, /must be an object/)
+  refusedOptions(undefined, /must be an object/)
+  refusedOptions({ islandName: 'misuse', application: null }, /application must be an object/)
+  refusedOptions({ ...base, application: { entry, snapshot: 42 } }, /application\.snapshot must be a function/)
+  refusedOptions({ ...base, application: { entry, government: 'yes' } }, /application\.government must be a function/)
+  refusedOptions({ ...base, storage: null }, /storage must be an object/)
+  refusedOptions({ ...base, logger: {} }, /logger must be pino-like/)
+  refusedOptions({ ...base, clock: {} }, /clock must have/)
+  refusedOptions({ ...base, transport: {} }, /transport must have/)
+  refusedOptions({ ...base, random: 7 }, /random must be a function/)
+  // A misspelt option would leave its default in place without a word.
+  refusedOptions({ ...base, pingms: 100 }, /unknown option "pingms"/)
+  refusedOptions({ ...base, storage: { directory: '/tmp/x', snapshotEvery: 5 } }, /unknown option storage\.snapshotEvery/)
+  // A timer past 2^31 - 1 ms fires after 1 ms in node: refused, not shortened in silence.
+  for (const name of ['pingMs', 'timeoutMs', 'joinTimeoutMs', 'outOfBandTimeoutMs']) {
+    refusedOptions({ ...base, [name]: 3e9 }, new RegExp(`${name} must be a number of milliseconds above 0 and at most 2147483647`))
+  }
+  refusedOptions({ ...base, pingMs: '100' }, /pingMs .* got the string "100"/)
+  refusedOptions({ ...base, storage: { directory: '/tmp/x', exileMs: 3e9 } }, /storage\.exileMs/)
+  // Ids a colleague mints are held to the rules a given one is.
+  refusedOptions({ ...base, randomId: () => 'constructor' }, /randomId\(\) returned "constructor"/)
+  refusedOptions({ ...base, randomId: () => '' }, /randomId\(\) returned ""/)
+})
+
+test('a slow asynchronous snapshot(): the newcomer waits for it instead of crashing', { timeout: 60_000 }, async () => {
+  let total = 0
+  const make = (id: string): Colleague =>
+    new Colleague({
+      islandName: 'slow-snapshot',
+      colleagueId: id,
+      host: '127.0.0.1',
+      port: 0,
+      ...TEST_TIMING,
+      application: {
+        entry: ({ value }) => void (total += value as number),
+        // Longer than a newcomer takes to ask for it: it is taken while the request waits.
+        snapshot: () => new Promise((resolve) => setTimeout(() => resolve({ total }), 400)),
+        restore: (state) => void (total = (state as { total: number }).total),
+      },
+    })
+  const founder = make('a')
+  const newcomer = make('b')
+  try {
+    const { url } = await founder.listen()
+    await founder.bootstrap()
+    await founder.enqueue(5)
+    await newcomer.listen()
+    await newcomer.join(url)
+    assert.equal(newcomer.naturalized(), true)
+    assert.equal(newcomer.health().state, 'member')
+  } finally {
+    await Promise.all([newcomer.shutdown(), founder.shutdown()])
+  }
+})
+
+test('a snapshot() JSON cannot carry exactly crashes its leader loudly, naming snapshot(), instead of handing on another state', { timeout: 60_000 }, async () => {
+  const crashes: Error[] = []
+  const leader = new Colleague({
+    islandName: 'nan-snapshot',
+    colleagueId: 'a',
+    host: '127.0.0.1',
+    port: 0,
+    ...TEST_TIMING,
+    joinTimeoutMs: 3_000,
+    application: { entry, snapshot: () => ({ n: Number.NaN }), restore: () => {} },
+  })
+  leader.on('crash', (error) => crashes.push(error))
+  const newcomer = await startMember('nan-snapshot', { colleagueId: 'b', joinTimeoutMs: 3_000 })
+  try {
+    const { url } = await leader.listen()
+    await leader.bootstrap()
+    await assert.rejects(newcomer.colleague.join(url))
+    await waitFor(() => crashes.length > 0, 10_000, 'the leader to crash')
+    const [crash] = crashes as [Error & { code?: string }]
+    assert.equal(crash.code, 'APPLICATION_FAILED')
+    const causes = [crash, (crash as { cause?: Error }).cause].map((error) => error?.message ?? '').join(' | ')
+    assert.match(causes, /snapshot\(\) returned a state JSON cannot carry/)
+  } finally {
+    await Promise.all([newcomer.colleague.shutdown(), leader.shutdown()])
+  }
+})
+
+test('listeners that throw or reject are logged and ignored: the colleague and its other listeners go on', { timeout: 60_000 }, async () => {
+  const logged: unknown[] = []
+  const logger = {
+    trace: () => {},
+    debug: () => {},
+    info: () => {},
+    warn: () => {},
+    error: (fields: unknown) => void logged.push(fields),
+  }
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown): void => void unhandled.push(reason)
+  process.on('unhandledRejection', onUnhandled)
+  const [first, second] = await startIsland(2, 'listeners', { logger })
+  try {
+    const colleague = (first as (typeof first & object)).colleague
+    let after = 0
+    for (const event of ['government', 'leader', 'admitted', 'quorum', 'shutdown'] as const) {
+      colleague.on(event, () => {
+        throw new Error(`listener of ${event}`)
+      })
+      colleague.on(event, async () => {
+        throw new Error(`async listener of ${event}`)
+      })
+    }
+    colleague.on('government', () => void after++)
+    // A third member: new governments, each emitted to the throwing listeners first.
+    const third = await startMember('listeners', { colleagueId: 'm2', logger })
+    await third.colleague.join(colleague.health().location as string)
+    await waitFor(() => after > 0, 20_000, 'the listener after the throwing ones to run')
+    await colleague.enqueue('still writing')
+    assert.equal(colleague.health().state, 'member')
+    await third.colleague.shutdown()
+    await colleague.shutdown()
+    assert.ok(
+      logged.some((fields) => (fields as { event?: string }).event === 'government'),
+      'a throwing government listener is logged',
+    )
+    assert.ok(logged.some((fields) => (fields as { event?: string }).event === 'shutdown'))
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.deepEqual(unhandled, [])
+  } finally {
+    process.off('unhandledRejection', onUnhandled)
+    await stopAll([first, second].filter((member) => member !== undefined) as never)
+  }
+})
+
+test('the government handed out is frozen: an application cannot change what the island holds through it', { timeout: 60_000 }, async () => {
+  const members = await startIsland(2, 'frozen')
+  try {
+    const [first] = members as [(typeof members)[number]]
+    const government = first.colleague.health().government
+    assert.ok(government !== null)
+    assert.throws(() => (government.majority as string[]).push('intruder'), TypeError)
+    assert.throws(() => {
+      ;(government as { number: number }).number = 999
+    }, TypeError)
+    assert.throws(() => {
+      delete (government.properties as Record<string, unknown>)['m0']
+    }, TypeError)
+    await first.colleague.enqueue('after')
+    const number = first.colleague.health().government?.number ?? 0
+    assert.ok(number < 999)
+  } finally {
+    await stopAll(members)
+  }
+})
+
+test('outOfBand() on a member that has its state is ALREADY_JOINED: nothing sent, nothing crashed', { timeout: 60_000 }, async () => {
+  const members = await startIsland(1, 'oob-member')
+  try {
+    const [founder] = members as [(typeof members)[number]]
+    await assert.rejects(founder.colleague.outOfBand('anything', {}), (error: unknown) => isColleagueError(error) && error.code === 'ALREADY_JOINED')
+    assert.equal(founder.colleague.health().state, 'member')
+    await founder.colleague.enqueue('after')
+    assert.deepEqual(founder.app.values, ['after'])
+  } finally {
+    await stopAll(members)
+  }
+})
+
+test('values whose JSON text would drop what they hold (a Map, a Set, an Error, a typed array) are INVALID_VALUE at enqueue', { timeout: 60_000 }, async () => {
+  const members = await startIsland(1, 'lossy')
+  try {
+    const [founder] = members as [(typeof members)[number]]
+    for (const value of [new Map([['a', 1]]), { nested: [new Set([1])] }, new Error('x'), new Uint8Array([1, 2]), /x/, Promise.resolve(1)]) {
+      await assert.rejects(founder.colleague.enqueue(value as never), (error: unknown) => isColleagueError(error) && error.code === 'INVALID_VALUE', String(value))
+    }
+    // What JSON carries by way of toJSON still goes: a Date as its ISO text.
+    await founder.colleague.enqueue({ at: new Date(0) } as never)
+    assert.deepEqual(founder.app.values, [{ at: '1970-01-01T00:00:00.000Z' }])
+  } finally {
+    await stopAll(members)
+  }
+})

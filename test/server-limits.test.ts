@@ -1,0 +1,82 @@
+// A connection that sends nothing, or stops in the middle of a body, is
+// closed once it has been silent for the idle bound; one that keeps talking
+// is not cut by it.
+
+import assert from 'node:assert/strict'
+import { createServer, type Server } from 'node:http'
+import { connect, type AddressInfo, type Socket } from 'node:net'
+import { test } from 'node:test'
+import { createKvServer } from '../src/cli/kv-server.js'
+import { KvStore } from '../src/cli/kv-store.js'
+import { closeServer } from '../src/colleague/close-server.js'
+import { CONNECTIONS_CHECKING_INTERVAL_MS, IDLE_SOCKET_MS, limitServer, REQUEST_TIMEOUT_MS } from '../src/colleague/server-limits.js'
+
+const IDLE_MS = 1_000
+/** Far above the bound, for a busy machine; a connection never closed fails at it instead of hanging. */
+const WAIT_MS = 20_000
+
+async function listening(server: Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return (server.address() as AddressInfo).port
+}
+
+/** Milliseconds until the server closes `socket`, or null when it is still open after WAIT_MS. */
+function closedAfter(socket: Socket, since: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(null), WAIT_MS)
+    socket.once('close', () => {
+      clearTimeout(timer)
+      resolve(performance.now() - since)
+    })
+    socket.on('error', () => {})
+  })
+}
+
+test('a silent connection and one stalled mid-body are closed after the idle bound', { timeout: 60_000 }, async () => {
+  let bodies = 0
+  const server = limitServer(
+    createServer({ connectionsCheckingInterval: 50 }, (request, response) => {
+      request.on('data', () => {})
+      request.on('end', () => {
+        bodies++
+        response.end('ok')
+      })
+    }),
+    { idleSocketMs: IDLE_MS, requestTimeoutMs: 60_000 },
+  )
+  const port = await listening(server)
+  try {
+    const started = performance.now()
+    const silent = connect(port, '127.0.0.1')
+    const stalled = connect(port, '127.0.0.1')
+    stalled.write('POST /x HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n' + 'y'.repeat(500))
+    const closes = Promise.all([closedAfter(silent, started), closedAfter(stalled, started)])
+    // A client that keeps sending, more slowly than the bound in total but never silent for it.
+    const talking = connect(port, '127.0.0.1')
+    talking.on('error', () => {})
+    let talkingClosed = false
+    talking.once('close', () => (talkingClosed = true))
+    talking.write('POST /x HTTP/1.1\r\nhost: x\r\ncontent-length: 15\r\n\r\n')
+    for (let index = 0; index < 15; index++) {
+      await new Promise((resolve) => setTimeout(resolve, IDLE_MS / 10))
+      talking.write('z')
+    }
+    const [silentMs, stalledMs] = await closes
+    for (const deadline = performance.now() + WAIT_MS; bodies === 0 && performance.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 10))
+    assert.ok(silentMs !== null && silentMs >= IDLE_MS * 0.9, `the silent connection closed after ${silentMs} ms`)
+    assert.ok(stalledMs !== null && stalledMs >= IDLE_MS * 0.9, `the stalled body's connection closed after ${stalledMs} ms`)
+    assert.equal(talkingClosed, false, 'a connection that keeps sending is not idle')
+    assert.equal(bodies, 1, 'its request completed')
+    talking.destroy()
+  } finally {
+    await closeServer(server, 1_000)
+  }
+})
+
+test('the CLI\'s server and the defaults bound requests, headers and idle connections', () => {
+  const kv = createKvServer({ store: new KvStore(), enqueue: async () => ({ position: 0 }), barrier: async () => undefined })
+  assert.equal(kv.server.requestTimeout, REQUEST_TIMEOUT_MS)
+  assert.ok(kv.server.headersTimeout <= REQUEST_TIMEOUT_MS)
+  assert.equal(kv.server.timeout, IDLE_SOCKET_MS)
+  assert.ok(IDLE_SOCKET_MS > 0 && CONNECTIONS_CHECKING_INTERVAL_MS < REQUEST_TIMEOUT_MS)
+})
