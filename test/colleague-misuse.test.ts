@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Colleague, isColleagueError, type ColleagueOptions } from '../src/index.js'
-import { startIsland, startMember, stopAll, TEST_TIMING, waitFor } from './colleague-island.js'
+import { startIsland, startMember, stopAll, TEST_TIMING, waitFor, type Member } from './colleague-island.js'
 
 const entry = (): void => {}
 
@@ -114,9 +114,9 @@ test('listeners that throw or reject are logged and ignored: the colleague and i
   const unhandled: unknown[] = []
   const onUnhandled = (reason: unknown): void => void unhandled.push(reason)
   process.on('unhandledRejection', onUnhandled)
-  const [first, second] = await startIsland(2, 'listeners', { logger })
+  const members = await startIsland(2, 'listeners', { logger })
   try {
-    const colleague = (first as (typeof first & object)).colleague
+    const { colleague } = members[0] as Member
     let after = 0
     for (const event of ['government', 'leader', 'admitted', 'quorum', 'shutdown'] as const) {
       colleague.on(event, () => {
@@ -144,14 +144,14 @@ test('listeners that throw or reject are logged and ignored: the colleague and i
     assert.deepEqual(unhandled, [])
   } finally {
     process.off('unhandledRejection', onUnhandled)
-    await stopAll([first, second].filter((member) => member !== undefined) as never)
+    await stopAll(members)
   }
 })
 
 test('the government handed out is frozen: an application cannot change what the island holds through it', { timeout: 60_000 }, async () => {
   const members = await startIsland(2, 'frozen')
   try {
-    const [first] = members as [(typeof members)[number]]
+    const [first] = members as [Member]
     const government = first.colleague.health().government
     assert.ok(government !== null)
     assert.throws(() => (government.majority as string[]).push('intruder'), TypeError)
@@ -172,7 +172,7 @@ test('the government handed out is frozen: an application cannot change what the
 test('outOfBand() on a member that has its state is ALREADY_JOINED: nothing sent, nothing crashed', { timeout: 60_000 }, async () => {
   const members = await startIsland(1, 'oob-member')
   try {
-    const [founder] = members as [(typeof members)[number]]
+    const [founder] = members as [Member]
     await assert.rejects(founder.colleague.outOfBand('anything', {}), (error: unknown) => isColleagueError(error) && error.code === 'ALREADY_JOINED')
     assert.equal(founder.colleague.health().state, 'member')
     await founder.colleague.enqueue('after')
@@ -185,7 +185,7 @@ test('outOfBand() on a member that has its state is ALREADY_JOINED: nothing sent
 test('values whose JSON text would drop what they hold (a Map, a Set, an Error, a typed array) are INVALID_VALUE at enqueue', { timeout: 60_000 }, async () => {
   const members = await startIsland(1, 'lossy')
   try {
-    const [founder] = members as [(typeof members)[number]]
+    const [founder] = members as [Member]
     for (const value of [new Map([['a', 1]]), { nested: [new Set([1])] }, new Error('x'), new Uint8Array([1, 2]), /x/, Promise.resolve(1)]) {
       await assert.rejects(founder.colleague.enqueue(value as never), (error: unknown) => isColleagueError(error) && error.code === 'INVALID_VALUE', String(value))
     }

@@ -57,6 +57,22 @@ export interface StorageFileSystem {
   lock?(directory: string): () => void
 }
 
+/** Opens `path` with `flags`, runs `action` on it, fsyncs it and closes it, closing it however that ended. */
+function withSyncedFile(path: string, flags: string, action: (fd: number) => void): void {
+  const fd = fs.openSync(path, flags)
+  try {
+    action(fd)
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+function writeAll(fd: number, data: Uint8Array): void {
+  let written = 0
+  while (written < data.length) written += fs.writeSync(fd, data, written, data.length - written)
+}
+
 /** The lock file of a storage directory. */
 export const LOCK_NAME = 'LOCK'
 
@@ -140,13 +156,8 @@ function lockDirectory(directory: string): () => void {
   const mine = JSON.stringify({ pid: process.pid, host: hostname(), started: startedOf(process.pid) } satisfies LockHolder)
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const fd = fs.openSync(path, 'wx')
-      try {
-        fs.writeSync(fd, mine)
-        fs.fsyncSync(fd)
-      } finally {
-        fs.closeSync(fd)
-      }
+      // Created only if absent ('wx'): of two processes, one creates it and the other finds it.
+      withSyncedFile(path, 'wx', (fd) => writeAll(fd, Buffer.from(mine)))
       heldHere.add(key)
       let held = true
       return () => {
@@ -215,14 +226,7 @@ export const nodeFileSystem: StorageFileSystem = {
     }
   },
   writeSynced(path, data) {
-    const fd = fs.openSync(path, 'w')
-    try {
-      let written = 0
-      while (written < data.length) written += fs.writeSync(fd, data, written, data.length - written)
-      fs.fsyncSync(fd)
-    } finally {
-      fs.closeSync(fd)
-    }
+    withSyncedFile(path, 'w', (fd) => writeAll(fd, data))
   },
   async writeSyncedAsync(path, data) {
     const file = await fs.promises.open(path, 'w')
@@ -252,13 +256,7 @@ export const nodeFileSystem: StorageFileSystem = {
     fs.rmSync(path, { force: true })
   },
   truncate(path, length) {
-    const fd = fs.openSync(path, 'r+')
-    try {
-      fs.ftruncateSync(fd, length)
-      fs.fsyncSync(fd)
-    } finally {
-      fs.closeSync(fd)
-    }
+    withSyncedFile(path, 'r+', (fd) => fs.ftruncateSync(fd, length))
   },
   lock: lockDirectory,
 }
