@@ -255,6 +255,21 @@ test('a lock left by a process that is gone is taken over; one of a living proce
   assert.equal(JSON.parse(readFileSync(lock, 'utf8')).pid, process.pid, 'the lock now names this process')
   taken.store.close()
 
+  // Killed and not yet reaped: a zombie's pid still answers a signal, but it holds nothing.
+  if (process.platform === 'linux') {
+    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] })
+    try {
+      const zombie = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString()))))
+      for (const deadline = Date.now() + 10_000; !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${zombie}/stat`, 'latin1')) && Date.now() < deadline; ) {
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+      writeFileSync(lock, JSON.stringify({ pid: zombie, host: hostname(), started: null }))
+      reopen(dir).store.close()
+    } finally {
+      parent.kill('SIGKILL')
+    }
+  }
+
   writeFileSync(lock, JSON.stringify({ pid: process.pid, host: 'another-host.invalid', started: null }))
   refused(dir, 'STORAGE_LOCKED', /another-host\.invalid/)
   writeFileSync(lock, '')

@@ -87,11 +87,12 @@ interface LockHolder {
 /** Directories (real paths) a store of this process holds. */
 const heldHere = new Set<string>()
 
-/** This process's start time in clock ticks since boot, from /proc; null where there is none. */
-function startedOf(pid: number): string | null {
+/** A process's state and start time (clock ticks since boot) from /proc; null where there is none. */
+function procStat(pid: number): { readonly state: string; readonly started: string } | null {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1')
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return { state: fields[0] ?? '', started: fields[19] ?? '' }
   } catch {
     return null
   }
@@ -127,8 +128,11 @@ function holderAlive(holder: LockHolder): boolean {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false
   }
-  const started = holder.started === null ? null : startedOf(holder.pid)
-  return started === null || started === holder.started
+  const stat = procStat(holder.pid)
+  if (stat === null) return true
+  // A zombie (killed, not yet reaped) holds nothing; nor does a pid reused by a process started since.
+  if (stat.state === 'Z' || stat.state === 'X') return false
+  return holder.started === null || stat.started === holder.started
 }
 
 function locked(directory: string, holder: LockHolder | null): ColleagueError {
@@ -153,7 +157,7 @@ function lockDirectory(directory: string): () => void {
     throw new ColleagueError('STORAGE_LOCKED', `${directory} is in use by another colleague of this process (${process.pid})`)
   }
   const path = join(directory, LOCK_NAME)
-  const mine = JSON.stringify({ pid: process.pid, host: hostname(), started: startedOf(process.pid) } satisfies LockHolder)
+  const mine = JSON.stringify({ pid: process.pid, host: hostname(), started: procStat(process.pid)?.started ?? null } satisfies LockHolder)
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       // Created only if absent ('wx'): of two processes, one creates it and the other finds it.
