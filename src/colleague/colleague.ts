@@ -35,7 +35,7 @@ import { randomSeed, seededRandom } from './random.js'
 import { firstError, LOCATION_LENGTH_MAX, validators, type KibitzBody, type Validator } from './schemas.js'
 import { Signer } from './signature.js'
 import { CONNECTIONS_CHECKING_INTERVAL_MS, limitServer } from './server-limits.js'
-import { decodeValue, defaultValueBytesMax, encodeValue, entryWireBytes, isValueText, BODY_PER_VALUE_MIN } from './value-text.js'
+import { decodeValue, defaultValueBytesMax, encodeValue, entryWireBytes, BODY_PER_VALUE_MIN } from './value-text.js'
 import { RefusalLog } from './refusal-log.js'
 import { StatusRoutes } from './status/status-routes.js'
 import { ColleagueMetrics } from './metrics.js'
@@ -1190,9 +1190,8 @@ function assertMessages(kibitz: KibitzBody, parsed: WeakMap<Submission, unknown>
         break
       case 'forward':
         for (const submission of message.submissions) {
-          if (!isValueText(submission.value)) {
-            throw new ColleagueError('INVALID_BODY', `a forwarded value from ${submission.from} is not JSON text`)
-          }
+          // A forwarded submission is the object the leader's log goes on to hold: its parse is applied there.
+          if (!parseInto(submission, parsed)) throw new ColleagueError('INVALID_BODY', `a forwarded value from ${submission.from} is not JSON text`)
         }
         assertValues(message.chosen ?? [], index, 'chosen', parsed)
         break
@@ -1203,17 +1202,21 @@ function assertMessages(kibitz: KibitzBody, parsed: WeakMap<Submission, unknown>
 function assertValues(entries: readonly Accepted[], index: number, field: string, parsed: WeakMap<Submission, unknown>): void {
   for (const accepted of entries) {
     const entry = accepted.entry
-    if (entry.type !== 'value') continue
-    const submission = entry.submission
-    const text = submission.value
-    let value: unknown
-    try {
-      if (typeof text !== 'string') throw new TypeError(typeof text)
-      value = JSON.parse(text) as unknown
-    } catch {
+    if (entry.type === 'value' && !parseInto(entry.submission, parsed)) {
       throw new ColleagueError('INVALID_BODY', `/messages/${index}/${field}: the value at position ${accepted.position} is not JSON text`)
     }
-    parsed.set(submission, value)
+  }
+}
+
+/** Parses `submission`'s value text into `parsed`; false when it is not JSON text. */
+function parseInto(submission: Submission, parsed: WeakMap<Submission, unknown>): boolean {
+  const text = submission.value
+  if (typeof text !== 'string') return false
+  try {
+    parsed.set(submission, JSON.parse(text) as unknown)
+    return true
+  } catch {
+    return false
   }
 }
 

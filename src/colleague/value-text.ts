@@ -77,17 +77,6 @@ export function decodeValue(text: unknown): unknown {
   return JSON.parse(text) as unknown
 }
 
-/** Whether `text` is JSON text: what a leader checks of values a peer forwards before they enter the log. */
-export function isValueText(text: unknown): text is string {
-  if (typeof text !== 'string') return false
-  try {
-    JSON.parse(text)
-    return true
-  } catch {
-    return false
-  }
-}
-
 /** `JSON.stringify` replacer: refuses every value the text would not carry exactly. */
 function refuseInexact(this: unknown, key: string, value: unknown): unknown {
   switch (typeof value) {

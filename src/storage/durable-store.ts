@@ -414,7 +414,8 @@ export class DurableStore {
     const needed = position - this.#retainEntries
     let gone = 0
     while (gone < this.#segments.length && (this.#segments[gone] as Segment).maxPosition <= needed) gone++
-    const first = (this.#segments[gone] ?? (this.#segments.at(-1) as Segment)).index + (gone < this.#segments.length ? 0 : 1)
+    // The first segment kept; when every one goes, the one about to begin.
+    const first = gone < this.#segments.length ? (this.#segments[gone] as Segment).index : (this.#segments.at(-1) as Segment).index + 1
     // Segments written from here on hold only what follows.
     this.#roll(first)
     this.#guard('delete what the snapshot replaces', () => {

@@ -186,7 +186,6 @@ function lockDirectory(directory: string): () => void {
   throw locked(directory, readHolder(path)?.holder ?? null)
 }
 
-
 /** Bytes per write of `writeSyncedAsync`: each is one request to the thread pool. */
 const WRITE_CHUNK_BYTES = 8 * 1024 * 1024
 
