@@ -1080,7 +1080,7 @@ function validateOptions(options: ColleagueOptions): void {
   if (typeof options.islandName !== 'string' || options.islandName.length === 0 || options.islandName.length > 256) {
     throw invalid('islandName must be a non-empty string of at most 256 characters')
   }
-  if (options.colleagueId !== undefined && (typeof options.colleagueId !== 'string' || options.colleagueId.length === 0 || options.colleagueId.length > 256)) {
+  if (options.colleagueId !== undefined && !isIdText(options.colleagueId)) {
     throw invalid('colleagueId must be a non-empty string of at most 256 characters')
   }
   if (options.colleagueId !== undefined && RESERVED_IDS.has(options.colleagueId)) {
@@ -1138,10 +1138,15 @@ function deepFreeze<T>(value: T): T {
 /** A colleague id from `randomId`, held to the rules a given `colleagueId` is. */
 function mintedId(randomId: () => string): string {
   const id: unknown = randomId()
-  if (typeof id !== 'string' || id.length === 0 || id.length > 256 || RESERVED_IDS.has(id)) {
+  if (!isIdText(id) || RESERVED_IDS.has(id)) {
     throw new ColleagueError('INVALID_OPTIONS', `randomId() returned ${JSON.stringify(id) ?? String(id)}: an id is 1 to 256 characters, not the name of a property every object has`)
   }
   return id
+}
+
+/** What a colleague id (given or minted) must be: 1 to 256 characters. */
+function isIdText(id: unknown): id is string {
+  return typeof id === 'string' && id.length >= 1 && id.length <= 256
 }
 
 function hasMethods(value: unknown, names: readonly string[]): boolean {
