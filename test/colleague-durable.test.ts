@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
@@ -188,4 +188,34 @@ test("a snapshot the disk cannot take crashes the colleague with STORAGE_FAILED,
   assert.match(error.message, /snapshot/)
   assert.match(String((error.cause as Error | undefined)?.message), /ENOSPC/)
   await solo.colleague.shutdown().catch(() => {})
+})
+
+test('a snapshot() state JSON cannot carry exactly crashes a durable member loudly instead of writing another state to its disk', async () => {
+  const dir = join(root, 'nan-state')
+  let n = 0
+  const solo = new Colleague({
+    islandName: 'nan-state',
+    colleagueId: 'a',
+    host: '127.0.0.1',
+    port: 0,
+    ...TEST_TIMING,
+    storage: { directory: dir, snapshotEveryEntries: 4 },
+    // Plain JSON would write `{"n":null}`: a restart would restore null where the member held NaN.
+    application: { entry: () => void n++, snapshot: () => ({ n: n > 2 ? Number.NaN : n }), restore: () => {} },
+  })
+  const crashed = new Promise<unknown>((resolve) => solo.once('crash', resolve))
+  try {
+    await solo.listen()
+    await within(solo.bootstrap(), 'bootstrap')
+    for (let value = 0; value < 12 && solo.health().crash === null; value++) await solo.enqueue({ value }).catch(() => {})
+    const error = await within(crashed, 'the crash')
+    assert.ok(isColleagueError(error), String(error))
+    assert.equal(error.code, 'APPLICATION_FAILED', error.message)
+    assert.match(String((error.cause as Error | undefined)?.message), /snapshot\(\) returned a state JSON cannot carry/)
+    // No snapshot holds a state other than the one taken.
+    const written = readdirSync(dir).filter((name) => name.endsWith('.snap'))
+    for (const name of written) assert.doesNotMatch(readFileSync(join(dir, name), 'utf8'), /"n":null/, name)
+  } finally {
+    await solo.shutdown().catch(() => {})
+  }
 })

@@ -12,6 +12,23 @@ interface Snapshot {
   readonly waiting: Set<string>
 }
 
+/**
+ * A deep JSON copy of what `snapshot()` returned, the one rule for every
+ * snapshot a member hands on or writes: a state JSON cannot carry exactly
+ * (a NaN, an undefined in an array, a cycle, a bigint, a function, a Map) is
+ * refused with APPLICATION_FAILED, as a value is by `enqueue`, since whoever
+ * restores it would otherwise restore a state other than the one taken.
+ * `undefined` alone (no snapshot to give) is null.
+ */
+export function copyOfState(state: unknown): unknown {
+  if (state === undefined) return null
+  try {
+    return JSON.parse(encodeValue(state, Number.POSITIVE_INFINITY)) as unknown
+  } catch (error) {
+    throw new ColleagueError('APPLICATION_FAILED', `snapshot() returned a state JSON cannot carry: ${(error as Error).message}`, { cause: error })
+  }
+}
+
 export class SnapshotStore {
   private readonly max: number
   /** Arrival promise to the snapshot taken right after applying it. */
@@ -25,23 +42,9 @@ export class SnapshotStore {
     return this.snapshots.size
   }
 
-  /**
-   * Keeps a deep JSON copy of `state`. A state JSON cannot carry exactly (a
-   * NaN, an undefined in an array, a cycle, a bigint, a function) is refused
-   * with APPLICATION_FAILED, as a value is by `enqueue`: the newcomer would
-   * otherwise restore a state other than the one taken. `undefined` alone
-   * (no snapshot to give) is kept as null.
-   */
+  /** Keeps `state` for `newcomers`, as `copyOfState` copies it (or refuses it). */
   keep(arrival: string, newcomers: readonly string[], state: unknown): void {
-    let copy: unknown = null
-    if (state !== undefined) {
-      try {
-        copy = JSON.parse(encodeValue(state, Number.POSITIVE_INFINITY)) as unknown
-      } catch (error) {
-        throw new ColleagueError('APPLICATION_FAILED', `snapshot() returned a state JSON cannot carry: ${(error as Error).message}`, { cause: error })
-      }
-    }
-    this.snapshots.set(arrival, { state: copy, waiting: new Set(newcomers) })
+    this.snapshots.set(arrival, { state: copyOfState(state), waiting: new Set(newcomers) })
     for (const oldest of this.snapshots.keys()) {
       if (this.snapshots.size <= this.max) break
       this.snapshots.delete(oldest)
