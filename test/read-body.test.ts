@@ -10,6 +10,7 @@ import { test } from 'node:test'
 import { closeServer } from '../src/colleague/close-server.js'
 import { createHandler } from '../src/colleague/http-handler.js'
 import { BodyAborted, BodyTooLarge, readBody } from '../src/colleague/read-body.js'
+import { ColleagueError } from '../src/colleague/errors.js'
 
 function request(chunks: readonly string[], headers: Record<string, string> = {}): IncomingMessage & PassThrough {
   const stream = Object.assign(new PassThrough(), { headers }) as unknown as IncomingMessage & PassThrough
@@ -69,6 +70,42 @@ test('a client that hangs up mid-body: BodyAborted, and the peer routes log no e
     await sawAbort
     assert.deepEqual(errors, [])
     assert.equal(dispatched, 0)
+  } finally {
+    await closeServer(server, 1_000)
+  }
+})
+
+test('a refusal for a state the colleague is in (503) is logged at debug; a failure (500) is a warning with its error', { timeout: 20_000 }, async () => {
+  const warned: unknown[] = []
+  const debugged: unknown[] = []
+  const logger = {
+    error: () => {},
+    warn: (...args: unknown[]) => warned.push(args),
+    info: () => {},
+    debug: (...args: unknown[]) => debugged.push(args),
+    child: () => logger,
+  }
+  let failure = new ColleagueError('CRASHED', 'the colleague crashed')
+  const server = createServer(
+    createHandler({
+      dispatch: () => Promise.reject(failure),
+      signer: null,
+      bodyBytesMax: 1024,
+      logger: logger as never,
+      onRefused: () => {},
+    }),
+  )
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  const post = async (): Promise<number> => (await fetch(`http://127.0.0.1:${port}/kibitz`, { method: 'POST', body: '{}' })).status
+  try {
+    for (let n = 0; n < 3; n++) assert.equal(await post(), 503)
+    assert.equal(warned.length, 0)
+    assert.equal(debugged.length, 3)
+    failure = new ColleagueError('INTERNAL', 'a broken invariant')
+    assert.equal(await post(), 500)
+    assert.equal(warned.length, 1)
+    assert.equal((warned[0] as [{ err: unknown }])[0].err, failure)
   } finally {
     await closeServer(server, 1_000)
   }

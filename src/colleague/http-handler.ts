@@ -84,7 +84,9 @@ async function handle(options: HandlerOptions, request: IncomingMessage, respons
     }
   } catch (error) {
     if (!isColleagueError(error)) throw error
-    if (error.status >= 500) options.logger.warn({ err: error, route: pathname }, 'request failed')
+    // A 503 is a state this colleague is in (shut down, crashed, its queue full), said already where it
+    // began: its peers meet it at every ping, so it is no warning each time. A failure here is one.
+    if (error.status >= 500 && error.status !== 503) options.logger.warn({ err: error, route: pathname }, 'request failed')
     else options.logger.debug({ code: error.code, route: pathname, message: error.message }, 'request refused')
     send(response, error.status, error.toBody())
   }
