@@ -21,6 +21,7 @@ const HEALTH = {
   isLeader: false,
   naturalized: true,
   positions: { commit: 12, applied: 11, backlog: 1 },
+  applying: null,
   pending: 0,
   requests: { kibitz: 40, health: 1 },
   transport: { flushes: 3, sends: 2, messagesSent: 5, sendFailures: 0, messagesDropped: 0 },
@@ -52,6 +53,9 @@ test('formatHealth prints government, members with roles, positions', () => {
   assert.match(text, /^ {2}positions +commit 12, applied 11, backlog 1$/m)
   assert.match(text, /^ {2}exiled +z$/m)
   assert.doesNotMatch(text, /undefined|\[object Object\]/)
+  assert.doesNotMatch(text, /applying/, 'nothing awaited: no line')
+  const stalled = formatHealth('http://127.0.0.1:2', { ...HEALTH, applying: { position: 12, forMs: 10400 } })
+  assert.match(stalled, /^ {2}applying +position 12, awaited for 10400 ms$/m)
 })
 
 test('formatHealth survives garbage and a member outside any island', () => {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Colleague, isColleagueError, type ColleagueOptions } from '../src/index.js'
 import { startIsland, startMember, stopAll, TEST_TIMING, waitFor, type Member } from './colleague-island.js'
+import { ManualClock } from './support/manual-clock.js'
 
 const entry = (): void => {}
 
@@ -194,5 +195,81 @@ test('values whose JSON text would drop what they hold (a Map, a Set, an Error, 
     assert.deepEqual(founder.app.values, [{ at: '1970-01-01T00:00:00.000Z' }])
   } finally {
     await stopAll(members)
+  }
+})
+
+test('an entry() that does not settle holds every later entry back: health() shows which and how long, and a warning says so once', { timeout: 30_000 }, async () => {
+  const clock = new ManualClock()
+  const warned: Array<{ position: number; waitedMs: number }> = []
+  const infos: string[] = []
+  const logger = {
+    trace: () => {},
+    debug: () => {},
+    info: (_fields: unknown, message: string) => void infos.push(message),
+    warn: (fields: { position: number; waitedMs: number }, message: string) => {
+      if (/applying has stalled/.test(message)) warned.push(fields)
+    },
+    error: () => {},
+    fatal: () => {},
+    child: () => logger,
+  }
+  let release: (() => void) | null = null
+  const applied: unknown[] = []
+  const solo = new Colleague({
+    islandName: 'stall',
+    colleagueId: 'a',
+    location: 'http://a.invalid',
+    pingMs: 50,
+    timeoutMs: 250,
+    clock,
+    logger: logger as never,
+    transport: { post: () => Promise.reject(new Error('no peers here')), close: async () => {} },
+    application: {
+      entry: ({ value }) => {
+        applied.push(value)
+        if (value !== 'slow') return undefined
+        return new Promise<void>((resolve) => (release = resolve))
+      },
+    },
+  })
+  /** Moves the clock 10 ms at a time, letting promises settle between, until `done` or `ms` of clock time. */
+  const run = async (ms: number, done: () => boolean = () => false): Promise<void> => {
+    for (let spent = 0; spent < ms && !done(); spent += 10) {
+      clock.advance(10)
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+  }
+  try {
+    let settled = false
+    void solo.bootstrap().then(() => (settled = true))
+    await run(5_000, () => settled)
+    assert.equal(settled, true, 'bootstrapped on the manual clock')
+    const values = ['slow', 'next'].map((value) => solo.enqueue(value))
+    await run(1_000, () => solo.health().applying !== null)
+    const applying = solo.health().applying
+    assert.ok(applying !== null, 'health() shows the entry awaited')
+    assert.deepEqual(applied, ['slow'])
+    await run(9_000)
+    assert.equal(warned.length, 0, 'no warning before APPLY_STALL_MS')
+    await run(2_000)
+    assert.equal(warned.length, 1)
+    assert.equal(warned[0]?.position, applying.position)
+    assert.ok((warned[0]?.waitedMs ?? 0) >= 10_000)
+    assert.ok((solo.health().applying?.forMs ?? 0) >= 10_000)
+    assert.equal(solo.health().positions.applied, applying.position - 1)
+    await run(20_000)
+    assert.equal(warned.length, 1, 'said once per stall')
+    ;(release as (() => void) | null)?.()
+    let both = false
+    void Promise.all(values).then(() => (both = true))
+    await run(2_000, () => both && infos.includes('applying goes on'))
+    assert.equal(both, true)
+    assert.deepEqual(applied, ['slow', 'next'])
+    assert.equal(solo.health().applying, null)
+    assert.ok(infos.includes('applying goes on'))
+  } finally {
+    const down = solo.shutdown()
+    await run(2_000)
+    await down
   }
 })

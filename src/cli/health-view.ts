@@ -128,11 +128,13 @@ export function formatHealth(url: string, health: unknown): string {
       if (pairs.length > 0) lines.push(`  ${name.padEnd(14)} ${pairs.join(', ')}`)
     }
   }
+  const applying = field(health, 'applying')
+  if (isObject(applying)) lines.push(`  applying       position ${String(applying['position'])}, awaited for ${String(applying['forMs'])} ms`)
   const crash = field(health, 'crash')
   if (isObject(crash)) lines.push(`  crashed        ${String(crash['code'])}: ${String(crash['message'])}`)
   const known = new Set([
     'islandName', 'islandId', 'colleagueId', 'state', 'location', 'leader', 'isLeader', 'naturalized',
-    'startedAt', 'pending', 'government', 'positions', 'requests', 'transport', 'crash',
+    'startedAt', 'pending', 'government', 'positions', 'applying', 'requests', 'transport', 'crash',
   ])
   for (const [name, value] of isObject(health) ? Object.entries(health) : []) {
     if (known.has(name)) continue

@@ -9,6 +9,8 @@ export type ApplyHandler = (committed: Committed) => void | Promise<void>
 
 export interface ApplierOptions {
   handle: ApplyHandler
+  /** Clock time, for how long an asynchronous handling has been under way (`waiting`). */
+  now(): number
   /** After each entry is fully handled. */
   onApplied(position: number): void
   /** The handler threw or rejected, or positions arrived out of order. The applier has stopped. */
@@ -23,6 +25,8 @@ export class Applier {
   private stopped = false
   private last = -1
   private started = false
+  /** The entry whose asynchronous handling is awaited, and since when; null when none is. */
+  private awaited: { readonly position: number; readonly since: number } | null = null
 
   constructor(options: ApplierOptions) {
     this.options = options
@@ -36,6 +40,15 @@ export class Applier {
   /** Entries waiting to be applied. */
   get backlog(): number {
     return this.queue.length - this.head
+  }
+
+  /**
+   * The entry whose handling returned a promise not settled yet (the
+   * application's `entry()`, a snapshot being taken or written) and since
+   * when, in clock time; null when none is. Every later entry waits on it.
+   */
+  get waiting(): { readonly position: number; readonly since: number } | null {
+    return this.awaited
   }
 
   push(entries: readonly Committed[]): void {
@@ -68,8 +81,13 @@ export class Applier {
       }
       try {
         const pending = this.options.handle(committed)
-        if (pending !== undefined) await pending
+        if (pending !== undefined) {
+          this.awaited = { position: committed.position, since: this.options.now() }
+          await pending
+          this.awaited = null
+        }
       } catch (error) {
+        this.awaited = null
         this.fail(error, committed)
         break
       }

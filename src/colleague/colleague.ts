@@ -229,6 +229,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
       this.heard = new HeardFrom(() => this.clock.now())
       this.applier = new Applier({
         handle: (committed) => this.apply(committed),
+        now: () => this.clock.now(),
         onApplied: () => this.waiters.check(),
         onFault: (error, committed) => this.onApplyFault(error, committed),
       })
@@ -287,6 +288,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
         clock: this.clock,
         timeoutMs: this.timeoutMs,
         isLeader: () => this.legislator.isLeader,
+        applying: () => this.applier.waiting,
         emit: (event, ...args) => (this.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args),
         onElection: () => this.metrics.election(),
         onExile: () => this.metrics.exile(),
@@ -649,12 +651,19 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
       naturalized: this.naturalized(),
       exiled: this.legislator.role === 'exiled',
       positions: { commit: this.legislator.commit, applied: this.applier.applied, backlog: this.applier.backlog },
+      applying: this.applyingNow(),
       pending: this.submissions.size,
       heardMs: this.heard.ages(government === null ? [] : membersOf(government)),
       requests: { ...this.requestCounts },
       transport: this.kibitzer.statistics,
       crash: this.failure === null ? null : { code: this.failure.code, message: this.failure.message },
     }
+  }
+
+  /** `health().applying`: the entry whose handling is awaited, for how long. */
+  private applyingNow(): Health['applying'] {
+    const waiting = this.applier.waiting
+    return waiting === null ? null : { position: waiting.position, forMs: Math.max(0, this.clock.now() - waiting.since) }
   }
 
   // ------------------------------------------------------------------ requests

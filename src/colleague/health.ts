@@ -30,6 +30,14 @@ export interface Health {
     /** Committed entries waiting to be applied. */
     readonly backlog: number
   }
+  /**
+   * The committed entry whose handling returned a promise that has not
+   * settled (the application's `entry()`, or a snapshot being taken or
+   * written), and for how long; null when none is. Every later entry waits
+   * on it: one that never settles stops this member applying, and is logged
+   * at warn once it has waited `APPLY_STALL_MS`.
+   */
+  readonly applying: { readonly position: number; readonly forMs: number } | null
   /** Local enqueues not yet applied. */
   readonly pending: number
   /** Milliseconds since this colleague last received messages from each member (on the leader: how long each has been silent). */

@@ -15,6 +15,9 @@ import type { PinoLikeLogger } from './logger.js'
 /** Silence, in timeouts, after which a majority counts as not heard. */
 export const QUORUM_LOST_TIMEOUTS = 3
 
+/** How long the handling of one entry may stay unsettled before it is logged as stalled. */
+export const APPLY_STALL_MS = 10_000
+
 /** The `node:diagnostics_channel` channels a colleague publishes on, by what they report. */
 export const CHANNELS = {
   government: 'paxos-colleague:government',
@@ -81,6 +84,8 @@ export interface ObserverOptions {
   readonly timeoutMs: number
   /** Whether this colleague leads now (the legislator's view, which may run ahead of the applied government). */
   readonly isLeader: () => boolean
+  /** The entry whose handling is awaited, and since when (clock time); null when none is. */
+  readonly applying?: () => { readonly position: number; readonly since: number } | null
   readonly emit: <K extends keyof ObserverEvents>(event: K, ...args: ObserverEvents[K]) => void
   /** Counts for /metrics: a new leader, an exile. */
   readonly onElection?: () => void
@@ -106,6 +111,8 @@ export class Observer {
   private readonly heardAt = new Map<string, number>()
   private quorum = true
   private timer: TimerHandle | null = null
+  /** The awaited handling logged as stalled, until it settles. */
+  private stalled: { readonly position: number; readonly since: number } | null = null
 
   constructor(options: ObserverOptions) {
     this.options = options
@@ -115,7 +122,10 @@ export class Observer {
   /** Starts the quorum watch (once the colleague is in an island). */
   start(): void {
     if (this.timer !== null) return
-    this.timer = this.options.clock.setInterval(() => this.checkQuorum(), this.options.timeoutMs)
+    this.timer = this.options.clock.setInterval(() => {
+      this.checkQuorum()
+      this.checkApplying()
+    }, this.options.timeoutMs)
   }
 
   stop(): void {
@@ -211,6 +221,26 @@ export class Observer {
       publish(published.quorumLost, () => ({ ...this.base, ...change }))
     }
     this.options.emit('quorum', change)
+  }
+
+  /**
+   * An entry whose handling has not settled for `APPLY_STALL_MS` holds back
+   * every later one: said once at warn, and at info when it settles.
+   */
+  private checkApplying(): void {
+    const waiting = this.options.applying?.() ?? null
+    const now = this.options.clock.now()
+    const stalled = this.stalled
+    if (stalled !== null && stalled !== waiting) {
+      this.stalled = null
+      this.options.logger.info({ position: stalled.position, waitedMs: now - stalled.since }, 'applying goes on')
+    }
+    if (waiting === null || this.stalled !== null || now - waiting.since < APPLY_STALL_MS) return
+    this.stalled = waiting
+    this.options.logger.warn(
+      { position: waiting.position, waitedMs: now - waiting.since },
+      "applying has stalled: the handling of an entry (an application callback, or a snapshot's write) has not settled, and every later entry waits on it",
+    )
   }
 }
 
