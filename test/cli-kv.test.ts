@@ -181,6 +181,29 @@ test('bad input answers 4xx JSON and changes nothing', async () => {
   assert.equal(enqueued.length, before)
 })
 
+test('HEAD is GET without the body, on a key and on the whole store', async () => {
+  await call('PUT', '/kv/headed', '"here"', 'application/json')
+  const head = (path: string): Promise<{ status: number; length: string | undefined; text: string }> =>
+    new Promise((resolve, reject) => {
+      const request = httpRequest(url, { method: 'HEAD', path, timeout: 5_000 }, (response) => {
+        let text = ''
+        response.setEncoding('utf8')
+        response.on('data', (chunk: string) => (text += chunk))
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, length: response.headers['content-length'], text }))
+      })
+      request.on('timeout', () => request.destroy(new Error(`HEAD ${path} timed out`)))
+      request.on('error', reject)
+      request.end()
+    })
+  for (const path of ['/kv/headed', '/kv']) {
+    const [answer, got] = [await head(path), await call('GET', path)]
+    assert.equal(answer.status, 200, path)
+    assert.equal(answer.text, '', path)
+    assert.equal(Number(answer.length), Buffer.byteLength(JSON.stringify(got.body)), `${path}: the length GET would send`)
+  }
+  assert.equal((await head('/kv/nowhere')).status, 404)
+})
+
 test('a colleague error keeps its code and answers 503', async () => {
   failWith = Object.assign(new Error('no quorum'), { code: 'NO_QUORUM' })
   try {

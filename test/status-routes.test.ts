@@ -84,6 +84,16 @@ test('GET /status is one self-contained page; other methods are refused', async 
     const post = await fetchText(`${member.url}/status/events`, 'POST')
     assert.equal(post.status, 405)
     assert.equal((JSON.parse(post.text) as { error: { code: string } }).error.code, 'METHOD_NOT_ALLOWED')
+    // Every GET route answers HEAD as GET, without the body; the others say so in Allow.
+    for (const path of ['/status', '/health', '/metrics']) {
+      const [get, head] = [await fetchText(`${member.url}${path}`), await fetchText(`${member.url}${path}`, 'HEAD')]
+      assert.equal(head.status, 200, `HEAD ${path}`)
+      assert.equal(head.text, '', `HEAD ${path} has no body`)
+      assert.equal(head.headers['content-type'], get.headers['content-type'], `HEAD ${path}`)
+      const refused = await fetchText(`${member.url}${path}`, 'DELETE')
+      assert.equal(refused.status, 405, `DELETE ${path}`)
+      assert.match(String(refused.headers['allow']), /^GET, HEAD$/, `DELETE ${path}`)
+    }
   } finally {
     await member.colleague.shutdown()
   }

@@ -100,12 +100,13 @@ export function createKvListener(options: KvRoutesOptions): RequestListener {
     const target = requestTarget(request)
     const mark = target.indexOf('?')
     const pathname = mark < 0 ? target : target.slice(0, mark)
-    const method = request.method ?? 'GET'
+    // HEAD is GET without the body (node leaves the body out), as on every route the colleague serves.
+    const method = request.method === 'HEAD' ? 'GET' : (request.method ?? 'GET')
     const whole = pathname === '/kv'
     const query = parseQuery(mark < 0 ? NO_PARAMS : new URLSearchParams(target.slice(mark + 1)), whole)
     const consistent = query.consistent
     if (whole) {
-      if (method !== 'GET') throw methodNotAllowed(response, 'GET')
+      if (method !== 'GET') throw methodNotAllowed(response, 'GET, HEAD')
       if (consistent) await barrier()
       const { store } = options
       const entries = store
@@ -137,7 +138,7 @@ export function createKvListener(options: KvRoutesOptions): RequestListener {
         return send(response, 200, { key, position })
       }
       default:
-        throw methodNotAllowed(response, 'GET, PUT, DELETE')
+        throw methodNotAllowed(response, 'GET, HEAD, PUT, DELETE')
     }
   }
 

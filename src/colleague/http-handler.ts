@@ -71,9 +71,11 @@ async function handle(options: HandlerOptions, request: IncomingMessage, respons
   const route = ROUTES.get(pathname)
   try {
     if (route === undefined) throw refuse(options, new ColleagueError('UNKNOWN_REQUEST', `no route ${pathname}`))
-    if (request.method !== route.method) {
-      response.setHeader('allow', route.method)
-      throw refuse(options, new ColleagueError('METHOD_NOT_ALLOWED', `${pathname} takes ${route.method}`))
+    // HEAD is GET without the body (node leaves the body out), as on the status routes.
+    if (request.method !== route.method && !(request.method === 'HEAD' && route.method === 'GET')) {
+      const allow = route.method === 'GET' ? 'GET, HEAD' : route.method
+      response.setHeader('allow', allow)
+      throw refuse(options, new ColleagueError('METHOD_NOT_ALLOWED', `${pathname} takes ${allow}`))
     }
     const body = route.method === 'GET' ? undefined : await readBody(options, request, pathname)
     const result = await options.dispatch(route.type, body)
@@ -98,9 +100,9 @@ async function serveMetrics(
   response: ServerResponse,
   metrics: NonNullable<HandlerOptions['metrics']>,
 ): Promise<void> {
-  if (request.method !== 'GET') {
-    response.setHeader('allow', 'GET')
-    const error = refuse(options, new ColleagueError('METHOD_NOT_ALLOWED', `${METRICS_ROUTE} takes GET`))
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    response.setHeader('allow', 'GET, HEAD')
+    const error = refuse(options, new ColleagueError('METHOD_NOT_ALLOWED', `${METRICS_ROUTE} takes GET, HEAD`))
     send(response, error.status, error.toBody())
     return
   }
