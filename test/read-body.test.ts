@@ -11,6 +11,7 @@ import { closeServer } from '../src/colleague/close-server.js'
 import { createHandler } from '../src/colleague/http-handler.js'
 import { BodyAborted, BodyTooLarge, readBody } from '../src/colleague/read-body.js'
 import { ColleagueError } from '../src/colleague/errors.js'
+import { Signer } from '../src/colleague/signature.js'
 
 function request(chunks: readonly string[], headers: Record<string, string> = {}): IncomingMessage & PassThrough {
   const stream = Object.assign(new PassThrough(), { headers }) as unknown as IncomingMessage & PassThrough
@@ -106,6 +107,41 @@ test('a refusal for a state the colleague is in (503) is logged at debug; a fail
     assert.equal(await post(), 500)
     assert.equal(warned.length, 1)
     assert.equal((warned[0] as [{ err: unknown }])[0].err, failure)
+  } finally {
+    await closeServer(server, 1_000)
+  }
+})
+
+test('on a signed island an unsigned body is 401 whatever it holds; a signed one is then read as UTF-8 JSON', { timeout: 20_000 }, async () => {
+  const quiet = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {}, child: () => quiet }
+  const signer = new Signer('island secret', { now: () => Date.now() })
+  const peer = new Signer('island secret', { now: () => Date.now() })
+  const dispatched: unknown[] = []
+  const server = createServer(
+    createHandler({
+      dispatch: async (_type, body) => {
+        dispatched.push(body)
+        return undefined
+      },
+      signer,
+      bodyBytesMax: 1024,
+      logger: quiet as never,
+      onRefused: () => {},
+    }),
+  )
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  const post = async (body: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; code: string | undefined }> => {
+    const response = await fetch(`http://127.0.0.1:${port}/kibitz`, { method: 'POST', body, headers })
+    const text = await response.text()
+    return { status: response.status, code: text === '' ? undefined : (JSON.parse(text) as { error: { code: string } }).error.code }
+  }
+  try {
+    const notUtf8 = Buffer.from([0x7b, 0xff, 0x7d])
+    for (const body of [notUtf8, '{nope', '{}']) assert.deepEqual(await post(body), { status: 401, code: 'UNAUTHORIZED' })
+    assert.deepEqual(await post('{nope', peer.sign('POST', '/kibitz', '{nope')), { status: 400, code: 'INVALID_JSON' })
+    assert.deepEqual(await post('{"a":1}', peer.sign('POST', '/kibitz', '{"a":1}')), { status: 204, code: undefined })
+    assert.deepEqual(dispatched, [{ a: 1 }])
   } finally {
     await closeServer(server, 1_000)
   }

@@ -112,7 +112,12 @@ async function serveMetrics(
 }
 
 async function readBody(options: HandlerOptions, request: IncomingMessage, route: string): Promise<unknown> {
-  const text = await readText(options, request)
+  const bytes = await readBytes(request, options.bodyBytesMax).catch((error: unknown) => {
+    throw error instanceof BodyTooLarge ? refuse(options, tooLarge(error.limit)) : error
+  })
+  // On a signed island the signature is checked first (past the size bound, which reading needs): an
+  // unsigned body is 401 whatever it holds, and a stranger learns nothing of how it was read.
+  const text = bytes.toString('utf8')
   if (options.signer !== null) {
     const ok = options.signer.verify(
       'POST',
@@ -123,24 +128,13 @@ async function readBody(options: HandlerOptions, request: IncomingMessage, route
     )
     if (!ok) throw refuse(options, new ColleagueError('UNAUTHORIZED', 'missing, wrong, stale or replayed signature'))
   }
+  // Refused, not decoded with U+FFFD in place of its invalid bytes.
+  if (!isUtf8(bytes)) throw refuse(options, new ColleagueError('INVALID_JSON', 'body is not UTF-8 JSON'))
   try {
     return JSON.parse(text) as unknown
   } catch (error) {
     throw refuse(options, new ColleagueError('INVALID_JSON', 'body is not JSON', { cause: error }))
   }
-}
-
-/** The body as text; one that is not UTF-8 is refused, not decoded with U+FFFD in place of its invalid bytes. */
-function readText(options: HandlerOptions, request: IncomingMessage): Promise<string> {
-  return readBytes(request, options.bodyBytesMax).then(
-    (body) => {
-      if (!isUtf8(body)) throw refuse(options, new ColleagueError('INVALID_JSON', 'body is not UTF-8 JSON'))
-      return body.toString('utf8')
-    },
-    (error: unknown) => {
-      throw error instanceof BodyTooLarge ? refuse(options, tooLarge(error.limit)) : error
-    },
-  )
 }
 
 function tooLarge(limit: number): ColleagueError {
