@@ -2,7 +2,7 @@
 // Multi-Paxos, on one totally ordered log.
 
 export { Colleague, SNAPSHOT_REQUEST } from './colleague/colleague.js'
-export type { ColleagueEvents, Enqueued } from './colleague/colleague.js'
+export type { ColleagueEvents, Enqueued, WaitOptions } from './colleague/colleague.js'
 export { ColleagueError, ERROR_CODES, ERROR_STATUS, isColleagueError } from './colleague/errors.js'
 export type { ColleagueErrorCode } from './colleague/errors.js'
 export type { Application, AppliedEntry, ColleagueOptions, JoinContext } from './colleague/options.js'

@@ -198,8 +198,44 @@ test('values whose JSON text would drop what they hold (a Map, a Set, an Error, 
   }
 })
 
-test('an entry() that does not settle holds every later entry back: health() shows which and how long, and a warning says so once', { timeout: 30_000 }, async () => {
+/** A one-member island on a manual clock: nothing but `run` moves its time. */
+async function soloOnManualClock(
+  islandName: string,
+  entry: (value: unknown) => void | Promise<void>,
+  logger?: unknown,
+): Promise<{ colleague: Colleague; run: (ms: number, done?: () => boolean) => Promise<void>; stop: () => Promise<void> }> {
   const clock = new ManualClock()
+  const colleague = new Colleague({
+    islandName,
+    colleagueId: 'a',
+    location: 'http://a.invalid',
+    pingMs: 50,
+    timeoutMs: 250,
+    clock,
+    ...(logger !== undefined && { logger: logger as never }),
+    transport: { post: () => Promise.reject(new Error('no peers here')), close: async () => {} },
+    application: { entry: ({ value }) => entry(value) },
+  })
+  /** Moves the clock 10 ms at a time, letting promises settle between, until `done` or `ms` of clock time. */
+  const run = async (ms: number, done: () => boolean = () => false): Promise<void> => {
+    for (let spent = 0; spent < ms && !done(); spent += 10) {
+      clock.advance(10)
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+  }
+  let settled = false
+  void colleague.bootstrap().then(() => (settled = true))
+  await run(5_000, () => settled)
+  assert.equal(settled, true, 'bootstrapped on the manual clock')
+  const stop = async (): Promise<void> => {
+    const down = colleague.shutdown()
+    await run(2_000)
+    await down
+  }
+  return { colleague, run, stop }
+}
+
+test('an entry() that does not settle holds every later entry back: health() shows which and how long, and a warning says so once', { timeout: 30_000 }, async () => {
   const warned: Array<{ position: number; waitedMs: number }> = []
   const infos: string[] = []
   const logger = {
@@ -215,35 +251,16 @@ test('an entry() that does not settle holds every later entry back: health() sho
   }
   let release: (() => void) | null = null
   const applied: unknown[] = []
-  const solo = new Colleague({
-    islandName: 'stall',
-    colleagueId: 'a',
-    location: 'http://a.invalid',
-    pingMs: 50,
-    timeoutMs: 250,
-    clock,
-    logger: logger as never,
-    transport: { post: () => Promise.reject(new Error('no peers here')), close: async () => {} },
-    application: {
-      entry: ({ value }) => {
-        applied.push(value)
-        if (value !== 'slow') return undefined
-        return new Promise<void>((resolve) => (release = resolve))
-      },
+  const { colleague: solo, run, stop } = await soloOnManualClock(
+    'stall',
+    (value) => {
+      applied.push(value)
+      if (value !== 'slow') return undefined
+      return new Promise<void>((resolve) => (release = resolve))
     },
-  })
-  /** Moves the clock 10 ms at a time, letting promises settle between, until `done` or `ms` of clock time. */
-  const run = async (ms: number, done: () => boolean = () => false): Promise<void> => {
-    for (let spent = 0; spent < ms && !done(); spent += 10) {
-      clock.advance(10)
-      await new Promise((resolve) => setImmediate(resolve))
-    }
-  }
+    logger,
+  )
   try {
-    let settled = false
-    void solo.bootstrap().then(() => (settled = true))
-    await run(5_000, () => settled)
-    assert.equal(settled, true, 'bootstrapped on the manual clock')
     const values = ['slow', 'next'].map((value) => solo.enqueue(value))
     await run(1_000, () => solo.health().applying !== null)
     const applying = solo.health().applying
@@ -268,8 +285,72 @@ test('an entry() that does not settle holds every later entry back: health() sho
     assert.equal(solo.health().applying, null)
     assert.ok(infos.includes('applying goes on'))
   } finally {
-    const down = solo.shutdown()
-    await run(2_000)
-    await down
+    await stop()
+  }
+})
+
+test("an aborted signal ends an enqueue's or a barrier's wait with its reason; the value already handed on is still applied", { timeout: 30_000 }, async () => {
+  let release: (() => void) | null = null
+  const applied: unknown[] = []
+  const { colleague: solo, run, stop } = await soloOnManualClock('abort', (value) => {
+    applied.push(value)
+    if (value !== 'slow') return undefined
+    return new Promise<void>((resolve) => (release = resolve))
+  })
+  try {
+    const slow = solo.enqueue('slow')
+    await run(1_000, () => solo.health().applying !== null)
+    const controller = new AbortController()
+    const given = solo.enqueue('given up on', { signal: controller.signal })
+    const barrier = solo.barrier({ signal: controller.signal })
+    const timed = solo.enqueue('timed', { signal: AbortSignal.timeout(50) })
+    await run(100)
+    assert.equal(solo.health().pending, 4)
+    const reason = new Error('the caller gave up')
+    controller.abort(reason)
+    await assert.rejects(given, (error) => error === reason)
+    await assert.rejects(barrier, (error) => error === reason)
+    // Real time: AbortSignal.timeout does not follow the colleague's clock, and its timer keeps no process alive.
+    const keepAlive = setTimeout(() => {}, 10_000)
+    await assert.rejects(timed, (error: Error) => error.name === 'TimeoutError')
+    clearTimeout(keepAlive)
+    assert.equal(solo.health().pending, 1, 'only the enqueue still awaited counts')
+    ;(release as (() => void) | null)?.()
+    let done = false
+    void slow.then(() => (done = true))
+    await run(2_000, () => done && applied.length === 3)
+    assert.equal(done, true)
+    assert.deepEqual(applied, ['slow', 'given up on', 'timed'], 'the values were handed on: the island applies them')
+    // A signal that never aborts leaves the wait as it is.
+    const kept = new AbortController()
+    let resolved = false
+    void solo.enqueue('kept', { signal: kept.signal }).then(() => (resolved = true))
+    await run(2_000, () => resolved)
+    assert.equal(resolved, true)
+    kept.abort()
+  } finally {
+    await stop()
+  }
+})
+
+test('a signal aborted before the call enqueues nothing, and call options of the wrong shape are INVALID_OPTIONS', { timeout: 30_000 }, async () => {
+  const applied: unknown[] = []
+  const { colleague: solo, run, stop } = await soloOnManualClock('aborted-before', (value) => void applied.push(value))
+  try {
+    await assert.rejects(solo.enqueue('never', { signal: AbortSignal.abort() }), (error: Error) => error.name === 'AbortError')
+    await assert.rejects(solo.barrier({ signal: AbortSignal.abort('why') }), (error) => error === 'why')
+    const misuses: unknown[] = [null, 5, { signal: 'soon' }, { signal: {} }, { timeoutMs: 5 }]
+    for (const options of misuses) {
+      for (const call of [() => solo.enqueue('never', options as never), () => solo.barrier(options as never)]) {
+        await assert.rejects(call(), (error) => isColleagueError(error) && error.code === 'INVALID_OPTIONS', JSON.stringify(options))
+      }
+    }
+    assert.equal(solo.health().pending, 0)
+    let resolved = false
+    void solo.enqueue('check').then(() => (resolved = true))
+    await run(2_000, () => resolved)
+    assert.deepEqual(applied, ['check'], 'nothing refused reached the log')
+  } finally {
+    await stop()
   }
 })

@@ -80,6 +80,18 @@ export interface Enqueued {
   readonly promise: string
 }
 
+/** What `enqueue(value, options)` and `barrier(options)` take. */
+export interface WaitOptions {
+  /**
+   * Ends the wait when it aborts: the call rejects with `signal.reason` (as
+   * `fetch` does: an `AbortError`, or a `TimeoutError` from
+   * `AbortSignal.timeout(ms)`). Only the wait ends: a value already handed
+   * to the island may still be committed and applied. A signal aborted
+   * before the call enqueues nothing.
+   */
+  readonly signal?: AbortSignal
+}
+
 /** The answer to a POST /kibitz: a kibitz body from this colleague back to the sender. */
 interface KibitzAnswer {
   readonly islandName: string
@@ -488,10 +500,13 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
    * value is turned into JSON text here, once; every member applies the value
    * parsed from that text.
    */
-  enqueue(value: T): Promise<Enqueued> {
+  enqueue(value: T, options?: WaitOptions): Promise<Enqueued> {
     try {
       this.assertAlive()
-      return this.submit(encodeValue(value, this.valueBytesMax), value)
+      const signal = signalOf(options)
+      const text = encodeValue(value, this.valueBytesMax)
+      signal?.throwIfAborted()
+      return this.submit(text, signal, value)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -504,10 +519,12 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
    * the application never sees it. Resolves `{ position, promise }` of the
    * barrier itself.
    */
-  barrier(): Promise<Enqueued> {
+  barrier(options?: WaitOptions): Promise<Enqueued> {
     try {
       this.assertAlive()
-      return this.submit(BARRIER_TEXT)
+      const signal = signalOf(options)
+      signal?.throwIfAborted()
+      return this.submit(BARRIER_TEXT, signal)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -613,13 +630,35 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   }
 
   /** Hands one value's JSON text (or a barrier) to the legislator; resolves once applied here. */
-  private submit(text: string, value?: unknown): Promise<Enqueued> {
+  private submit(text: string, signal: AbortSignal | undefined, value?: unknown): Promise<Enqueued> {
     if (this.state !== 'member') throw new ColleagueError('NOT_JOINED', 'enqueue before bootstrap or join completed')
     const result = this.act((legislator) => legislator.enqueue(text))
     if (!result.ok) throw refusalError(result.code)
-    if (this.mutant === 'leader-applies-original') this.originals.set(result.seq, value)
+    const seq = result.seq
+    if (this.mutant === 'leader-applies-original') this.originals.set(seq, value)
     const startedMs = performance.now()
-    return new Promise((resolve, reject) => this.submissions.set(result.seq, { resolve, reject, startedMs }))
+    if (signal === undefined) return new Promise((resolve, reject) => this.submissions.set(seq, { resolve, reject, startedMs }))
+    return new Promise((resolve, reject) => {
+      // The wait ends, not the submission: the legislator still carries it, and it may yet be applied.
+      const onAbort = (): void => {
+        if (this.submissions.get(seq) !== deferred) return
+        this.submissions.delete(seq)
+        reject(signal.reason)
+      }
+      const deferred: Deferred<Enqueued> = {
+        resolve: (enqueued) => {
+          signal.removeEventListener('abort', onAbort)
+          resolve(enqueued)
+        },
+        reject: (error) => {
+          signal.removeEventListener('abort', onAbort)
+          reject(error)
+        },
+        startedMs,
+      }
+      this.submissions.set(seq, deferred)
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
   }
 
   /**
@@ -1051,6 +1090,18 @@ const STORAGE_OPTION_NAMES: ReadonlySet<string> = new Set(
 
 /** The longest delay a timer takes (2^31 - 1 ms, about 24.8 days): node:timers fires a longer one after 1 ms. */
 const TIMER_MS_MAX = 2 ** 31 - 1
+
+/** The signal of an `enqueue` or `barrier` call's options, checked as the constructor's are. */
+function signalOf(options: WaitOptions | undefined): AbortSignal | undefined {
+  if (options === undefined) return undefined
+  if (typeof options !== 'object' || options === null) throw new ColleagueError('INVALID_OPTIONS', 'the options of a call must be an object')
+  for (const name of Object.keys(options)) {
+    if (name !== 'signal') throw new ColleagueError('INVALID_OPTIONS', `unknown option ${JSON.stringify(name)} (a call takes signal)`)
+  }
+  const { signal } = options
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new ColleagueError('INVALID_OPTIONS', 'signal must be an AbortSignal')
+  return signal
+}
 
 function validateOptions(options: ColleagueOptions): void {
   const invalid = (message: string): ColleagueError => new ColleagueError('INVALID_OPTIONS', message)
