@@ -505,7 +505,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
       this.assertAlive()
       const signal = signalOf(options)
       const text = encodeValue(value, this.valueBytesMax)
-      signal?.throwIfAborted()
+      assertNotAborted(signal)
       return this.submit(text, signal, value)
     } catch (error) {
       return Promise.reject(error)
@@ -523,7 +523,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     try {
       this.assertAlive()
       const signal = signalOf(options)
-      signal?.throwIfAborted()
+      assertNotAborted(signal)
       return this.submit(BARRIER_TEXT, signal)
     } catch (error) {
       return Promise.reject(error)
@@ -1099,8 +1099,16 @@ function signalOf(options: WaitOptions | undefined): AbortSignal | undefined {
     if (name !== 'signal') throw new ColleagueError('INVALID_OPTIONS', `unknown option ${JSON.stringify(name)} (a call takes signal)`)
   }
   const { signal } = options
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new ColleagueError('INVALID_OPTIONS', 'signal must be an AbortSignal')
+  // As node's own APIs check one: by shape, so that a signal of another realm (a vm context) is one too.
+  if (signal !== undefined && (typeof signal !== 'object' || signal === null || !('aborted' in signal) || typeof signal.addEventListener !== 'function')) {
+    throw new ColleagueError('INVALID_OPTIONS', 'signal must be an AbortSignal')
+  }
   return signal
+}
+
+/** Rejects a call whose signal has already aborted, with its reason, before anything is enqueued. */
+function assertNotAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw signal.reason
 }
 
 function validateOptions(options: ColleagueOptions): void {
