@@ -235,7 +235,7 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 async function simulateColleagues(args: Arguments, simulator: Simulator, runAll: (onResult: (outcome: SeedResult) => void) => Promise<void>, started: number): Promise<number> {
   const { COLLEAGUE_FAULTS } = simulator
   const faults = Object.fromEntries(COLLEAGUE_FAULTS.map((type) => [type, 0])) as Record<string, number>
-  const totals = { violations: 0, failedSeeds: 0, leaderChanges: 0, enqueues: 0, acknowledged: 0, newcomers: 0, exiles: 0, outOfBandFailures: 0, events: 0, quorumLost: 0 }
+  const totals = { violations: 0, failedSeeds: 0, leaderChanges: 0, enqueues: 0, acknowledged: 0, waitsAborted: 0, newcomers: 0, exiles: 0, outOfBandFailures: 0, events: 0, quorumLost: 0 }
   const disks = { restarts: 0, resumed: 0, syncs: 0, lostBytes: 0, tornWrites: 0 }
   const members = args.members ?? 3
   await runAll((outcome) => {
@@ -245,6 +245,7 @@ async function simulateColleagues(args: Arguments, simulator: Simulator, runAll:
     totals.leaderChanges += stats.leaderChanges
     totals.enqueues += stats.enqueues
     totals.acknowledged += stats.acknowledged
+    totals.waitsAborted += stats.waitsAborted
     totals.newcomers += stats.newcomers
     totals.exiles += stats.exiles
     totals.outOfBandFailures += stats.outOfBandFailures
@@ -270,7 +271,7 @@ async function simulateColleagues(args: Arguments, simulator: Simulator, runAll:
   const rate = seconds > 0 ? args.seeds / seconds : args.seeds
   process.stdout.write(`faults: ${COLLEAGUE_FAULTS.map((type) => `${type} ${faults[type]}`).join(', ')}\n`)
   process.stdout.write(
-    `leader changes ${totals.leaderChanges}, enqueues ${totals.enqueues}, acknowledged ${totals.acknowledged}, ` +
+    `leader changes ${totals.leaderChanges}, enqueues ${totals.enqueues}, acknowledged ${totals.acknowledged}, aborted waits ${totals.waitsAborted}, ` +
       `newcomers ${totals.newcomers}, exiles ${totals.exiles}, out-of-band failures ${totals.outOfBandFailures}, ` +
       `events ${totals.events}, seeds with quorum lost ${totals.quorumLost}, seeds failed ${totals.failedSeeds}\n`,
   )

@@ -66,6 +66,41 @@ test(`barriers through any member, amid the faults, keep every invariant for ${A
   }
 })
 
+test("a workload's own signals reach the colleague: aborted waits reject with their reason, and one that resolves anyway is the violation abort", async () => {
+  const seeds = 20
+  let reasons = 0
+  let others = 0
+  const reason = new Error('the workload gave up')
+  // A deposit a step, its wait given up on a step later (in the next call), while faults come and go.
+  const givingUp = (): Workload => {
+    let controllers: AbortController[] = []
+    return (api, random) => {
+      for (const controller of controllers) controller.abort(reason)
+      controllers = []
+      if (api.members.length === 0) return
+      const controller = new AbortController()
+      controllers.push(controller)
+      api.enqueue(random.pick(api.members), { deposit: 'alice', amount: 1 }, { signal: controller.signal }).catch((error: unknown) => {
+        if (error === reason) reasons++
+        else others++
+      })
+    }
+  }
+  let aborted = 0
+  for (let seed = 1; seed <= seeds; seed++) {
+    const { violations, stats } = await simulate({ seed, steps: 200, application: bank, workload: givingUp() })
+    assert.deepEqual(violations.map((violation) => describeViolation(violation)), [])
+    aborted += stats.waitsAborted
+  }
+  // A wait aborted just after its value was applied may still resolve (the colleague had settled it): not every abort is a rejection.
+  assert.ok(aborted > 0 && reasons > 0, `${aborted} waits aborted, ${reasons} rejected with the reason (${others} otherwise)`)
+  let caught: ColleagueViolation | undefined
+  for (let seed = 1; seed <= seeds && caught === undefined; seed++) {
+    caught = (await simulate({ seed, steps: 200, application: bank, workload: givingUp(), mutant: 'abort-ignored' })).violations[0]
+  }
+  assert.equal(caught?.invariant, 'abort', caught === undefined ? 'the mutant survived' : describeViolation(caught))
+})
+
 test('a promise the application lets reject unhandled is a violation with its seed, and does not end the process', async () => {
   const floating = (): Application => {
     const applied = bank()

@@ -637,7 +637,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     const seq = result.seq
     if (this.mutant === 'leader-applies-original') this.originals.set(seq, value)
     const startedMs = performance.now()
-    if (signal === undefined) return new Promise((resolve, reject) => this.submissions.set(seq, { resolve, reject, startedMs }))
+    if (signal === undefined || this.mutant === 'abort-ignored') return new Promise((resolve, reject) => this.submissions.set(seq, { resolve, reject, startedMs }))
     return new Promise((resolve, reject) => {
       // The wait ends, not the submission: the legislator still carries it, and it may yet be applied.
       const onAbort = (): void => {

@@ -20,6 +20,8 @@ export const COLLEAGUE_MUTANTS = [
   'leader-applies-original',
   /** A member takes a peer's refusal to hear its candidacy (a leader is alive) as news of its exile. */
   'refusal-as-exile',
+  /** An enqueue's signal is never listened to: an aborted wait goes on, and resolves once the value applies. */
+  'abort-ignored',
 ] as const
 export type ColleagueMutant = (typeof COLLEAGUE_MUTANTS)[number]
 

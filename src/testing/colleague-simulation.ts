@@ -12,7 +12,7 @@
 // on its own simulated disk, a lost member comes back from it as itself, and
 // the whole island may crash at once.
 
-import { Colleague, type Enqueued } from '../colleague/colleague.js'
+import { Colleague, type Enqueued, type WaitOptions } from '../colleague/colleague.js'
 import { isColleagueError } from '../colleague/errors.js'
 import { COLLEAGUE_MUTANTS, MUTANT_OPTION, type ColleagueMutant } from '../colleague/mutants.js'
 import { WATCH_OPTION, type WatchOption } from '../colleague/watch.js'
@@ -38,14 +38,18 @@ export interface WorkloadApi {
   readonly members: string[]
   /** The step about to run, counted from 1 over the whole run. */
   readonly step: number
-  /** `colleague.enqueue(value)` on that member; rejects when it is not running. */
-  enqueue(memberId: string, value: unknown): Promise<Enqueued>
+  /**
+   * `colleague.enqueue(value, options)` on that member; rejects when it is
+   * not running. With a `signal`, an abort must end the wait (invariant
+   * `abort`).
+   */
+  enqueue(memberId: string, value: unknown, options?: WaitOptions): Promise<Enqueued>
   /**
    * `colleague.barrier()` on that member; rejects when it is not running.
    * When it resolves, every enqueue acknowledged anywhere before the call
    * must be applied there (invariant `read-point`).
    */
-  barrier(memberId: string): Promise<Enqueued>
+  barrier(memberId: string, options?: WaitOptions): Promise<Enqueued>
 }
 
 /**
@@ -88,6 +92,8 @@ export type ColleagueInvariant =
   | 'out-of-band'
   /** A newcomer's out-of-band request failed and it did not crash. */
   | 'out-of-band-crash'
+  /** An enqueue whose wait was aborted before its member applied the value resolved anyway. */
+  | 'abort'
   /** After the faults healed with a quorum alive, a pending enqueue of a living member never settled. */
   | 'liveness'
   /**
@@ -201,6 +207,8 @@ export interface ColleagueSimulationStats {
   enqueues: number
   acknowledged: number
   enqueueRejections: number
+  /** Enqueues whose waits a signal aborted while they were pending (the default workload aborts some). */
+  waitsAborted: number
   applied: number
   leaderChanges: number
   newcomers: number
@@ -269,6 +277,9 @@ const DEFAULTS = {
   hiddenStateEverySteps: 250,
   /** Quiet steps after the run, at most, for the living members to reach one applied position. */
   alignSteps: 100,
+  /** The share of the default workload's enqueues whose wait it aborts, 1 to `abortStepsMax` steps later. */
+  abortShare: 0.1,
+  abortStepsMax: 8,
 } as const
 
 const FAULT_WEIGHTS: ReadonlyArray<readonly [DrawnFault, number]> = [
@@ -293,6 +304,8 @@ const DURABLE_BEYOND_QUORUM_RATE = 0.3
 
 interface Pending {
   readonly text: string | undefined
+  /** Its wait was aborted before its member had applied the value: it must not resolve. */
+  abortedUnapplied?: boolean
 }
 
 interface Member {
@@ -338,6 +351,8 @@ interface Member {
   /** Set when its out-of-band request failed: it must crash. */
   outOfBandFailedStep: number | null
   readonly pending: Set<Pending>
+  /** The JSON texts of its own values this process handed its application: an enqueue may resolve once its value is here. */
+  readonly ownApplied: Set<string>
 }
 
 interface LogRecord {
@@ -470,6 +485,9 @@ class ColleagueSimulation {
   /** Whether the state a user's application hides from `snapshot()` and its fields is compared (see `hiddenState`). */
   #hidden: boolean
   readonly #workload: Workload
+  readonly #abortRandom: Random
+  /** Waits the default workload gives up on, at a step. */
+  #aborts: Array<{ readonly step: number; readonly controller: AbortController }> = []
   readonly #spare: ReadonlySet<string>
   readonly #governments = new Map<string, Government>()
   /**
@@ -510,6 +528,7 @@ class ColleagueSimulation {
     this.#random = createRandom(options.seed)
     this.#actions = this.#random.fork('actions')
     this.#workloadRandom = workloadRandom(this.#random.fork('workload'))
+    this.#abortRandom = this.#random.fork('aborts')
     this.#network = new PeerNetwork(this.#scheduler, this.#random.fork('network'))
     const globalRandom = this.#random.fork('globals')
     this.globals = { now: () => this.#scheduler.now, random: () => globalRandom.next() }
@@ -535,6 +554,7 @@ class ColleagueSimulation {
       enqueues: 0,
       acknowledged: 0,
       enqueueRejections: 0,
+      waitsAborted: 0,
       applied: 0,
       leaderChanges: 0,
       newcomers: 0,
@@ -668,6 +688,7 @@ class ColleagueSimulation {
   async #runStep(withWorkload: boolean): Promise<void> {
     this.#step++
     moving = this.globals
+    this.#abortDue()
     if (withWorkload) this.#runWorkload()
     const until = this.#scheduler.now + STEP_MS
     // Between the instants of a step, a few microtask turns let short promise
@@ -706,15 +727,15 @@ class ColleagueSimulation {
     const api: WorkloadApi = {
       members: this.#joined().map((member) => member.id),
       step: this.#step,
-      enqueue: (memberId, value) => {
+      enqueue: (memberId, value, options) => {
         const member = this.#members.get(memberId)
         if (member === undefined || !member.running) return Promise.reject(new Error(`member ${memberId} is not running`))
-        return this.#enqueue(member, value)
+        return this.#enqueue(member, value, options ?? this.#abortLater())
       },
-      barrier: (memberId) => {
+      barrier: (memberId, options) => {
         const member = this.#members.get(memberId)
         if (member === undefined || !member.running) return Promise.reject(new Error(`member ${memberId} is not running`))
-        return this.#barrier(member)
+        return this.#barrier(member, options)
       },
     }
     try {
@@ -733,7 +754,28 @@ class ColleagueSimulation {
     void this.#barrier(member)
   }
 
-  #enqueue(member: Member, value: unknown): Promise<Enqueued> {
+  /**
+   * The default workload gives up on some of its waits: a signal it aborts a
+   * few steps on (drawn from a stream of its own, so that the run is the
+   * same as without it). A user's workload passes its own signals.
+   */
+  #abortLater(): WaitOptions | undefined {
+    if (this.#workload !== defaultWorkload || !this.#abortRandom.chance(DEFAULTS.abortShare)) return undefined
+    const controller = new AbortController()
+    this.#aborts.push({ step: this.#step + 1 + this.#abortRandom.int(DEFAULTS.abortStepsMax), controller })
+    return { signal: controller.signal }
+  }
+
+  /** Aborts the waits due at this step. */
+  #abortDue(): void {
+    if (this.#aborts.length === 0) return
+    const due = this.#aborts.filter((abort) => abort.step <= this.#step)
+    if (due.length === 0) return
+    this.#aborts = this.#aborts.filter((abort) => abort.step > this.#step)
+    for (const { controller } of due) controller.abort(new Error('the workload gave up waiting'))
+  }
+
+  #enqueue(member: Member, value: unknown, options?: WaitOptions): Promise<Enqueued> {
     let valueText: string | undefined
     try {
       valueText = JSON.stringify(value)
@@ -741,15 +783,27 @@ class ColleagueSimulation {
       valueText = undefined
     }
     // The simulator may enqueue what is not JSON on purpose: the colleague must refuse it at run time.
-    const enqueued = member.colleague.enqueue(value as JsonValue)
+    const enqueued = member.colleague.enqueue(value as JsonValue, options)
     const pending: Pending = { text: valueText }
     member.pending.add(pending)
+    const signal = options?.signal
+    if (signal instanceof AbortSignal && !signal.aborted) {
+      // Once aborted, the wait may still resolve only if the value was applied here before (the colleague resolved it then).
+      signal.addEventListener('abort', () => {
+        if (!member.pending.has(pending)) return
+        this.stats.waitsAborted++
+        pending.abortedUnapplied = valueText === undefined || !member.ownApplied.has(valueText)
+      }, { once: true })
+    }
     this.stats.enqueues++
     if (valueText !== undefined) this.#count(member.id, valueText)[0]++
     enqueued.then(
       (result) => {
         member.pending.delete(pending)
         this.stats.acknowledged++
+        if (pending.abortedUnapplied === true) {
+          this.#report('abort', `${member.id}'s enqueue of ${clip(valueText)} resolved at ${result.position} after its wait was aborted, before it applied the value`)
+        }
         this.#checkAcknowledged(member, pending, result)
       },
       () => {
@@ -775,11 +829,11 @@ class ColleagueSimulation {
    * resolves, the member must hold every enqueue acknowledged before the
    * call: applied by this process, or in the state it restored.
    */
-  #barrier(member: Member): Promise<Enqueued> {
+  #barrier(member: Member, options?: WaitOptions): Promise<Enqueued> {
     const before = this.#acknowledgedMax
     const pending: Pending = { text: undefined }
     member.pending.add(pending)
-    const barrier = member.colleague.barrier()
+    const barrier = member.colleague.barrier(options)
     barrier.then(
       (result) => {
         member.pending.delete(pending)
@@ -1013,6 +1067,7 @@ class ColleagueSimulation {
       outOfBandRequests: 0,
       outOfBandFailedStep: null,
       pending: new Set(),
+      ownApplied: new Set(),
     }
     const added = member
     colleague.on('crash', (error) => {
@@ -1081,6 +1136,7 @@ class ColleagueSimulation {
     } catch (error) {
       valueText = `unserialisable: ${text(error)}`
     }
+    if (entry.from === member.id) member.ownApplied.add(valueText)
     const known = this.#log.get(entry.position)
     if (known === undefined) {
       this.#log.set(entry.position, { from: entry.from, text: valueText })
