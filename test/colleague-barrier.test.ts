@@ -60,6 +60,16 @@ test('promoted() resolves once the newcomer votes; with a full parliament it wai
     void waiting.then(() => (settled = true), () => (settled = true))
     await constituent.colleague.barrier() // a round trip through the log: still a constituent
     assert.equal(settled, false)
+    // A signal bounds the wait: its abort rejects with its reason, and the other wait goes on.
+    const controller = new AbortController()
+    const bounded = constituent.colleague.promoted({ signal: controller.signal })
+    const reason = new Error('no room in the parliament')
+    controller.abort(reason)
+    await assert.rejects(bounded, (error) => error === reason)
+    await assert.rejects(constituent.colleague.promoted({ signal: AbortSignal.abort() }), { name: 'AbortError' })
+    await assert.rejects(newcomer.colleague.promoted({ signal: AbortSignal.abort() }), { name: 'AbortError' }, 'aborted before the call: at once, promoted or not')
+    await assert.rejects(constituent.colleague.promoted({ timeoutMs: 5 } as never), { code: 'INVALID_OPTIONS' })
+    assert.equal(settled, false)
     await constituent.colleague.shutdown()
     await assert.rejects(waiting, { code: 'SHUT_DOWN' })
   } finally {

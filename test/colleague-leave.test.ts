@@ -103,6 +103,29 @@ test('a follower leaves: the leader exiles it and the island goes on', { timeout
   }
 })
 
+test('leave({ signal }): a signal aborted before the call leaves nothing; an abort ends the wait of a leave that cannot finish', { timeout: 90_000 }, async () => {
+  const members = await startIsland(3, 'leave-signal')
+  try {
+    await settle(members)
+    const leader = leaderOf(members)
+    const follower = members.find((member) => member !== leader) as Member
+    const id = follower.colleague.colleagueId
+    await assert.rejects(follower.colleague.leave({ signal: AbortSignal.abort() }), { name: 'AbortError' })
+    await assert.rejects(follower.colleague.leave({ signal: 'soon' } as never), { code: 'INVALID_OPTIONS' })
+    // Still a member: a write through it commits, and the government still names it.
+    await bounded(follower.colleague.enqueue('still here'), 30_000, 'a write through the member that did not leave')
+    const government = follower.colleague.health().government
+    assert.ok(government !== null && [...government.majority, ...government.minority].includes(id))
+    assert.equal(follower.colleague.health().state, 'member')
+    // Alone, it can never be exiled: the signal ends the wait, and shutdown() the colleague.
+    await stopAll(members.filter((member) => member !== follower))
+    await assert.rejects(bounded(follower.colleague.leave({ signal: AbortSignal.timeout(500) }), 20_000, 'the aborted leave()'), { name: 'TimeoutError' })
+    assert.equal(follower.colleague.health().state, 'member', 'only the wait ended')
+  } finally {
+    await stopAll(members)
+  }
+})
+
 test('leave() does not wait out the close grace of its server: a connection whose request was under way is closed once answered', { timeout: 60_000 }, async () => {
   // Unpaced, the leader's next message reaches a leaving follower at once, under way as its server closes.
   const members = await startIsland(3, 'leave-close', { minorityPaceMs: 0 })

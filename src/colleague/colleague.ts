@@ -80,14 +80,15 @@ export interface Enqueued {
   readonly promise: string
 }
 
-/** What `enqueue(value, options)` and `barrier(options)` take. */
+/** What `enqueue(value, options)`, `barrier(options)`, `promoted(options)` and `leave(options)` take. */
 export interface WaitOptions {
   /**
    * Ends the wait when it aborts: the call rejects with `signal.reason` (as
    * `fetch` does: an `AbortError`, or a `TimeoutError` from
    * `AbortSignal.timeout(ms)`). Only the wait ends: a value already handed
-   * to the island may still be committed and applied. A signal aborted
-   * before the call enqueues nothing.
+   * to the island may still be committed and applied, and a colleague that
+   * began to leave goes on leaving. A signal aborted before the call
+   * rejects at once and does nothing.
    */
   readonly signal?: AbortSignal
 }
@@ -534,17 +535,25 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
    * Resolves once a government applied here names this colleague in the
    * parliament: it votes. At once if it already does; rejects when the
    * colleague shuts down or crashes first. A member may stay a constituent
-   * for good when the parliament is full (`parliamentSize`).
+   * for good when the parliament is full (`parliamentSize`): bound the wait
+   * with a `signal`, whose abort rejects with its reason.
    */
-  promoted(): Promise<void> {
+  promoted(options?: WaitOptions): Promise<void> {
+    let signal: AbortSignal | undefined
     try {
       this.assertAlive()
+      signal = signalOf(options)
+      assertNotAborted(signal)
     } catch (error) {
       return Promise.reject(error)
     }
     const votes = (): boolean => this.appliedGovernment !== null && isParliament(this.appliedGovernment, this.colleagueId)
     if (votes()) return Promise.resolve()
     return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        stop()
+        reject(signal?.reason)
+      }
       const onGovernment = (): void => {
         if (!votes()) return
         stop()
@@ -562,10 +571,12 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
         this.off('government', onGovernment)
         this.off('crash', onCrash)
         this.off('shutdown', onShutdown)
+        signal?.removeEventListener('abort', onAbort)
       }
       this.on('government', onGovernment)
       this.on('crash', onCrash)
       this.on('shutdown', onShutdown)
+      signal?.addEventListener('abort', onAbort, { once: true })
     })
   }
 
@@ -579,13 +590,18 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
    * island just shuts down. Rejects with `NOT_JOINED` before bootstrap or
    * join completed, `SHUT_DOWN` or `CRASHED` after either, and with the crash
    * if the colleague crashes first. Values still pending here are rejected
-   * with `SHUT_DOWN`. It waits as long as the island takes: bound it yourself,
-   * and `shutdown()` if you give up (the others then exile it after their
-   * exile timeout, as for a member that died).
+   * with `SHUT_DOWN`. It waits as long as the island takes: bound it with a
+   * `signal`, and `shutdown()` if you give up (the others then exile it
+   * after their exile timeout, as for a member that died). An abort ends the
+   * wait only: the colleague goes on leaving. A signal aborted before the
+   * call leaves nothing.
    */
-  leave(): Promise<void> {
+  leave(options?: WaitOptions): Promise<void> {
+    let signal: AbortSignal | undefined
     try {
       this.assertAlive()
+      signal = signalOf(options)
+      assertNotAborted(signal)
       if (this.state !== 'member') throw new ColleagueError('NOT_JOINED', 'leave before bootstrap or join completed')
       const government = this.legislator.government
       if (government !== null && membersOf(government).length === 1) return this.shutdown()
@@ -599,14 +615,22 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     return new Promise((resolve, reject) => {
       const onShutdown = (): void => {
         this.off('crash', onCrash)
+        signal?.removeEventListener('abort', onAbort)
         resolve()
       }
       const onCrash = (error: ColleagueError): void => {
         this.off('shutdown', onShutdown)
+        signal?.removeEventListener('abort', onAbort)
         reject(error)
+      }
+      const onAbort = (): void => {
+        this.off('shutdown', onShutdown)
+        this.off('crash', onCrash)
+        reject(signal?.reason)
       }
       this.once('shutdown', onShutdown)
       this.once('crash', onCrash)
+      signal?.addEventListener('abort', onAbort, { once: true })
     })
   }
 
@@ -1091,7 +1115,7 @@ const STORAGE_OPTION_NAMES: ReadonlySet<string> = new Set(
 /** The longest delay a timer takes (2^31 - 1 ms, about 24.8 days): node:timers fires a longer one after 1 ms. */
 const TIMER_MS_MAX = 2 ** 31 - 1
 
-/** The signal of an `enqueue` or `barrier` call's options, checked as the constructor's are. */
+/** The signal of a call's options (`enqueue`, `barrier`, `promoted`, `leave`), checked as the constructor's are. */
 function signalOf(options: WaitOptions | undefined): AbortSignal | undefined {
   if (options === undefined) return undefined
   if (typeof options !== 'object' || options === null) throw new ColleagueError('INVALID_OPTIONS', 'the options of a call must be an object')

@@ -8,7 +8,7 @@ export const ERROR_STATUS = {
   INVALID_JSON: 400,
   /** The request body does not match the schema for its request type. */
   INVALID_BODY: 400,
-  /** The colleague's constructor options are invalid, or a call's (`enqueue`, `barrier`: only `signal`, an AbortSignal). */
+  /** The colleague's constructor options are invalid, or a call's (`enqueue`, `barrier`, `promoted`, `leave`: only `signal`, an AbortSignal). */
   INVALID_OPTIONS: 400,
   /** `enqueue(value)`: the value is not JSON (undefined, a function, a symbol, a bigint, NaN, ±Infinity, a cycle). */
   INVALID_VALUE: 400,
