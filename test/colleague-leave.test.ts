@@ -17,6 +17,12 @@ function leaderOf(members: readonly Member[]): Member {
   return leader
 }
 
+/** A member of `members` that does not lead. */
+function followerOf(members: readonly Member[]): Member {
+  const leader = leaderOf(members)
+  return members.find((member) => member !== leader) as Member
+}
+
 /** `promise` or a failure after `ms`: a bound so a broken leave fails the test instead of hanging it. */
 function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
@@ -85,8 +91,7 @@ test('a follower leaves: the leader exiles it and the island goes on', { timeout
   const members = await startIsland(3, 'leave-follower')
   try {
     await settle(members)
-    const leader = leaderOf(members)
-    const leaving = members.find((member) => member !== leader) as Member
+    const leaving = followerOf(members)
     const stays = members.filter((member) => member !== leaving)
     const leftId = leaving.colleague.colleagueId
     await bounded(leaving.colleague.leave(), 30_000, 'leave()')
@@ -107,8 +112,7 @@ test('leave({ signal }): a signal aborted before the call leaves nothing; an abo
   const members = await startIsland(3, 'leave-signal')
   try {
     await settle(members)
-    const leader = leaderOf(members)
-    const follower = members.find((member) => member !== leader) as Member
+    const follower = followerOf(members)
     const id = follower.colleague.colleagueId
     await assert.rejects(follower.colleague.leave({ signal: AbortSignal.abort() }), { name: 'AbortError' })
     await assert.rejects(follower.colleague.leave({ signal: 'soon' } as never), { code: 'INVALID_OPTIONS' })

@@ -198,6 +198,21 @@ test('values whose JSON text would drop what they hold (a Map, a Set, an Error, 
   }
 })
 
+/** An `entry()` that holds the applier on the value 'slow' until `release()`; `applied` lists what it was handed. */
+function holdingOnSlow(): { entry: (value: unknown) => void | Promise<void>; applied: unknown[]; release: () => void } {
+  const applied: unknown[] = []
+  let release = (): void => {}
+  return {
+    applied,
+    release: () => release(),
+    entry: (value) => {
+      applied.push(value)
+      if (value !== 'slow') return undefined
+      return new Promise<void>((resolve) => (release = resolve))
+    },
+  }
+}
+
 /** A one-member island on a manual clock: nothing but `run` moves its time. */
 async function soloOnManualClock(
   islandName: string,
@@ -249,23 +264,14 @@ test('an entry() that does not settle holds every later entry back: health() sho
     fatal: () => {},
     child: () => logger,
   }
-  let release: (() => void) | null = null
-  const applied: unknown[] = []
-  const { colleague: solo, run, stop } = await soloOnManualClock(
-    'stall',
-    (value) => {
-      applied.push(value)
-      if (value !== 'slow') return undefined
-      return new Promise<void>((resolve) => (release = resolve))
-    },
-    logger,
-  )
+  const held = holdingOnSlow()
+  const { colleague: solo, run, stop } = await soloOnManualClock('stall', held.entry, logger)
   try {
     const values = ['slow', 'next'].map((value) => solo.enqueue(value))
     await run(1_000, () => solo.health().applying !== null)
     const applying = solo.health().applying
     assert.ok(applying !== null, 'health() shows the entry awaited')
-    assert.deepEqual(applied, ['slow'])
+    assert.deepEqual(held.applied, ['slow'])
     await run(9_000)
     assert.equal(warned.length, 0, 'no warning before APPLY_STALL_MS')
     await run(2_000)
@@ -276,12 +282,12 @@ test('an entry() that does not settle holds every later entry back: health() sho
     assert.equal(solo.health().positions.applied, applying.position - 1)
     await run(20_000)
     assert.equal(warned.length, 1, 'said once per stall')
-    ;(release as (() => void) | null)?.()
+    held.release()
     let both = false
     void Promise.all(values).then(() => (both = true))
     await run(2_000, () => both && infos.includes('applying goes on'))
     assert.equal(both, true)
-    assert.deepEqual(applied, ['slow', 'next'])
+    assert.deepEqual(held.applied, ['slow', 'next'])
     assert.equal(solo.health().applying, null)
     assert.ok(infos.includes('applying goes on'))
   } finally {
@@ -290,13 +296,8 @@ test('an entry() that does not settle holds every later entry back: health() sho
 })
 
 test("an aborted signal ends an enqueue's or a barrier's wait with its reason; the value already handed on is still applied", { timeout: 30_000 }, async () => {
-  let release: (() => void) | null = null
-  const applied: unknown[] = []
-  const { colleague: solo, run, stop } = await soloOnManualClock('abort', (value) => {
-    applied.push(value)
-    if (value !== 'slow') return undefined
-    return new Promise<void>((resolve) => (release = resolve))
-  })
+  const held = holdingOnSlow()
+  const { colleague: solo, run, stop } = await soloOnManualClock('abort', held.entry)
   try {
     const slow = solo.enqueue('slow')
     await run(1_000, () => solo.health().applying !== null)
@@ -315,12 +316,12 @@ test("an aborted signal ends an enqueue's or a barrier's wait with its reason; t
     await assert.rejects(timed, (error: Error) => error.name === 'TimeoutError')
     clearTimeout(keepAlive)
     assert.equal(solo.health().pending, 1, 'only the enqueue still awaited counts')
-    ;(release as (() => void) | null)?.()
+    held.release()
     let done = false
     void slow.then(() => (done = true))
-    await run(2_000, () => done && applied.length === 3)
+    await run(2_000, () => done && held.applied.length === 3)
     assert.equal(done, true)
-    assert.deepEqual(applied, ['slow', 'given up on', 'timed'], 'the values were handed on: the island applies them')
+    assert.deepEqual(held.applied, ['slow', 'given up on', 'timed'], 'the values were handed on: the island applies them')
     // A signal that never aborts leaves the wait as it is.
     const kept = new AbortController()
     let resolved = false

@@ -12,7 +12,7 @@ import { DurableStore, type OpenReport, type RecoveredState, type StorageIdentit
 import type { StorageFileSystem } from '../storage/file-system.js'
 import { ColleagueError } from './errors.js'
 import type { Application } from './options.js'
-import { copyOfState } from './snapshot-store.js'
+import { stateText } from './snapshot-store.js'
 
 export const SNAPSHOT_EVERY_ENTRIES = 50_000
 /** A durable member is expected back after a restart: exile it only after this much silence. */
@@ -174,16 +174,17 @@ export class Durability {
     const government = this.#government
     if (government === null || this.store.identity === null || this.store.snapshotting) return
     const position = this.#applied
+    const taken = application.snapshot === undefined ? undefined : await application.snapshot()
     // Checked as a newcomer's snapshot is: a restart restores exactly the state taken, or the member crashes now, loudly.
-    const state = application.snapshot === undefined ? null : copyOfState(await application.snapshot())
-    // Serialized at once by the store: the state is the one at `position`.
+    stateText(taken)
+    // Serialized at once by the store (no copy needed): the state is the one at `position`.
     await this.store.writeSnapshotAsync({
       position,
       government,
       governmentPosition: this.#governmentPosition,
       submitters: this.#ledger.toTable(),
       arrival,
-      state,
+      state: taken === undefined ? null : taken,
     })
   }
 

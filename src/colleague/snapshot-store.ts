@@ -13,17 +13,17 @@ interface Snapshot {
 }
 
 /**
- * A deep JSON copy of what `snapshot()` returned, the one rule for every
+ * The JSON text of what `snapshot()` returned, under the one rule for every
  * snapshot a member hands on or writes: a state JSON cannot carry exactly
  * (a NaN, an undefined in an array, a cycle, a bigint, a function, a Map) is
  * refused with APPLICATION_FAILED, as a value is by `enqueue`, since whoever
  * restores it would otherwise restore a state other than the one taken.
- * `undefined` alone (no snapshot to give) is null.
+ * `undefined` alone (no snapshot to give) is `null`.
  */
-export function copyOfState(state: unknown): unknown {
-  if (state === undefined) return null
+export function stateText(state: unknown): string {
+  if (state === undefined) return 'null'
   try {
-    return JSON.parse(encodeValue(state, Number.POSITIVE_INFINITY)) as unknown
+    return encodeValue(state, Number.POSITIVE_INFINITY)
   } catch (error) {
     throw new ColleagueError('APPLICATION_FAILED', `snapshot() returned a state JSON cannot carry: ${(error as Error).message}`, { cause: error })
   }
@@ -42,9 +42,9 @@ export class SnapshotStore {
     return this.snapshots.size
   }
 
-  /** Keeps `state` for `newcomers`, as `copyOfState` copies it (or refuses it). */
+  /** Keeps a deep copy of `state` for `newcomers`, parsed from its `stateText` (which may refuse it). */
   keep(arrival: string, newcomers: readonly string[], state: unknown): void {
-    this.snapshots.set(arrival, { state: copyOfState(state), waiting: new Set(newcomers) })
+    this.snapshots.set(arrival, { state: JSON.parse(stateText(state)) as unknown, waiting: new Set(newcomers) })
     for (const oldest of this.snapshots.keys()) {
       if (this.snapshots.size <= this.max) break
       this.snapshots.delete(oldest)
