@@ -66,7 +66,7 @@ test(`barriers through any member, amid the faults, keep every invariant for ${A
   }
 })
 
-test("a workload's own signals reach the colleague: aborted waits reject with their reason, and one that resolves anyway is the violation abort", async () => {
+test("a workload's own signals reach the colleague: aborted waits reject with their reason, and one that goes on, or ends otherwise, is the violation abort", async () => {
   const seeds = 20
   let reasons = 0
   let others = 0
@@ -94,11 +94,18 @@ test("a workload's own signals reach the colleague: aborted waits reject with th
   }
   // A wait aborted just after its value was applied may still resolve (the colleague had settled it): not every abort is a rejection.
   assert.ok(aborted > 0 && reasons > 0, `${aborted} waits aborted, ${reasons} rejected with the reason (${others} otherwise)`)
-  let caught: ColleagueViolation | undefined
-  for (let seed = 1; seed <= seeds && caught === undefined; seed++) {
-    caught = (await simulate({ seed, steps: 200, application: bank, workload: givingUp(), mutant: 'abort-ignored' })).violations[0]
+  // A wait that goes on after its abort, and one that ends with a reason of its own, are both caught.
+  for (const [mutant, detail] of [
+    ['abort-ignored', /still waits at step \d+, though its signal aborted at step \d+/],
+    ['abort-own-reason', /rejected with Error: the wait was aborted, not with its signal's reason Error: the workload gave up/],
+  ] as const) {
+    let caught: ColleagueViolation | undefined
+    for (let seed = 1; seed <= seeds && caught === undefined; seed++) {
+      caught = (await simulate({ seed, steps: 200, application: bank, workload: givingUp(), mutant })).violations[0]
+    }
+    assert.equal(caught?.invariant, 'abort', caught === undefined ? `${mutant} survived` : describeViolation(caught))
+    assert.match(caught.detail, detail)
   }
-  assert.equal(caught?.invariant, 'abort', caught === undefined ? 'the mutant survived' : describeViolation(caught))
 })
 
 test('a promise the application lets reject unhandled is a violation with its seed, and does not end the process', async () => {

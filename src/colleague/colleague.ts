@@ -667,7 +667,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
       const onAbort = (): void => {
         if (this.submissions.get(seq) !== deferred) return
         this.submissions.delete(seq)
-        reject(signal.reason)
+        reject(this.mutant === 'abort-own-reason' ? new Error('the wait was aborted') : signal.reason)
       }
       const deferred: Deferred<Enqueued> = {
         resolve: (enqueued) => {

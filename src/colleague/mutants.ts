@@ -22,6 +22,8 @@ export const COLLEAGUE_MUTANTS = [
   'refusal-as-exile',
   /** An enqueue's signal is never listened to: an aborted wait goes on, and resolves once the value applies. */
   'abort-ignored',
+  /** An aborted wait rejects with an error of its own, not the signal's reason. */
+  'abort-own-reason',
 ] as const
 export type ColleagueMutant = (typeof COLLEAGUE_MUTANTS)[number]
 

@@ -92,7 +92,11 @@ export type ColleagueInvariant =
   | 'out-of-band'
   /** A newcomer's out-of-band request failed and it did not crash. */
   | 'out-of-band-crash'
-  /** An enqueue whose wait was aborted before its member applied the value resolved anyway. */
+  /**
+   * An enqueue whose wait was aborted before its member applied the value
+   * resolved anyway, rejected with something other than the signal's reason,
+   * or was still pending a step later.
+   */
   | 'abort'
   /** After the faults healed with a quorum alive, a pending enqueue of a living member never settled. */
   | 'liveness'
@@ -304,8 +308,15 @@ const DURABLE_BEYOND_QUORUM_RATE = 0.3
 
 interface Pending {
   readonly text: string | undefined
-  /** Its wait was aborted before its member had applied the value: it must not resolve. */
+  /**
+   * Its wait was aborted before its member had applied the value: it must
+   * not resolve, and must reject with the signal's reason by the end of the
+   * next step.
+   */
   abortedUnapplied?: boolean
+  /** What the signal aborted with, and at which step. */
+  abortReason?: unknown
+  abortStep?: number
 }
 
 interface Member {
@@ -488,6 +499,8 @@ class ColleagueSimulation {
   readonly #abortRandom: Random
   /** Waits the default workload gives up on, at a step. */
   #aborts: Array<{ readonly step: number; readonly controller: AbortController }> = []
+  /** Enqueues aborted before their member applied the value, until they settle: each must reject by the end of the next step. */
+  #abortedWaits: Array<{ readonly member: Member; readonly pending: Pending }> = []
   readonly #spare: ReadonlySet<string>
   readonly #governments = new Map<string, Government>()
   /**
@@ -793,6 +806,10 @@ class ColleagueSimulation {
         if (!member.pending.has(pending)) return
         this.stats.waitsAborted++
         pending.abortedUnapplied = valueText === undefined || !member.ownApplied.has(valueText)
+        if (!pending.abortedUnapplied) return
+        pending.abortReason = signal.reason
+        pending.abortStep = this.#step
+        this.#abortedWaits.push({ member, pending })
       }, { once: true })
     }
     this.stats.enqueues++
@@ -806,9 +823,12 @@ class ColleagueSimulation {
         }
         this.#checkAcknowledged(member, pending, result)
       },
-      () => {
+      (error: unknown) => {
         member.pending.delete(pending)
         this.stats.enqueueRejections++
+        if (pending.abortedUnapplied === true && error !== pending.abortReason) {
+          this.#report('abort', `${member.id}'s aborted enqueue of ${clip(valueText)} rejected with ${text(error)}, not with its signal's reason ${text(pending.abortReason)}`)
+        }
       },
     )
     return enqueued
@@ -891,11 +911,22 @@ class ColleagueSimulation {
         member.outOfBandFailedStep = null
       }
     }
+    if (this.#abortedWaits.length > 0) this.#checkAbortedWaits()
     for (const member of this.#members.values()) {
       if (!holdsSettledState(member) || member.applied === member.comparedAt) continue
       await this.#compareState(member)
     }
     if (this.#hidden && this.#step % DEFAULTS.hiddenStateEverySteps === 0) this.#compareHiddenState()
+  }
+
+  /** An aborted wait ends: by the end of the step after its signal aborted, it has settled. */
+  #checkAbortedWaits(): void {
+    this.#abortedWaits = this.#abortedWaits.filter(({ member, pending }) => {
+      if (!member.pending.has(pending)) return false
+      if ((pending.abortStep as number) >= this.#step) return true
+      this.#report('abort', `${member.id}'s enqueue of ${clip(pending.text)} still waits at step ${this.#step}, though its signal aborted at step ${pending.abortStep}`)
+      return false
+    })
   }
 
   /** Joined members whose application state may be compared now (see `holdsSettledState`). */
