@@ -6,6 +6,7 @@ import { Agent, request as httpRequest } from 'node:http'
 import { callJson } from '../src/cli/http-client.js'
 import { createKvServer, type KvServer } from '../src/cli/kv-server.js'
 import { KvStore, type KvOperation } from '../src/cli/kv-store.js'
+import { holdBodies, post, retryUntil } from './support/held-bodies.js'
 
 const store = new KvStore()
 const enqueued: KvOperation[] = []
@@ -285,3 +286,37 @@ async function waitUntil(check: () => boolean): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }
+
+test('the kv routes hold at most bodiesBytesMax of bodies at once: past it a write answers 503 KV_BUSY with retry-after and writes nothing', { timeout: 30_000 }, async () => {
+  const busyStore = new KvStore()
+  const writes: KvOperation[] = []
+  const busy = createKvServer({
+    store: busyStore,
+    enqueue: async (operation) => {
+      writes.push(operation)
+      busyStore.entry({ position: writes.length - 1, value: operation })
+      return { position: writes.length - 1 }
+    },
+    barrier: async () => ({}),
+    bodyBytesMax: 1024,
+    bodiesBytesMax: 2048,
+  })
+  const { url: busyUrl } = await busy.listen('127.0.0.1', 0)
+  try {
+    const sockets = await holdBodies(busyUrl, '/kv/held', 2, 1000, 1024, 'PUT')
+    try {
+      const refused = await retryUntil(() => post(busyUrl, '/kv/third', 'z'.repeat(1024), 'PUT'), (answer) => answer.status === 503, 10_000)
+      assert.equal(refused.body.error.code, 'KV_BUSY')
+      assert.equal(refused.retryAfter, '1')
+      assert.deepEqual(writes.filter((write) => write.kv === 'put' && write.key === 'third').length, writes.length, 'only the third key was ever written')
+      assert.equal(busyStore.get('held'), undefined)
+    } finally {
+      for (const socket of sockets) socket.destroy()
+    }
+    const written = await retryUntil(() => post(busyUrl, '/kv/third', 'z'.repeat(1024), 'PUT'), (answer) => answer.status !== 503, 10_000)
+    assert.equal(written.status, 200)
+    assert.equal(busyStore.get('third')?.value, 'z'.repeat(1024))
+  } finally {
+    await busy.close(1_000)
+  }
+})

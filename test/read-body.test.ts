@@ -9,7 +9,9 @@ import { PassThrough } from 'node:stream'
 import { test } from 'node:test'
 import { closeServer } from '../src/colleague/close-server.js'
 import { createHandler } from '../src/colleague/http-handler.js'
-import { BodyAborted, BodyTooLarge, readBody } from '../src/colleague/read-body.js'
+import { BodiesBusy, BodyAborted, BodyBudget, BodyTooLarge, readBody } from '../src/colleague/read-body.js'
+import { Colleague } from '../src/colleague/colleague.js'
+import { holdBodies, post, retryUntil } from './support/held-bodies.js'
 import { ColleagueError } from '../src/colleague/errors.js'
 import { Signer } from '../src/colleague/signature.js'
 
@@ -145,4 +147,62 @@ test('on a signed island an unsigned body is 401 whatever it holds; a signed one
   } finally {
     await closeServer(server, 1_000)
   }
+})
+
+test('a budget holds the bytes of the bodies being read, refuses the body that would go past it, and gets every byte back', { timeout: 10_000 }, async () => {
+  const budget = new BodyBudget(10)
+  const open = (): IncomingMessage & PassThrough => Object.assign(new PassThrough(), { headers: {} }) as unknown as IncomingMessage & PassThrough
+  const flowed = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+  const first = open()
+  first.write('abcdef')
+  const reading = readBody(first, 100, budget)
+  await flowed()
+  assert.equal(budget.held, 6)
+  // 6 + 5 > 10: refused, drained, and it holds nothing.
+  const second = request(['12', '345'])
+  await assert.rejects(readBody(second, 100, budget), (error: unknown) => error instanceof BodiesBusy && error.limit === 10)
+  assert.equal(budget.held, 6)
+  first.end('gh')
+  assert.equal((await reading).toString(), 'abcdefgh')
+  assert.equal(budget.held, 0, 'a whole body gives its bytes back')
+  const aborted = open()
+  aborted.write('abc')
+  const abortedReading = readBody(aborted, 100, budget)
+  await flowed()
+  assert.equal(budget.held, 3)
+  aborted.destroy(new Error('aborted'))
+  await assert.rejects(abortedReading, BodyAborted)
+  assert.equal(budget.held, 0, 'so does a body whose client hung up')
+  const tooLarge = open()
+  tooLarge.write('abcd')
+  const tooLargeReading = readBody(tooLarge, 5, budget)
+  await flowed()
+  tooLarge.end('efgh')
+  await assert.rejects(tooLargeReading, BodyTooLarge)
+  assert.equal(budget.held, 0, 'and one over its own bound')
+  assert.equal((await readBody(request(['0123456789']), 100, budget)).length, 10)
+  assert.equal(budget.held, 0)
+})
+
+test('a colleague holds at most bodiesBytesMax of bodies at once: past it 503 BODIES_BUSY with retry-after, and once those bodies go, requests are read again', { timeout: 30_000 }, async () => {
+  assert.throws(
+    () => new Colleague({ islandName: 'bodies', application: { entry: () => {} }, bodyBytesMax: 4096, bodiesBytesMax: 4095 }),
+    (error: unknown) => error instanceof ColleagueError && error.code === 'INVALID_OPTIONS' && /bodiesBytesMax/.test(error.message),
+  )
+  const colleague = new Colleague({ islandName: 'bodies', application: { entry: () => {} }, bodyBytesMax: 1024, bodiesBytesMax: 2048 })
+  const { url } = await colleague.listen()
+  const sockets = await holdBodies(url, '/kibitz', 2, 1000, 1024)
+  try {
+    // Two bodies hold 2,000 bytes; a third whole body of 1,024 would go past 2,048, whenever the two are in.
+    const busy = await retryUntil(() => post(url, '/kibitz', 'x'.repeat(1024)), (answer) => answer.status === 503, 10_000)
+    assert.equal(busy.body.error.code, 'BODIES_BUSY')
+    assert.equal(busy.retryAfter, '1')
+    assert.match(busy.body.error.message, /2048 bytes/)
+  } finally {
+    for (const socket of sockets) socket.destroy()
+  }
+  // Their bytes come back with the connections: the same body is read, and refused only for what it is.
+  const read = await retryUntil(() => post(url, '/kibitz', 'x'.repeat(1024)), (answer) => answer.status !== 503, 10_000)
+  assert.equal(read.body.error.code, 'INVALID_JSON')
+  await colleague.shutdown()
 })

@@ -4,7 +4,7 @@
 import { isUtf8 } from 'node:buffer'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { JsonValue } from '../colleague/json.js'
-import { BodyAborted, BodyTooLarge, readBody } from '../colleague/read-body.js'
+import { BodiesBusy, BodyAborted, BodyBudget, BodyTooLarge, readBody } from '../colleague/read-body.js'
 import { requestTarget } from '../colleague/request-target.js'
 import { isKvKey, type KvOperation, type KvRecord, type KvStore } from './kv-store.js'
 
@@ -18,6 +18,8 @@ export interface KvRoutesOptions {
   /** Bound on one write or barrier; past it the answer is 503 KV_TIMEOUT (the write may still apply). */
   readonly writeTimeoutMs?: number
   readonly bodyBytesMax?: number
+  /** Bytes of bodies held while read, all connections together; past it a write answers 503 KV_BUSY. */
+  readonly bodiesBytesMax?: number
 }
 
 export type KvErrorCode =
@@ -29,6 +31,7 @@ export type KvErrorCode =
   | 'KV_NOT_FOUND'
   | 'KV_METHOD_NOT_ALLOWED'
   | 'KV_TIMEOUT'
+  | 'KV_BUSY'
   | 'KV_UNAVAILABLE'
 
 /** One table maps the kv application's error codes to HTTP statuses. */
@@ -41,10 +44,13 @@ export const KV_ERROR_STATUS: Readonly<Record<KvErrorCode, number>> = {
   KV_NOT_FOUND: 404,
   KV_METHOD_NOT_ALLOWED: 405,
   KV_TIMEOUT: 503,
+  KV_BUSY: 503,
   KV_UNAVAILABLE: 503,
 }
 
 export const BODY_BYTES_MAX = 64 * 1024
+/** Default bound on the bytes of bodies read at once: 256 whole ones. */
+export const BODIES_BYTES_MAX = 16 * 1024 * 1024
 export const WRITE_TIMEOUT_MS = 10_000
 
 class KvHttpError extends Error {
@@ -65,6 +71,7 @@ export type RequestListener = (request: IncomingMessage, response: ServerRespons
 export function createKvListener(options: KvRoutesOptions): RequestListener {
   const writeTimeoutMs = options.writeTimeoutMs ?? WRITE_TIMEOUT_MS
   const bodyBytesMax = options.bodyBytesMax ?? BODY_BYTES_MAX
+  const bodies = new BodyBudget(Math.max(bodyBytesMax, options.bodiesBytesMax ?? BODIES_BYTES_MAX))
 
   async function commit(operation: KvOperation): Promise<number> {
     return (await bounded(options.enqueue(operation))).position
@@ -124,12 +131,12 @@ export function createKvListener(options: KvRoutesOptions): RequestListener {
         return send(response, 200, describe(key, record))
       }
       case 'PUT': {
-        const value = await readValue(request, bodyBytesMax)
+        const value = await readValue(request, bodyBytesMax, bodies)
         const position = await commit({ kv: 'put', key, value })
         return send(response, 200, { key, value, position })
       }
       case 'DELETE': {
-        await drain(request, bodyBytesMax)
+        await drain(request, bodyBytesMax, bodies)
         // Deleting nothing writes nothing: a key absent here answers 404 without a log entry
         // (after a barrier with consistent=1, so that a member that lags does not answer too soon).
         if (consistent && options.store.get(key) === undefined) await barrier()
@@ -210,22 +217,23 @@ function parseKey(encoded: string): string {
   return key
 }
 
-async function readKvBody(request: IncomingMessage, bodyBytesMax: number): Promise<Buffer> {
+async function readKvBody(request: IncomingMessage, bodyBytesMax: number, bodies: BodyBudget): Promise<Buffer> {
   try {
-    return await readBody(request, bodyBytesMax)
+    return await readBody(request, bodyBytesMax, bodies)
   } catch (error) {
     if (error instanceof BodyTooLarge) throw new KvHttpError('KV_BODY_TOO_LARGE', `body over ${bodyBytesMax} bytes`)
+    if (error instanceof BodiesBusy) throw new KvHttpError('KV_BUSY', `the bodies being read at once would exceed ${error.limit} bytes; retry later`)
     throw error
   }
 }
 
-async function drain(request: IncomingMessage, bodyBytesMax: number): Promise<void> {
-  await readKvBody(request, bodyBytesMax)
+async function drain(request: IncomingMessage, bodyBytesMax: number, bodies: BodyBudget): Promise<void> {
+  await readKvBody(request, bodyBytesMax, bodies)
 }
 
 /** A JSON body (by content type) is parsed; anything else is kept as text. Either must be UTF-8. */
-async function readValue(request: IncomingMessage, bodyBytesMax: number): Promise<JsonValue> {
-  const body = await readKvBody(request, bodyBytesMax)
+async function readValue(request: IncomingMessage, bodyBytesMax: number, bodies: BodyBudget): Promise<JsonValue> {
+  const body = await readKvBody(request, bodyBytesMax, bodies)
   const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
   const json = type === 'application/json' || type.endsWith('+json')
   // Decoding would replace each invalid sequence with U+FFFD: a value the client never sent.
@@ -272,5 +280,6 @@ export function errorStatus(error: unknown): { status: number; code: string; mes
 function sendError(response: ServerResponse, error: unknown): void {
   const { status, code, message } = errorStatus(error)
   if (status === 413) response.setHeader('connection', 'close')
+  if (code === 'KV_BUSY') response.setHeader('retry-after', '1')
   send(response, status, { error: { code, message } })
 }

@@ -21,6 +21,7 @@ import { DURABLE_EXILE_MS, Durability, type StorageOptions } from './durability.
 import { ColleagueError, isColleagueError } from './errors.js'
 import type { ColleagueState, Health } from './health.js'
 import { HeardFrom } from './heard.js'
+import { BodyBudget } from './read-body.js'
 import { createHandler, REQUEST_TYPES, type RequestListener, type RequestType } from './http-handler.js'
 import { closeServer } from './close-server.js'
 import { HttpTransport } from './http-transport.js'
@@ -53,6 +54,8 @@ const CLOSE_GRACE_MS = 1_000
  * stay within twice it: half a body either way.
  */
 const MESSAGE_PER_BODY = 4
+/** `bodiesBytesMax` by default: room for this many whole bodies read at once, all connections together. */
+const BODIES_PER_BUDGET = 4
 
 /** Bound on replaying a durable member's log after a restart (local work only). */
 const RESUME_MS_MAX = 600_000
@@ -312,6 +315,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
         dispatch: (type, body) => this.request(type, body),
         signer,
         bodyBytesMax,
+        bodies: new BodyBudget(options.bodiesBytesMax ?? BODIES_PER_BUDGET * bodyBytesMax),
         logger: this.logger,
         onRefused: () => this.countRequest('refused'),
         extraRoutes: (pathname, request, response) => this.status.handle(pathname, request, response),
@@ -1104,7 +1108,7 @@ const OPTION_NAMES: ReadonlySet<string> = new Set(
   Object.keys({
     islandName: true, colleagueId: true, host: true, port: true, location: true, parliamentSize: true, pingMs: true,
     timeoutMs: true, minorityPaceMs: true, secret: true, logger: true, application: true, random: true, randomId: true,
-    clock: true, transport: true, joinTimeoutMs: true, outOfBandTimeoutMs: true, bodyBytesMax: true, valueBytesMax: true,
+    clock: true, transport: true, joinTimeoutMs: true, outOfBandTimeoutMs: true, bodyBytesMax: true, bodiesBytesMax: true, valueBytesMax: true,
     signatureWindowMs: true, storage: true,
   } satisfies Record<keyof ColleagueOptions, true>),
 )
@@ -1191,6 +1195,10 @@ function validateOptions(options: ColleagueOptions): void {
   if (options.secret !== undefined && (typeof options.secret !== 'string' || options.secret.length === 0)) throw invalid('secret must be a non-empty string')
   const bodyBytesMax = options.bodyBytesMax ?? DEFAULTS.bodyBytesMax
   if (!Number.isSafeInteger(bodyBytesMax) || bodyBytesMax < 1024) throw invalid('bodyBytesMax must be an integer >= 1024')
+  const bodiesBytesMax = options.bodiesBytesMax
+  if (bodiesBytesMax !== undefined && (!Number.isSafeInteger(bodiesBytesMax) || bodiesBytesMax < bodyBytesMax)) {
+    throw invalid(`bodiesBytesMax must be an integer of at least bodyBytesMax (${bodyBytesMax})`)
+  }
   const valueBytesMax = options.valueBytesMax
   if (valueBytesMax !== undefined && (!Number.isSafeInteger(valueBytesMax) || valueBytesMax < 1 || valueBytesMax * BODY_PER_VALUE_MIN > bodyBytesMax)) {
     throw invalid(`valueBytesMax must be a positive integer of at most bodyBytesMax / ${BODY_PER_VALUE_MIN} (${Math.floor(bodyBytesMax / BODY_PER_VALUE_MIN)})`)

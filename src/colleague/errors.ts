@@ -64,6 +64,8 @@ export const ERROR_STATUS = {
   PEER_UNREACHABLE: 502,
   /** The island has `MEMBERS_MAX` (64) members already. */
   ISLAND_FULL: 503,
+  /** The bodies being read at once, all connections together, would exceed `bodiesBytesMax`; retry later. */
+  BODIES_BUSY: 503,
   /** The legislator's queue of local submissions is full; retry later. */
   QUEUE_FULL: 503,
   /** The out-of-band request came before this colleague applied the newcomer's arrival, and it did not in time. */

@@ -8,7 +8,7 @@ import { isUtf8 } from 'node:buffer'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ColleagueError, isColleagueError } from './errors.js'
 import type { PinoLikeLogger } from './logger.js'
-import { BodyAborted, BodyTooLarge, readBody as readBytes } from './read-body.js'
+import { BodiesBusy, BodyAborted, BodyTooLarge, readBody as readBytes, type BodyBudget } from './read-body.js'
 import { requestTarget } from './request-target.js'
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, type Signer } from './signature.js'
 
@@ -36,6 +36,8 @@ export interface HandlerOptions {
   dispatch(type: RequestType, body: unknown): Promise<unknown>
   signer: Signer | null
   bodyBytesMax: number
+  /** Bytes of bodies held while read, all connections together (`bodiesBytesMax`). */
+  bodies?: BodyBudget
   logger: PinoLikeLogger
   /** Counts requests refused before dispatch (bad route, size, signature, JSON). */
   onRefused(error: ColleagueError): void
@@ -77,7 +79,7 @@ async function handle(options: HandlerOptions, request: IncomingMessage, respons
       response.setHeader('allow', allow)
       throw refuse(options, new ColleagueError('METHOD_NOT_ALLOWED', `${pathname} takes ${allow}`))
     }
-    const body = route.method === 'GET' ? undefined : await readBody(options, request, pathname)
+    const body = route.method === 'GET' ? undefined : await readBody(options, request, response, pathname)
     const result = await options.dispatch(route.type, body)
     if (result === undefined) {
       response.writeHead(204).end()
@@ -111,9 +113,14 @@ async function serveMetrics(
   response.end(text)
 }
 
-async function readBody(options: HandlerOptions, request: IncomingMessage, route: string): Promise<unknown> {
-  const bytes = await readBytes(request, options.bodyBytesMax).catch((error: unknown) => {
-    throw error instanceof BodyTooLarge ? refuse(options, tooLarge(error.limit)) : error
+async function readBody(options: HandlerOptions, request: IncomingMessage, response: ServerResponse, route: string): Promise<unknown> {
+  const bytes = await readBytes(request, options.bodyBytesMax, options.bodies).catch((error: unknown) => {
+    if (error instanceof BodyTooLarge) throw refuse(options, tooLarge(error.limit))
+    if (error instanceof BodiesBusy) {
+      response.setHeader('retry-after', '1')
+      throw refuse(options, new ColleagueError('BODIES_BUSY', `the bodies being read at once would exceed ${error.limit} bytes; retry later`))
+    }
+    throw error
   })
   // On a signed island the signature is checked first (past the size bound, which reading needs): an
   // unsigned body is 401 whatever it holds, and a stranger learns nothing of how it was read.

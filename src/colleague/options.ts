@@ -91,6 +91,13 @@ export interface ColleagueOptions<T extends JsonValue = JsonValue, S extends Jso
   outOfBandTimeoutMs?: number
   /** Largest inbound body, and largest answer to a kibitz or join request this colleague makes; default 8 MiB. */
   bodyBytesMax?: number
+  /**
+   * Bytes of request bodies this colleague's routes hold while they are
+   * read, all connections together; a body that would go past it is refused
+   * with 503 BODIES_BUSY and drained. Default four times `bodyBytesMax`; at
+   * least `bodyBytesMax`.
+   */
+  bodiesBytesMax?: number
   /** Largest JSON text of one enqueued value, in UTF-8 bytes; default 1 MiB, at most a quarter of `bodyBytesMax`. */
   valueBytesMax?: number
   /** Replay window for signed requests; default 30 000. */
