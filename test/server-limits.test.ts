@@ -80,3 +80,63 @@ test('the CLI\'s server and the defaults bound requests, headers and idle connec
   assert.equal(kv.server.timeout, IDLE_SOCKET_MS)
   assert.ok(IDLE_SOCKET_MS > 0 && CONNECTIONS_CHECKING_INTERVAL_MS < REQUEST_TIMEOUT_MS)
 })
+
+/** What the server answers to `raw` on a fresh connection, whole, once it closes the connection; bounded. */
+function answerTo(port: number, raw: string): Promise<{ status: number; headers: string; body: any }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1')
+    let text = ''
+    const timer = setTimeout(() => {
+      socket.destroy()
+      reject(new Error(`no answer to ${JSON.stringify(raw.slice(0, 40))} within ${WAIT_MS} ms`))
+    }, WAIT_MS)
+    socket.setEncoding('utf8')
+    socket.on('data', (chunk: string) => (text += chunk))
+    socket.on('error', () => {})
+    socket.once('close', () => {
+      clearTimeout(timer)
+      const [head = '', body = ''] = text.split('\r\n\r\n')
+      try {
+        resolve({ status: Number(head.split(' ')[1]), headers: head.toLowerCase(), body: JSON.parse(body) })
+      } catch (error) {
+        reject(new Error(`answer ${JSON.stringify(text)}: ${String(error)}`))
+      }
+    })
+    socket.write(raw)
+  })
+}
+
+test('what node:http cannot read as a request gets a JSON error with its code, and the connection closes', { timeout: 60_000 }, async () => {
+  let handled = 0
+  const server = limitServer(
+    createServer({ connectionsCheckingInterval: 50 }, (_request, response) => {
+      handled++
+      response.end('ok')
+    }),
+    { requestTimeoutMs: 500 },
+  )
+  const port = await listening(server)
+  try {
+    for (const raw of ['GARBAGE\r\n\r\n', 'GET / HTTP/1.1\r\nhost x\r\n\r\n', 'POST / HTTP/1.1\r\nhost: x\r\ncontent-length: nine\r\n\r\n']) {
+      const malformed = await answerTo(port, raw)
+      assert.equal(malformed.status, 400, raw)
+      assert.equal(malformed.body.error.code, 'MALFORMED_REQUEST', raw)
+      assert.match(malformed.body.error.message, /\(HPE_[A-Z_]+\)/)
+      assert.match(malformed.headers, /content-type: application\/json/)
+      assert.match(malformed.headers, /connection: close/)
+    }
+    const oversized = await answerTo(port, `GET / HTTP/1.1\r\nhost: x\r\nx-long: ${'a'.repeat(20_000)}\r\n\r\n`)
+    assert.equal(oversized.status, 431)
+    assert.equal(oversized.body.error.code, 'HEADERS_TOO_LARGE')
+    // Headers that never end: refused once the request bound passes.
+    const late = await answerTo(port, 'GET / HTTP/1.1\r\nhost: x\r\n')
+    assert.equal(late.status, 408)
+    assert.equal(late.body.error.code, 'REQUEST_TIMEOUT')
+    assert.equal(handled, 0, 'none of them reached the handler')
+    // A well-formed request is served as before.
+    const served = await fetch(`http://127.0.0.1:${port}/`)
+    assert.equal(await served.text(), 'ok')
+  } finally {
+    await closeServer(server, 1_000)
+  }
+})

@@ -4,6 +4,8 @@
 
 /** Every error code a colleague can produce, mapped to the HTTP status that carries it. */
 export const ERROR_STATUS = {
+  /** node:http could not read the request as HTTP/1.1 (its parser's code in the message); the connection is closed. */
+  MALFORMED_REQUEST: 400,
   /** The request body is not UTF-8 JSON. */
   INVALID_JSON: 400,
   /** The request body does not match the schema for its request type. */
@@ -20,6 +22,8 @@ export const ERROR_STATUS = {
   OUT_OF_BAND_NOT_FOUND: 404,
   /** The route exists but not with this HTTP method. */
   METHOD_NOT_ALLOWED: 405,
+  /** The request was not whole (headers and body) within the server's bound, 30 s; the connection is closed. */
+  REQUEST_TIMEOUT: 408,
   /** The body is addressed to another island (`islandName` or `islandId` differ). */
   WRONG_ISLAND: 409,
   /** A peer body addressed (`to`) to another colleague: a signed request replayed to the wrong member. */
@@ -44,6 +48,8 @@ export const ERROR_STATUS = {
   BODY_TOO_LARGE: 413,
   /** `enqueue(value)`: the value's JSON text exceeds `valueBytesMax`. */
   VALUE_TOO_LARGE: 413,
+  /** The request headers exceed node:http's bound (16 KiB by default); the connection is closed. */
+  HEADERS_TOO_LARGE: 431,
   /** The application callback threw or rejected. */
   APPLICATION_FAILED: 500,
   /** A broken invariant inside the colleague (a bug; please report it). */

@@ -4,7 +4,9 @@
 // nothing at all, or stops in the middle of a body, stay open (its buffered
 // bytes held) for as long as the client likes.
 
-import type { Server } from 'node:http'
+import { STATUS_CODES, type Server } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { ColleagueError } from './errors.js'
 
 /** Longest a request may take from its first byte to its last, headers included. */
 export const REQUEST_TIMEOUT_MS = 30_000
@@ -28,5 +30,37 @@ export function limitServer(server: Server, limits: ServerLimits = {}): Server {
   server.headersTimeout = Math.min(server.headersTimeout, requestTimeoutMs)
   // With no 'timeout' listener, node:http destroys a socket idle this long.
   server.timeout = limits.idleSocketMs ?? IDLE_SOCKET_MS
+  server.on('clientError', answerClientError)
   return server
+}
+
+/**
+ * What node:http could not take as a request (not HTTP, headers past its
+ * bound, a request not whole in time) gets the JSON error body every other
+ * refusal has, instead of node's bare status line. As node does, it answers
+ * only on a connection where nothing was written yet (a response under way
+ * must not be cut into), and closes the connection either way.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable || (socket as Duplex & { bytesWritten?: number }).bytesWritten !== 0) {
+    socket.destroy()
+    return
+  }
+  const refusal = clientRefusal(error)
+  const text = JSON.stringify(refusal.toBody())
+  socket.end(
+    `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? ''}\r\n` +
+      `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+  )
+}
+
+function clientRefusal(error: Error & { code?: string }): ColleagueError {
+  switch (error.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return new ColleagueError('HEADERS_TOO_LARGE', 'the request headers exceed the server bound')
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new ColleagueError('REQUEST_TIMEOUT', 'the request was not whole within the server bound')
+    default:
+      return new ColleagueError('MALFORMED_REQUEST', `not an HTTP/1.1 request this server can read (${error.code ?? 'unknown'})`)
+  }
 }
