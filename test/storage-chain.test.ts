@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { isColleagueError } from '../src/index.js'
 import type { Ballot, Government, LogEntry } from '../src/paxos/types.js'
 import { DurableStore, type DurableStoreOptions } from '../src/storage/durable-store.js'
-import { LOCK_NAME } from '../src/storage/file-system.js'
+import { LOCK_NAME, TAKEOVER_NAME } from '../src/storage/file-system.js'
 import { decodeRecords, encodeJsonRecord, encodeRecord } from '../src/storage/records.js'
 import { soloGovernment, STORAGE_IDENTITY, temporaryDirectories } from './support/storage.js'
 
@@ -317,5 +317,76 @@ test('two processes on one directory: the second refuses with STORAGE_LOCKED; on
   holder.kill('SIGKILL')
   await exited
   assert.ok(existsSync(join(dir, LOCK_NAME)), 'SIGKILL left its lock file behind')
+  assert.deepEqual(positionsAfterRestart(dir), [1, 2])
+})
+
+test('of two processes that find one stale lock at once, only one takes the directory: the other meets the takeover and is refused', async (t) => {
+  const dir = directory()
+  member(dir, 2).close()
+  const lock = join(dir, LOCK_NAME)
+  const gone = spawnSync(process.execPath, ['-e', ''])
+  const stale = JSON.stringify({ pid: gone.pid, host: hostname(), started: null })
+  writeFileSync(lock, stale)
+  // Each opens the directory and says how it went; one that opened it holds it until killed.
+  const script = `
+    import { DurableStore } from ${JSON.stringify(STORE_PATH)}
+    try {
+      DurableStore.open({ directory: ${JSON.stringify(dir)} }, { islandName: 'isle' })
+      process.stdout.write('open\\n')
+      setInterval(() => {}, 1000)
+    } catch (error) {
+      process.stdout.write('refused ' + error.code + ' ' + error.message + '\\n')
+    }`
+  const start = (env: NodeJS.ProcessEnv): { child: ReturnType<typeof spawn>; said: Promise<string> } => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
+    t.after(() => child.kill('SIGKILL'))
+    const said = new Promise<string>((resolve, reject) => {
+      let text = ''
+      const timer = setTimeout(() => reject(new Error(`process ${child.pid} said nothing within 30 s`)), 30_000)
+      ;(child.stdout as NodeJS.ReadableStream).on('data', (chunk: Buffer) => {
+        text += chunk.toString()
+        if (!text.includes('\n')) return
+        clearTimeout(timer)
+        resolve(text.trim())
+      })
+      child.once('exit', (code) => {
+        clearTimeout(timer)
+        reject(new Error(`process ${child.pid} exited with ${code} having said ${JSON.stringify(text)}`))
+      })
+    })
+    return { child, said }
+  }
+  // The first pauses inside its takeover, after reading the stale lock and before removing it (a failpoint)...
+  const first = start({ PAXOS_COLLEAGUE_FAILPOINT_TAKEOVER_PAUSE_MS: '3000' })
+  const guard = join(dir, TAKEOVER_NAME)
+  for (const deadline = Date.now() + 30_000; !existsSync(guard); ) {
+    assert.ok(Date.now() < deadline, 'the first process began its takeover within 30 s')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  // ...and the second finds the same stale lock right then.
+  assert.equal(readFileSync(lock, 'utf8'), stale)
+  const second = start({})
+  assert.match(await second.said, /^refused STORAGE_LOCKED .* is being taken over by another process/)
+  assert.equal(await first.said, 'open')
+  assert.equal(JSON.parse(readFileSync(lock, 'utf8')).pid, first.child.pid, 'the lock names the one that opened it')
+  assert.equal(existsSync(guard), false, 'the takeover guard is gone')
+  first.child.kill('SIGKILL')
+})
+
+test('a takeover guard left by a process that died inside its takeover goes once it is old; a fresh one refuses the start', () => {
+  const dir = directory()
+  member(dir, 2).close()
+  const gone = spawnSync(process.execPath, ['-e', ''])
+  writeFileSync(join(dir, LOCK_NAME), JSON.stringify({ pid: gone.pid, host: hostname(), started: null }))
+  const guard = join(dir, TAKEOVER_NAME)
+  mkdirSync(guard)
+  refused(dir, 'STORAGE_LOCKED', /being taken over by another process/)
+  assert.ok(existsSync(guard), 'a fresh guard is left to its process')
+  const minuteAgo = new Date(Date.now() - 60_000)
+  utimesSync(guard, minuteAgo, minuteAgo)
+  const taken = reopen(dir)
+  assert.equal(JSON.parse(readFileSync(join(dir, LOCK_NAME), 'utf8')).pid, process.pid)
+  assert.equal(existsSync(guard), false)
+  taken.store.close()
   assert.deepEqual(positionsAfterRestart(dir), [1, 2])
 })

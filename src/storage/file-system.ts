@@ -144,12 +144,29 @@ function locked(directory: string, holder: LockHolder | null): ColleagueError {
 }
 
 /**
+ * A takeover in progress: the directory `LOCK.takeover`, made (atomically,
+ * by one process of any that race) by the process removing a stale lock,
+ * and removed once it has. One older than this was left by a process that
+ * died in the middle of a takeover.
+ */
+export const TAKEOVER_NAME = `${LOCK_NAME}.takeover`
+const TAKEOVER_STALE_MS = 10_000
+
+/**
+ * Test failpoint: a process started with this variable set to N pauses N ms
+ * inside a takeover, between reading the stale lock and removing it, so that
+ * a test can start a rival right then. Unset, nothing pauses.
+ */
+const TAKEOVER_PAUSE_VARIABLE = 'PAXOS_COLLEAGUE_FAILPOINT_TAKEOVER_PAUSE_MS'
+
+/**
  * The lock of `directory` for this process: a lock file created only if
  * absent, naming this process. One a process that is gone left behind (a
- * crash, SIGKILL) is taken over. Two processes that find the same stale lock
- * within the same instant could both take it over; each checks that the file
- * still holds what it read before it removes it, which narrows that to the
- * time between two system calls.
+ * crash, SIGKILL) is taken over. Of the processes that find the same stale
+ * lock at once, only one removes it: each removal happens inside the
+ * takeover guard and only while the file still holds what was judged stale,
+ * and a new lock is only ever created where none is. A rival meeting a
+ * takeover under way is refused, as it would be by the lock it leads to.
  */
 function lockDirectory(directory: string): () => void {
   const key = fs.realpathSync(directory)
@@ -181,9 +198,47 @@ function lockDirectory(directory: string): () => void {
       // Perhaps a process between creating its lock file and writing it: look once more.
       continue
     }
-    if (readHolder(path)?.text === found.text) fs.rmSync(path, { force: true })
+    takeOver(directory, path, found.text)
   }
   throw locked(directory, readHolder(path)?.holder ?? null)
+}
+
+/** Removes the lock file at `path` if it still holds `stale`, inside the takeover guard; refuses while another process holds the guard. */
+function takeOver(directory: string, path: string, stale: string): void {
+  const guard = join(directory, TAKEOVER_NAME)
+  try {
+    fs.mkdirSync(guard)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    if (!guardLeftBehind(guard)) {
+      throw new ColleagueError(
+        'STORAGE_LOCKED',
+        `${directory} is being taken over by another process; one process at a time uses a storage directory`,
+      )
+    }
+    // A process died inside its takeover: its guard goes, and the next attempt takes its own.
+    fs.rmSync(guard, { recursive: true, force: true })
+    return
+  }
+  try {
+    const stillStale = readHolder(path)?.text === stale
+    const pauseMs = Number(process.env[TAKEOVER_PAUSE_VARIABLE] ?? 0)
+    if (pauseMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pauseMs)
+    if (stillStale) fs.rmSync(path, { force: true })
+  } finally {
+    fs.rmSync(guard, { recursive: true, force: true })
+  }
+}
+
+/** Whether the takeover guard is older than any takeover lasts: its process died inside one. */
+function guardLeftBehind(guard: string): boolean {
+  try {
+    return Date.now() - fs.statSync(guard).mtimeMs > TAKEOVER_STALE_MS
+  } catch (error) {
+    // Gone meanwhile: that takeover ended; the next attempt looks again.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true
+    throw error
+  }
 }
 
 /** Bytes per write of `writeSyncedAsync`: each is one request to the thread pool. */
