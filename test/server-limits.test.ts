@@ -81,19 +81,30 @@ test('the CLI\'s server and the defaults bound requests, headers and idle connec
   assert.ok(IDLE_SOCKET_MS > 0 && CONNECTIONS_CHECKING_INTERVAL_MS < REQUEST_TIMEOUT_MS)
 })
 
-/** What the server answers to `raw` on a fresh connection, whole, once it closes the connection; bounded. */
+/**
+ * What the server answers to `raw` on a fresh connection, whole, once the
+ * server has closed the connection; bounded. The client never closes its own
+ * side and keeps sending after the answer, as a slow-loris client would: only
+ * a server that closes the connection for good ends it.
+ */
 function answerTo(port: number, raw: string): Promise<{ status: number; headers: string; body: any }> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1')
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true })
     let text = ''
+    let dribble: NodeJS.Timeout | undefined
     const timer = setTimeout(() => {
+      clearInterval(dribble)
       socket.destroy()
-      reject(new Error(`no answer to ${JSON.stringify(raw.slice(0, 40))} within ${WAIT_MS} ms`))
+      reject(new Error(`the connection after ${JSON.stringify(raw.slice(0, 40))} still open after ${WAIT_MS} ms; answer so far ${JSON.stringify(text.slice(0, 200))}`))
     }, WAIT_MS)
     socket.setEncoding('utf8')
     socket.on('data', (chunk: string) => (text += chunk))
     socket.on('error', () => {})
+    socket.once('end', () => {
+      dribble = setInterval(() => socket.write('x'), 20)
+    })
     socket.once('close', () => {
+      clearInterval(dribble)
       clearTimeout(timer)
       const [head = '', body = ''] = text.split('\r\n\r\n')
       try {

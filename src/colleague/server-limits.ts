@@ -48,10 +48,13 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
   }
   const refusal = clientRefusal(error)
   const text = JSON.stringify(refusal.toBody())
-  socket.end(
+  socket.write(
     `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? ''}\r\n` +
       `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
   )
+  // Closed at once, as node closes it: ending only our side would leave the connection to a client
+  // that never closes its own (a slow-loris one) open for as long as it likes.
+  socket.destroy()
 }
 
 function clientRefusal(error: Error & { code?: string }): ColleagueError {
