@@ -107,6 +107,25 @@ test('GET /metrics: positions, government, leadership and enqueue latency in the
     const followerScrape = await scrape(follower)
     assert.equal(valueOf(followerScrape.samples, 'paxos_colleague_is_leader', { colleague: 'm1' }), 0)
     assert.equal(valueOf(followerScrape.samples, 'paxos_colleague_enqueue_duration_seconds_count', { colleague: 'm1' }), 1)
+    // The transport's and the request counters, between what health() had just before the scrape and
+    // just after it: heartbeats go on meanwhile (the scrape itself is no request type).
+    const before = leader.colleague.health()
+    const sent = (await scrape(leader)).samples
+    const after = leader.colleague.health()
+    const between = (name: string, extra: Record<string, string>, low: number | undefined, high: number | undefined): void => {
+      const value = valueOf(sent, name, { ...labels, ...extra })
+      assert.ok(value !== undefined && value >= (low ?? 0) && value <= (high ?? 0), `${name} ${JSON.stringify(extra)}: ${value}, not within ${low} to ${high}`)
+    }
+    assert.equal(types.get('paxos_colleague_peer_sends_total'), 'counter')
+    assert.equal(types.get('paxos_colleague_requests_total'), 'counter')
+    assert.ok(before.transport.sends > 0 && before.transport.messagesSent >= before.transport.sends)
+    between('paxos_colleague_peer_sends_total', {}, before.transport.sends, after.transport.sends)
+    between('paxos_colleague_peer_messages_sent_total', {}, before.transport.messagesSent, after.transport.messagesSent)
+    between('paxos_colleague_peer_messages_answered_total', {}, before.transport.messagesAnswered, after.transport.messagesAnswered)
+    between('paxos_colleague_peer_messages_dropped_total', {}, before.transport.messagesDropped, after.transport.messagesDropped)
+    assert.ok((before.requests['kibitz'] ?? 0) > 0, 'the leader heard its followers')
+    between('paxos_colleague_requests_total', { type: 'kibitz' }, before.requests['kibitz'], after.requests['kibitz'])
+    between('paxos_colleague_requests_total', { type: 'refused' }, before.requests['refused'], after.requests['refused'])
     const refused = await fetch(`${leader.url}/metrics`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(5_000) })
     assert.equal(refused.status, 405)
   } finally {

@@ -100,6 +100,19 @@ export class ColleagueMetrics {
     for (const [code, count] of [...this.peerErrors].sort(([a], [b]) => (a < b ? -1 : 1))) {
       sample('paxos_colleague_peer_request_errors_total', count, `,code="${escapeLabel(code)}"`)
     }
+    const counter = (name: string, help: string, value: number): void => {
+      metric(name, 'counter', help)
+      sample(name, value)
+    }
+    metric('paxos_colleague_requests_total', 'counter', 'Requests received from peers and clients, by type; refused ones also count under type="refused"')
+    for (const [type, count] of Object.entries(health.requests).sort(([a], [b]) => (a < b ? -1 : 1))) {
+      sample('paxos_colleague_requests_total', count, `,type="${escapeLabel(type)}"`)
+    }
+    const { transport } = health
+    counter('paxos_colleague_peer_sends_total', 'Message batches sent to peers (one POST each)', transport.sends)
+    counter('paxos_colleague_peer_messages_sent_total', 'Messages sent to peers in those batches', transport.messagesSent)
+    counter('paxos_colleague_peer_messages_answered_total', 'Messages handed back to a peer in the answer to its own batch', transport.messagesAnswered)
+    counter('paxos_colleague_peer_messages_dropped_total', 'Messages dropped for a peer that could not keep up (Paxos repeats what matters)', transport.messagesDropped)
     const histogram = 'paxos_colleague_enqueue_duration_seconds'
     metric(histogram, 'histogram', 'From enqueue() to the value applied on this colleague')
     let cumulative = 0
