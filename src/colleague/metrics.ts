@@ -83,6 +83,10 @@ export class ColleagueMetrics {
       metric(name, 'gauge', help)
       sample(name, value)
     }
+    const counter = (name: string, help: string, value: number): void => {
+      metric(name, 'counter', help)
+      sample(name, value)
+    }
     gauge('paxos_colleague_up', '1 while the colleague is a member of an island, 0 otherwise (idle, joining, shut down, crashed)', health.state === 'member' ? 1 : 0)
     gauge('paxos_colleague_commit_position', 'Highest log position chosen (gap free); -1 before any', health.positions.commit)
     gauge('paxos_colleague_applied_position', 'Highest log position applied by the application; -1 before any', health.positions.applied)
@@ -92,17 +96,11 @@ export class ColleagueMetrics {
     gauge('paxos_colleague_is_leader', '1 while this colleague leads the island', health.isLeader ? 1 : 0)
     gauge('paxos_colleague_parliament_members', 'Voting members in the applied government', parliament)
     gauge('paxos_colleague_members', 'Members in the applied government, constituents included', parliament + (government?.constituents.length ?? 0))
-    metric('paxos_colleague_elections_total', 'counter', 'Governments applied here that named a new leader (the first one included)')
-    sample('paxos_colleague_elections_total', this.elections)
-    metric('paxos_colleague_exiles_total', 'counter', 'Members removed from the island, as seen in the governments applied here')
-    sample('paxos_colleague_exiles_total', this.exiles)
+    counter('paxos_colleague_elections_total', 'Governments applied here that named a new leader (the first one included)', this.elections)
+    counter('paxos_colleague_exiles_total', 'Members removed from the island, as seen in the governments applied here', this.exiles)
     metric('paxos_colleague_peer_request_errors_total', 'counter', 'Message batches to peers that failed, by error code (Paxos repeats what matters)')
     for (const [code, count] of [...this.peerErrors].sort(([a], [b]) => (a < b ? -1 : 1))) {
       sample('paxos_colleague_peer_request_errors_total', count, `,code="${escapeLabel(code)}"`)
-    }
-    const counter = (name: string, help: string, value: number): void => {
-      metric(name, 'counter', help)
-      sample(name, value)
     }
     metric('paxos_colleague_requests_total', 'counter', 'Requests received from peers and clients, by type; refused ones also count under type="refused"')
     for (const [type, count] of Object.entries(health.requests).sort(([a], [b]) => (a < b ? -1 : 1))) {

@@ -309,14 +309,11 @@ const DURABLE_BEYOND_QUORUM_RATE = 0.3
 interface Pending {
   readonly text: string | undefined
   /**
-   * Its wait was aborted before its member had applied the value: it must
-   * not resolve, and must reject with the signal's reason by the end of the
-   * next step.
+   * Its wait was aborted before its member had applied the value, with this
+   * reason at this step: it must not resolve, and must reject with the
+   * reason by the end of the next step.
    */
-  abortedUnapplied?: boolean
-  /** What the signal aborted with, and at which step. */
-  abortReason?: unknown
-  abortStep?: number
+  abortedUnapplied?: { readonly reason: unknown; readonly step: number }
 }
 
 interface Member {
@@ -805,10 +802,8 @@ class ColleagueSimulation {
       signal.addEventListener('abort', () => {
         if (!member.pending.has(pending)) return
         this.stats.waitsAborted++
-        pending.abortedUnapplied = valueText === undefined || !member.ownApplied.has(valueText)
-        if (!pending.abortedUnapplied) return
-        pending.abortReason = signal.reason
-        pending.abortStep = this.#step
+        if (valueText !== undefined && member.ownApplied.has(valueText)) return
+        pending.abortedUnapplied = { reason: signal.reason, step: this.#step }
         this.#abortedWaits.push({ member, pending })
       }, { once: true })
     }
@@ -818,7 +813,7 @@ class ColleagueSimulation {
       (result) => {
         member.pending.delete(pending)
         this.stats.acknowledged++
-        if (pending.abortedUnapplied === true) {
+        if (pending.abortedUnapplied !== undefined) {
           this.#report('abort', `${member.id}'s enqueue of ${clip(valueText)} resolved at ${result.position} after its wait was aborted, before it applied the value`)
         }
         this.#checkAcknowledged(member, pending, result)
@@ -826,8 +821,9 @@ class ColleagueSimulation {
       (error: unknown) => {
         member.pending.delete(pending)
         this.stats.enqueueRejections++
-        if (pending.abortedUnapplied === true && error !== pending.abortReason) {
-          this.#report('abort', `${member.id}'s aborted enqueue of ${clip(valueText)} rejected with ${text(error)}, not with its signal's reason ${text(pending.abortReason)}`)
+        const aborted = pending.abortedUnapplied
+        if (aborted !== undefined && error !== aborted.reason) {
+          this.#report('abort', `${member.id}'s aborted enqueue of ${clip(valueText)} rejected with ${text(error)}, not with its signal's reason ${text(aborted.reason)}`)
         }
       },
     )
@@ -923,8 +919,9 @@ class ColleagueSimulation {
   #checkAbortedWaits(): void {
     this.#abortedWaits = this.#abortedWaits.filter(({ member, pending }) => {
       if (!member.pending.has(pending)) return false
-      if ((pending.abortStep as number) >= this.#step) return true
-      this.#report('abort', `${member.id}'s enqueue of ${clip(pending.text)} still waits at step ${this.#step}, though its signal aborted at step ${pending.abortStep}`)
+      const step = pending.abortedUnapplied?.step ?? this.#step
+      if (step >= this.#step) return true
+      this.#report('abort', `${member.id}'s enqueue of ${clip(pending.text)} still waits at step ${this.#step}, though its signal aborted at step ${step}`)
       return false
     })
   }
