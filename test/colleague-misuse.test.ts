@@ -355,3 +355,51 @@ test('a signal aborted before the call enqueues nothing, and call options of the
     await stop()
   }
 })
+
+test('a newcomer whose application has no restore() joins, and says it starts from nothing when the leader sent a state', { timeout: 30_000 }, async () => {
+  const newcomer = async (founderUrl: string, id: string): Promise<{ warned: unknown[]; applied: unknown[]; colleague: Colleague }> => {
+    // Its application keeps no state of its own and has no restore().
+    const warned: unknown[] = []
+    const logger = {
+      trace: () => {},
+      debug: () => {},
+      info: () => {},
+      warn: (fields: unknown, message?: string) => void warned.push({ fields, message }),
+      error: () => {},
+      fatal: () => {},
+      child: () => logger,
+    }
+    const applied: unknown[] = []
+    const colleague = new Colleague({
+      islandName: 'no-restore',
+      colleagueId: id,
+      host: '127.0.0.1',
+      port: 0,
+      ...TEST_TIMING,
+      logger,
+      application: { entry: ({ value }) => void applied.push(value) },
+    })
+    await colleague.listen()
+    await colleague.join(founderUrl)
+    return { warned, applied, colleague }
+  }
+  const [founder] = await startIsland(1, 'no-restore')
+  const joined: Colleague[] = []
+  try {
+    const leader = founder as Member
+    await leader.colleague.enqueue('before')
+    const { warned, applied, colleague } = await newcomer(leader.url, 'n1')
+    joined.push(colleague)
+    assert.equal(warned.length, 1, JSON.stringify(warned))
+    const [warning] = warned as { fields: { arrival?: unknown }; message: string }[]
+    assert.equal(warning?.message, 'the leader sent its application state, but the application has no restore(): this colleague starts from nothing at its arrival')
+    assert.equal(typeof warning?.fields.arrival, 'string', 'the warning names the arrival')
+    // It still takes part: what is committed after its arrival reaches it.
+    await leader.colleague.enqueue('after')
+    await waitFor(() => applied.includes('after'), 10_000, 'the newcomer to apply the value enqueued after its arrival')
+    assert.equal(applied.includes('before'), false, 'what came before its arrival is in the state it did not install')
+  } finally {
+    await Promise.all(joined.map((colleague) => colleague.shutdown()))
+    await stopAll(founder === undefined ? [] : [founder])
+  }
+})

@@ -236,6 +236,39 @@ for (const [what, application] of broken) {
   })
 }
 
+test('an application with state but no restore() is reported as a divergence that says a newcomer started from nothing', async () => {
+  // Without restore() (or join()), a newcomer starts from an empty state at its arrival: the divergence names why.
+  const withoutRestore = (): Application => {
+    const balances: Record<string, number> = {}
+    return {
+      entry: ({ value }) => {
+        const { deposit, amount } = value as { deposit: string; amount: number }
+        balances[deposit] = (balances[deposit] ?? 0) + amount
+      },
+      snapshot: () => ({ ...balances }),
+    }
+  }
+  for (let seed = 1; seed <= APPLICATION_SEEDS; seed++) {
+    const [violation] = (await simulate({ seed, steps: 300, application: withoutRestore, workload: deposits })).violations
+    if (violation === undefined) continue
+    assert.equal(violation.invariant, 'divergence', describeViolation(violation))
+    assert.match(violation.detail, /m\d+ joined as a newcomer, and its application has no restore\(\) \(nor join\(\)\): it started from nothing/)
+    return
+  }
+  assert.fail(`no divergence in seeds 1 to ${APPLICATION_SEEDS}`)
+})
+
+test('a divergence between members that restored their state does not blame a missing restore()', async () => {
+  for (let seed = 1; seed <= APPLICATION_SEEDS; seed++) {
+    const [violation] = (await simulate({ seed, steps: 300, application: bankForgettingCount, workload: deposits })).violations
+    if (violation === undefined) continue
+    assert.equal(violation.invariant, 'divergence', describeViolation(violation))
+    assert.doesNotMatch(violation.detail, /started from nothing/)
+    return
+  }
+  assert.fail(`no divergence in seeds 1 to ${APPLICATION_SEEDS}`)
+})
+
 test('20,000 enqueues through one submitter across leader changes are each applied once, in one order', async () => {
   const workload = oneSubmitter({ member: 'm1', total: 20_000 })
   const result = await simulate({ seed: 1, steps: 3_000, workload, spare: ['m1'] })

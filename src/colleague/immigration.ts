@@ -166,8 +166,13 @@ export class Immigration {
         await host.application.join({ arrival, outOfBand: (name, post) => this.outOfBand(name, post) })
       } else {
         const state = await this.outOfBand(SNAPSHOT_REQUEST, { arrival })
-        // Parsed from the leader's JSON answer: JSON by construction.
-        await host.application.restore?.(state as JsonValue)
+        if (host.application.restore === undefined) {
+          // Not an error: an application that keeps no state needs none. One that does now differs from the rest.
+          if (state !== null) host.logger.warn({ arrival }, 'the leader sent its application state, but the application has no restore(): this colleague starts from nothing at its arrival')
+        } else {
+          // Parsed from the leader's JSON answer: JSON by construction.
+          await host.application.restore(state as JsonValue)
+        }
       }
       host.naturalize(arrival)
     }

@@ -995,7 +995,8 @@ class ColleagueSimulation {
         'divergence',
         `after position ${member.applied}, ${differing}, which ${member.id}'s application keeps beside its snapshot and fields ` +
           `(a variable entry() closes over, a private field, or a field, with the private fields of the objects in it), is ${clip(texts.get(differing) ?? 'absent')} on ${member.id} ` +
-          `and ${clip(known.variables.get(differing) ?? 'absent')} on ${known.member}: does snapshot() leave it out?`,
+          `and ${clip(known.variables.get(differing) ?? 'absent')} on ${known.member}: ` +
+          (this.#startedEmpty(member.id, known.member) ?? 'does snapshot() leave it out?'),
       )
       return
     }
@@ -1029,12 +1030,29 @@ class ColleagueSimulation {
       return
     }
     if (known.text !== fingerprint) {
+      const why = this.#startedEmpty(member.id, known.member)
       this.#report(
         'divergence',
         `after position ${position}, ${member.id}'s application state ${around(fingerprint, known.text)} differs from ` +
-          `${known.member}'s ${around(known.text, fingerprint)}`,
+          `${known.member}'s ${around(known.text, fingerprint)}${why === null ? '' : `: ${why}`}`,
       )
     }
+  }
+
+  /**
+   * Why one of two diverging members could not hold the state, when that is
+   * plain: it joined as a newcomer with an application that has neither
+   * `restore()` nor `join()`, so it started from nothing at its arrival.
+   */
+  #startedEmpty(...ids: string[]): string | null {
+    for (const id of ids) {
+      const member = this.#members.get(id)
+      if (member === undefined || !member.newcomer) continue
+      const { restore, join } = member.application
+      if (restore !== undefined || join !== undefined) continue
+      return `${id} joined as a newcomer, and its application has no restore() (nor join()): it started from nothing at its arrival. An application that keeps state needs snapshot() and restore()`
+    }
+    return null
   }
 
   // ------------------------------------------------------------------ members
