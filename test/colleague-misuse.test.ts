@@ -358,7 +358,7 @@ test('a signal aborted before the call enqueues nothing, and call options of the
 
 test('a newcomer whose application has no restore() joins, and says it starts from nothing when the leader sent a state', { timeout: 30_000 }, async () => {
   const newcomer = async (founderUrl: string, id: string): Promise<{ warned: unknown[]; applied: unknown[]; colleague: Colleague }> => {
-    // Its application keeps no state of its own and has no restore().
+    // Its application has no restore(); `applied` records what reaches its entry().
     const warned: unknown[] = []
     const logger = {
       trace: () => {},
