@@ -12,8 +12,11 @@ import {
   bankApplyingLater,
   bankClosingOverItsId,
   bankForgettingCount,
+  bankFailingToRestoreEmpty,
   bankForgettingHistory,
+  bankForgettingLastDepositor,
   bankNotingDate,
+  banksSharingCounters,
   bankStampingTime,
   bankWithRandomBonus,
   CounterForgettingPrivateTotal,
@@ -31,6 +34,22 @@ const deposits: Workload = (api, random) => {
   if (api.members.length === 0 || !random.chance(0.3)) return
   const member = random.pick(api.members)
   api.enqueue(member, { deposit: random.pick(['alice', 'bob', 'carol']), amount: 1 + random.int(100) }).catch(() => {})
+}
+
+/**
+ * The first violation in seeds 1 to APPLICATION_SEEDS of `application` under
+ * the deposits workload, which must be a divergence reported with its seed;
+ * fails when no seed shows one.
+ */
+async function firstDivergence(application: (id: string) => Application): Promise<ColleagueViolation> {
+  for (let seed = 1; seed <= APPLICATION_SEEDS; seed++) {
+    const [violation] = (await simulate({ seed, steps: 300, application, workload: deposits })).violations
+    if (violation === undefined) continue
+    assert.equal(violation.invariant, 'divergence', describeViolation(violation))
+    assert.equal(violation.seed, seed)
+    return violation
+  }
+  return assert.fail(`no divergence in seeds 1 to ${APPLICATION_SEEDS}`)
 }
 
 test(`a correct application keeps every invariant for ${APPLICATION_SEEDS} seeds`, async () => {
@@ -147,16 +166,9 @@ test(`an application whose closures hold its id and shared variables keeps every
 })
 
 test('a snapshot that forgets state only closures hold is caught by comparing what entry closes over, and only by that', async () => {
-  let caught: string | null = null
-  for (let seed = 1; seed <= APPLICATION_SEEDS && caught === null; seed++) {
-    const [violation] = (await simulate({ seed, steps: 300, application: bankForgettingHistory, workload: deposits })).violations
-    if (violation === undefined) continue
-    assert.equal(violation.invariant, 'divergence', describeViolation(violation))
-    assert.match(violation.detail, /closes over/)
-    assert.match(violation.detail, /history/)
-    caught = describeViolation(violation)
-  }
-  assert.ok(caught !== null, `no divergence in seeds 1 to ${APPLICATION_SEEDS}`)
+  const violation = await firstDivergence(bankForgettingHistory)
+  assert.match(violation.detail, /closes over/)
+  assert.match(violation.detail, /history/)
   // Without that comparison the same seeds pass: snapshot() and the object's fields never show the history.
   for (let seed = 1; seed <= 10; seed++) {
     const { violations } = await simulate({ seed, steps: 300, application: bankForgettingHistory, workload: deposits, hiddenState: false })
@@ -172,15 +184,8 @@ test(`a class keeping its state in a helper's private fields keeps every invaria
 })
 
 test("a snapshot that forgets a helper object's private state is caught by reading the helper's private fields", async () => {
-  let caught: string | null = null
-  for (let seed = 1; seed <= APPLICATION_SEEDS && caught === null; seed++) {
-    const [violation] = (await simulate({ seed, steps: 300, application: () => new LedgerBankForgettingBalances(), workload: deposits })).violations
-    if (violation === undefined) continue
-    assert.equal(violation.invariant, 'divergence', describeViolation(violation))
-    assert.match(violation.detail, /#balances/)
-    caught = describeViolation(violation)
-  }
-  assert.ok(caught !== null, `no divergence in seeds 1 to ${APPLICATION_SEEDS}`)
+  const violation = await firstDivergence(() => new LedgerBankForgettingBalances())
+  assert.match(violation.detail, /#balances/)
   // Without reading hidden state the same seeds pass: the helper's own fields are empty as JSON.
   for (let seed = 1; seed <= 10; seed++) {
     const { violations } = await simulate({ seed, steps: 300, application: () => new LedgerBankForgettingBalances(), workload: deposits, hiddenState: false })
@@ -219,22 +224,40 @@ const broken: ReadonlyArray<readonly [string, (id: string) => Application]> = [
   ['has a snapshot that forgets a field', bankForgettingCount],
   ['is a class whose snapshot forgets a field', () => new CounterForgettingTotal()],
   ['is a class whose snapshot forgets a private field', () => new CounterForgettingPrivateTotal()],
+  ['has a snapshot that forgets a field the next entry overwrites', bankForgettingLastDepositor],
 ]
 
 for (const [what, application] of broken) {
   test(`an application that ${what} is reported as a divergence within ${APPLICATION_SEEDS} seeds`, async (t) => {
-    for (let seed = 1; seed <= APPLICATION_SEEDS; seed++) {
-      const { violations } = await simulate({ seed, steps: 300, application, workload: deposits })
-      const [violation] = violations
-      if (violation === undefined) continue
-      assert.equal(violation.invariant, 'divergence', describeViolation(violation))
-      assert.equal(violation.seed, seed)
-      t.diagnostic(`caught at ${describeViolation(violation)}`)
-      return
-    }
-    assert.fail(`no divergence in seeds 1 to ${APPLICATION_SEEDS}`)
+    t.diagnostic(`caught at ${describeViolation(await firstDivergence(application))}`)
   })
 }
+
+test("a field the snapshot forgets and the next entry overwrites is caught in the newcomer just after restore(), against the leader's state when it took the snapshot", async () => {
+  const violation = await firstDivergence(bankForgettingLastDepositor)
+  assert.match(violation.detail, /^m\d+ restored the snapshot m\d+ took after position \d+ \(step \d+\); then lastDepositor, /)
+  assert.match(violation.detail, /is null on m\d+ and was "(alice|bob|carol)" on m\d+ when it took the snapshot: does snapshot\(\) leave it out\?$/)
+})
+
+test(`numbers every member shares, moving between a snapshot and its restore, are no divergence: ${APPLICATION_SEEDS} seeds keep every invariant`, async () => {
+  const { application, counters } = banksSharingCounters()
+  let newcomers = 0
+  for (let seed = 1; seed <= APPLICATION_SEEDS; seed++) {
+    const { violations, stats } = await simulate({ seed, steps: 300, application, workload: deposits })
+    assert.deepEqual(violations.map((violation) => describeViolation(violation)), [])
+    newcomers += stats.newcomers
+  }
+  const { built, appliedAnywhere } = counters()
+  assert.ok(newcomers > APPLICATION_SEEDS, `newcomers joined amid the faults and restored a snapshot (${newcomers})`)
+  assert.ok(built > APPLICATION_SEEDS * 3 && appliedAnywhere > built, `the shared numbers moved (${built} built, ${appliedAnywhere} applied)`)
+})
+
+test('an application callback that throws while the log is applied is the violation exception, naming the member and the error', async () => {
+  const { violations } = await simulate({ seed: 1, steps: 100, application: bankFailingToRestoreEmpty, workload: deposits })
+  const [violation] = violations
+  assert.equal(violation?.invariant, 'exception', violations.map((each) => describeViolation(each)).join('\n'))
+  assert.match(violation.detail, /^m\d+ crashed: its application failed \(applying position \d+ failed\): TypeError: no balances in the state$/)
+})
 
 test('an application with state but no restore() is reported as a divergence that says a newcomer started from nothing', async () => {
   // Without restore() (or join()), a newcomer starts from an empty state at its arrival: the divergence names why.
@@ -248,25 +271,13 @@ test('an application with state but no restore() is reported as a divergence tha
       snapshot: () => ({ ...balances }),
     }
   }
-  for (let seed = 1; seed <= APPLICATION_SEEDS; seed++) {
-    const [violation] = (await simulate({ seed, steps: 300, application: withoutRestore, workload: deposits })).violations
-    if (violation === undefined) continue
-    assert.equal(violation.invariant, 'divergence', describeViolation(violation))
-    assert.match(violation.detail, /m\d+ joined as a newcomer, and its application has no restore\(\) \(nor join\(\)\): it started from nothing/)
-    return
-  }
-  assert.fail(`no divergence in seeds 1 to ${APPLICATION_SEEDS}`)
+  const violation = await firstDivergence(withoutRestore)
+  assert.match(violation.detail, /m\d+ joined as a newcomer, and its application has no restore\(\) \(nor join\(\)\): it started from nothing/)
 })
 
 test('a divergence between members that restored their state does not blame a missing restore()', async () => {
-  for (let seed = 1; seed <= APPLICATION_SEEDS; seed++) {
-    const [violation] = (await simulate({ seed, steps: 300, application: bankForgettingCount, workload: deposits })).violations
-    if (violation === undefined) continue
-    assert.equal(violation.invariant, 'divergence', describeViolation(violation))
-    assert.doesNotMatch(violation.detail, /started from nothing/)
-    return
-  }
-  assert.fail(`no divergence in seeds 1 to ${APPLICATION_SEEDS}`)
+  const violation = await firstDivergence(bankForgettingCount)
+  assert.doesNotMatch(violation.detail, /started from nothing/)
 })
 
 test('20,000 enqueues through one submitter across leader changes are each applied once, in one order', async () => {

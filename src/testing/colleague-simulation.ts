@@ -177,8 +177,10 @@ export interface ColleagueSimulateOptions {
    * the state they do not show, read through the inspector: the variables a
    * user's `entry` closes over and the application object's private
    * `#fields`. Among members at the same applied position at the same
-   * moment, every 250 steps and once more at the end of the run. Default
-   * true; it applies to an `application` passed in, not to the simulator's own.
+   * moment, every 250 steps and once more at the end of the run; and a
+   * newcomer just after its `restore()` with the leader when it took the
+   * snapshot (not in durable mode). Default true; it applies to an
+   * `application` passed in, not to the simulator's own.
    */
   readonly hiddenState?: boolean
   /**
@@ -277,6 +279,8 @@ const DEFAULTS = {
   newcomersPerSteps: 40,
   /** Application states remembered per applied position, for comparing members. */
   statesMax: 4096,
+  /** Leaders' readings at the snapshots they took for newcomers, kept for the newcomers' restores. */
+  snapshotReadingsMax: 16,
   /** Steps between two comparisons of the state an application hides (see `hiddenState`). */
   hiddenStateEverySteps: 250,
   /** Quiet steps after the run, at most, for the living members to reach one applied position. */
@@ -358,6 +362,8 @@ interface Member {
   outOfBandRequests: number
   /** Set when its out-of-band request failed: it must crash. */
   outOfBandFailedStep: number | null
+  /** An out-of-band request of its failed (the crash that follows is by design). */
+  outOfBandFailed: boolean
   readonly pending: Set<Pending>
   /** The JSON texts of its own values this process handed its application: an enqueue may resolve once its value is here. */
   readonly ownApplied: Set<string>
@@ -516,6 +522,8 @@ class ColleagueSimulation {
   readonly #durable: DurableMembers | null
   /** Applied position to the application state (fingerprint) first seen there. */
   readonly #states = new Map<number, { member: string; text: string }>()
+  /** See `#noteSnapshot`. */
+  readonly #snapshotReadings: SnapshotReading[] = []
   #latest: Government | null = null
   /**
    * Governments seen proposed on the wire past the latest applied one: any
@@ -944,6 +952,119 @@ class ColleagueSimulation {
   }
 
   /**
+   * What `member`'s application keeps where `snapshot()` does not show it,
+   * scope by scope, read now; null (and no more reading this run) where the
+   * inspector cannot be used.
+   */
+  #hiddenVariables(member: Member): Record<string, unknown>[] | null {
+    const scopes = closureState(member.application.entry)
+    const fields = privateFields(member.application)
+    if (scopes === null || fields === null) {
+      this.#hidden = false
+      this.#trace('hidden state: the inspector cannot be used on this thread; not compared')
+      return null
+    }
+    // Its own fields too: plain, they are compared at every step already, but a helper object there may keep private fields.
+    return [...scopes, fields, dataFields(member.application, member.id)].map((scope) => (scope ?? {}) as Record<string, unknown>)
+  }
+
+  /**
+   * The leader took a snapshot for its newcomers: what its application
+   * holds at this moment, beside that snapshot, is what each newcomer's
+   * must hold once `restore()` returns (see `#checkRestored`).
+   */
+  #noteSnapshot(member: Member, position: number, snapshot: unknown): void {
+    if (!this.#hidden || this.#durable !== null || member.applied !== position || !holdsSettledState(member)) return
+    let key: string
+    try {
+      key = JSON.stringify(snapshot ?? null)
+    } catch {
+      return
+    }
+    const variables = this.#hiddenVariables(member)
+    if (variables === null) return
+    const objects = new Map<string, object>()
+    const texts = hiddenTexts(variables, NOTHING_SHARED, member.id, objects)
+    this.#snapshotReadings.push({ key, member: member.id, position, step: this.#step, texts, objects })
+    if (this.#snapshotReadings.length > DEFAULTS.snapshotReadingsMax) this.#snapshotReadings.shift()
+  }
+
+  /**
+   * A newcomer's `restore()` returned: before it applies anything more, what
+   * its application holds must be what the leader's held when it took the
+   * snapshot. A field the snapshot leaves out shows here even when the next
+   * entry overwrites it, which the comparisons at the same applied position
+   * (made later, at the end of a step) would no longer see. Two moments are
+   * compared, so a variable that every member shares (a counter around the
+   * function that builds the applications, say) could have moved between
+   * them: a variable that some other member holds with the newcomer's value
+   * now, or an object it holds too, is not reported.
+   */
+  async #checkRestored(newcomer: Member, state: unknown): Promise<void> {
+    if (!this.#hidden || this.#durable !== null || this.#snapshotReadings.length === 0) return
+    let key: string
+    try {
+      key = JSON.stringify(state ?? null)
+    } catch {
+      return
+    }
+    const readings = this.#snapshotReadings.filter((reading) => reading.key === key && reading.member !== newcomer.id)
+    if (readings.length === 0) return
+    // The leader's reading followed its own snapshot() call: so does this one (a snapshot() may note something).
+    try {
+      const taken = newcomer.application.snapshot?.()
+      if (isThenable<unknown>(taken)) await taken
+    } catch {
+      return
+    }
+    if (!newcomer.running || newcomer.applying > 0) return
+    const variables = this.#hiddenVariables(newcomer)
+    if (variables === null) return
+    const objects = new Map<string, object>()
+    const texts = hiddenTexts(variables, NOTHING_SHARED, newcomer.id, objects)
+    const mineHeld = new Set(objects.values())
+    let differing: { reading: SnapshotReading; names: string[] } | null = null
+    for (const reading of readings) {
+      const held = new Set(reading.objects.values())
+      const names = [...new Set([...reading.texts.keys(), ...texts.keys()])].filter((name) => {
+        const mine = objects.get(name)
+        const theirs = reading.objects.get(name)
+        if ((mine !== undefined && held.has(mine)) || (theirs !== undefined && mineHeld.has(theirs))) return false
+        return reading.texts.get(name) !== texts.get(name)
+      })
+      if (names.length === 0) return
+      differing = { reading, names }
+    }
+    if (differing === null) return
+    // Shared, or moved since by every member alike: some other member holds the same now.
+    let others = 0
+    let names = differing.names
+    for (const other of this.#comparable()) {
+      if (other === newcomer) continue
+      const theirs = this.#hiddenVariables(other)
+      if (theirs === null) return
+      others++
+      const theirObjects = new Map<string, object>()
+      const theirTexts = hiddenTexts(theirs, NOTHING_SHARED, other.id, theirObjects)
+      const held = new Set(theirObjects.values())
+      names = names.filter((name) => {
+        const mine = objects.get(name)
+        return !(mine !== undefined && held.has(mine)) && theirTexts.get(name) !== texts.get(name)
+      })
+    }
+    const name = names[0]
+    if (others === 0 || name === undefined) return
+    const { reading } = differing
+    this.#report(
+      'divergence',
+      `${newcomer.id} restored the snapshot ${reading.member} took after position ${reading.position} (step ${reading.step}); then ${name}, ` +
+        `which ${newcomer.id}'s application keeps beside its snapshot (a variable entry() closes over, a private field, or a field, ` +
+        `with the private fields of the objects in it), is ${clip(texts.get(name) ?? 'absent')} on ${newcomer.id} and was ` +
+        `${clip(reading.texts.get(name) ?? 'absent')} on ${reading.member} when it took the snapshot: does snapshot() leave it out?`,
+    )
+  }
+
+  /**
    * Compares the state each comparable member's application hides from
    * `snapshot()` and its fields (the variables its `entry` closes over, its
    * private fields, and the private fields of class instances held in any of
@@ -958,15 +1079,9 @@ class ColleagueSimulation {
   #compareHiddenState(): void {
     const read: { member: Member; variables: Record<string, unknown>[] }[] = []
     for (const member of this.#comparable()) {
-      const scopes = closureState(member.application.entry)
-      const fields = privateFields(member.application)
-      if (scopes === null || fields === null) {
-        this.#hidden = false
-        this.#trace('hidden state: the inspector cannot be used on this thread; not compared')
-        return
-      }
-      // Its own fields too: plain, they are compared at every step already, but a helper object there may keep private fields.
-      read.push({ member, variables: [...scopes, fields, dataFields(member.application, member.id)].map((scope) => (scope ?? {}) as Record<string, unknown>) })
+      const variables = this.#hiddenVariables(member)
+      if (variables === null) return
+      read.push({ member, variables })
     }
     const holders = new Map<object, Set<string>>()
     for (const { member, variables } of read) {
@@ -1112,6 +1227,7 @@ class ColleagueSimulation {
       comparedAt: -1,
       outOfBandRequests: 0,
       outOfBandFailedStep: null,
+      outOfBandFailed: false,
       pending: new Set(),
       ownApplied: new Set(),
     }
@@ -1122,6 +1238,11 @@ class ColleagueSimulation {
         if (!this.#chosenExiles.has(id)) this.#report('exile', `${id} stopped as exiled, yet no member committed a government that exiles it`)
       }
       this.#trace(`${id} crashed: ${error.code} ${error.message}`)
+      // An application callback threw or rejected while the colleague applied the log: in an island, every member
+      // applying that entry would crash alike. (A failed out-of-band request crashes a newcomer by design.)
+      if (error.code === 'APPLICATION_FAILED' && added.running && !added.outOfBandFailed) {
+        this.#report('exception', `${id} crashed: its application failed (${error.message}): ${text(error.cause)}`)
+      }
       const running = added.running
       this.#stop(added)
       if (running) this.#processEnded(added, false, error.code)
@@ -1147,11 +1268,26 @@ class ColleagueSimulation {
       },
     }
     const { snapshot, restore, join, outOfBand } = application
-    if (snapshot !== undefined) observed.snapshot = () => snapshot.call(application)
+    if (snapshot !== undefined) {
+      observed.snapshot = () => {
+        const position = member().applied
+        const taken = snapshot.call(application)
+        if (!this.#hidden || this.#durable !== null) return taken
+        if (!isThenable<unknown>(taken)) {
+          this.#noteSnapshot(member(), position, taken)
+          return taken
+        }
+        return taken.then((value) => {
+          this.#noteSnapshot(member(), position, value)
+          return value
+        })
+      }
+    }
     if (restore !== undefined) {
       observed.restore = async (state) => {
         await restore.call(application, state)
         member().restored = true
+        await this.#checkRestored(member(), state)
       }
     } else {
       // Without restore there is nothing to wait for: the state is whatever the application starts with.
@@ -1261,6 +1397,7 @@ class ColleagueSimulation {
     return (ok) => {
       if (ok) return
       this.stats.outOfBandFailures++
+      member.outOfBandFailed = true
       if (member.restores) member.outOfBandFailedStep = this.#step
     }
   }
@@ -1666,7 +1803,12 @@ function holdsSettledState(member: Member): boolean {
  * member's own id left out, each value that cannot be made text marked as
  * such.
  */
-function hiddenTexts(scopes: readonly Record<string, unknown>[], shared: ReadonlySet<object>, id: string): Map<string, string> {
+function hiddenTexts(
+  scopes: readonly Record<string, unknown>[],
+  shared: ReadonlySet<object>,
+  id: string,
+  objects?: Map<string, object>,
+): Map<string, string> {
   const texts = new Map<string, string>()
   const withPrivate = privateReplacer()
   for (const [index, scope] of scopes.entries()) {
@@ -1678,10 +1820,26 @@ function hiddenTexts(scopes: readonly Record<string, unknown>[], shared: Readonl
       } catch {
         text = '(not serialisable)'
       }
-      texts.set(texts.has(name) ? `${name} (scope ${index})` : name, text ?? 'undefined')
+      const key = texts.has(name) ? `${name} (scope ${index})` : name
+      texts.set(key, text ?? 'undefined')
+      if (objects !== undefined && value !== null && typeof value === 'object') objects.set(key, value)
     }
   }
   return texts
+}
+
+const NOTHING_SHARED: ReadonlySet<object> = new Set()
+
+/** What a leader's application held, beside the snapshot it took for its newcomers, when it took it. */
+interface SnapshotReading {
+  /** The snapshot as JSON text: what a newcomer's `restore()` gets, parsed. */
+  readonly key: string
+  readonly member: string
+  readonly position: number
+  readonly step: number
+  readonly texts: ReadonlyMap<string, string>
+  /** The objects among them, by name: one a newcomer holds too is shared, not state of either. */
+  readonly objects: ReadonlyMap<string, object>
 }
 
 /** Class instances whose private fields one reading of the hidden state expands, at most: each costs a few inspector calls. */

@@ -146,6 +146,73 @@ export function bankForgettingHistory(): Application {
 }
 
 /**
+ * Broken: its snapshot forgets who made the last deposit, a field the next
+ * deposit overwrites. A newcomer differs only from its restore to its next
+ * entry, so members at the same applied position, compared later, agree
+ * again: only its state just after `restore()` shows it.
+ */
+export function bankForgettingLastDepositor(): Application & { lastDepositor(): string | null } {
+  let balances: Record<string, number> = {}
+  let lastDepositor: string | null = null
+  return {
+    lastDepositor: () => lastDepositor,
+    entry: ({ value }: AppliedEntry) => {
+      if (!isDeposit(value)) return
+      balances[value.deposit] = (balances[value.deposit] ?? 0) + value.amount
+      lastDepositor = value.deposit
+    },
+    snapshot: () => ({ balances }),
+    restore: (state) => {
+      balances = { ...(state as { balances: Record<string, number> }).balances }
+    },
+  }
+}
+
+/**
+ * Correct, though around the function that builds it, numbers every member
+ * shares change as the run goes: one counts the applications built, one the
+ * deposits applied by any member. Between a leader's snapshot and a
+ * newcomer's restore they move, and they are no state of either.
+ */
+export function banksSharingCounters(): { application: (id: string) => Application; counters: () => { built: number; appliedAnywhere: number } } {
+  let built = 0
+  let appliedAnywhere = 0
+  const application = (): Application => {
+    built++
+    let balances: Record<string, number> = {}
+    return {
+      entry: ({ value }: AppliedEntry) => {
+        if (!isDeposit(value)) return
+        balances[value.deposit] = (balances[value.deposit] ?? 0) + value.amount
+        appliedAnywhere++
+      },
+      snapshot: () => ({ balances }),
+      restore: (state) => {
+        balances = { ...(state as { balances: Record<string, number> }).balances }
+      },
+    }
+  }
+  return { application, counters: () => ({ built, appliedAnywhere }) }
+}
+
+/** Broken: its restore() throws on the state its own snapshot() gives before any deposit. */
+export function bankFailingToRestoreEmpty(): Application {
+  let balances: Record<string, number> | null = null
+  return {
+    entry: ({ value }: AppliedEntry) => {
+      if (!isDeposit(value)) return
+      balances ??= {}
+      balances[value.deposit] = (balances[value.deposit] ?? 0) + value.amount
+    },
+    snapshot: () => balances,
+    restore: (state) => {
+      balances = { ...(state as Record<string, number>) }
+      if (state === null) throw new TypeError('no balances in the state')
+    },
+  }
+}
+
+/**
  * Correct, though its closures hold more than its state: the member's id,
  * and, around the function that builds it, variables every member shares
  * and that change while the run goes on.
