@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Colleague, isColleagueError, type ColleagueOptions } from '../src/index.js'
 import { startIsland, startMember, stopAll, TEST_TIMING, waitFor, type Member } from './colleague-island.js'
+import { linesAt, recordingLogger, type Line } from './support/logger.js'
 import { ManualClock } from './support/manual-clock.js'
 
 const entry = (): void => {}
@@ -104,14 +105,8 @@ test('a snapshot() JSON cannot carry exactly crashes its leader loudly, naming s
 })
 
 test('listeners that throw or reject are logged and ignored: the colleague and its other listeners go on', { timeout: 60_000 }, async () => {
-  const logged: unknown[] = []
-  const logger = {
-    trace: () => {},
-    debug: () => {},
-    info: () => {},
-    warn: () => {},
-    error: (fields: unknown) => void logged.push(fields),
-  }
+  const lines: Line[] = []
+  const logger = recordingLogger(lines)
   const unhandled: unknown[] = []
   const onUnhandled = (reason: unknown): void => void unhandled.push(reason)
   process.on('unhandledRejection', onUnhandled)
@@ -136,11 +131,12 @@ test('listeners that throw or reject are logged and ignored: the colleague and i
     assert.equal(colleague.health().state, 'member')
     await third.colleague.shutdown()
     await colleague.shutdown()
+    const logged = linesAt(lines, 'error')
     assert.ok(
-      logged.some((fields) => (fields as { event?: string }).event === 'government'),
+      logged.some((line) => line.fields.event === 'government'),
       'a throwing government listener is logged',
     )
-    assert.ok(logged.some((fields) => (fields as { event?: string }).event === 'shutdown'))
+    assert.ok(logged.some((line) => line.fields.event === 'shutdown'))
     await new Promise((resolve) => setImmediate(resolve))
     assert.deepEqual(unhandled, [])
   } finally {
@@ -251,19 +247,11 @@ async function soloOnManualClock(
 }
 
 test('an entry() that does not settle holds every later entry back: health() shows which and how long, and a warning says so once', { timeout: 30_000 }, async () => {
-  const warned: Array<{ position: number; waitedMs: number }> = []
-  const infos: string[] = []
-  const logger = {
-    trace: () => {},
-    debug: () => {},
-    info: (_fields: unknown, message: string) => void infos.push(message),
-    warn: (fields: { position: number; waitedMs: number }, message: string) => {
-      if (/applying has stalled/.test(message)) warned.push(fields)
-    },
-    error: () => {},
-    fatal: () => {},
-    child: () => logger,
-  }
+  const lines: Line[] = []
+  const logger = recordingLogger(lines)
+  const stalls = (): Array<{ position?: unknown; waitedMs?: unknown }> =>
+    linesAt(lines, 'warn').filter((line) => /applying has stalled/.test(line.message)).map((line) => line.fields)
+  const said = (message: string): boolean => linesAt(lines, 'info').some((line) => line.message === message)
   const held = holdingOnSlow()
   const { colleague: solo, run, stop } = await soloOnManualClock('stall', held.entry, logger)
   try {
@@ -273,23 +261,23 @@ test('an entry() that does not settle holds every later entry back: health() sho
     assert.ok(applying !== null, 'health() shows the entry awaited')
     assert.deepEqual(held.applied, ['slow'])
     await run(9_000)
-    assert.equal(warned.length, 0, 'no warning before APPLY_STALL_MS')
+    assert.equal(stalls().length, 0, 'no warning before APPLY_STALL_MS')
     await run(2_000)
-    assert.equal(warned.length, 1)
-    assert.equal(warned[0]?.position, applying.position)
-    assert.ok((warned[0]?.waitedMs ?? 0) >= 10_000)
+    assert.equal(stalls().length, 1)
+    assert.equal(stalls()[0]?.position, applying.position)
+    assert.ok(Number(stalls()[0]?.waitedMs ?? 0) >= 10_000)
     assert.ok((solo.health().applying?.forMs ?? 0) >= 10_000)
     assert.equal(solo.health().positions.applied, applying.position - 1)
     await run(20_000)
-    assert.equal(warned.length, 1, 'said once per stall')
+    assert.equal(stalls().length, 1, 'said once per stall')
     held.release()
     let both = false
     void Promise.all(values).then(() => (both = true))
-    await run(2_000, () => both && infos.includes('applying goes on'))
+    await run(2_000, () => both && said('applying goes on'))
     assert.equal(both, true)
     assert.deepEqual(held.applied, ['slow', 'next'])
     assert.equal(solo.health().applying, null)
-    assert.ok(infos.includes('applying goes on'))
+    assert.ok(said('applying goes on'))
   } finally {
     await stop()
   }
@@ -357,18 +345,10 @@ test('a signal aborted before the call enqueues nothing, and call options of the
 })
 
 test('a newcomer whose application has no restore() joins, and says it starts from nothing when the leader sent a state', { timeout: 30_000 }, async () => {
-  const newcomer = async (founderUrl: string, id: string): Promise<{ warned: unknown[]; applied: unknown[]; colleague: Colleague }> => {
+  const newcomer = async (founderUrl: string, id: string): Promise<{ lines: Line[]; applied: unknown[]; colleague: Colleague }> => {
     // Its application has no restore(); `applied` records what reaches its entry().
-    const warned: unknown[] = []
-    const logger = {
-      trace: () => {},
-      debug: () => {},
-      info: () => {},
-      warn: (fields: unknown, message?: string) => void warned.push({ fields, message }),
-      error: () => {},
-      fatal: () => {},
-      child: () => logger,
-    }
+    const lines: Line[] = []
+    const logger = recordingLogger(lines)
     const applied: unknown[] = []
     const colleague = new Colleague({
       islandName: 'no-restore',
@@ -381,17 +361,18 @@ test('a newcomer whose application has no restore() joins, and says it starts fr
     })
     await colleague.listen()
     await colleague.join(founderUrl)
-    return { warned, applied, colleague }
+    return { lines, applied, colleague }
   }
   const [founder] = await startIsland(1, 'no-restore')
   const joined: Colleague[] = []
   try {
     const leader = founder as Member
     await leader.colleague.enqueue('before')
-    const { warned, applied, colleague } = await newcomer(leader.url, 'n1')
+    const { lines, applied, colleague } = await newcomer(leader.url, 'n1')
     joined.push(colleague)
+    const warned = linesAt(lines, 'warn')
     assert.equal(warned.length, 1, JSON.stringify(warned))
-    const [warning] = warned as { fields: { arrival?: unknown }; message: string }[]
+    const [warning] = warned
     assert.equal(warning?.message, 'the leader sent its application state, but the application has no restore(): this colleague starts from nothing at its arrival')
     assert.equal(typeof warning?.fields.arrival, 'string', 'the warning names the arrival')
     // It still takes part: what is committed after its arrival reaches it.

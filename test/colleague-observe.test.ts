@@ -4,29 +4,9 @@
 import { strict as assert } from 'node:assert'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { test } from 'node:test'
-import type { PinoLikeLogger } from '../src/index.js'
 import { CHANNELS } from '../src/colleague/observe.js'
 import { startIsland, stopAll, waitFor, type Member } from './colleague-island.js'
-
-interface Line {
-  readonly level: string
-  readonly message: string
-  readonly fields: Record<string, unknown>
-}
-
-/** A pino-like logger that keeps every line, tagged with the colleague it was bound to. */
-function recordingLogger(lines: Line[], bindings: Record<string, unknown> = {}): PinoLikeLogger {
-  const at = (level: string) => (fields: Record<string, unknown>, message = '') =>
-    void lines.push({ level, message, fields: { ...bindings, ...fields } })
-  return {
-    trace: at('trace'),
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: (more) => recordingLogger(lines, { ...bindings, ...more }),
-  }
-}
+import { recordingLogger, type Line } from './support/logger.js'
 
 interface Sample {
   readonly name: string

@@ -9,9 +9,10 @@ import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
-import { Colleague, type ColleagueError, type PinoLikeLogger } from '../src/index.js'
+import { Colleague, type ColleagueError } from '../src/index.js'
 import { PeerClient, type PeerTransport } from '../src/colleague/peer-client.js'
 import { ListApplication, TEST_TIMING, startMember, waitFor, type Member } from './colleague-island.js'
+import { recordingLogger, type Line } from './support/logger.js'
 
 type Script = (request: IncomingMessage, response: ServerResponse) => void
 
@@ -79,16 +80,6 @@ async function startMockLeader(island: string, script: Script, advertise?: strin
   }
 }
 
-function captureLogger(): { logger: PinoLikeLogger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = []
-  const log = (level: string) => (object: Record<string, unknown>, message?: string) =>
-    lines.push({ level, message, ...object })
-  return {
-    lines,
-    logger: { trace: log('trace'), debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
-  }
-}
-
 function answer(status: number, body: string): Script {
   return (_request, response) => {
     response.writeHead(status, { 'content-type': 'application/json' })
@@ -117,8 +108,8 @@ async function expectCrash(mock: MockLeader, newcomer: Member, joinVia: string):
 test('a successful out-of-band answer is what the newcomer restores', { timeout: 30_000 }, async () => {
   const state = { values: ['from-mock'], positions: [0] }
   const mock = await startMockLeader('oob-ok', answer(200, JSON.stringify({ result: state })))
-  const capture = captureLogger()
-  const newcomer = await startMember('oob-ok', { colleagueId: 'newcomer', logger: capture.logger })
+  const lines: Line[] = []
+  const newcomer = await startMember('oob-ok', { colleagueId: 'newcomer', logger: recordingLogger(lines) })
   try {
     await newcomer.colleague.join(mock.url)
     assert.equal(newcomer.colleague.naturalized(), true)
@@ -128,12 +119,12 @@ test('a successful out-of-band answer is what the newcomer restores', { timeout:
     assert.equal(request.name, 'snapshot')
     assert.equal(request.from, 'newcomer')
     assert.equal(typeof request.post.arrival, 'string')
-    const call = capture.lines.find((line) => line.message === 'outOfBandCall')
-    const ret = capture.lines.find((line) => line.message === 'outOfBandReturn')
+    const call = lines.find((line) => line.message === 'outOfBandCall')
+    const ret = lines.find((line) => line.message === 'outOfBandReturn')
     assert.equal(call?.level, 'trace')
-    assert.equal(call?.invocation, 1)
-    assert.equal(ret?.invocation, 1)
-    assert.equal(ret?.ok, true)
+    assert.equal(call?.fields.invocation, 1)
+    assert.equal(ret?.fields.invocation, 1)
+    assert.equal(ret?.fields.ok, true)
     await newcomer.colleague.enqueue('after join')
   } finally {
     await newcomer.colleague.shutdown()
@@ -187,14 +178,14 @@ for (const [name, script] of failures) {
   test(`an out-of-band answer of ${name} crashes the newcomer after one request`, { timeout: 30_000 }, async () => {
     const island = `oob-${name.replace(/\W+/g, '-')}`
     const mock = await startMockLeader(island, script)
-    const capture = captureLogger()
-    const newcomer = await startMember(island, { colleagueId: 'newcomer', logger: capture.logger })
+    const lines: Line[] = []
+    const newcomer = await startMember(island, { colleagueId: 'newcomer', logger: recordingLogger(lines) })
     try {
       await expectCrash(mock, newcomer, mock.url)
       assert.equal(mock.oobRequests.length, 1)
-      const ret = capture.lines.find((line) => line.message === 'outOfBandReturn')
-      assert.equal(ret?.ok, false)
-      assert.equal(ret?.invocation, 1)
+      const ret = lines.find((line) => line.message === 'outOfBandReturn')
+      assert.equal(ret?.fields.ok, false)
+      assert.equal(ret?.fields.invocation, 1)
     } finally {
       await newcomer.colleague.shutdown()
       await mock.close()

@@ -6,6 +6,7 @@ import { Colleague, ColleagueError, type JsonValue } from '../src/index.js'
 import type { PinoLikeLogger } from '../src/colleague/logger.js'
 import { encodeValue } from '../src/colleague/value-text.js'
 import { ListApplication, settle, startIsland, stopAll, TEST_TIMING, waitFor, type Member } from './colleague-island.js'
+import { linesAt, recordingLogger, type Line } from './support/logger.js'
 
 /** Every kind of value JSON cannot carry exactly, at the top and deeper down. */
 function badValues(): Array<[string, unknown]> {
@@ -127,7 +128,8 @@ test('valueBytesMax must leave room in a body', () => {
 
 test('a peer that refuses the leader is logged at warn with its code, and the island still commits', { timeout: 60_000 }, async () => {
   const timing = { ...TEST_TIMING, timeoutMs: 1_000 }
-  const leaderLog = new CapturingLogger()
+  const leaderLines: Line[] = []
+  const leaderLog = recordingLogger(leaderLines)
   const members: GatedMember[] = []
   try {
     for (let index = 0; index < 3; index++) {
@@ -143,8 +145,9 @@ test('a peer that refuses the leader is logged at warn with its code, and the is
     third.refusing = true
     for (let index = 0; index < 6; index++) await settleOrThrow((index % 2 === 0 ? first : second).colleague.enqueue(index), 10_000)
     await waitFor(() => third.refused > 0, 10_000, 'm2 to refuse a body')
-    const warning = leaderLog.warnings.find((entry) => entry.to === 'm2')
-    assert.ok(warning !== undefined, `the leader warned about m2; warnings: ${JSON.stringify(leaderLog.warnings)}`)
+    const warnings = linesAt(leaderLines, 'warn').map((line) => line.fields)
+    const warning = warnings.find((fields) => fields.to === 'm2')
+    assert.ok(warning !== undefined, `the leader warned about m2; warnings: ${JSON.stringify(warnings)}`)
     assert.equal(warning.code, 'INVALID_BODY')
     assert.equal(warning.status, 400)
     third.refusing = false
@@ -203,17 +206,6 @@ async function startGated(islandName: string, colleagueId: string, timing: typeo
     },
   }
   return member
-}
-
-class CapturingLogger implements PinoLikeLogger {
-  readonly warnings: Array<Record<string, unknown>> = []
-  trace(): void {}
-  debug(): void {}
-  info(): void {}
-  warn(object: Record<string, unknown>): void {
-    this.warnings.push(object)
-  }
-  error(): void {}
 }
 
 /** The promise's rejection, or a failure if it resolves or neither happens within `timeoutMs`. */

@@ -12,6 +12,8 @@ import { createHandler } from '../src/colleague/http-handler.js'
 import { BodiesBusy, BodyAborted, BodyBudget, BodyTooLarge, readBody } from '../src/colleague/read-body.js'
 import { Colleague } from '../src/colleague/colleague.js'
 import { holdBodies, post, retryUntil } from './support/held-bodies.js'
+import { linesAt, recordingLogger, type Line } from './support/logger.js'
+import { silentLogger } from '../src/colleague/logger.js'
 import { ColleagueError } from '../src/colleague/errors.js'
 import { Signer } from '../src/colleague/signature.js'
 
@@ -47,9 +49,9 @@ test('a client that hangs up mid-body: BodyAborted, and the peer routes log no e
   broken.destroy(new Error('aborted'))
   await assert.rejects(reading, BodyAborted)
 
-  const errors: unknown[] = []
+  const lines: Line[] = []
   let dispatched = 0
-  const logger = { error: (...args: unknown[]) => errors.push(args), warn: () => {}, info: () => {}, debug: () => {}, child: () => logger }
+  const logger = recordingLogger(lines)
   let aborted!: () => void
   const sawAbort = new Promise<void>((resolve) => (aborted = resolve))
   const handler = createHandler({
@@ -59,7 +61,7 @@ test('a client that hangs up mid-body: BodyAborted, and the peer routes log no e
     },
     signer: null,
     bodyBytesMax: 1024,
-    logger: { ...logger, debug: () => aborted() } as never,
+    logger: { ...logger, debug: () => aborted() },
     onRefused: () => {},
   })
   const server = createServer(handler)
@@ -71,7 +73,7 @@ test('a client that hangs up mid-body: BodyAborted, and the peer routes log no e
     await new Promise((resolve) => setTimeout(resolve, 50))
     socket.destroy()
     await sawAbort
-    assert.deepEqual(errors, [])
+    assert.deepEqual(linesAt(lines, 'error'), [])
     assert.equal(dispatched, 0)
   } finally {
     await closeServer(server, 1_000)
@@ -79,22 +81,15 @@ test('a client that hangs up mid-body: BodyAborted, and the peer routes log no e
 })
 
 test('a refusal for a state the colleague is in (503) is logged at debug; a failure (500) is a warning with its error', { timeout: 20_000 }, async () => {
-  const warned: unknown[] = []
-  const debugged: unknown[] = []
-  const logger = {
-    error: () => {},
-    warn: (...args: unknown[]) => warned.push(args),
-    info: () => {},
-    debug: (...args: unknown[]) => debugged.push(args),
-    child: () => logger,
-  }
+  const lines: Line[] = []
+  const logger = recordingLogger(lines)
   let failure = new ColleagueError('CRASHED', 'the colleague crashed')
   const server = createServer(
     createHandler({
       dispatch: () => Promise.reject(failure),
       signer: null,
       bodyBytesMax: 1024,
-      logger: logger as never,
+      logger,
       onRefused: () => {},
     }),
   )
@@ -103,19 +98,18 @@ test('a refusal for a state the colleague is in (503) is logged at debug; a fail
   const post = async (): Promise<number> => (await fetch(`http://127.0.0.1:${port}/kibitz`, { method: 'POST', body: '{}' })).status
   try {
     for (let n = 0; n < 3; n++) assert.equal(await post(), 503)
-    assert.equal(warned.length, 0)
-    assert.equal(debugged.length, 3)
+    assert.equal(linesAt(lines, 'warn').length, 0)
+    assert.equal(linesAt(lines, 'debug').length, 3)
     failure = new ColleagueError('INTERNAL', 'a broken invariant')
     assert.equal(await post(), 500)
-    assert.equal(warned.length, 1)
-    assert.equal((warned[0] as [{ err: unknown }])[0].err, failure)
+    assert.equal(linesAt(lines, 'warn').length, 1)
+    assert.equal(linesAt(lines, 'warn')[0]?.fields.err, failure)
   } finally {
     await closeServer(server, 1_000)
   }
 })
 
 test('on a signed island an unsigned body is 401 whatever it holds; a signed one is then read as UTF-8 JSON', { timeout: 20_000 }, async () => {
-  const quiet = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {}, child: () => quiet }
   const signer = new Signer('island secret', { now: () => Date.now() })
   const peer = new Signer('island secret', { now: () => Date.now() })
   const dispatched: unknown[] = []
@@ -127,7 +121,7 @@ test('on a signed island an unsigned body is 401 whatever it holds; a signed one
       },
       signer,
       bodyBytesMax: 1024,
-      logger: quiet as never,
+      logger: silentLogger,
       onRefused: () => {},
     }),
   )
