@@ -19,6 +19,7 @@ import {
   banksSharingCounters,
   bankStampingTime,
   bankWithRandomBonus,
+  BankNotingWho,
   CounterForgettingPrivateTotal,
   CounterForgettingTotal,
   LedgerBank,
@@ -163,6 +164,24 @@ test(`an application whose closures hold its id and shared variables keeps every
     assert.deepEqual(violations.map((violation) => describeViolation(violation)), [])
   }
   assert.ok(shared.built > APPLICATION_SEEDS * 3, 'every member built its application through the shared builder')
+})
+
+test(`an application whose fields hold its own id, the last depositor's and the leader's keeps every invariant for ${APPLICATION_SEEDS} seeds`, async () => {
+  // The depositor is at times the member itself, the leader too: such a field is state, the same on every member.
+  let ownDepositor = 0
+  for (let seed = 1; seed <= APPLICATION_SEEDS; seed++) {
+    const built: BankNotingWho[] = []
+    const application = (id: string): BankNotingWho => {
+      const bank = new BankNotingWho(id)
+      built.push(bank)
+      return bank
+    }
+    const { violations } = await simulate({ seed, steps: 300, application, workload: deposits })
+    assert.deepEqual(violations.map((violation) => describeViolation(violation)), [])
+    if (built.some((bank) => bank.lastDepositBy === bank.id)) ownDepositor++
+    assert.ok(built.some((bank) => bank.leader === bank.id && bank.members().length > 0), `seed ${seed}: some member noted itself as the leader`)
+  }
+  assert.ok(ownDepositor > APPLICATION_SEEDS / 2, `a member noted itself as the last depositor in ${ownDepositor} seeds`)
 })
 
 test('a snapshot that forgets state only closures hold is caught by comparing what entry closes over, and only by that', async () => {

@@ -351,6 +351,13 @@ interface Member {
   /** Highest position fully applied (value entries). */
   applied: number
   /**
+   * The number of the latest government handed to its application. With
+   * `applied`, what it applied of the log: an application may keep what
+   * `government()` hands it, so two members compare states only where both
+   * are the same (see `stateAt`).
+   */
+  governed: number
+  /**
    * The first position this process's legislator committed: a newcomer's
    * arrival, or where a member restarted from its directory resumed. Its
    * restored state holds every position before it.
@@ -358,7 +365,8 @@ interface Member {
   firstCommitted: number | null
   /** Entries handed to the application and not yet finished. */
   applying: number
-  comparedAt: number
+  /** `stateAt` when its state was last compared. */
+  comparedAt: string
   outOfBandRequests: number
   /** Set when its out-of-band request failed: it must crash. */
   outOfBandFailedStep: number | null
@@ -520,8 +528,8 @@ class ColleagueSimulation {
   /** The highest position of an acknowledged enqueue so far: a barrier called now must reach it. */
   #acknowledgedMax = -1
   readonly #durable: DurableMembers | null
-  /** Applied position to the application state (fingerprint) first seen there. */
-  readonly #states = new Map<number, { member: string; text: string }>()
+  /** What a member applied (`stateAt`) to the application state (fingerprint) first seen there. */
+  readonly #states = new Map<string, { member: string; text: string }>()
   /** See `#noteSnapshot`. */
   readonly #snapshotReadings: SnapshotReading[] = []
   #latest: Government | null = null
@@ -917,7 +925,8 @@ class ColleagueSimulation {
     }
     if (this.#abortedWaits.length > 0) this.#checkAbortedWaits()
     for (const member of this.#members.values()) {
-      if (!holdsSettledState(member) || member.applied === member.comparedAt) continue
+      // Nothing applied yet: a restarted member's restored position is not known here (its first entry tells).
+      if (!holdsSettledState(member) || member.applied < 0 || stateAt(member) === member.comparedAt) continue
       await this.#compareState(member)
     }
     if (this.#hidden && this.#step % DEFAULTS.hiddenStateEverySteps === 0) this.#compareHiddenState()
@@ -946,7 +955,7 @@ class ColleagueSimulation {
    */
   async #finalHiddenState(): Promise<void> {
     if (!this.#hidden) return
-    const aligned = (): boolean => new Set(this.#comparable().map((member) => member.applied)).size <= 1
+    const aligned = (): boolean => new Set(this.#comparable().map((member) => stateAt(member))).size <= 1
     for (let step = 0; step < DEFAULTS.alignSteps && !aligned() && !this.#stopped(); step++) await this.#runStep(false)
     if (!this.#stopped()) this.#compareHiddenState()
   }
@@ -965,7 +974,7 @@ class ColleagueSimulation {
       return null
     }
     // Its own fields too: plain, they are compared at every step already, but a helper object there may keep private fields.
-    return [...scopes, fields, dataFields(member.application, member.id)].map((scope) => (scope ?? {}) as Record<string, unknown>)
+    return [...scopes, fields, dataFields(member.application)].map((scope) => (scope ?? {}) as Record<string, unknown>)
   }
 
   /**
@@ -973,8 +982,8 @@ class ColleagueSimulation {
    * holds at this moment, beside that snapshot, is what each newcomer's
    * must hold once `restore()` returns (see `#checkRestored`).
    */
-  #noteSnapshot(member: Member, position: number, snapshot: unknown): void {
-    if (!this.#hidden || this.#durable !== null || member.applied !== position || !holdsSettledState(member)) return
+  #noteSnapshot(member: Member, at: string, snapshot: unknown): void {
+    if (!this.#hidden || this.#durable !== null || stateAt(member) !== at || !holdsSettledState(member)) return
     let key: string
     try {
       key = JSON.stringify(snapshot ?? null)
@@ -983,9 +992,7 @@ class ColleagueSimulation {
     }
     const variables = this.#hiddenVariables(member)
     if (variables === null) return
-    const objects = new Map<string, object>()
-    const texts = hiddenTexts(variables, NOTHING_SHARED, member.id, objects)
-    this.#snapshotReadings.push({ key, member: member.id, position, step: this.#step, texts, objects })
+    this.#snapshotReadings.push({ key, member: member.id, position: member.applied, step: this.#step, ...hiddenReading(variables, NOTHING_SHARED, member.id) })
     if (this.#snapshotReadings.length > DEFAULTS.snapshotReadingsMax) this.#snapshotReadings.shift()
   }
 
@@ -1020,18 +1027,10 @@ class ColleagueSimulation {
     if (!newcomer.running || newcomer.applying > 0) return
     const variables = this.#hiddenVariables(newcomer)
     if (variables === null) return
-    const objects = new Map<string, object>()
-    const texts = hiddenTexts(variables, NOTHING_SHARED, newcomer.id, objects)
-    const mineHeld = new Set(objects.values())
+    const mine = hiddenReading(variables, NOTHING_SHARED, newcomer.id)
     let differing: { reading: SnapshotReading; names: string[] } | null = null
     for (const reading of readings) {
-      const held = new Set(reading.objects.values())
-      const names = [...new Set([...reading.texts.keys(), ...texts.keys()])].filter((name) => {
-        const mine = objects.get(name)
-        const theirs = reading.objects.get(name)
-        if ((mine !== undefined && held.has(mine)) || (theirs !== undefined && mineHeld.has(theirs))) return false
-        return reading.texts.get(name) !== texts.get(name)
-      })
+      const names = differingNames(reading, mine)
       if (names.length === 0) return
       differing = { reading, names }
     }
@@ -1044,13 +1043,8 @@ class ColleagueSimulation {
       const theirs = this.#hiddenVariables(other)
       if (theirs === null) return
       others++
-      const theirObjects = new Map<string, object>()
-      const theirTexts = hiddenTexts(theirs, NOTHING_SHARED, other.id, theirObjects)
-      const held = new Set(theirObjects.values())
-      names = names.filter((name) => {
-        const mine = objects.get(name)
-        return !(mine !== undefined && held.has(mine)) && theirTexts.get(name) !== texts.get(name)
-      })
+      const apart = new Set(differingNames(hiddenReading(theirs, NOTHING_SHARED, other.id), mine))
+      names = names.filter((name) => apart.has(name))
     }
     const name = names[0]
     if (others === 0 || name === undefined) return
@@ -1059,7 +1053,7 @@ class ColleagueSimulation {
       'divergence',
       `${newcomer.id} restored the snapshot ${reading.member} took after position ${reading.position} (step ${reading.step}); then ${name}, ` +
         `which ${newcomer.id}'s application keeps beside its snapshot (a variable entry() closes over, a private field, or a field, ` +
-        `with the private fields of the objects in it), is ${clip(texts.get(name) ?? 'absent')} on ${newcomer.id} and was ` +
+        `with the private fields of the objects in it), is ${clip(mine.texts.get(name) ?? 'absent')} on ${newcomer.id} and was ` +
         `${clip(reading.texts.get(name) ?? 'absent')} on ${reading.member} when it took the snapshot: does snapshot() leave it out?`,
     )
   }
@@ -1071,7 +1065,7 @@ class ColleagueSimulation {
    * those or in its fields) with that of the others at the same applied
    * position, at this moment. An object that more than one member holds (the variables
    * around the function that builds the applications, say) is shared, not
-   * state of either: it is left out, as is the member's own id; a shared
+   * state of either: it is left out, and two members that each hold their own id in a variable agree there; a shared
    * variable that is not an object has one value at one moment anyway. A
    * `snapshot()` that forgets part of the state shows here once a member
    * restored from it.
@@ -1095,22 +1089,23 @@ class ColleagueSimulation {
       }
     }
     const shared = new Set([...holders].filter(([, ids]) => ids.size > 1).map(([value]) => value))
-    const seen = new Map<number, { member: string; variables: Map<string, string> }>()
+    const seen = new Map<string, { member: string; reading: HiddenReading }>()
     for (const { member, variables } of read) {
-      const texts = hiddenTexts(variables, shared, member.id)
-      const known = seen.get(member.applied)
+      if (member.applied < 0) continue
+      const reading = hiddenReading(variables, shared, member.id)
+      const known = seen.get(stateAt(member))
       if (known === undefined) {
-        seen.set(member.applied, { member: member.id, variables: texts })
+        seen.set(stateAt(member), { member: member.id, reading })
         continue
       }
-      const names = new Set([...known.variables.keys(), ...texts.keys()])
-      const differing = [...names].find((name) => known.variables.get(name) !== texts.get(name))
+      const [differing] = differingNames(known.reading, reading)
       if (differing === undefined) continue
+      const texts = reading.texts
       this.#report(
         'divergence',
         `after position ${member.applied}, ${differing}, which ${member.id}'s application keeps beside its snapshot and fields ` +
           `(a variable entry() closes over, a private field, or a field, with the private fields of the objects in it), is ${clip(texts.get(differing) ?? 'absent')} on ${member.id} ` +
-          `and ${clip(known.variables.get(differing) ?? 'absent')} on ${known.member}: ` +
+          `and ${clip(known.reading.texts.get(differing) ?? 'absent')} on ${known.member}: ` +
           (this.#startedEmpty(member.id, known.member) ?? 'does snapshot() leave it out?'),
       )
       return
@@ -1124,27 +1119,28 @@ class ColleagueSimulation {
    */
   async #compareState(member: Member): Promise<void> {
     const position = member.applied
+    const at = stateAt(member)
     let fingerprint: string
     try {
       let snapshot: unknown = member.application.snapshot === undefined ? undefined : member.application.snapshot()
       if (isThenable<unknown>(snapshot)) {
         snapshot = await snapshot
-        if (member.applied !== position || member.applying > 0) return
+        if (stateAt(member) !== at || member.applying > 0) return
       }
-      fingerprint = stateText(member.application, snapshot, member.id)
+      fingerprint = stateText(member.application, snapshot)
     } catch (error) {
-      member.comparedAt = position
+      member.comparedAt = at
       this.#report('exception', `${member.id}'s snapshot() failed: ${text(error)}`)
       return
     }
-    member.comparedAt = position
-    const known = this.#states.get(position)
+    member.comparedAt = at
+    const known = this.#states.get(at)
     if (known === undefined) {
-      this.#states.set(position, { member: member.id, text: fingerprint })
-      if (this.#states.size > DEFAULTS.statesMax) this.#states.delete(this.#states.keys().next().value as number)
+      this.#states.set(at, { member: member.id, text: fingerprint })
+      if (this.#states.size > DEFAULTS.statesMax) this.#states.delete(this.#states.keys().next().value as string)
       return
     }
-    if (known.text !== fingerprint) {
+    if (known.text !== fingerprint && !sameUpToOwnIds(known.text, known.member, fingerprint, member.id)) {
       const why = this.#startedEmpty(member.id, known.member)
       this.#report(
         'divergence',
@@ -1222,9 +1218,10 @@ class ColleagueSimulation {
       restores: application.join === undefined,
       restored: false,
       applied: -1,
+      governed: 0,
       firstCommitted: null,
       applying: 0,
-      comparedAt: -1,
+      comparedAt: '',
       outOfBandRequests: 0,
       outOfBandFailedStep: null,
       outOfBandFailed: false,
@@ -1264,21 +1261,22 @@ class ColleagueSimulation {
       entry: (entry) => this.#onEntry(member(), application, entry),
       government: (government) => {
         this.#onGovernment(government)
+        member().governed = government.number
         application.government?.(government)
       },
     }
     const { snapshot, restore, join, outOfBand } = application
     if (snapshot !== undefined) {
       observed.snapshot = () => {
-        const position = member().applied
+        const at = stateAt(member())
         const taken = snapshot.call(application)
         if (!this.#hidden || this.#durable !== null) return taken
         if (!isThenable<unknown>(taken)) {
-          this.#noteSnapshot(member(), position, taken)
+          this.#noteSnapshot(member(), at, taken)
           return taken
         }
         return taken.then((value) => {
-          this.#noteSnapshot(member(), position, value)
+          this.#noteSnapshot(member(), at, value)
           return value
         })
       }
@@ -1768,10 +1766,11 @@ class ColleagueSimulation {
 /**
  * The application's state as the simulator compares it: its snapshot, and
  * its own enumerable data properties (so a field the snapshot forgets still
- * shows), leaving out the member's own id.
+ * shows). Where two differ only in fields that hold each member's own id,
+ * they agree (`sameUpToOwnIds`).
  */
-function stateText(application: Application, snapshot: unknown, id: string): string {
-  const fields = dataFields(application, id)
+function stateText(application: Application, snapshot: unknown): string {
+  const fields = dataFields(application)
   // The replacer changes only Maps, Sets and bigints: without any, the text is the same without it.
   const needs = needsReplacer(snapshot) || Object.values(fields).some(needsReplacer)
   try {
@@ -1781,14 +1780,42 @@ function stateText(application: Application, snapshot: unknown, id: string): str
   }
 }
 
-/** The application object's own enumerable fields that are data: functions and the member's own id left out. */
-function dataFields(application: Application, id: string): Record<string, unknown> {
+/** The application object's own enumerable fields that are data (functions left out). */
+function dataFields(application: Application): Record<string, unknown> {
   const fields: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(application)) {
-    if (typeof value === 'function' || value === id) continue
+    if (typeof value === 'function') continue
     fields[key] = value
   }
   return fields
+}
+
+/**
+ * Whether two states (texts of `stateText`) of members \`a\` and \`b\` differ
+ * only in fields where each holds its own id (an application that keeps
+ * its id in a field): the snapshots are the same, and so is every field
+ * but those.
+ */
+function sameUpToOwnIds(aText: string, a: string, bText: string, b: string): boolean {
+  type State = { snapshot?: unknown; fields?: Record<string, unknown> }
+  const first = JSON.parse(aText) as State
+  const second = JSON.parse(bText) as State
+  if (JSON.stringify(first.snapshot) !== JSON.stringify(second.snapshot)) return false
+  const aFields = first.fields ?? {}
+  const bFields = second.fields ?? {}
+  for (const name of new Set([...Object.keys(aFields), ...Object.keys(bFields)])) {
+    if (aFields[name] === a && bFields[name] === b) continue
+    if (JSON.stringify(aFields[name]) !== JSON.stringify(bFields[name])) return false
+  }
+  return true
+}
+
+/**
+ * What `member` applied of the log, as a key: its highest value position and
+ * its latest government. Members with the same key applied the same entries.
+ */
+function stateAt(member: Member): string {
+  return `${member.applied}/${member.governed}`
 }
 
 /** Running, not in the middle of an entry, and (a newcomer) restored: its application state is one to compare. */
@@ -1799,21 +1826,18 @@ function holdsSettledState(member: Member): boolean {
 /**
  * The variables of the closure scopes `closureState` read and the private
  * fields, each as text by its name (a name that an inner scope already
- * used gets its scope's number): functions, `shared` objects and the
- * member's own id left out, each value that cannot be made text marked as
- * such.
+ * used gets its scope's number): functions and `shared` objects left
+ * out, each value that cannot be made text marked as such, and the names
+ * where the member holds its own id noted.
  */
-function hiddenTexts(
-  scopes: readonly Record<string, unknown>[],
-  shared: ReadonlySet<object>,
-  id: string,
-  objects?: Map<string, object>,
-): Map<string, string> {
+function hiddenReading(scopes: readonly Record<string, unknown>[], shared: ReadonlySet<object>, id: string): HiddenReading {
   const texts = new Map<string, string>()
+  const ownIds = new Set<string>()
+  const objects = new Map<string, object>()
   const withPrivate = privateReplacer()
   for (const [index, scope] of scopes.entries()) {
     for (const [name, value] of Object.entries(scope)) {
-      if (typeof value === 'function' || value === id || shared.has(value as object)) continue
+      if (typeof value === 'function' || shared.has(value as object)) continue
       let text: string | undefined
       try {
         text = JSON.stringify(value, withPrivate)
@@ -1822,24 +1846,43 @@ function hiddenTexts(
       }
       const key = texts.has(name) ? `${name} (scope ${index})` : name
       texts.set(key, text ?? 'undefined')
-      if (objects !== undefined && value !== null && typeof value === 'object') objects.set(key, value)
+      if (value === id) ownIds.add(key)
+      else if (value !== null && typeof value === 'object') objects.set(key, value)
     }
   }
-  return texts
+  return { texts, ownIds, objects }
+}
+
+/** One member's reading of the state its application hides, by name. */
+interface HiddenReading {
+  readonly texts: ReadonlyMap<string, string>
+  /** The names where it holds its own id: two members that each hold their own id there agree. */
+  readonly ownIds: ReadonlySet<string>
+  /** The objects among the values, by name: one that two members hold is shared, not state of either. */
+  readonly objects: ReadonlyMap<string, object>
+}
+
+/** The names where two readings disagree: neither holding its own id there, nor one object they both hold. */
+function differingNames(a: HiddenReading, b: HiddenReading): string[] {
+  const aHeld = new Set(a.objects.values())
+  const bHeld = new Set(b.objects.values())
+  return [...new Set([...a.texts.keys(), ...b.texts.keys()])].filter((name) => {
+    if (a.texts.get(name) === b.texts.get(name) || (a.ownIds.has(name) && b.ownIds.has(name))) return false
+    const mine = b.objects.get(name)
+    const theirs = a.objects.get(name)
+    return !((mine !== undefined && aHeld.has(mine)) || (theirs !== undefined && bHeld.has(theirs)))
+  })
 }
 
 const NOTHING_SHARED: ReadonlySet<object> = new Set()
 
 /** What a leader's application held, beside the snapshot it took for its newcomers, when it took it. */
-interface SnapshotReading {
+interface SnapshotReading extends HiddenReading {
   /** The snapshot as JSON text: what a newcomer's `restore()` gets, parsed. */
   readonly key: string
   readonly member: string
   readonly position: number
   readonly step: number
-  readonly texts: ReadonlyMap<string, string>
-  /** The objects among them, by name: one a newcomer holds too is shared, not state of either. */
-  readonly objects: ReadonlyMap<string, object>
 }
 
 /** Class instances whose private fields one reading of the hidden state expands, at most: each costs a few inspector calls. */

@@ -2,7 +2,7 @@
 // the broken ones it must catch. Each keeps a small bank: accounts and their
 // balances, moved by `{ deposit: account, amount }` values.
 
-import type { Application, AppliedEntry, JsonValue } from '../../src/index.js'
+import type { Application, AppliedEntry, Government, JsonValue } from '../../src/index.js'
 
 interface Deposit {
   readonly deposit: string
@@ -299,6 +299,49 @@ class Ledger {
     for (const [account, amount] of Object.entries(state.balances)) ledger.#balances.set(account, amount)
     ledger.#deposits = state.deposits
     return ledger
+  }
+}
+
+/**
+ * Correct, though its fields hold ids that differ from member to member or
+ * match one member's own: its own id, who made the last deposit (in the
+ * snapshot too), and the leader and government it was last handed by
+ * `government()`, which every member is handed at the same place in the log.
+ */
+export class BankNotingWho implements Application {
+  readonly id: string
+  lastDepositBy: string | null = null
+  leader: string | null = null
+  #government: Government | null = null
+  #balances: Record<string, number> = {}
+
+  constructor(id: string) {
+    this.id = id
+  }
+
+  entry({ value, from }: AppliedEntry): void {
+    if (!isDeposit(value)) return
+    this.#balances[value.deposit] = (this.#balances[value.deposit] ?? 0) + value.amount
+    this.lastDepositBy = from
+  }
+
+  government(government: Government): void {
+    this.leader = government.majority[0] ?? null
+    this.#government = government
+  }
+
+  snapshot(): JsonValue {
+    return { balances: this.#balances, lastDepositBy: this.lastDepositBy }
+  }
+
+  restore(state: JsonValue): void {
+    const restored = state as { balances: Record<string, number>; lastDepositBy: string | null }
+    this.#balances = { ...restored.balances }
+    this.lastDepositBy = restored.lastDepositBy
+  }
+
+  members(): readonly string[] {
+    return this.#government?.majority ?? []
   }
 }
 
