@@ -250,6 +250,10 @@ const MICROTASK_TURNS = 4
 const SETTLE_TURNS = 8
 /** Steps between two turns of the event loop when nothing asks for one sooner. */
 const YIELD_STEPS = 64
+/** Real milliseconds a step waits, at most, for application callbacks waiting on real I/O (see `#awaitApplying`). */
+const APPLYING_WAIT_MS = 1_000
+/** Real milliseconds a run waits for them, in all: past it, steps go on without waiting. */
+const APPLYING_WAIT_BUDGET_MS = 20_000
 /** The request type of each peer route, as the HTTP handler maps them. */
 const REQUEST_TYPE: Readonly<Record<PeerRoute, string>> = { '/kibitz': 'kibitz', '/join': 'join', '/oob': 'oob' }
 /**
@@ -545,6 +549,8 @@ class ColleagueSimulation {
   /** The step since which some partition has been in place; -1 while none is. */
   #partitionedSince = -1
   #pendingLeaderFault = -1
+  /** Real milliseconds waited so far for application callbacks on real I/O. */
+  #waitedMs = 0
   /** In the fault phase with faults on: durable mode may cut a member's power in the middle of a sync. */
   #faulting = false
 
@@ -730,6 +736,7 @@ class ColleagueSimulation {
     }
     for (let turn = 0; turn < SETTLE_TURNS; turn++) await TURN
     if (this.#step % YIELD_STEPS === 0 || this.#applying()) await this.#drain()
+    if (this.#applying()) await this.#awaitApplying()
     moving = this.globals
     this.#observeLeader()
     await this.#check()
@@ -741,6 +748,24 @@ class ColleagueSimulation {
    */
   #drain(): Promise<void> {
     return new Promise((resolve) => setImmediate(resolve))
+  }
+
+  /**
+   * An application callback still under way once the event loop turned waits
+   * on real I/O (a file, a database, a timer): the step waits for it in real
+   * time, as its process would go on meanwhile, so that where it ends in the
+   * run does not depend on how fast this machine is. At most
+   * APPLYING_WAIT_MS a step and APPLYING_WAIT_BUDGET_MS a run: a callback
+   * that never settles then shows as the violation liveness.
+   */
+  async #awaitApplying(): Promise<void> {
+    const start = realMs()
+    const deadline = start + Math.min(APPLYING_WAIT_MS, APPLYING_WAIT_BUDGET_MS - this.#waitedMs)
+    for (let turn = 0; this.#applying() && realMs() < deadline; turn++) {
+      // A few turns of the event loop for I/O that is about done, then a millisecond at a time (a timer's).
+      await (turn < 10 ? this.#drain() : new Promise((resolve) => setTimeout(resolve, 1)))
+    }
+    this.#waitedMs += realMs() - start
   }
 
   /** Whether an application callback is still under way on a living member. */
@@ -1268,24 +1293,40 @@ class ColleagueSimulation {
     const { snapshot, restore, join, outOfBand } = application
     if (snapshot !== undefined) {
       observed.snapshot = () => {
-        const at = stateAt(member())
+        const self = member()
+        const at = stateAt(self)
         const taken = snapshot.call(application)
-        if (!this.#hidden || this.#durable !== null) return taken
+        const note = this.#hidden && this.#durable === null
         if (!isThenable<unknown>(taken)) {
-          this.#noteSnapshot(member(), at, taken)
+          if (note) this.#noteSnapshot(self, at, taken)
           return taken
         }
-        return taken.then((value) => {
-          this.#noteSnapshot(member(), at, value)
-          return value
-        })
+        // Under way, as an entry is: a step waits for it (see `#awaitApplying`).
+        self.applying++
+        return taken.then(
+          (value) => {
+            self.applying--
+            if (note) this.#noteSnapshot(self, at, value)
+            return value
+          },
+          (error: unknown) => {
+            self.applying--
+            throw error
+          },
+        )
       }
     }
     if (restore !== undefined) {
       observed.restore = async (state) => {
-        await restore.call(application, state)
-        member().restored = true
-        await this.#checkRestored(member(), state)
+        const self = member()
+        self.applying++
+        try {
+          await restore.call(application, state)
+        } finally {
+          self.applying--
+        }
+        self.restored = true
+        await this.#checkRestored(self, state)
       }
     } else {
       // Without restore there is nothing to wait for: the state is whatever the application starts with.
@@ -1612,7 +1653,8 @@ class ColleagueSimulation {
       .map((member) => {
         const health = member.colleague.health()
         const government = health.government
-        return `${member.id} ${health.state} government ${government?.number ?? '-'} leader ${health.leader ?? '-'}${health.isLeader ? ' (leading)' : ''} commit ${health.positions.commit} applied ${health.positions.applied}`
+        const stalled = health.applying === null ? '' : ` (its application's entry() for position ${health.applying.position} has not settled in ${health.applying.forMs} ms)`
+        return `${member.id} ${health.state} government ${government?.number ?? '-'} leader ${health.leader ?? '-'}${health.isLeader ? ' (leading)' : ''} commit ${health.positions.commit} applied ${health.positions.applied}${stalled}`
       })
       .join(', ')
   }
@@ -1964,6 +2006,11 @@ function defaultWorkload(api: WorkloadApi, random: Random): void {
     api.enqueue(id, value).catch(() => {})
     value.by = 'changed after enqueue'
   }
+}
+
+/** This machine's clock, in milliseconds: the simulated one stands in for `performance.now()` while a run lasts. */
+function realMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6
 }
 
 function isThenable<T = void>(value: unknown): value is Promise<T> {

@@ -34,6 +34,27 @@ export function bank(): Application {
 }
 
 /**
+ * Correct, and waiting on real I/O: each deposit, and the restore, is
+ * written through a timer of this machine's event loop, as an application
+ * writing to a file or a database would wait, beyond any microtask turn.
+ */
+export function bankWritingThroughTimer(): Application {
+  const applied = bank()
+  const io = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 1))
+  return {
+    ...applied,
+    entry: async (entry: AppliedEntry) => {
+      await io()
+      return applied.entry(entry)
+    },
+    restore: async (state) => {
+      await io()
+      return applied.restore?.(state)
+    },
+  }
+}
+
+/**
  * Correct, and asynchronous: each deposit is applied a few microtask turns
  * after `entry` is called, as an application writing through an async store
  * would; its enqueue may be acknowledged only once that is done.
