@@ -6,7 +6,8 @@
 
 import { strict as assert } from 'node:assert'
 import { test } from 'node:test'
-import { DURABLE_MUTANTS, simulate } from '../src/testing/index.js'
+import { DURABLE_MUTANTS, simulate, type Workload } from '../src/testing/index.js'
+import { bank, bankWritingThroughTimer } from './support/applications.js'
 import { DURABLE_FIXED_BUGS, describeViolation } from './support/colleague-seeds.js'
 
 const MUTANT_SEEDS_MAX = 200
@@ -32,6 +33,27 @@ for (const { seed, durable, bug } of DURABLE_FIXED_BUGS) {
     assert.ok((stats.durable?.resumed ?? 0) > 0, 'members came back from their disks')
   })
 }
+
+test('a member resuming from its directory applies nothing before its application has restored, however long restore() waits', async () => {
+  // Peers send a resuming member what they committed as soon as it listens. Its entries applied while an
+  // asynchronous restore() was still under way, and restore() then overwrote them: seed 2 applied position 33
+  // before its state was restored. A restore() that waits on real I/O makes that wait long.
+  const deposits: Workload = (api, random) => {
+    if (api.members.length === 0 || !random.chance(0.3)) return
+    api.enqueue(random.pick(api.members), { deposit: random.pick(['alice', 'bob', 'carol']), amount: 1 + random.int(100) }).catch(() => {})
+  }
+  let resumed = 0
+  for (const [seed, application] of [
+    [2, bankWritingThroughTimer],
+    [3, bankWritingThroughTimer],
+    [2, bank],
+  ] as const) {
+    const { violations, stats } = await simulate({ seed, steps: 300, durable: true, application, workload: deposits })
+    assert.deepEqual(violations.map((violation) => describeViolation(violation, undefined, true)), [])
+    resumed += stats.durable?.resumed ?? 0
+  }
+  assert.ok(resumed > 0, 'members came back from their disks')
+})
 
 for (const mutant of DURABLE_MUTANTS) {
   test(`durable mutant ${mutant} is caught within ${MUTANT_SEEDS_MAX} seeds`, async (t) => {

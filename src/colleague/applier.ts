@@ -25,6 +25,8 @@ export class Applier {
   private stopped = false
   private last = -1
   private started = false
+  /** Entries wait, queued, until `release()`: the application's state is being restored. */
+  private held = false
   /** The entry whose asynchronous handling is awaited, and since when; null when none is. */
   private awaited: { readonly position: number; readonly since: number } | null = null
 
@@ -54,11 +56,25 @@ export class Applier {
   push(entries: readonly Committed[]): void {
     if (this.stopped) return
     for (const entry of entries) this.queue.push(entry)
-    if (!this.draining) {
-      this.draining = true
-      // Never apply inside the caller's stack: the caller may be the kibitzer's flush.
-      queueMicrotask(() => void this.drain())
-    }
+    this.startDraining()
+  }
+
+  /** Applies nothing more until `release()`: what is committed meanwhile waits in order. */
+  hold(): void {
+    this.held = true
+  }
+
+  /** Applies what waited, and what comes, again. */
+  release(): void {
+    this.held = false
+    this.startDraining()
+  }
+
+  private startDraining(): void {
+    if (this.draining || this.held || this.stopped || this.head >= this.queue.length) return
+    this.draining = true
+    // Never apply inside the caller's stack: the caller may be the kibitzer's flush.
+    queueMicrotask(() => void this.drain())
   }
 
   stop(): void {
@@ -68,7 +84,7 @@ export class Applier {
   }
 
   private async drain(): Promise<void> {
-    while (!this.stopped && this.head < this.queue.length) {
+    while (!this.stopped && !this.held && this.head < this.queue.length) {
       const committed = this.queue[this.head] as Committed
       this.head++
       if (this.head > 1024 && this.head * 2 > this.queue.length) {

@@ -249,6 +249,9 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
         onApplied: () => this.waiters.check(),
         onFault: (error, committed) => this.onApplyFault(error, committed),
       })
+      // A member resuming from its directory applies nothing before its application's restore() has returned
+      // (see `resume`): peers may send it what they committed as soon as it listens.
+      if (restore !== null) this.applier.hold()
       this.kibitzer = new Kibitzer({
         legislator: this.legislator,
         clock: this.clock,
@@ -468,6 +471,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     } catch (error) {
       throw this.crash(new ColleagueError('APPLICATION_FAILED', 'restore of the stored snapshot failed', { cause: error }))
     }
+    this.applier.release()
     this.emit('government', government)
     this.application.government?.(government)
     this.kibitzer.start()
