@@ -1003,6 +1003,15 @@ class ColleagueSimulation {
   }
 
   /**
+   * `member`'s hidden state read on its own, with no other member's beside it
+   * to tell shared objects by (`differingNames` tells them pair by pair).
+   */
+  #readAlone(member: Member): HiddenReading | null {
+    const variables = this.#hiddenVariables(member)
+    return variables === null ? null : hiddenReading(variables, NOTHING_SHARED, member.id)
+  }
+
+  /**
    * The leader took a snapshot for its newcomers: what its application
    * holds at this moment, beside that snapshot, is what each newcomer's
    * must hold once `restore()` returns (see `#checkRestored`).
@@ -1015,9 +1024,9 @@ class ColleagueSimulation {
     } catch {
       return
     }
-    const variables = this.#hiddenVariables(member)
-    if (variables === null) return
-    this.#snapshotReadings.push({ key, member: member.id, position: member.applied, step: this.#step, ...hiddenReading(variables, NOTHING_SHARED, member.id) })
+    const reading = this.#readAlone(member)
+    if (reading === null) return
+    this.#snapshotReadings.push({ key, member: member.id, position: member.applied, step: this.#step, ...reading })
     if (this.#snapshotReadings.length > DEFAULTS.snapshotReadingsMax) this.#snapshotReadings.shift()
   }
 
@@ -1050,9 +1059,8 @@ class ColleagueSimulation {
       return
     }
     if (!newcomer.running || newcomer.applying > 0) return
-    const variables = this.#hiddenVariables(newcomer)
-    if (variables === null) return
-    const mine = hiddenReading(variables, NOTHING_SHARED, newcomer.id)
+    const mine = this.#readAlone(newcomer)
+    if (mine === null) return
     let differing: { reading: SnapshotReading; names: string[] } | null = null
     for (const reading of readings) {
       const names = differingNames(reading, mine)
@@ -1065,10 +1073,10 @@ class ColleagueSimulation {
     let names = differing.names
     for (const other of this.#comparable()) {
       if (other === newcomer) continue
-      const theirs = this.#hiddenVariables(other)
+      const theirs = this.#readAlone(other)
       if (theirs === null) return
       others++
-      const apart = new Set(differingNames(hiddenReading(theirs, NOTHING_SHARED, other.id), mine))
+      const apart = new Set(differingNames(theirs, mine))
       names = names.filter((name) => apart.has(name))
     }
     const name = names[0]
