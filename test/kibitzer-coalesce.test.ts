@@ -93,3 +93,47 @@ test('held messages leave on the next flush even when that flush has nothing of 
   h.flush()
   assert.equal(h.sends.length, 1)
 })
+
+test('the peer whose answer committed is held too: its next send carries the commit and what applying it enqueued', async () => {
+  const legislator = new ScriptedLegislator()
+  const sends: [string, readonly Message[]][] = []
+  const answers: ((messages: readonly Message[]) => void)[] = []
+  const deferred: (() => void)[] = []
+  const kibitzer = new Kibitzer({
+    legislator,
+    clock: idleClock,
+    tickMs: 10,
+    transport: {
+      send: (to, messages) => {
+        sends.push([to, messages])
+        return new Promise<readonly Message[]>((resolve) => answers.push(resolve))
+      },
+    },
+    onCommitted: () => {},
+    onFault: (error) => {
+      throw error
+    },
+    defer: (callback) => deferred.push(callback),
+    coalesceAfterCommit: true,
+  })
+  const flush = (): void => {
+    for (const callback of deferred.splice(0)) callback()
+  }
+  kibitzer.act(() => undefined)
+  legislator.outbox = [envelope('a', 1)]
+  flush()
+  assert.deepEqual(sends, [['a', [ping(1)]]], 'a round is out, its send in flight')
+  // a's answer completes a majority: the flush it causes commits, and announces it to a.
+  legislator.reply = () => [envelope('a', 2)]
+  legislator.committed = [entry(0)]
+  ;(answers.shift() as (messages: readonly Message[]) => void)([ping(9)])
+  // Let the answer, and the settling of the send that carried it, run.
+  for (let turn = 0; turn < 10; turn++) await Promise.resolve()
+  legislator.reply = null
+  assert.equal(sends.length, 1, 'the announcement is held, though the send to a settled')
+  // Applying the entry enqueued again: its round leaves with the announcement, in one send.
+  kibitzer.act(() => undefined)
+  legislator.outbox = [envelope('a', 3)]
+  flush()
+  assert.deepEqual(sends.slice(1), [['a', [ping(2), ping(3)]]])
+})

@@ -418,6 +418,9 @@ export class Kibitzer<L extends Driven> {
     const queue = this.queues.get(peer)
     if (queue === undefined || this.stopped) return
     if (queue.inFlight > 0 && !this.stalled(queue)) return
+    // Held by a committing flush: the flush it scheduled sends, with what applying enqueued.
+    // Most often the peer held is the one whose answer committed, its send settling right now.
+    if (this.held.has(peer)) return
     if (queue.messages.length === queue.head) {
       if (queue.inFlight > 0) return
       this.queues.delete(peer)
