@@ -12,7 +12,8 @@ const ping = (n: number): Message => ({ type: 'naturalize', id: `n${n}` })
 const envelope = (to: string, n: number): Envelope => ({ from: 'self', to, message: ping(n) })
 const entry = (position: number): Committed => ({ position, promise: `1/${position}`, entry: { type: 'noop' }, apply: true })
 
-function harness() {
+/** `answer`, when given, settles each send: called with the function that answers it, the send stays in flight until then. */
+function harness(answer?: (settle: (messages: readonly Message[]) => void) => void) {
   const legislator = new ScriptedLegislator()
   const sends: [string, readonly Message[]][] = []
   const deferred: (() => void)[] = []
@@ -21,7 +22,12 @@ function harness() {
     legislator,
     clock: idleClock,
     tickMs: 10,
-    transport: { send: async (to, messages) => void sends.push([to, messages]) },
+    transport: {
+      send: async (to, messages) => {
+        sends.push([to, messages])
+        return answer === undefined ? [] : new Promise<readonly Message[]>((resolve) => answer(resolve))
+      },
+    },
     onCommitted: (entries) => committed.push([...entries]),
     onFault: (error) => {
       throw error
@@ -95,45 +101,23 @@ test('held messages leave on the next flush even when that flush has nothing of 
 })
 
 test('the peer whose answer committed is held too: its next send carries the commit and what applying it enqueued', async () => {
-  const legislator = new ScriptedLegislator()
-  const sends: [string, readonly Message[]][] = []
   const answers: ((messages: readonly Message[]) => void)[] = []
-  const deferred: (() => void)[] = []
-  const kibitzer = new Kibitzer({
-    legislator,
-    clock: idleClock,
-    tickMs: 10,
-    transport: {
-      send: (to, messages) => {
-        sends.push([to, messages])
-        return new Promise<readonly Message[]>((resolve) => answers.push(resolve))
-      },
-    },
-    onCommitted: () => {},
-    onFault: (error) => {
-      throw error
-    },
-    defer: (callback) => deferred.push(callback),
-    coalesceAfterCommit: true,
-  })
-  const flush = (): void => {
-    for (const callback of deferred.splice(0)) callback()
-  }
-  kibitzer.act(() => undefined)
-  legislator.outbox = [envelope('a', 1)]
-  flush()
-  assert.deepEqual(sends, [['a', [ping(1)]]], 'a round is out, its send in flight')
+  const h = harness((settle) => answers.push(settle))
+  h.kibitzer.act(() => undefined)
+  h.legislator.outbox = [envelope('a', 1)]
+  h.flush()
+  assert.deepEqual(h.sends, [['a', [ping(1)]]], 'a round is out, its send in flight')
   // a's answer completes a majority: the flush it causes commits, and announces it to a.
-  legislator.reply = () => [envelope('a', 2)]
-  legislator.committed = [entry(0)]
+  h.legislator.reply = () => [envelope('a', 2)]
+  h.legislator.committed = [entry(0)]
   ;(answers.shift() as (messages: readonly Message[]) => void)([ping(9)])
   // Let the answer, and the settling of the send that carried it, run.
   for (let turn = 0; turn < 10; turn++) await Promise.resolve()
-  legislator.reply = null
-  assert.equal(sends.length, 1, 'the announcement is held, though the send to a settled')
+  h.legislator.reply = null
+  assert.equal(h.sends.length, 1, 'the announcement is held, though the send to a settled')
   // Applying the entry enqueued again: its round leaves with the announcement, in one send.
-  kibitzer.act(() => undefined)
-  legislator.outbox = [envelope('a', 3)]
-  flush()
-  assert.deepEqual(sends.slice(1), [['a', [ping(2), ping(3)]]])
+  h.kibitzer.act(() => undefined)
+  h.legislator.outbox = [envelope('a', 3)]
+  h.flush()
+  assert.deepEqual(h.sends.slice(1), [['a', [ping(2), ping(3)]]])
 })
