@@ -5,7 +5,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { test } from 'node:test'
-import { parseBind, parseCommand, StartError, UsageError, type ServeOptions } from '../src/cli/args.js'
+import {
+  DEMO_OPTIONS, DEMO_USAGE, HEALTH_OPTIONS, HEALTH_USAGE, parseBind, parseCommand, SERVE_OPTIONS, SERVE_USAGE, StartError, UsageError,
+  type ServeOptions,
+} from '../src/cli/args.js'
 import { MAIN_PATH } from '../src/cli/member-process.js'
 import { serve } from '../src/cli/serve.js'
 
@@ -203,6 +206,22 @@ test('COMMAND --help prints that command\'s usage on stdout and exits 0', () => 
       assert.equal(result.status, 0, `${command} ${flag}: ${result.stderr}`)
       assert.match(result.stdout, first)
       assert.equal(result.stderr, '')
+    }
+  }
+})
+
+test("each command's --help names every option its parser takes, in the synopsis and with a line of its own", () => {
+  for (const [usage, options] of [
+    [SERVE_USAGE, SERVE_OPTIONS],
+    [DEMO_USAGE, DEMO_OPTIONS],
+    [HEALTH_USAGE, HEALTH_OPTIONS],
+  ] as const) {
+    const [synopsis = '', ...rest] = usage.split('\n\n')
+    const described = rest.join('\n\n')
+    for (const name of Object.keys(options)) {
+      const flag = new RegExp(`--${name}(?![a-z-])`)
+      assert.match(synopsis, flag, `the synopsis of ${usage.split('\n')[0]} lacks --${name}`)
+      assert.match(described, new RegExp(`^ {2}(-[a-z], )?--${name}(?![a-z-])`, 'm'), `no line describes --${name}`)
     }
   }
 })

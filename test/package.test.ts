@@ -31,12 +31,12 @@ function npm(args: readonly string[], cwd: string, timeoutMs: number): SpawnSync
   return run(process.platform === 'win32' ? 'npm.cmd' : 'npm', args, cwd, timeoutMs)
 }
 
-/** The first ```ts block of the README that constructs a Colleague: the example a new user copies. */
-async function readmeExample(): Promise<string> {
+/** The first ```ts block of the README that holds `marker`: an example a new user copies. */
+async function readmeExample(marker: string): Promise<string> {
   const readme = await readFile(join(ROOT, 'README.md'), 'utf8')
   const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1] ?? '')
-  const example = blocks.find((block) => block.includes('new Colleague('))
-  assert.ok(example !== undefined, 'the README has a ts example that constructs a Colleague')
+  const example = blocks.find((block) => block.includes(marker))
+  assert.ok(example !== undefined, `the README has a ts example with ${marker}`)
   return example
 }
 
@@ -116,8 +116,9 @@ test('both entry points import from the installed package, and the binary runs',
   assert.equal(printed.stdout, `${version}\n`)
 })
 
-test("the README's example and typed values type-check against the package under strict, module nodenext", async () => {
-  await writeFile(join(project, 'example.ts'), await readmeExample())
+test("the README's examples and typed values type-check against the package under strict, module nodenext", async () => {
+  await writeFile(join(project, 'example.ts'), await readmeExample('new Colleague('))
+  await writeFile(join(project, 'simulation.ts'), await readmeExample('await simulate('))
   // What JSON cannot carry is a compile error in the user's project too: each expected error must happen.
   await writeFile(
     join(project, 'typed.ts'),
@@ -152,7 +153,7 @@ test("the README's example and typed values type-check against the package under
         typeRoots: [join(ROOT, 'node_modules', '@types')],
         types: ['node'],
       },
-      files: ['example.ts', 'typed.ts'],
+      files: ['example.ts', 'simulation.ts', 'typed.ts'],
     }),
   )
   const checked = run(process.execPath, [TSC, '-p', 'tsconfig.json'], project, 120_000)

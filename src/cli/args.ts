@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util'
 import { DEFAULTS, isHttpLocation } from '../colleague/options.js'
 import { LOCATION_LENGTH_MAX } from '../colleague/schemas.js'
 import { RESERVED_IDS } from '../paxos/government.js'
+import { SNAPSHOT_EVERY_ENTRIES } from '../colleague/durability.js'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
@@ -58,6 +59,7 @@ export class UsageError extends Error {
 export const SERVE_USAGE = `usage: paxos-colleague serve --island NAME --bind HOST:PORT (--bootstrap | --join URL)
       [--id ID] [--location URL] [--ping-ms N] [--timeout-ms N] [--minority-pace-ms N]
       [--parliament-size N] [--secret-file PATH] [--log-level LEVEL]
+      [--data-dir DIR [--snapshot-every N]]
 
 Runs one member of a replicated key-value island. Prints "listening URL" on
 stdout once it is a member (bootstrapped, or joined and naturalized), and logs
@@ -75,6 +77,11 @@ JSON lines on stderr.
                          --ping-ms (default 10; 0: with every write)
   --parliament-size N    largest number of voting members, odd, 1 to 15 (default 5)
   --secret-file PATH     file holding the shared island secret
+  --data-dir DIR         durable mode: keep a write-ahead log and snapshots in DIR; a
+                         restart with the same command line resumes this member
+                         (--bootstrap and --join are then ignored)
+  --snapshot-every N     positions between snapshots, 1 to 1000000000, with --data-dir
+                         (default ${SNAPSHOT_EVERY_ENTRIES})
   --log-level LEVEL      ${LOG_LEVELS.join(', ')} (default info)
   -h, --help             print this help
 
@@ -189,23 +196,38 @@ function wantsHelp(argv: readonly string[]): boolean {
   return (end === -1 ? argv : argv.slice(0, end)).some((arg) => HELP_FLAGS.has(arg))
 }
 
+/** The options each command takes (its usage text names every one). */
+export const SERVE_OPTIONS = {
+  island: { type: 'string' },
+  bind: { type: 'string' },
+  bootstrap: { type: 'boolean' },
+  join: { type: 'string' },
+  id: { type: 'string' },
+  location: { type: 'string' },
+  'ping-ms': { type: 'string' },
+  'timeout-ms': { type: 'string' },
+  'minority-pace-ms': { type: 'string' },
+  'parliament-size': { type: 'string' },
+  'secret-file': { type: 'string' },
+  'data-dir': { type: 'string' },
+  'snapshot-every': { type: 'string' },
+  'log-level': { type: 'string' },
+} as const satisfies OptionSpec
+
+export const DEMO_OPTIONS = {
+  members: { type: 'string' },
+  keys: { type: 'string' },
+  'deadline-ms': { type: 'string' },
+  'log-level': { type: 'string' },
+  status: { type: 'boolean' },
+} as const satisfies OptionSpec
+
+export const HEALTH_OPTIONS = {
+  'timeout-ms': { type: 'string' },
+} as const satisfies OptionSpec
+
 function parseServe(argv: readonly string[]): Command {
-  const values = parseStrict(argv, {
-    island: { type: 'string' },
-    bind: { type: 'string' },
-    bootstrap: { type: 'boolean' },
-    join: { type: 'string' },
-    id: { type: 'string' },
-    location: { type: 'string' },
-    'ping-ms': { type: 'string' },
-    'timeout-ms': { type: 'string' },
-    'minority-pace-ms': { type: 'string' },
-    'parliament-size': { type: 'string' },
-    'secret-file': { type: 'string' },
-    'data-dir': { type: 'string' },
-    'snapshot-every': { type: 'string' },
-    'log-level': { type: 'string' },
-  })
+  const values = parseStrict(argv, SERVE_OPTIONS)
   const island = requireString(values, 'island')
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(island)) {
     throw new UsageError('--island must be 1 to 64 characters of A-Z a-z 0-9 . _ -')
@@ -268,13 +290,7 @@ function parseServe(argv: readonly string[]): Command {
 }
 
 function parseDemo(argv: readonly string[]): Command {
-  const values = parseStrict(argv, {
-    members: { type: 'string' },
-    keys: { type: 'string' },
-    'deadline-ms': { type: 'string' },
-    'log-level': { type: 'string' },
-    status: { type: 'boolean' },
-  })
+  const values = parseStrict(argv, DEMO_OPTIONS)
   return {
     command: 'demo',
     options: {
@@ -288,9 +304,7 @@ function parseDemo(argv: readonly string[]): Command {
 }
 
 function parseHealth(argv: readonly string[]): Command {
-  const { values, positionals } = parseWithPositionals(argv, {
-    'timeout-ms': { type: 'string' },
-  })
+  const { values, positionals } = parseWithPositionals(argv, HEALTH_OPTIONS)
   const [url, ...extra] = positionals
   if (url === undefined) throw new UsageError('health needs the URL of a member')
   if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`)

@@ -30,7 +30,7 @@ export const ERROR_STATUS = {
   MISADDRESSED: 409,
   /** This colleague is not in an island yet (neither bootstrapped nor joined). */
   NOT_JOINED: 409,
-  /** `bootstrap()` or `join()` on a colleague that already did one of them. */
+  /** `bootstrap()`, `join()` or `listen()` on a colleague that already did it, or `outOfBand()` on one already naturalized. */
   ALREADY_JOINED: 409,
   /** `join(url)`: a living member already holds this colleagueId, at another location. */
   ID_IN_USE: 409,
