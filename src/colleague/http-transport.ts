@@ -28,6 +28,9 @@ export interface HttpTransportOptions {
   onInvalidAnswer?(to: string, reason: string): void
 }
 
+/** Peers whose body opening is kept at once; past it the cache starts over. */
+const HEADS_MAX = 64
+
 export class HttpTransport implements Transport {
   private readonly options: HttpTransportOptions
   /**
@@ -36,18 +39,19 @@ export class HttpTransport implements Transport {
    * Keyed by identity, so it lives as long as the messages that hold it.
    */
   private readonly entriesJson = new WeakMap<readonly Accepted[], string>()
+  private readonly heads = new Map<string, { readonly islandId: string; readonly text: string }>()
 
   constructor(options: HttpTransportOptions) {
     this.options = options
   }
 
   async send(to: string, messages: readonly Message[]): Promise<readonly Message[]> {
-    const { client, islandName, from, timeoutMs } = this.options
+    const { client, timeoutMs } = this.options
     const location = this.options.locate(to)
     if (location === null) throw new ColleagueError('PEER_UNREACHABLE', `no location known for ${to}`)
     const islandId = this.options.islandId()
     if (islandId === null) throw new ColleagueError('NOT_JOINED', 'no island id yet')
-    const head = `{"islandName":${JSON.stringify(islandName)},"islandId":${JSON.stringify(islandId)},"from":${JSON.stringify(from)},"to":${JSON.stringify(to)},"messages":[`
+    const head = this.head(to, islandId)
     let answered: readonly Message[] = []
     for (const body of this.pack(to, head, messages)) {
       const answer = await client.post(location, '/kibitz', body, timeoutMs, false)
@@ -58,6 +62,18 @@ export class HttpTransport implements Transport {
       }
     }
     return answered
+  }
+
+  /** A body's opening up to its messages, kept per peer: it changes only with the island id. */
+  private head(to: string, islandId: string): string {
+    const kept = this.heads.get(to)
+    if (kept !== undefined && kept.islandId === islandId) return kept.text
+    const { islandName, from } = this.options
+    const text = `{"islandName":${JSON.stringify(islandName)},"islandId":${JSON.stringify(islandId)},"from":${JSON.stringify(from)},"to":${JSON.stringify(to)},"messages":[`
+    // Peers come and go with governments: the map is bounded by starting over.
+    if (this.heads.size >= HEADS_MAX) this.heads.clear()
+    this.heads.set(to, { islandId, text })
+    return text
   }
 
   /** The messages of `to`'s answer, checked as strictly as a body it POSTed: none if any check fails. */

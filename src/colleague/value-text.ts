@@ -36,7 +36,8 @@ export function defaultValueBytesMax(bodyBytesMax: number): number {
 export function encodeValue(value: unknown, bytesMax: number): string {
   let text: string | undefined
   try {
-    text = JSON.stringify(value, refuseInexact)
+    // A string, boolean or finite number is carried exactly: no replacer to call back into.
+    text = isExactPrimitive(value) ? JSON.stringify(value) : JSON.stringify(value, refuseInexact)
   } catch (error) {
     if (error instanceof ColleagueError) throw error
     // A cycle, or a toJSON or getter that threw.
@@ -50,6 +51,10 @@ export function encodeValue(value: unknown, bytesMax: number): string {
   return text
 }
 
+function isExactPrimitive(value: unknown): boolean {
+  return typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))
+}
+
 /** What an entry takes in a body around its value or government: position, ballot (an id of up to 256 units), keys. */
 const ENTRY_BYTES_AROUND = 1024
 
@@ -60,12 +65,21 @@ const ENTRY_BYTES_AROUND = 1024
  * and `\` escaped to two bytes, each other UTF-16 unit at most three bytes of
  * UTF-8, and a JSON text holds no raw control character to escape to more.
  */
+const governmentBytes = new WeakMap<object, number>()
+
 export function entryWireBytes(entry: LogEntry): number {
   switch (entry.type) {
     case 'value':
       return 3 * (String(entry.submission.value).length + entry.submission.from.length) + ENTRY_BYTES_AROUND
-    case 'government':
-      return 3 * JSON.stringify(entry.government).length + ENTRY_BYTES_AROUND
+    case 'government': {
+      // A government entry is bounded again at each round and catch-up that carries it: its size is kept.
+      let bytes = governmentBytes.get(entry.government)
+      if (bytes === undefined) {
+        bytes = 3 * JSON.stringify(entry.government).length + ENTRY_BYTES_AROUND
+        governmentBytes.set(entry.government, bytes)
+      }
+      return bytes
+    }
     case 'noop':
       return ENTRY_BYTES_AROUND
   }
