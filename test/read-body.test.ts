@@ -200,3 +200,37 @@ test('a colleague holds at most bodiesBytesMax of bodies at once: past it 503 BO
   assert.equal(read.body.error.code, 'INVALID_JSON')
   await colleague.shutdown()
 })
+
+test('on a signed island a body whose head is not signed is refused before it is read: unfinished bodies from outside hold none of the budget', { timeout: 30_000 }, async () => {
+  const secret = 'island secret'
+  const colleague = new Colleague({ islandName: 'bodies', application: { entry: () => {} }, secret, bodyBytesMax: 1024, bodiesBytesMax: 2048 })
+  const { url } = await colleague.listen()
+  // Two unfinished bodies of 1,023 bytes would hold 2,046 of the 2,048 bytes, so that a member's body would not fit.
+  const sockets = await holdBodies(url, '/kibitz', 2, 1023, 1024)
+  try {
+    const answers = await Promise.all(sockets.map((socket) => answerBeforeClose(socket, 10_000)))
+    for (const answer of answers) assert.match(answer, /^HTTP\/1\.1 401 [^]*"code":"UNAUTHORIZED"/, 'answered 401 with the body unfinished, and the connection closed')
+    // A member's signed request is still read whole, and acted on: POST /bootstrap founds the island.
+    const peer = new Signer(secret, { now: () => Date.now() })
+    const body = JSON.stringify({ islandName: 'bodies' })
+    const response = await fetch(`${url}/bootstrap`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...peer.sign('POST', '/bootstrap', body) } })
+    assert.equal(response.status, 200, await response.text())
+  } finally {
+    for (const socket of sockets) socket.destroy()
+    await colleague.shutdown()
+  }
+})
+
+/** What the server sent on `socket` until it closed it; fails past `withinMs`. */
+function answerBeforeClose(socket: import('node:net').Socket, withinMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = ''
+    const timer = setTimeout(() => reject(new Error(`no answer and close within ${withinMs} ms; got ${JSON.stringify(text)}`)), withinMs)
+    socket.setEncoding('utf8')
+    socket.on('data', (chunk: string) => (text += chunk))
+    socket.once('close', () => {
+      clearTimeout(timer)
+      resolve(text)
+    })
+  })
+}

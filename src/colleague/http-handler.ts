@@ -10,7 +10,7 @@ import { ColleagueError, isColleagueError } from './errors.js'
 import type { PinoLikeLogger } from './logger.js'
 import { BodiesBusy, BodyAborted, BodyTooLarge, readBody as readBytes, type BodyBudget } from './read-body.js'
 import { requestTarget } from './request-target.js'
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER, type Signer } from './signature.js'
+import { HEAD_SIGNATURE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, type Signer } from './signature.js'
 
 export type RequestType = 'health' | 'kibitz' | 'join' | 'bootstrap' | 'shutdown' | 'oob'
 
@@ -114,6 +114,16 @@ async function serveMetrics(
 }
 
 async function readBody(options: HandlerOptions, request: IncomingMessage, response: ServerResponse, route: string): Promise<unknown> {
+  const { signer } = options
+  if (
+    signer !== null &&
+    !signer.verifyHead('POST', route, request.headers[TIMESTAMP_HEADER], request.headers[HEAD_SIGNATURE_HEADER], request.headers['content-length'])
+  ) {
+    // Refused before any of its body is read: none of its bytes is held, and
+    // the connection closes after the answer rather than drain the rest.
+    response.shouldKeepAlive = false
+    throw refuse(options, unauthorized())
+  }
   const bytes = await readBytes(request, options.bodyBytesMax, options.bodies).catch((error: unknown) => {
     if (error instanceof BodyTooLarge) throw refuse(options, tooLarge(error.limit))
     if (error instanceof BodiesBusy) {
@@ -122,18 +132,12 @@ async function readBody(options: HandlerOptions, request: IncomingMessage, respo
     }
     throw error
   })
-  // On a signed island the signature is checked first (past the size bound, which reading needs): an
-  // unsigned body is 401 whatever it holds, and a stranger learns nothing of how it was read.
+  // On a signed island the body's own signature is checked before anything it holds: a body that is
+  // not the one its head was signed for is 401 whatever it holds, and a stranger learns nothing of how it was read.
   const text = bytes.toString('utf8')
-  if (options.signer !== null) {
-    const ok = options.signer.verify(
-      'POST',
-      route,
-      text,
-      request.headers[TIMESTAMP_HEADER],
-      request.headers[SIGNATURE_HEADER],
-    )
-    if (!ok) throw refuse(options, new ColleagueError('UNAUTHORIZED', 'missing, wrong, stale or replayed signature'))
+  if (signer !== null) {
+    const ok = signer.verify('POST', route, text, request.headers[TIMESTAMP_HEADER], request.headers[SIGNATURE_HEADER])
+    if (!ok) throw refuse(options, unauthorized())
   }
   // Refused, not decoded with U+FFFD in place of its invalid bytes.
   if (!isUtf8(bytes)) throw refuse(options, new ColleagueError('INVALID_JSON', 'body is not UTF-8 JSON'))
@@ -142,6 +146,10 @@ async function readBody(options: HandlerOptions, request: IncomingMessage, respo
   } catch (error) {
     throw refuse(options, new ColleagueError('INVALID_JSON', 'body is not JSON', { cause: error }))
   }
+}
+
+function unauthorized(): ColleagueError {
+  return new ColleagueError('UNAUTHORIZED', 'missing, wrong, stale or replayed signature')
 }
 
 function tooLarge(limit: number): ColleagueError {
