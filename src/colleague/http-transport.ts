@@ -102,8 +102,9 @@ export class HttpTransport implements Transport {
     return body.messages
   }
 
-  /** Bodies of at most `bodyBytesMax` bytes holding `messages` in order. */
-  private *pack(to: string, head: string, messages: readonly Message[]): Generator<string> {
+  /** Bodies of at most `bodyBytesMax` bytes holding `messages` in order (most often one). */
+  private pack(to: string, head: string, messages: readonly Message[]): string[] {
+    const bodies: string[] = []
     const limit = this.options.bodyBytesMax
     const overhead = Buffer.byteLength(head) + 2
     let parts: string[] = []
@@ -118,14 +119,15 @@ export class HttpTransport implements Transport {
         continue
       }
       if (bytes + size > limit && parts.length > 0) {
-        yield `${head}${parts.join(',')}]}`
+        bodies.push(`${head}${parts.join(',')}]}`)
         parts = []
         bytes = overhead
       }
       parts.push(part)
       bytes += size
     }
-    if (parts.length > 0) yield `${head}${parts.join(',')}]}`
+    if (parts.length > 0) bodies.push(`${head}${parts.join(',')}]}`)
+    return bodies
   }
 
   /** `JSON.stringify(message)`, with an accept's entries taken from the per-round cache. */
