@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert'
-import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { closeSync, constants, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
@@ -128,6 +128,13 @@ const BAD_ARGUMENTS: ReadonlyArray<readonly [string, readonly string[], RegExp]>
   ['bad island name', ['serve', '--island', 'a b', '--bind', '127.0.0.1:0', '--bootstrap'], /--island/],
   ['option without value', [...SERVE, '--join'], /--join/],
   ['stray positional', [...SERVE, '--bootstrap', 'extra'], /unexpected argument "extra"/],
+  ['option given twice', [...SERVE, '--bootstrap', '--ping-ms', '100', '--ping-ms', '200'], /^--ping-ms is given more than once$/],
+  ['option given twice, once with =', [...SERVE, '--bootstrap', '--ping-ms=100', '--ping-ms', '100'], /^--ping-ms is given more than once$/],
+  ['flag given twice', [...SERVE, '--bootstrap', '--bootstrap'], /^--bootstrap is given more than once$/],
+  ['argument after --version', ['--version', 'extra'], /^unexpected argument "extra" after --version$/],
+  ['argument after -V', ['-V', '-V'], /^unexpected argument "-V" after -V$/],
+  ['argument after --help', ['--help', 'serve'], /^unexpected argument "serve" after --help$/],
+  ['argument after help', ['help', 'me'], /^unexpected argument "me" after help$/],
   ['too few demo members', ['demo', '--members', '2'], /--members must be an integer from 3 to 7, got "2"/],
   ['health without URL', ['health'], /needs the URL/],
   ['health with bad URL', ['health', 'localhost'], /URL must be an http URL/],
@@ -139,13 +146,32 @@ for (const [name, argv, message] of BAD_ARGUMENTS) {
   })
 }
 
+test('every option of every command given twice is refused, naming it', () => {
+  for (const [command, options] of [
+    [[...SERVE], SERVE_OPTIONS],
+    [['demo'], DEMO_OPTIONS],
+    [['health', 'http://127.0.0.1:1'], HEALTH_OPTIONS],
+  ] as const) {
+    for (const [name, { type }] of Object.entries(options)) {
+      // Refused before any value is checked: the same value twice is refused too.
+      const once = type === 'boolean' ? [`--${name}`] : [`--${name}`, '1']
+      assert.throws(
+        () => parseCommand([...command, ...once, ...once]),
+        (error: unknown) => error instanceof UsageError && error.message === `--${name} is given more than once`,
+        `${command[0]} --${name}`,
+      )
+    }
+  }
+})
+
 test('the binary exits 2 with one error line and the usage on stderr', () => {
   const refusedByTheColleague = [
     [...SERVE, '--bootstrap', '--location', 'HTTP://127.0.0.1:9'],
     [...SERVE, '--bootstrap', '--timeout-ms', '100'],
     [...SERVE, '--bootstrap', '--ping-ms', '5000'],
   ]
-  for (const argv of [[], ['launch'], [...SERVE], ['demo', '--members', 'many'], ['health'], ...refusedByTheColleague]) {
+  const repeatedOrExtra = [[...SERVE, '--bootstrap', '--ping-ms', '100', '--ping-ms', '200'], ['--version', 'extra'], ['--help', 'extra']]
+  for (const argv of [[], ['launch'], [...SERVE], ['demo', '--members', 'many'], ['health'], ...refusedByTheColleague, ...repeatedOrExtra]) {
     const result = spawnSync(process.execPath, [MAIN_PATH, ...argv], { encoding: 'utf8', timeout: 10_000 })
     assert.equal(result.status, 2, `${argv.join(' ')}: ${result.stderr}`)
     assert.equal(result.stdout, '')
@@ -162,6 +188,74 @@ test('a missing --secret-file: one line, exit 1', () => {
   })
   assert.equal(result.status, 1, result.stderr)
   assert.equal(result.stderr, 'paxos-colleague: cannot read --secret-file "/nonexistent/secret": no such file (ENOENT)\n')
+})
+
+test('a --secret-file without end (/dev/zero) is refused as too long at once: one line, exit 1', { skip: !existsSync('/dev/zero') }, () => {
+  const result = spawnSync(process.execPath, [MAIN_PATH, ...SERVE, '--bootstrap', '--secret-file', '/dev/zero'], { encoding: 'utf8', timeout: 10_000 })
+  assert.equal(result.status, 1, `${String(result.signal)}: ${result.stderr.slice(0, 500)}`)
+  assert.equal(result.stderr, 'paxos-colleague: --secret-file "/dev/zero" must hold 1 to 4096 characters\n')
+})
+
+test('a stop signal while serve waits on a --secret-file FIFO ends it at once: one line, exit 1', { timeout: 60_000 }, async (t) => {
+  const directory = mkdtempSync(join(tmpdir(), 'paxos-cli-args-'))
+  const fifo = join(directory, 'secret')
+  try {
+    if (spawnSync('mkfifo', [fifo], { timeout: 10_000 }).status !== 0) return t.skip('no mkfifo here')
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      const child = spawn(process.execPath, [MAIN_PATH, ...SERVE, '--bootstrap', '--secret-file', fifo], { stdio: ['ignore', 'pipe', 'pipe'] })
+      let stderr = ''
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+      let writer: number | null = null
+      try {
+        // A writer can open the FIFO without blocking once serve has it open for reading: then serve is
+        // past its signal handlers and waiting on the secret, which this writer never sends.
+        for (const deadline = Date.now() + 20_000; writer === null; await new Promise((resolve) => setTimeout(resolve, 20))) {
+          try {
+            writer = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK)
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code !== 'ENXIO') throw error
+            assert.ok(Date.now() < deadline && child.exitCode === null, `serve did not open the FIFO: ${stderr}`)
+          }
+        }
+        child.kill(signal)
+        let timer: NodeJS.Timeout | undefined
+        const exit = await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 10_000, 'still running 10 s later')))])
+        clearTimeout(timer)
+        assert.deepEqual(exit, { code: 1, signal: null }, `after ${signal}: ${stderr}`)
+        assert.equal(stderr, `paxos-colleague: stopped before it started (${signal})\n`)
+      } finally {
+        if (writer !== null) closeSync(writer)
+        child.kill('SIGKILL')
+        await exited
+      }
+    }
+  } finally {
+    rmSync(directory, { recursive: true, force: true })
+  }
+})
+
+test('--secret-file <(echo secret), a pipe written after serve starts, is read whole', { timeout: 60_000 }, async (t) => {
+  if (spawnSync('bash', ['-c', 'true'], { timeout: 10_000 }).status !== 0) return t.skip('no bash here')
+  const script = `exec "$@" --secret-file <(sleep 0.3; echo 'a shared secret')`
+  const child = spawn('bash', ['-c', script, 'bash', process.execPath, MAIN_PATH, ...SERVE, '--bootstrap', '--log-level', 'silent'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  try {
+    for (const deadline = Date.now() + 20_000; !stdout.includes('listening '); await new Promise((resolve) => setTimeout(resolve, 20))) {
+      assert.ok(Date.now() < deadline && child.exitCode === null, `not listening: ${stderr}`)
+    }
+    child.kill('SIGTERM')
+    assert.equal(await exited, 0, stderr)
+  } finally {
+    child.kill('SIGKILL')
+    await exited
+  }
 })
 
 test('only a storage failure is reported as a --data-dir problem', async () => {

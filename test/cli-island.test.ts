@@ -28,10 +28,12 @@ after(async () => {
 })
 
 function start(id: string, args: readonly string[]): MemberProcess {
+  // serve refuses an option given twice: a test's own --log-level replaces the default one.
+  const logLevel = args.includes('--log-level') ? [] : ['--log-level', 'warn']
   const member = spawnMember({
     name: id,
     readyTimeoutMs: READY_TIMEOUT_MS,
-    args: ['--island', 'test', '--bind', '127.0.0.1:0', '--id', id, '--ping-ms', '100', '--timeout-ms', '500', '--log-level', 'warn', ...args],
+    args: ['--island', 'test', '--bind', '127.0.0.1:0', '--id', id, '--ping-ms', '100', '--timeout-ms', '500', ...logLevel, ...args],
   })
   started.push(member)
   return member

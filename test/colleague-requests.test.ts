@@ -2,7 +2,7 @@
 // islands and unsigned outsiders are refused with a typed 4xx and change nothing.
 
 import assert from 'node:assert/strict'
-import { request as httpRequest } from 'node:http'
+import { Agent, request as httpRequest } from 'node:http'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
@@ -35,6 +35,23 @@ function getAbsolute(url: string, route: string): Promise<{ status: number; text
     request.on('error', reject)
     request.end()
   })
+}
+
+/** `method route` with `body` and an `Expect` header, which fetch() does not send, on a connection the client would keep open; bounded. */
+function sendExpecting(url: string, method: string, route: string, expect: string, body: string): Promise<{ status: number; headers: Record<string, unknown>; text: string }> {
+  const agent = new Agent({ keepAlive: true })
+  return new Promise<{ status: number; headers: Record<string, unknown>; text: string }>((resolve, reject) => {
+    const request = httpRequest(`${url}${route}`, { method, agent, headers: { expect, 'content-type': 'application/json' }, timeout: 5_000 }, (response) => {
+      let text = ''
+      response.setEncoding('utf8')
+      response.on('data', (chunk: string) => (text += chunk))
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, text }))
+      response.on('error', reject)
+    })
+    request.on('timeout', () => request.destroy(new Error(`${method} ${route} timed out`)))
+    request.on('error', reject)
+    request.end(body)
+  }).finally(() => agent.destroy())
 }
 
 function snapshotOf(member: Member) {
@@ -139,6 +156,30 @@ test('bad bodies get a 4xx JSON error and change nothing', { timeout: 30_000 }, 
     assert.deepEqual(first.app.values, ['before', 'after'])
   } finally {
     await stopAll(members)
+  }
+})
+
+test('an Expect header other than 100-continue gets 417 EXPECTATION_FAILED as JSON, and changes nothing', { timeout: 30_000 }, async () => {
+  const [member] = (await startIsland(1, 'expect')) as [Member]
+  try {
+    await member.colleague.enqueue('before')
+    const before = snapshotOf(member)
+    const kibitz = JSON.stringify({ islandName: 'expect', islandId: member.colleague.health().islandId, from: 'm0', to: 'm0', messages: [] })
+    for (const [method, route] of [['POST', '/kibitz'], ['PUT', '/kv/e1'], ['GET', '/health']] as const) {
+      const answer = await sendExpecting(member.url, method, route, 'bogus', kibitz)
+      assert.equal(answer.status, 417, `${method} ${route}`)
+      assert.match(String(answer.headers['content-type']), /^application\/json/)
+      assert.equal(answer.headers['connection'], 'close', 'the body is not read: the connection is not reused')
+      assert.deepEqual(JSON.parse(answer.text), { error: { code: 'EXPECTATION_FAILED', message: 'this server meets no Expect header but 100-continue' } })
+    }
+    assert.equal(ERROR_STATUS.EXPECTATION_FAILED, 417)
+    // 100-continue is node's to meet, and the request goes on to its route.
+    const continued = await sendExpecting(member.url, 'POST', '/kibitz', '100-continue', kibitz)
+    assert.equal(continued.status, 204, continued.text)
+    assert.deepEqual(snapshotOf(member), before)
+    assert.equal(member.colleague.health().state, 'member')
+  } finally {
+    await stopAll([member])
   }
 })
 

@@ -151,3 +151,22 @@ test('what node:http cannot read as a request gets a JSON error with its code, a
     await closeServer(server, 1_000)
   }
 })
+
+test("the CLI's server answers an Expect header other than 100-continue with a JSON 417, closes the connection, and writes nothing", { timeout: 60_000 }, async () => {
+  let enqueued = 0
+  const kv = createKvServer({
+    store: new KvStore(),
+    enqueue: async () => ({ position: ++enqueued }),
+    barrier: async () => undefined,
+  })
+  const { port } = await kv.listen('127.0.0.1', 0)
+  try {
+    const refused = await answerTo(port, 'PUT /kv/e1 HTTP/1.1\r\nhost: x\r\nexpect: bogus\r\ncontent-length: 1\r\n\r\nx')
+    assert.equal(refused.status, 417)
+    assert.equal(refused.body.error.code, 'EXPECTATION_FAILED')
+    assert.match(refused.headers, /content-type: application\/json/)
+    assert.equal(enqueued, 0)
+  } finally {
+    await kv.close(1_000)
+  }
+})

@@ -167,10 +167,12 @@ export function parseCommand(argv: readonly string[]): Command {
     case '--help':
     case '-h':
     case 'help':
+      refuseArguments(command, rest)
       return { command: 'help', topic: null }
     case '--version':
     case '-V':
     case 'version':
+      refuseArguments(command, rest)
       return { command: 'version' }
     case 'serve':
     case 'demo':
@@ -189,6 +191,12 @@ export function parseCommand(argv: readonly string[]): Command {
     case 'health':
       return parseHealth(rest)
   }
+}
+
+/** `--help` and `--version` alone take nothing after them (`COMMAND --help` is the help of a command). */
+function refuseArguments(command: string, rest: readonly string[]): void {
+  const [first] = rest
+  if (first !== undefined) throw new UsageError(`unexpected argument ${JSON.stringify(first)} after ${command}`)
 }
 
 function wantsHelp(argv: readonly string[]): boolean {
@@ -330,13 +338,21 @@ function parseWithPositionals(
   argv: readonly string[],
   options: OptionSpec,
 ): { values: Values; positionals: string[] } {
+  let parsed
   try {
-    const parsed = parseArgs({ args: joinNegativeValues(argv, options), options, strict: true, allowPositionals: true })
-    return { values: parsed.values as Values, positionals: parsed.positionals }
+    parsed = parseArgs({ args: joinNegativeValues(argv, options), options, strict: true, allowPositionals: true, tokens: true })
   } catch (error) {
     // parseArgs' messages are already one line and name the option.
     throw new UsageError(error instanceof Error ? firstLine(error.message) : String(error))
   }
+  // parseArgs keeps the last of a repeated option; which one the user meant is not ours to guess.
+  const seen = new Set<string>()
+  for (const token of parsed.tokens) {
+    if (token.kind !== 'option') continue
+    if (seen.has(token.name)) throw new UsageError(`--${token.name} is given more than once`)
+    seen.add(token.name)
+  }
+  return { values: parsed.values as Values, positionals: parsed.positionals }
 }
 
 /**

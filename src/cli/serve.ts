@@ -1,6 +1,9 @@
 // `paxos-colleague serve`: one member of a replicated key-value island.
 
-import { readFile } from 'node:fs/promises'
+import { constants, open as openDescriptor } from 'node:fs'
+import { open, stat } from 'node:fs/promises'
+import { Socket } from 'node:net'
+import { promisify } from 'node:util'
 import { pino, type Logger } from 'pino'
 import { Colleague, isColleagueError, type ColleagueErrorCode } from '../index.js'
 import { StartError, type ServeOptions } from './args.js'
@@ -10,6 +13,8 @@ import { KvStore } from './kv-store.js'
 /** Bound on a clean shutdown; past it the process exits 1 anyway. */
 export const SHUTDOWN_TIMEOUT_MS = 5_000
 const SECRET_BYTES_MAX = 4096
+/** The most --secret-file may hold: the longest secret and a line end (`\r\n`) after it. */
+const SECRET_FILE_BYTES_MAX = SECRET_BYTES_MAX + 2
 
 export interface ServeIo {
   readonly stdout: NodeJS.WritableStream
@@ -21,7 +26,7 @@ export interface ServeIo {
 
 /** Runs a member until stopped or crashed; resolves with the exit status. */
 export async function serve(options: ServeOptions, io: ServeIo): Promise<number> {
-  const secret = options.secretFile === null ? null : await readSecret(options.secretFile)
+  const secret = options.secretFile === null ? null : await readSecret(options.secretFile, io.stopped)
   const logger = pino(
     { level: options.logLevel, base: { pid: process.pid, island: options.island } },
     pino.destination({ fd: 2, sync: true }),
@@ -171,18 +176,85 @@ async function stop(
   }
 }
 
-async function readSecret(path: string): Promise<string> {
-  let text: string
+/**
+ * The trimmed secret in `path`. It stops reading one byte past what the file
+ * may hold, so that /dev/zero or a huge file is refused as too long at once.
+ * A stop signal ends the wait: main.ts catches SIGTERM and SIGINT, so a FIFO
+ * nobody writes to would otherwise hold the process for good.
+ */
+async function readSecret(path: string, stopped: Promise<string>): Promise<string> {
+  const abort = new AbortController()
+  let bytes: Buffer
   try {
-    text = await readFile(path, 'utf8')
-  } catch (error) {
-    throw new StartError(`cannot read --secret-file ${JSON.stringify(path)}: ${reasonOf(error)}`)
+    bytes = await Promise.race([
+      readAtMost(path, SECRET_FILE_BYTES_MAX + 1, abort.signal).catch((error: unknown) => {
+        throw new StartError(`cannot read --secret-file ${JSON.stringify(path)}: ${reasonOf(error)}`)
+      }),
+      stopped.then((signal) => {
+        throw new StartError(`stopped before it started (${signal})`)
+      }),
+    ])
+  } finally {
+    abort.abort()
   }
-  const secret = text.trim()
-  if (secret.length === 0 || secret.length > SECRET_BYTES_MAX) {
+  const secret = bytes.toString('utf8').trim()
+  if (bytes.length > SECRET_FILE_BYTES_MAX || secret.length === 0 || secret.length > SECRET_BYTES_MAX) {
     throw new StartError(`--secret-file ${JSON.stringify(path)} must hold 1 to ${SECRET_BYTES_MAX} characters`)
   }
   return secret
+}
+
+/**
+ * Up to `limit` bytes of the file at `path`, opened without blocking. A FIFO
+ * (`<(echo secret)`, or one nobody has opened for writing yet) is read in the
+ * event loop, where `signal` ends the wait; in a libuv thread, as readFile
+ * reads, an open or read that never returns also keeps the process from
+ * exiting. A terminal is not waited on either: it reads as empty or fails.
+ */
+async function readAtMost(path: string, limit: number, signal: AbortSignal): Promise<Buffer> {
+  const flags = constants.O_RDONLY | constants.O_NONBLOCK
+  const stats = await stat(path)
+  if (stats.isFIFO() || stats.isSocket()) {
+    const fd = await promisify(openDescriptor)(path, flags)
+    // The socket owns the descriptor and closes it.
+    return readStream(new Socket({ fd, readable: true, writable: false }), limit, signal)
+  }
+  const handle = await open(path, flags)
+  try {
+    const buffer = Buffer.alloc(limit)
+    let length = 0
+    while (length < limit && !signal.aborted) {
+      const { bytesRead } = await handle.read(buffer, length, limit - length, null)
+      if (bytesRead === 0) break
+      length += bytesRead
+    }
+    return buffer.subarray(0, length)
+  } finally {
+    await handle.close()
+  }
+}
+
+/** Up to `limit` bytes from `socket` until its end; destroys it once it has them, or when `signal` aborts. */
+function readStream(socket: Socket, limit: number, signal: AbortSignal): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let length = 0
+    const finish = (error?: unknown): void => {
+      signal.removeEventListener('abort', aborted)
+      socket.destroy()
+      if (error === undefined) resolve(Buffer.concat(chunks).subarray(0, limit))
+      else reject(error)
+    }
+    const aborted = (): void => finish(signal.reason)
+    signal.addEventListener('abort', aborted, { once: true })
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk)
+      length += chunk.length
+      if (length >= limit) finish()
+    })
+    socket.once('end', () => finish())
+    socket.once('error', finish)
+  })
 }
 
 const REASONS: Readonly<Record<string, string>> = {

@@ -48,6 +48,8 @@ export const ERROR_STATUS = {
   BODY_TOO_LARGE: 413,
   /** `enqueue(value)`: the value's JSON text exceeds `valueBytesMax`. */
   VALUE_TOO_LARGE: 413,
+  /** The request's `Expect` header asks for something other than `100-continue`; the connection is closed. */
+  EXPECTATION_FAILED: 417,
   /** The request headers exceed node:http's bound (16 KiB by default); the connection is closed. */
   HEADERS_TOO_LARGE: 431,
   /** The application callback threw or rejected. */

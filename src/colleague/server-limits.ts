@@ -4,7 +4,7 @@
 // nothing at all, or stops in the middle of a body, stay open (its buffered
 // bytes held) for as long as the client likes.
 
-import { STATUS_CODES, type Server } from 'node:http'
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { ColleagueError } from './errors.js'
 
@@ -31,7 +31,25 @@ export function limitServer(server: Server, limits: ServerLimits = {}): Server {
   // With no 'timeout' listener, node:http destroys a socket idle this long.
   server.timeout = limits.idleSocketMs ?? IDLE_SOCKET_MS
   server.on('clientError', answerClientError)
+  server.on('checkExpectation', refuseExpectation)
   return server
+}
+
+/**
+ * A request whose `Expect` header is not `100-continue` (which node:http
+ * meets itself) never reaches the routes. Without this listener node answers
+ * a bare 417; this one sends the JSON error every other refusal has, and
+ * closes the connection, since the body, sent or held back, is not read.
+ */
+function refuseExpectation(_request: IncomingMessage, response: ServerResponse): void {
+  const refusal = new ColleagueError('EXPECTATION_FAILED', 'this server meets no Expect header but 100-continue')
+  const text = JSON.stringify(refusal.toBody())
+  response.writeHead(refusal.status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    connection: 'close',
+  })
+  response.end(text)
 }
 
 /**
