@@ -97,7 +97,7 @@ test('trust: with a secret, forged, altered, replayed, foreign and exiled reques
     leader.proxy.tap((route, body, headers) => {
       if (route !== '/kibitz' || captured.length > 0) return
       const kept: Record<string, string> = {}
-      for (const name of ['x-paxos-signature', 'x-paxos-timestamp', 'content-type']) {
+      for (const name of ['x-paxos-signature', 'x-paxos-head-signature', 'x-paxos-timestamp', 'content-type']) {
         const value = headers[name]
         if (typeof value === 'string') kept[name] = value
       }
@@ -141,6 +141,15 @@ test('trust: with a secret, forged, altered, replayed, foreign and exiled reques
       { name: 'unsigned kibitz', route: '/kibitz', request: () => ({ body: Buffer.from(kibitz('b')), headers: [['content-type', 'application/json']] }), expect: [401] },
       { name: 'kibitz signed with a wrong key', route: '/kibitz', request: () => signed(wrong, '/kibitz', kibitz('b')), expect: [401] },
       { name: 'kibitz with an altered body', route: '/kibitz', request: () => signed(right, '/kibitz', kibitz('b'), kibitz('c')), expect: [401] },
+      {
+        name: 'kibitz whose body is signed but not its head',
+        route: '/kibitz',
+        request: () => {
+          const { body, headers } = signed(right, '/kibitz', kibitz('b'))
+          return { body, headers: headers.filter(([name]) => name !== 'x-paxos-head-signature') }
+        },
+        expect: [401],
+      },
       { name: 'signature for another route', route: '/join', request: () => signed(right, '/kibitz', join('intruder')), expect: [401] },
       // The leader refuses the replay as already seen; another member as addressed to someone else.
       { name: 'replayed signed kibitz', route: '/kibitz', request: () => ({ body: replay.body, headers: Object.entries(replay.headers) }), expect: [401], elsewhere: [409] },
