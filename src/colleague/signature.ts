@@ -60,25 +60,23 @@ export class Signer {
    * body's own signature is checked once it is whole (`verify`).
    */
   verifyHead(method: string, route: string, timestamp: unknown, signature: unknown, contentLength: unknown): boolean {
-    if (typeof timestamp !== 'string' || typeof signature !== 'string' || typeof contentLength !== 'string') return false
-    if (!/^\d{1,16}$/.test(timestamp) || !/^[0-9a-f]{64}$/.test(signature) || !/^\d{1,16}$/.test(contentLength)) return false
-    const now = this.now()
-    const at = Number(timestamp)
-    if (Math.abs(now - at) > this.windowMs) return false
-    const expected = this.headDigest(timestamp, method, route, Number(contentLength))
-    if (!timingSafeEqual(expected, Buffer.from(signature, 'hex'))) return false
-    return this.firstSeen(signature, at, now)
+    if (typeof contentLength !== 'string' || !/^\d{1,16}$/.test(contentLength)) return false
+    return this.accepts(timestamp, signature, (at) => this.headDigest(at, method, route, Number(contentLength)))
   }
 
   /** True when the request is signed with the secret, fresh, and not a replay. Records it as seen. */
   verify(method: string, route: string, body: string, timestamp: unknown, signature: unknown): boolean {
+    return this.accepts(timestamp, signature, (at) => this.digest(at, method, route, body))
+  }
+
+  /** Whether `signature` is well formed, `timestamp` inside the window, the signature `expected`'s, and not seen before; records it. */
+  private accepts(timestamp: unknown, signature: unknown, expected: (timestamp: string) => Buffer): boolean {
     if (typeof timestamp !== 'string' || typeof signature !== 'string') return false
     if (!/^\d{1,16}$/.test(timestamp) || !/^[0-9a-f]{64}$/.test(signature)) return false
     const now = this.now()
     const at = Number(timestamp)
     if (Math.abs(now - at) > this.windowMs) return false
-    const expected = this.digest(timestamp, method, route, body)
-    if (!timingSafeEqual(expected, Buffer.from(signature, 'hex'))) return false
+    if (!timingSafeEqual(expected(timestamp), Buffer.from(signature, 'hex'))) return false
     return this.firstSeen(signature, at, now)
   }
 

@@ -55,6 +55,9 @@ function isExactPrimitive(value: unknown): boolean {
   return typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))
 }
 
+/** A government's wire size by identity: it is bounded again at each round and catch-up that carries it. */
+const governmentBytes = new WeakMap<object, number>()
+
 /** What an entry takes in a body around its value or government: position, ballot (an id of up to 256 units), keys. */
 const ENTRY_BYTES_AROUND = 1024
 
@@ -65,14 +68,11 @@ const ENTRY_BYTES_AROUND = 1024
  * and `\` escaped to two bytes, each other UTF-16 unit at most three bytes of
  * UTF-8, and a JSON text holds no raw control character to escape to more.
  */
-const governmentBytes = new WeakMap<object, number>()
-
 export function entryWireBytes(entry: LogEntry): number {
   switch (entry.type) {
     case 'value':
       return 3 * (String(entry.submission.value).length + entry.submission.from.length) + ENTRY_BYTES_AROUND
     case 'government': {
-      // A government entry is bounded again at each round and catch-up that carries it: its size is kept.
       let bytes = governmentBytes.get(entry.government)
       if (bytes === undefined) {
         bytes = 3 * JSON.stringify(entry.government).length + ENTRY_BYTES_AROUND
