@@ -5,7 +5,6 @@
 // restart: the torn record is dropped and the member catches up.
 
 import { mkdtemp, readdir, readFile, rm, truncate } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import assert from 'node:assert/strict'
@@ -13,6 +12,7 @@ import { after, test } from 'node:test'
 import { callJson } from '../src/cli/http-client.js'
 import { spawnMember, type MemberProcess } from '../src/cli/member-process.js'
 import { scanRecords } from '../src/storage/records.js'
+import { reservedPort } from './ports.js'
 
 const READY_TIMEOUT_MS = 30_000
 const WAIT_MS = 30_000
@@ -39,15 +39,6 @@ after(async () => {
   await Promise.all(started.map((member) => member.stop(2_000)))
   if (root !== '') await rm(root, { recursive: true, force: true })
 })
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise((resolve) => server.close(resolve))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
-}
 
 interface Node {
   readonly id: string
@@ -200,7 +191,7 @@ async function expectAll(nodes: readonly Node[], acknowledged: ReadonlyMap<strin
 /** Three members, each in its own directory under `name`, started one after the other: a founds, b and c join. */
 async function startIsland(name: string): Promise<[Node, Node, Node]> {
   if (root === '') root = await mkdtemp(join(tmpdir(), 'paxos-cli-durable-'))
-  const ports = [await freePort(), await freePort(), await freePort()]
+  const ports = [await reservedPort(), await reservedPort(), await reservedPort()]
   const a: Node = { id: 'a', port: ports[0] as number, dir: join(root, name, 'a'), args: ['--bootstrap'], process: null }
   const joinArgs = ['--join', url(a)]
   const b: Node = { id: 'b', port: ports[1] as number, dir: join(root, name, 'b'), args: joinArgs, process: null }

@@ -7,12 +7,12 @@
 import type { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FaultProxy, type FaultRule, type LinkFault } from './fault-proxy.js'
 import { spawnMember, type Exit } from '../../src/cli/member-process.js'
 import type { Government } from '../../src/paxos/types.js'
+import { reservedPort } from '../ports.js'
 
 /** libfaketime where Debian puts it, or null when it is not installed. */
 export const LIBFAKETIME =
@@ -68,17 +68,6 @@ export interface Health {
   readonly government: Government | null
   readonly positions: { readonly commit: number; readonly applied: number; readonly backlog: number }
   readonly requests: Readonly<Record<string, number>>
-}
-
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, host, () => resolve())
-  })
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }
 
 export function sleep(ms: number): Promise<void> {
@@ -148,7 +137,7 @@ export class Cluster {
       await proxy.listen()
       proxy.rule((from, route) => this.#faultFor(from, id, route))
     }
-    const port = await freePort()
+    const port = await reservedPort()
     const url = `http://127.0.0.1:${port}`
     proxy.target(url)
     const secretFile = await this.secretFile()
