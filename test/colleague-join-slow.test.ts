@@ -6,8 +6,9 @@ import { test } from 'node:test'
 import { startIsland, startMember, stopAll, TEST_TIMING, waitFor, type Member } from './colleague-island.js'
 
 // On a busy machine a member may take longer than one peer timeout to answer
-// POST /join. The first request has no repeat, so it is bounded by the join's
-// own time (joinTimeoutMs), not by timeoutMs.
+// POST /join. The first request is bounded by the join's own time
+// (joinTimeoutMs), not by timeoutMs; the repeats that go meanwhile, each
+// bounded by timeoutMs and as slow to answer, neither fail the join nor hold it back.
 test('a join through a member slower to answer than timeoutMs succeeds', { timeout: 60_000 }, async () => {
   const members = await startIsland(1, 'slow-join')
   const [founder] = members as [Member]
@@ -99,4 +100,39 @@ test('a join whose first request is admitted and its answer lost succeeds', { ti
 test('a join goes on once the island admitted the colleague, without waiting for the answer to its request', { timeout: 90_000 }, async () => {
   const { droppedBeforeJoined } = await joinWithHeldAnswer('held-join-answer', (_, joined) => waitFor(joined, 30_000, 'the join'))
   assert.equal(droppedBeforeJoined, false, 'join() waited for the answer to its request')
+})
+
+// The first request can also be lost on its way (a partition, a paused
+// member, a connection that hangs): nothing answers it and nothing admits the
+// newcomer. The join asks again every timeout meanwhile, and the first answer
+// of any request will do: without that, the join would wait out its whole
+// time on the lost request and fail with JOIN_FAILED.
+test('a join whose first request is lost on its way asks again and succeeds', { timeout: 60_000 }, async () => {
+  const members = await startIsland(1, 'lost-join-request')
+  const [founder] = members as [Member]
+  const joinTimeoutMs = 20_000
+  let joins = 0
+  const proxy = createServer((request, response) => {
+    if (request.url !== '/join') return founder.colleague.handler(request, response)
+    joins++
+    // The first one is swallowed: read, never forwarded, never answered.
+    if (joins === 1) request.resume()
+    else founder.colleague.handler(request, response)
+  })
+  proxy.listen(0, '127.0.0.1')
+  await once(proxy, 'listening')
+  const extra: Member[] = []
+  try {
+    const newcomer = await startMember('lost-join-request', { colleagueId: 'newcomer', joinTimeoutMs })
+    extra.push(newcomer)
+    await newcomer.colleague.join(`http://127.0.0.1:${(proxy.address() as AddressInfo).port}`)
+    assert.equal(newcomer.colleague.naturalized(), true)
+    assert.ok(joins >= 2, `the join asked again (${joins} requests)`)
+    await newcomer.colleague.enqueue('after a lost request')
+    await waitFor(() => founder.app.values.length === 1, 20_000, 'the founder applied')
+  } finally {
+    await stopAll([...members, ...extra])
+    proxy.closeAllConnections()
+    await new Promise((resolve) => proxy.close(resolve))
+  }
 })

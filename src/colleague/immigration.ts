@@ -76,23 +76,29 @@ export class Immigration {
   async join(url: string, location: string, deadline: number, onIslandId: (islandId: string) => void): Promise<void> {
     const { host } = this
     const body: JoinBody = { islandName: host.islandName, id: host.colleagueId, properties: { location } }
-    // The first request has no repeat: it gets the rest of the join's time, not
-    // one peer timeout, so that a busy member's slow answer is not a failed join.
-    // Its answer may be lost, or late, after the request went through: once
-    // the island has admitted this colleague meanwhile, the join goes on at
-    // once, as a member that may already vote, or lead, whatever becomes of
-    // that answer.
+    // The first request gets the rest of the join's time, not one peer
+    // timeout, so that a busy member's slow answer is not a failed join. Its
+    // answer may be lost, or late, after the request went through: once the
+    // island has admitted this colleague meanwhile, the join goes on at once,
+    // as a member that may already vote, or lead, whatever becomes of that
+    // answer. The request itself may be lost too (a partition, a member
+    // paused, a connection that hangs): while neither an answer nor the
+    // admission has come, the same request goes again every timeout, and the
+    // first answer of any of them will do.
     const remainingMs = Math.max(1, deadline - host.clock.now())
     const answered = this.requestImmigration(url, body, false, remainingMs).then(
       (answer) => ({ answer }),
       (error: unknown) => ({ error }),
     )
+    let waiting = true
+    const repeated = this.repeatImmigration(url, body, deadline, () => waiting)
     const admitted = host.waiters.until(() => host.legislator.arrival !== null, remainingMs, () => NOT_YET).then(
       () => ({ admitted: true as const }),
       // Not admitted in time, or the colleague ended: the answer decides.
       () => answered,
     )
-    const first = await Promise.race([answered, admitted])
+    const first = await Promise.race([answered, repeated, admitted])
+    waiting = false
     if ('error' in first && host.legislator.arrival === null) {
       throw isColleagueError(first.error) ? host.abandonJoin(first.error) : first.error
     }
@@ -129,6 +135,38 @@ export class Immigration {
       )
       if (isColleagueError(repeated) && repeated.code === 'ID_IN_USE') throw host.abandonJoin(repeated)
       if (repeated !== null) host.logger.debug({ url, err: repeated }, 'repeated join request failed')
+    }
+  }
+
+  /**
+   * While `waiting()` holds, asks again every timeout (each request bounded
+   * by one timeout). Settles only with an answer, or with a refusal that any
+   * later request would get too (`ID_IN_USE`, `JOIN_REFUSED`); a request that
+   * failed or went unanswered is asked again. Stops at `deadline`, or when the
+   * colleague ends, without settling: the first request decides then.
+   */
+  private async repeatImmigration(
+    url: string,
+    body: JoinBody,
+    deadline: number,
+    waiting: () => boolean,
+  ): Promise<{ answer: JoinAnswer } | { error: ColleagueError }> {
+    const { host } = this
+    const never = new Promise<never>(() => {})
+    for (;;) {
+      const waitMs = Math.min(host.timeoutMs, deadline - host.clock.now())
+      if (waitMs <= 0) return never
+      const ended = await host.waiters.until(() => !waiting() || host.legislator.arrival !== null, waitMs, () => NOT_YET).then(
+        () => true,
+        (error: unknown) => error !== NOT_YET,
+      )
+      if (ended || !waiting() || host.legislator.arrival !== null) return never
+      host.logger.debug({ url }, 'no answer to the immigration request yet; asking again')
+      try {
+        return { answer: await this.requestImmigration(url, body, false) }
+      } catch (error) {
+        if (isColleagueError(error) && (error.code === 'ID_IN_USE' || error.code === 'JOIN_REFUSED')) return { error }
+      }
     }
   }
 
