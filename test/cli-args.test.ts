@@ -34,13 +34,20 @@ test('serve: join with every option', () => {
   ])
   assert.equal(command.command, 'serve')
   if (command.command !== 'serve') return
-  assert.equal(command.options.join, 'http://127.0.0.1:9000')
+  assert.deepEqual(command.options.join, ['http://127.0.0.1:9000'])
   assert.equal(command.options.bootstrap, false)
   assert.equal(command.options.pingMs, 100)
   assert.equal(command.options.timeoutMs, 500)
   assert.equal(command.options.minorityPaceMs, 0)
   assert.equal(command.options.parliamentSize, 3)
   assert.equal(command.options.logLevel, 'trace')
+})
+
+test('serve: --join takes several members, separated by commas, in the order given', () => {
+  const command = parseCommand([...SERVE, '--join', 'http://127.0.0.1:9000,http://127.0.0.1:9001/base,https://10.0.0.3:9002'])
+  assert.equal(command.command, 'serve')
+  if (command.command !== 'serve') return
+  assert.deepEqual(command.options.join, ['http://127.0.0.1:9000', 'http://127.0.0.1:9001/base', 'https://10.0.0.3:9002'])
 })
 
 test('serve: --data-dir and --snapshot-every', () => {
@@ -107,6 +114,9 @@ const BAD_ARGUMENTS: ReadonlyArray<readonly [string, readonly string[], RegExp]>
   ['bad bind', ['serve', '--island', 'kv', '--bind', 'nowhere', '--bootstrap'], /--bind must be HOST:PORT/],
   ['bad join URL', [...SERVE, '--join', 'not a url'], /--join must be an http URL/],
   ['ftp join URL', [...SERVE, '--join', 'ftp://x'], /--join must be an http URL/],
+  ['bad second join URL', [...SERVE, '--join', 'http://127.0.0.1:1,nowhere'], /--join must be an http URL, got "nowhere"/],
+  ['empty join URL in a list', [...SERVE, '--join', 'http://127.0.0.1:1,'], /--join must be an http URL, got ""/],
+  ['65 join URLs', [...SERVE, '--join', Array.from({ length: 65 }, (_, index) => `http://127.0.0.1:${index + 1}`).join(',')], /--join takes at most 64 URLs/],
   // URLs to `new URL`, but not locations to the colleague.
   ['upper-case location scheme', [...SERVE, '--bootstrap', '--location', 'HTTP://127.0.0.1:9'], /^--location must begin with http:\/\/ or https:\/\//],
   ['location without slashes', [...SERVE, '--bootstrap', '--location', 'http:127.0.0.1:9'], /^--location must begin with http:\/\/ or https:\/\//],

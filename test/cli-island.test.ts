@@ -140,7 +140,8 @@ test('three members survive the SIGKILL of their leader and admit a newcomer tha
   const afterKill = governmentOf(await health(survivors[0]?.url ?? ''))
   assert.notEqual(afterKill?.leader, leader.name, 'a new leader governs')
 
-  const newcomer = start('m4', ['--join', survivors[1]?.url ?? ''])
+  // Given the dead leader first (refused at once), then a survivor: the newcomer goes on to the next.
+  const newcomer = start('m4', ['--join', `${leader.url ?? ''},${survivors[1]?.url ?? ''}`])
   const url4 = await ready(newcomer)
   const first = await get(`${url4}/kv?consistent=1`)
   assert.equal(first.status, 200)

@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util'
 import { DEFAULTS, isHttpLocation } from '../colleague/options.js'
 import { LOCATION_LENGTH_MAX } from '../colleague/schemas.js'
-import { RESERVED_IDS } from '../paxos/government.js'
+import { MEMBERS_MAX, RESERVED_IDS } from '../paxos/government.js'
 import { SNAPSHOT_EVERY_ENTRIES } from '../colleague/durability.js'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -17,7 +17,8 @@ export interface ServeOptions {
   readonly port: number
   /** Exactly one of `bootstrap` and `join` is set. */
   readonly bootstrap: boolean
-  readonly join: string | null
+  /** The members `--join` names (one, or several separated by commas); null with `--bootstrap`. */
+  readonly join: readonly string[] | null
   readonly id: string | null
   readonly location: string | null
   readonly pingMs: number | null
@@ -56,7 +57,7 @@ export class UsageError extends Error {
   override readonly name = 'UsageError'
 }
 
-export const SERVE_USAGE = `usage: paxos-colleague serve --island NAME --bind HOST:PORT (--bootstrap | --join URL)
+export const SERVE_USAGE = `usage: paxos-colleague serve --island NAME --bind HOST:PORT (--bootstrap | --join URL[,URL...])
       [--id ID] [--location URL] [--ping-ms N] [--timeout-ms N] [--minority-pace-ms N]
       [--parliament-size N] [--secret-file PATH] [--log-level LEVEL]
       [--data-dir DIR [--snapshot-every N]]
@@ -68,7 +69,8 @@ JSON lines on stderr.
   --island NAME          the island's name, 1 to 64 characters of A-Z a-z 0-9 . _ -
   --bind HOST:PORT       where to listen (port 0 picks a free port)
   --bootstrap            found a new island and lead it
-  --join URL             join the island through any living member
+  --join URL[,URL...]    join the island through any living member (several: any
+                         one that answers; the next is asked if one cannot be reached)
   --id ID                this member's colleagueId (default: a random UUID)
   --location URL         the URL peers use, when it differs from --bind
   --ping-ms N            leader heartbeat, 1 to 60000 (default 250)
@@ -112,7 +114,7 @@ and request counters. The member that answered is marked with *.
   -h, --help             print this help`
 
 export const USAGE = `usage:
-  paxos-colleague serve --island NAME --bind HOST:PORT (--bootstrap | --join URL)
+  paxos-colleague serve --island NAME --bind HOST:PORT (--bootstrap | --join URL[,URL...])
       [--id ID] [--location URL] [--ping-ms N] [--timeout-ms N] [--minority-pace-ms N]
       [--parliament-size N] [--secret-file PATH] [--log-level LEVEL]
       [--data-dir DIR [--snapshot-every N]]
@@ -242,11 +244,11 @@ function parseServe(argv: readonly string[]): Command {
   }
   const { host, port } = parseBind(requireString(values, 'bind'))
   const bootstrap = values['bootstrap'] === true
-  const join = optionalString(values, 'join')
-  if (bootstrap === (join !== null)) {
+  const joinText = optionalString(values, 'join')
+  if (bootstrap === (joinText !== null)) {
     throw new UsageError('give exactly one of --bootstrap and --join URL')
   }
-  if (join !== null) parseHttpUrl('--join', join)
+  const join = joinText === null ? null : parseJoin(joinText)
   const location = optionalString(values, 'location')
   if (location !== null) parseLocation(location)
   const id = optionalString(values, 'id')
@@ -428,6 +430,14 @@ function parseHttpUrl(name: string, text: string): URL {
     throw new UsageError(`${name} must be an http URL, got ${JSON.stringify(text)}`)
   }
   return url
+}
+
+/** `--join URL[,URL...]`: 1 to 64 http URLs, each of a living member; any that answers will do. */
+function parseJoin(text: string): string[] {
+  const urls = text.split(',')
+  if (urls.length > MEMBERS_MAX) throw new UsageError(`--join takes at most ${MEMBERS_MAX} URLs`)
+  for (const url of urls) parseHttpUrl('--join', url)
+  return urls
 }
 
 /** A URL, and one the colleague takes as its location (`isHttpLocation`), which `new URL` alone is looser than. */

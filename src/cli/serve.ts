@@ -69,7 +69,7 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<number>
   const crashed = new Promise<unknown>((resolve) => colleague?.on('crash', resolve))
 
   const stopped = Promise.race([io.stopped, shutDownByRequest(colleague)])
-  const started = options.bootstrap ? colleague.bootstrap() : colleague.join(options.join ?? '')
+  const started = options.bootstrap ? colleague.bootstrap() : colleague.join(options.join ?? [])
   const first = await Promise.race([
     started.then(() => ({ kind: 'started' }) as const),
     crashed.then((error) => ({ kind: 'crashed', error }) as const),
@@ -78,7 +78,7 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<number>
   if (first.kind === 'failed' && colleague.health().state !== 'crashed') {
     // Nothing was admitted: say why in one line (main prints it) rather than a logged stack.
     await stop(colleague, kvServer.close, logger)
-    const how = options.bootstrap ? 'could not bootstrap' : `could not join through ${options.join ?? ''}`
+    const how = options.bootstrap ? 'could not bootstrap' : `could not join through ${(options.join ?? []).join(', ')}`
     throw new StartError(`${how}: ${reasonOf(first.error)}`)
   }
   if (first.kind === 'crashed' || first.kind === 'failed') {

@@ -425,16 +425,19 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   /**
    * Asks the member at `url` to admit this colleague, then waits until the
    * leader's messages arrive, the state is fetched out of band, and this
-   * colleague is naturalized.
+   * colleague is naturalized. Given several members' URLs, any one that
+   * answers will do: the first is asked first, the next at once if it cannot
+   * be reached, and the repeats go to each in turn.
    */
-  async join(url: string): Promise<void> {
+  async join(url: string | readonly string[]): Promise<void> {
+    const urls = joinUrls(url)
     this.assertIdle()
     if (this.recovered) return this.resume('join')
     const location = this.requireLocation()
     this.state = 'joining'
     this.kibitzer.start()
     const deadline = this.clock.now() + this.joinTimeoutMs
-    await this.immigration.join(url, location, deadline, (islandId) => {
+    await this.immigration.join(urls, location, deadline, (islandId) => {
       this.islandId ??= islandId
     })
     await this.waiters.until(
@@ -1106,6 +1109,26 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
 }
 
 // -------------------------------------------------------------------- helpers
+
+/** The members `join()` may ask: one URL, or a list of 1 to MEMBERS_MAX of them, each an http or https URL. */
+function joinUrls(given: unknown): readonly string[] {
+  const urls: unknown[] = typeof given === 'string' ? [given] : Array.isArray(given) ? given : []
+  if (urls.length === 0 || urls.length > MEMBERS_MAX) {
+    throw new ColleagueError('INVALID_OPTIONS', `join() takes a member's URL or a list of 1 to ${MEMBERS_MAX} of them`)
+  }
+  for (const url of urls) {
+    let parsed: URL | null = null
+    try {
+      parsed = typeof url === 'string' ? new URL(url) : null
+    } catch {
+      parsed = null
+    }
+    if (parsed === null || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+      throw new ColleagueError('INVALID_OPTIONS', `join() takes http or https URLs, got ${(JSON.stringify(url) ?? String(url)).slice(0, 200)}`)
+    }
+  }
+  return urls as string[]
+}
 
 /** Every option `new Colleague` takes (see options.ts), each named once, whatever its value; anything else is refused. */
 const OPTION_NAMES: ReadonlySet<string> = new Set(

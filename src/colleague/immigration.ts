@@ -5,7 +5,7 @@
 // requests, and as an arrival's leader keeps the snapshot its newcomers will
 // ask for. The colleague owns the lifecycle; this module owns the protocol.
 
-import type { Clock } from '../kibitzer/clock.js'
+import type { Clock, TimerHandle } from '../kibitzer/clock.js'
 import { isMember, membersOf } from '../paxos/government.js'
 import type { Legislator } from '../paxos/legislator.js'
 import type { Government } from '../paxos/types.js'
@@ -69,49 +69,27 @@ export class Immigration {
   // ------------------------------------------------------------ the newcomer
 
   /**
-   * Asks the member at `url` to admit this colleague and waits until its
-   * arrival government is known here; resolves with the island id the member
-   * answered. Rejects (having crashed the colleague) after `deadline`.
+   * Asks the members at `urls` (any living ones; one will do) to admit this
+   * colleague and waits until its arrival government is known here; hands on
+   * the island id a member answered. Rejects (having crashed the colleague)
+   * after `deadline`.
    */
-  async join(url: string, location: string, deadline: number, onIslandId: (islandId: string) => void): Promise<void> {
+  async join(urls: readonly string[], location: string, deadline: number, onIslandId: (islandId: string) => void): Promise<void> {
     const { host } = this
     const body: JoinBody = { islandName: host.islandName, id: host.colleagueId, properties: { location } }
-    // The first request gets the rest of the join's time, not one peer
-    // timeout, so that a busy member's slow answer is not a failed join. Its
-    // answer may be lost, or late, after the request went through: once the
-    // island has admitted this colleague meanwhile, the join goes on at once,
-    // as a member that may already vote, or lead, whatever becomes of that
-    // answer. The request itself may be lost too (a partition, a member
-    // paused, a connection that hangs): while neither an answer nor the
-    // admission has come, the same request goes again every timeout, and the
-    // first answer of any of them will do.
-    const remainingMs = Math.max(1, deadline - host.clock.now())
-    const answered = this.requestImmigration(url, body, false, remainingMs).then(
-      (answer) => ({ answer }),
-      (error: unknown) => ({ error }),
-    )
-    let waiting = true
-    const repeated = this.repeatImmigration(url, body, deadline, () => waiting)
-    const admitted = host.waiters.until(() => host.legislator.arrival !== null, remainingMs, () => NOT_YET).then(
-      () => ({ admitted: true as const }),
-      // Not admitted in time, or the colleague ended: the answer decides.
-      () => answered,
-    )
-    const first = await Promise.race([answered, repeated, admitted])
-    waiting = false
+    const first = await this.firstAnswer(urls, body, deadline)
     if ('error' in first && host.legislator.arrival === null) {
       throw isColleagueError(first.error) ? host.abandonJoin(first.error) : first.error
     }
-    const parsed = 'answer' in first ? first.answer : null
-    if (parsed === null) {
-      host.logger.info({ url }, 'admitted before the answer to the immigration request came; the join goes on')
+    if ('answer' in first) {
+      onIslandId(first.answer.islandId)
+      host.logger.info({ url: first.url, islandId: first.answer.islandId }, 'immigration requested')
     } else {
-      onIslandId(parsed.islandId)
-      host.logger.info({ url, islandId: parsed.islandId }, 'immigration requested')
+      host.logger.info({ urls }, 'admitted before the answer to the immigration request came; the join goes on')
     }
     // Admission is idempotent, and a request forwarded to a leader that died
-    // (or to none, mid-election) is lost: ask again every timeout until the
-    // arrival government names this colleague.
+    // (or to none, mid-election) is lost: ask again every timeout, each of the
+    // members given in turn, until the arrival government names this colleague.
     for (let attempt = 1; ; attempt++) {
       const remainingMs = deadline - host.clock.now()
       const waited = Math.max(0, Math.min(host.timeoutMs, remainingMs))
@@ -128,6 +106,7 @@ export class Immigration {
         host.crash(error)
         throw error
       }
+      const url = urls[attempt % urls.length] as string
       host.logger.debug({ url, attempt }, 'immigration not seen yet; asking again')
       const repeated = await this.requestImmigration(url, body, false).then(
         () => null,
@@ -139,35 +118,73 @@ export class Immigration {
   }
 
   /**
-   * While `waiting()` holds, asks again every timeout (each request bounded
-   * by one timeout). Settles only with an answer, or with a refusal that any
-   * later request would get too (`ID_IN_USE`, `JOIN_REFUSED`); a request that
-   * failed or went unanswered is asked again. Stops at `deadline`, or when the
-   * colleague ends, without settling: the first request decides then.
+   * The first of: an answer to any immigration request, the admission seen
+   * here, a refusal any member would give (`ID_IN_USE`, `JOIN_REFUSED`), the
+   * failure of the first request to every member given, the colleague's end,
+   * or `deadline`.
+   *
+   * The first request to each member gets the rest of the join's time, not
+   * one peer timeout, so that a busy member's slow answer is not a failed
+   * join; one that fails (the member cannot be reached) moves on to the next
+   * member at once. A request may be lost on its way (a partition, a member
+   * paused, a connection that hangs), and its answer may be lost after it went
+   * through: so every timeout while nothing has come, one more request goes,
+   * to the next member not asked yet, then to each in turn (bounded by one
+   * timeout), and any answer will do. Once the island has admitted this
+   * colleague, the join goes on at once, as a member that may already vote,
+   * or lead, whatever becomes of the answers.
    */
-  private async repeatImmigration(
-    url: string,
-    body: JoinBody,
-    deadline: number,
-    waiting: () => boolean,
-  ): Promise<{ answer: JoinAnswer } | { error: ColleagueError }> {
+  private firstAnswer(urls: readonly string[], body: JoinBody, deadline: number): Promise<FirstAnswer> {
     const { host } = this
-    const never = new Promise<never>(() => {})
-    for (;;) {
-      const waitMs = Math.min(host.timeoutMs, deadline - host.clock.now())
-      if (waitMs <= 0) return never
-      const ended = await host.waiters.until(() => !waiting() || host.legislator.arrival !== null, waitMs, () => NOT_YET).then(
-        () => true,
-        (error: unknown) => error !== NOT_YET,
-      )
-      if (ended || !waiting() || host.legislator.arrival !== null) return never
-      host.logger.debug({ url }, 'no answer to the immigration request yet; asking again')
-      try {
-        return { answer: await this.requestImmigration(url, body, false) }
-      } catch (error) {
-        if (isColleagueError(error) && (error.code === 'ID_IN_USE' || error.code === 'JOIN_REFUSED')) return { error }
+    return new Promise((resolve) => {
+      let settled = false
+      let timer: TimerHandle | null = null
+      // Members given a first request, first requests that failed, and the member the next repeat goes to.
+      let asked = 0
+      let failed = 0
+      let turn = 0
+      const settle = (result: FirstAnswer): void => {
+        if (settled) return
+        settled = true
+        if (timer !== null) host.clock.clearTimeout(timer)
+        resolve(result)
       }
-    }
+      const send = (): void => {
+        const first = asked < urls.length
+        const url = (first ? urls[asked++] : urls[turn++ % urls.length]) as string
+        const timeoutMs = first ? Math.max(1, deadline - host.clock.now()) : host.timeoutMs
+        this.requestImmigration(url, body, false, timeoutMs).then(
+          (answer) => settle({ answer, url }),
+          (error: unknown) => {
+            if (settled) return
+            if (isColleagueError(error) && (error.code === 'ID_IN_USE' || error.code === 'JOIN_REFUSED')) return settle({ error })
+            if (!first) return
+            if (++failed === urls.length) return settle({ error })
+            if (asked < urls.length && deadline - host.clock.now() > 0) {
+              host.logger.debug({ url, err: error }, 'immigration request failed; asking the next member')
+              send()
+            }
+          },
+        )
+      }
+      const repeat = (): void => {
+        timer = null
+        if (settled || deadline - host.clock.now() <= 0) return
+        host.logger.debug({ urls }, 'no answer to the immigration request yet; asking again')
+        send()
+        timer = host.clock.setTimeout(repeat, host.timeoutMs)
+      }
+      host.waiters.until(() => host.legislator.arrival !== null, Math.max(1, deadline - host.clock.now()), () => NOT_YET).then(
+        () => settle({ admitted: true }),
+        (error: unknown) => {
+          // The colleague ended, or the join's time ran out with no answer.
+          if (error !== NOT_YET) settle({ error })
+          else settle({ error: new ColleagueError('JOIN_FAILED', `no answer to POST /join from ${urls.join(', ')} within ${host.joinTimeoutMs} ms`) })
+        },
+      )
+      send()
+      if (!settled) timer = host.clock.setTimeout(repeat, host.timeoutMs)
+    })
   }
 
   /** POST /join; the first request's failure abandons the join (`abandon`), a repeat's does not. */
@@ -402,3 +419,6 @@ function remoteError(body: unknown): { code: string; message: string } | null {
   if (typeof error?.code !== 'string') return null
   return { code: error.code, message: String(error.message ?? '') }
 }
+
+/** How the first phase of a join ended (see `Immigration.firstAnswer`). */
+type FirstAnswer = { readonly answer: JoinAnswer; readonly url: string } | { readonly admitted: true } | { readonly error: unknown }

@@ -336,8 +336,8 @@ interface Member {
   readonly founder: boolean
   /** Durable mode: processes started so far under this id (1 for the first). */
   readonly incarnation: number
-  /** The member's location it joined through, which a supervisor passes again. */
-  via: string | null
+  /** The members' locations it joined through, which a supervisor passes again. */
+  via: string | readonly string[] | null
   /**
    * Durable mode: this id held the state at the end of a step (bootstrapped,
    * naturalized or resumed), so its directory holds it from then on.
@@ -1481,10 +1481,14 @@ class ColleagueSimulation {
   }
 
   #join(newcomer: Member): void {
-    const via = this.#actions.pick(this.#joined().filter((member) => member !== newcomer))
-    newcomer.via = via.location
-    this.#trace(`${newcomer.id} joins through ${via.id}`)
-    newcomer.colleague.join(via.location).catch((error: unknown) => {
+    const others = this.#joined().filter((member) => member !== newcomer)
+    const via = this.#actions.pick(others)
+    // Half the newcomers are given the other members too, after the one picked (a supervisor's list of them):
+    // one that cannot be reached, or does not answer, is then not the end of the join.
+    const asked = this.#actions.chance(0.5) ? [via, ...others.filter((member) => member !== via)] : [via]
+    newcomer.via = asked.length === 1 ? via.location : asked.map((member) => member.location)
+    this.#trace(`${newcomer.id} joins through ${asked.map((member) => member.id).join(', ')}`)
+    newcomer.colleague.join(newcomer.via).catch((error: unknown) => {
       this.#trace(`${newcomer.id} join failed: ${isColleagueError(error) ? error.code : text(error)}`)
       // A supervisor would start a new process: this one is gone.
       if (newcomer.running) this.#kill(newcomer)

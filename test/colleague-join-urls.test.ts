@@ -1,0 +1,103 @@
+// join() given several members: any one that answers will do. The next is
+// asked at once when one cannot be reached, and after one timeout when one
+// does not answer; an argument that is not one or more http URLs is refused
+// and changes nothing.
+
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { test } from 'node:test'
+import { isColleagueError } from '../src/index.js'
+import { startIsland, startMember, stopAll, waitFor, type Member } from './colleague-island.js'
+
+async function listening(server: Server): Promise<string> {
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+async function close(server: Server): Promise<void> {
+  server.closeAllConnections()
+  await new Promise((resolve) => server.close(resolve))
+}
+
+/** A URL where nothing listens: a connection to it is refused at once. */
+async function refusedUrl(): Promise<string> {
+  const server = createServer()
+  const url = await listening(server)
+  await close(server)
+  return url
+}
+
+/** Joins a newcomer to an island of one with `urls(founder)`, enqueues through it and checks the founder applied it. */
+async function joinThrough(name: string, urls: (founder: Member) => Promise<string[]>, joinTimeoutMs: number): Promise<void> {
+  const members = await startIsland(1, name)
+  const [founder] = members as [Member]
+  const extra: Member[] = []
+  try {
+    const given = await urls(founder)
+    const newcomer = await startMember(name, { colleagueId: 'newcomer', joinTimeoutMs })
+    extra.push(newcomer)
+    await newcomer.colleague.join(given)
+    assert.equal(newcomer.colleague.naturalized(), true)
+    await newcomer.colleague.enqueue('after the join')
+    await waitFor(() => founder.app.values.length === 1, 20_000, 'the founder applied')
+  } finally {
+    await stopAll([...members, ...extra])
+  }
+}
+
+// The first member cannot be reached: the second is asked at once. Joining
+// through the first alone fails with JOIN_FAILED (checked below), so this
+// join went through the second.
+test('a join given a member that cannot be reached and a living one goes through the living one', { timeout: 60_000 }, async () => {
+  const dead = await refusedUrl()
+  const alone = await startMember('join-urls-dead', { colleagueId: 'alone' })
+  try {
+    await assert.rejects(alone.colleague.join(dead), (error: unknown) => isColleagueError(error) && error.code === 'JOIN_FAILED')
+  } finally {
+    await stopAll([alone])
+  }
+  await joinThrough('join-urls-dead', async (founder) => [dead, founder.url], 20_000)
+})
+
+// The first member takes the request and never answers (a paused process, a
+// connection that hangs): after one timeout the second is asked too. Joining
+// through the first alone would wait out the whole join and fail; the join's
+// time is long enough that only asking the second gets it done in time.
+test('a join given a member that never answers and a living one goes through the living one', { timeout: 60_000 }, async () => {
+  let held = 0
+  const silent = createServer((request) => {
+    held++
+    request.resume()
+  })
+  const silentUrl = await listening(silent)
+  try {
+    await joinThrough('join-urls-silent', async (founder) => [silentUrl, founder.url], 20_000)
+    assert.ok(held >= 1, 'the silent member was asked first')
+  } finally {
+    await close(silent)
+  }
+})
+
+test('join() refuses what is not one or more http URLs, and the colleague can join after', { timeout: 60_000 }, async () => {
+  const members = await startIsland(1, 'join-urls-misuse')
+  const [founder] = members as [Member]
+  const newcomer = await startMember('join-urls-misuse', { colleagueId: 'newcomer' })
+  try {
+    const wrong: unknown[] = [[], 42, null, ['ftp://127.0.0.1:1'], ['not a url'], [founder.url, 7], Array.from({ length: 65 }, () => founder.url)]
+    for (const given of wrong) {
+      await assert.rejects(
+        newcomer.colleague.join(given as string[]),
+        (error: unknown) => isColleagueError(error) && error.code === 'INVALID_OPTIONS' && /join\(\) takes/.test(error.message),
+        `join(${JSON.stringify(given)?.slice(0, 60)})`,
+      )
+    }
+    assert.equal(newcomer.colleague.health().state, 'idle')
+    await newcomer.colleague.join([founder.url])
+    assert.equal(newcomer.colleague.naturalized(), true)
+  } finally {
+    await stopAll([...members, newcomer])
+  }
+})
