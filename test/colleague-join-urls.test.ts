@@ -81,6 +81,32 @@ test('a join given a member that never answers and a living one goes through the
   }
 })
 
+// The first member refuses (here: it is not in an island yet, as a member
+// still joining answers). That is one member's refusal, not the island's:
+// the next member is asked at once. Joining through the first alone fails
+// with JOIN_REFUSED (checked below).
+test('a join given a member that refuses and a living one goes through the living one', { timeout: 60_000 }, async () => {
+  const refusing = createServer((request, response) => {
+    request.resume()
+    request.on('end', () => {
+      response.writeHead(409, { 'content-type': 'application/json' })
+      response.end(JSON.stringify({ error: { code: 'NOT_JOINED', message: 'this colleague is not in an island yet' } }))
+    })
+  })
+  const refusingUrl = await listening(refusing)
+  try {
+    const alone = await startMember('join-urls-refused', { colleagueId: 'alone' })
+    try {
+      await assert.rejects(alone.colleague.join(refusingUrl), (error: unknown) => isColleagueError(error) && error.code === 'JOIN_REFUSED')
+    } finally {
+      await stopAll([alone])
+    }
+    await joinThrough('join-urls-refused', async (founder) => [refusingUrl, founder.url], 20_000)
+  } finally {
+    await close(refusing)
+  }
+})
+
 test('join() refuses what is not one or more http URLs, and the colleague can join after', { timeout: 60_000 }, async () => {
   const members = await startIsland(1, 'join-urls-misuse')
   const [founder] = members as [Member]

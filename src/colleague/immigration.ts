@@ -119,14 +119,14 @@ export class Immigration {
 
   /**
    * The first of: an answer to any immigration request, the admission seen
-   * here, a refusal any member would give (`ID_IN_USE`, `JOIN_REFUSED`), the
-   * failure of the first request to every member given, the colleague's end,
-   * or `deadline`.
+   * here, `ID_IN_USE` (no member would admit this id), the failure or refusal
+   * of the first request to every member given (the last one's error), the
+   * colleague's end, or `deadline`.
    *
    * The first request to each member gets the rest of the join's time, not
    * one peer timeout, so that a busy member's slow answer is not a failed
-   * join; one that fails (the member cannot be reached) moves on to the next
-   * member at once. A request may be lost on its way (a partition, a member
+   * join; one that fails or is refused (the member cannot be reached, is not
+   * in the island yet, ...) moves on to the next member at once. A request may be lost on its way (a partition, a member
    * paused, a connection that hangs), and its answer may be lost after it went
    * through: so every timeout while nothing has come, one more request goes,
    * to the next member not asked yet, then to each in turn (bounded by one
@@ -157,11 +157,13 @@ export class Immigration {
           (answer) => settle({ answer, url }),
           (error: unknown) => {
             if (settled) return
-            if (isColleagueError(error) && (error.code === 'ID_IN_USE' || error.code === 'JOIN_REFUSED')) return settle({ error })
+            // Another process holds the id: no member will admit this one. Any other refusal is one member's
+            // (not in the island yet, exiled, of another island): the next member may still admit it.
+            if (isColleagueError(error) && error.code === 'ID_IN_USE') return settle({ error })
             if (!first) return
             if (++failed === urls.length) return settle({ error })
             if (asked < urls.length && deadline - host.clock.now() > 0) {
-              host.logger.debug({ url, err: error }, 'immigration request failed; asking the next member')
+              host.logger.debug({ url, err: error }, 'immigration request failed or refused; asking the next member')
               send()
             }
           },
@@ -179,7 +181,7 @@ export class Immigration {
         (error: unknown) => {
           // The colleague ended, or the join's time ran out with no answer.
           if (error !== NOT_YET) settle({ error })
-          else settle({ error: new ColleagueError('JOIN_FAILED', `no answer to POST /join from ${urls.join(', ')} within ${host.joinTimeoutMs} ms`) })
+          else settle({ error: new ColleagueError('JOIN_FAILED', `no answer to POST /join from ${listed(urls)} within ${host.joinTimeoutMs} ms`) })
         },
       )
       send()
@@ -422,3 +424,8 @@ function remoteError(body: unknown): { code: string; message: string } | null {
 
 /** How the first phase of a join ended (see `Immigration.firstAnswer`). */
 type FirstAnswer = { readonly answer: JoinAnswer; readonly url: string } | { readonly admitted: true } | { readonly error: unknown }
+
+/** The URLs asked, for a message: the first three, and how many more. */
+function listed(urls: readonly string[]): string {
+  return urls.length <= 3 ? urls.join(', ') : `${urls.slice(0, 3).join(', ')} and ${urls.length - 3} more`
+}
