@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict'
-import { once } from 'node:events'
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
 import { startIsland, startMember, stopAll, TEST_TIMING, waitFor, type Member } from './colleague-island.js'
+import { closeServer, listen } from './support/servers.js'
 
 // On a busy machine a member may take longer than one peer timeout to answer
 // POST /join. The first request is bounded by the join's own time
@@ -17,20 +16,18 @@ test('a join through a member slower to answer than timeoutMs succeeds', { timeo
     if (request.url === '/join') setTimeout(() => founder.colleague.handler(request, response), delayMs)
     else founder.colleague.handler(request, response)
   })
-  slow.listen(0, '127.0.0.1')
-  await once(slow, 'listening')
+  const slowUrl = await listen(slow)
   const extra: Member[] = []
   try {
     const newcomer = await startMember('slow-join', { colleagueId: 'newcomer' })
     extra.push(newcomer)
-    await newcomer.colleague.join(`http://127.0.0.1:${(slow.address() as AddressInfo).port}`)
+    await newcomer.colleague.join(slowUrl)
     assert.equal(newcomer.colleague.naturalized(), true)
     await newcomer.colleague.enqueue('after a slow join')
     await waitFor(() => founder.app.values.length === 1, 20_000, 'the founder applied')
   } finally {
     await stopAll([...members, ...extra])
-    slow.closeAllConnections()
-    await new Promise((resolve) => slow.close(resolve))
+    await closeServer(slow)
   }
 })
 
@@ -65,12 +62,11 @@ async function joinWithHeldAnswer(
     })
     founder.colleague.handler(request, held)
   })
-  proxy.listen(0, '127.0.0.1')
-  await once(proxy, 'listening')
+  const proxyUrl = await listen(proxy)
   try {
     const newcomer = await startMember(name, { colleagueId: 'newcomer', joinTimeoutMs: 45_000 })
     extra.push(newcomer)
-    await newcomer.colleague.join(`http://127.0.0.1:${(proxy.address() as AddressInfo).port}`)
+    await newcomer.colleague.join(proxyUrl)
     joined = true
     const droppedBeforeJoined = dropped
     assert.equal(newcomer.colleague.naturalized(), true)
@@ -80,8 +76,7 @@ async function joinWithHeldAnswer(
     return { droppedBeforeJoined }
   } finally {
     await stopAll([...members, ...extra])
-    proxy.closeAllConnections()
-    await new Promise((resolve) => proxy.close(resolve))
+    await closeServer(proxy)
   }
 }
 
@@ -119,20 +114,18 @@ test('a join whose first request is lost on its way asks again and succeeds', { 
     if (joins === 1) request.resume()
     else founder.colleague.handler(request, response)
   })
-  proxy.listen(0, '127.0.0.1')
-  await once(proxy, 'listening')
+  const proxyUrl = await listen(proxy)
   const extra: Member[] = []
   try {
     const newcomer = await startMember('lost-join-request', { colleagueId: 'newcomer', joinTimeoutMs })
     extra.push(newcomer)
-    await newcomer.colleague.join(`http://127.0.0.1:${(proxy.address() as AddressInfo).port}`)
+    await newcomer.colleague.join(proxyUrl)
     assert.equal(newcomer.colleague.naturalized(), true)
     assert.ok(joins >= 2, `the join asked again (${joins} requests)`)
     await newcomer.colleague.enqueue('after a lost request')
     await waitFor(() => founder.app.values.length === 1, 20_000, 'the founder applied')
   } finally {
     await stopAll([...members, ...extra])
-    proxy.closeAllConnections()
-    await new Promise((resolve) => proxy.close(resolve))
+    await closeServer(proxy)
   }
 })

@@ -4,30 +4,20 @@
 // and changes nothing.
 
 import assert from 'node:assert/strict'
-import { once } from 'node:events'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer } from 'node:http'
 import { test } from 'node:test'
 import { isColleagueError } from '../src/index.js'
 import { startIsland, startMember, stopAll, waitFor, type Member } from './colleague-island.js'
+import { closeServer, deadUrl, listen } from './support/servers.js'
 
-async function listening(server: Server): Promise<string> {
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-}
-
-async function close(server: Server): Promise<void> {
-  server.closeAllConnections()
-  await new Promise((resolve) => server.close(resolve))
-}
-
-/** A URL where nothing listens: a connection to it is refused at once. */
-async function refusedUrl(): Promise<string> {
-  const server = createServer()
-  const url = await listening(server)
-  await close(server)
-  return url
+/** A colleague that joins through `url` alone fails with `code`. */
+async function joinFailsThrough(name: string, url: string, code: string): Promise<void> {
+  const alone = await startMember(name, { colleagueId: 'alone' })
+  try {
+    await assert.rejects(alone.colleague.join(url), (error: unknown) => isColleagueError(error) && error.code === code)
+  } finally {
+    await stopAll([alone])
+  }
 }
 
 /** Joins a newcomer to an island of one with `urls(founder)`, enqueues through it and checks the founder applied it. */
@@ -52,13 +42,8 @@ async function joinThrough(name: string, urls: (founder: Member) => Promise<stri
 // through the first alone fails with JOIN_FAILED (checked below), so this
 // join went through the second.
 test('a join given a member that cannot be reached and a living one goes through the living one', { timeout: 60_000 }, async () => {
-  const dead = await refusedUrl()
-  const alone = await startMember('join-urls-dead', { colleagueId: 'alone' })
-  try {
-    await assert.rejects(alone.colleague.join(dead), (error: unknown) => isColleagueError(error) && error.code === 'JOIN_FAILED')
-  } finally {
-    await stopAll([alone])
-  }
+  const dead = await deadUrl()
+  await joinFailsThrough('join-urls-dead', dead, 'JOIN_FAILED')
   await joinThrough('join-urls-dead', async (founder) => [dead, founder.url], 20_000)
 })
 
@@ -72,12 +57,12 @@ test('a join given a member that never answers and a living one goes through the
     held++
     request.resume()
   })
-  const silentUrl = await listening(silent)
+  const silentUrl = await listen(silent)
   try {
     await joinThrough('join-urls-silent', async (founder) => [silentUrl, founder.url], 20_000)
     assert.ok(held >= 1, 'the silent member was asked first')
   } finally {
-    await close(silent)
+    await closeServer(silent)
   }
 })
 
@@ -93,17 +78,12 @@ test('a join given a member that refuses and a living one goes through the livin
       response.end(JSON.stringify({ error: { code: 'NOT_JOINED', message: 'this colleague is not in an island yet' } }))
     })
   })
-  const refusingUrl = await listening(refusing)
+  const refusingUrl = await listen(refusing)
   try {
-    const alone = await startMember('join-urls-refused', { colleagueId: 'alone' })
-    try {
-      await assert.rejects(alone.colleague.join(refusingUrl), (error: unknown) => isColleagueError(error) && error.code === 'JOIN_REFUSED')
-    } finally {
-      await stopAll([alone])
-    }
+    await joinFailsThrough('join-urls-refused', refusingUrl, 'JOIN_REFUSED')
     await joinThrough('join-urls-refused', async (founder) => [refusingUrl, founder.url], 20_000)
   } finally {
-    await close(refusing)
+    await closeServer(refusing)
   }
 })
 

@@ -6,13 +6,13 @@
 
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { test } from 'node:test'
 import { Colleague, type ColleagueError } from '../src/index.js'
 import { PeerClient, type PeerTransport } from '../src/colleague/peer-client.js'
 import { ListApplication, TEST_TIMING, startMember, waitFor, type Member } from './colleague-island.js'
 import { recordingLogger, type Line } from './support/logger.js'
+import { closeServer, deadUrl, listen } from './support/servers.js'
 
 type Script = (request: IncomingMessage, response: ServerResponse) => void
 
@@ -21,25 +21,6 @@ interface MockLeader {
   readonly leader: Colleague
   readonly oobRequests: unknown[]
   close(): Promise<void>
-}
-
-async function listen(server: Server): Promise<string> {
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-}
-
-async function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections()
-  await new Promise((resolve) => server.close(resolve))
-}
-
-/** An unused loopback URL: nothing listens there. */
-async function deadUrl(): Promise<string> {
-  const server = createServer()
-  const url = await listen(server)
-  await closeServer(server)
-  return url
 }
 
 async function startMockLeader(island: string, script: Script, advertise?: string): Promise<MockLeader> {

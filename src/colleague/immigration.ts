@@ -126,11 +126,12 @@ export class Immigration {
    * The first request to each member gets the rest of the join's time, not
    * one peer timeout, so that a busy member's slow answer is not a failed
    * join; one that fails or is refused (the member cannot be reached, is not
-   * in the island yet, ...) moves on to the next member at once. A request may be lost on its way (a partition, a member
-   * paused, a connection that hangs), and its answer may be lost after it went
-   * through: so every timeout while nothing has come, one more request goes,
-   * to the next member not asked yet, then to each in turn (bounded by one
-   * timeout), and any answer will do. Once the island has admitted this
+   * in the island yet, ...) moves on to the next member at once. A request
+   * may be lost on its way (a partition, a member paused, a connection that
+   * hangs), and its answer may be lost after it went through: so every
+   * timeout while nothing has come, one more request goes, to the next
+   * member not asked yet, then to each in turn (bounded by one timeout), and
+   * any answer will do. Once the island has admitted this
    * colleague, the join goes on at once, as a member that may already vote,
    * or lead, whatever becomes of the answers.
    */
