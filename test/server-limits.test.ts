@@ -1,6 +1,7 @@
 // A connection that sends nothing, or stops in the middle of a body, is
 // closed once it has been silent for the idle bound; one that keeps talking
-// is not cut by it.
+// is not cut by it. What node:http cannot read gets a JSON error; a client
+// that half-closes after its request still gets the answer.
 
 import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
@@ -166,6 +167,84 @@ test("the CLI's server answers an Expect header other than 100-continue with a J
     assert.equal(refused.body.error.code, 'EXPECTATION_FAILED')
     assert.match(refused.headers, /content-type: application\/json/)
     assert.equal(enqueued, 0)
+  } finally {
+    await kv.close(1_000)
+  }
+})
+
+/** What the server answers to `raw` sent by a client that half-closes at once (its FIN follows the request); bounded. */
+function halfClosedAnswer(port: number, raw: string): Promise<{ status: number; body: any } | null> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true })
+    let text = ''
+    const timer = setTimeout(() => {
+      socket.destroy()
+      reject(new Error(`no end of the connection after ${WAIT_MS} ms; answer so far ${JSON.stringify(text.slice(0, 200))}`))
+    }, WAIT_MS)
+    socket.setEncoding('utf8')
+    socket.on('data', (chunk: string) => (text += chunk))
+    socket.on('error', () => {})
+    socket.once('end', () => {
+      clearTimeout(timer)
+      socket.destroy()
+      if (text === '') return resolve(null)
+      const [head = '', body = ''] = text.split('\r\n\r\n')
+      try {
+        resolve({ status: Number(head.split(' ')[1]), body: JSON.parse(body) })
+      } catch (error) {
+        reject(new Error(`answer ${JSON.stringify(text)}: ${String(error)}`))
+      }
+    })
+    socket.end(raw)
+  })
+}
+
+test('a client that half-closes once its request is sent gets its answer, however long the write takes', { timeout: 60_000 }, async () => {
+  let enqueued = 0
+  const store = new KvStore()
+  // A write and a barrier take a while, as a round of consensus does.
+  const later = <T>(value: () => T): Promise<T> => new Promise((resolve) => setTimeout(() => resolve(value()), 200))
+  const kv = createKvServer({
+    store,
+    enqueue: (operation) =>
+      later(() => {
+        const position = ++enqueued
+        store.entry({ position, value: operation })
+        return { position }
+      }),
+    barrier: () => later(() => undefined),
+  })
+  const { port } = await kv.listen('127.0.0.1', 0)
+  try {
+    const put = await halfClosedAnswer(port, 'PUT /kv/a HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\ncontent-length: 3\r\n\r\nabc')
+    assert.deepEqual(put, { status: 200, body: { key: 'a', value: 'abc', position: 1 } })
+    const read = await halfClosedAnswer(port, 'GET /kv/a?consistent=1 HTTP/1.1\r\nhost: x\r\n\r\n')
+    assert.deepEqual(read, { status: 200, body: { key: 'a', value: 'abc', position: 1 } })
+    // Two requests, then the half-close: both are answered, in order.
+    const two = await new Promise<string>((resolve) => {
+      const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true })
+      let text = ''
+      socket.setEncoding('utf8')
+      socket.on('data', (chunk: string) => (text += chunk))
+      socket.on('error', () => {})
+      const timer = setTimeout(() => socket.destroy(), WAIT_MS)
+      socket.once('close', () => {
+        clearTimeout(timer)
+        resolve(text)
+      })
+      socket.end('PUT /kv/b HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\ncontent-length: 1\r\n\r\nBPUT /kv/c HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\ncontent-length: 1\r\n\r\nC')
+    })
+    assert.deepEqual(
+      [...two.matchAll(/\{"key":"(\w)","value":"(\w)","position":(\d+)\}/g)].map((match) => match.slice(1).join('')),
+      ['bB2', 'cC3'],
+      two,
+    )
+    // A body cut short by the half-close is no request: nothing is written.
+    const cut = await halfClosedAnswer(port, 'PUT /kv/d HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\ncontent-length: 10\r\n\r\nabc')
+    assert.equal(cut?.status, 400)
+    assert.equal(cut?.body.error.code, 'MALFORMED_REQUEST')
+    assert.equal(enqueued, 3)
+    assert.equal(store.get('d'), undefined)
   } finally {
     await kv.close(1_000)
   }

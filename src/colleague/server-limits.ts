@@ -30,6 +30,11 @@ export function limitServer(server: Server, limits: ServerLimits = {}): Server {
   server.headersTimeout = Math.min(server.headersTimeout, requestTimeoutMs)
   // With no 'timeout' listener, node:http destroys a socket idle this long.
   server.timeout = limits.idleSocketMs ?? IDLE_SOCKET_MS
+  // A client may half-close once its request is sent (shutdown(SHUT_WR), `nc -N`, some
+  // HTTP/1.0 tools). By default node:http then drops every request not yet answered and
+  // ends the connection: a write that takes a round of consensus would commit with no
+  // answer. Half-open, the request is answered and the connection ends after it.
+  ;(server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true
   server.on('clientError', answerClientError)
   server.on('checkExpectation', refuseExpectation)
   return server
