@@ -237,7 +237,9 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
         options.secret === undefined
           ? null
           : new Signer(options.secret, {
-              now: () => this.clock.now(),
+              // Members compare timestamps within a window: the wall clock, which NTP keeps in step
+              // across machines, unless a clock is injected (a simulated island signs in its time).
+              now: options.clock === undefined ? () => Date.now() : () => this.clock.now(),
               ...(options.signatureWindowMs !== undefined && { windowMs: options.signatureWindowMs }),
             })
       this.transport = options.transport ?? new PeerClient({ signer, connectTimeoutMs: this.timeoutMs, answerBytesMax: bodyBytesMax })

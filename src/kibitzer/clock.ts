@@ -4,6 +4,11 @@
 export type TimerHandle = unknown
 
 export interface Clock {
+  /**
+   * Milliseconds since the epoch, never going back: every timeout, pace and
+   * age is measured by it. Signatures between members use the wall clock
+   * (`Date.now()`) unless a clock is injected.
+   */
   now(): number
   setInterval(callback: () => void, ms: number): TimerHandle
   clearInterval(handle: TimerHandle): void
@@ -17,8 +22,16 @@ export interface Clock {
   defer?(callback: () => void): void
 }
 
+/**
+ * The process's clock. `now()` is the wall time when the process started plus
+ * the monotonic time since: a step of the system clock (NTP, an administrator,
+ * a virtual machine resumed) moves no deadline, pace or age, as it moves no
+ * timer of node's. Read through `Date.now()`, an hour's step back would hold
+ * a paced peer's messages for the hour, and one forward would fail a join
+ * under way at once.
+ */
 export const systemClock: Clock = {
-  now: () => Date.now(),
+  now: () => Math.floor(performance.timeOrigin + performance.now()),
   setInterval: (callback, ms) => setInterval(callback, ms),
   clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout),
   setTimeout: (callback, ms) => setTimeout(callback, ms),
