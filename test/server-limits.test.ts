@@ -1,13 +1,14 @@
 // A connection that sends nothing, or stops in the middle of a body, is
 // closed once it has been silent for the idle bound; one that keeps talking
 // is not cut by it. What node:http cannot read gets a JSON error; a client
-// that half-closes after its request still gets the answer.
+// that half-closes after its request still gets the answer; pipelined
+// requests are handled one at a time.
 
 import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
 import { connect, type AddressInfo, type Socket } from 'node:net'
 import { test } from 'node:test'
-import { createKvServer } from '../src/cli/kv-server.js'
+import { createKvServer, type KvServer } from '../src/cli/kv-server.js'
 import { KvStore } from '../src/cli/kv-store.js'
 import { closeServer } from '../src/colleague/close-server.js'
 import { CONNECTIONS_CHECKING_INTERVAL_MS, IDLE_SOCKET_MS, limitServer, REQUEST_TIMEOUT_MS } from '../src/colleague/server-limits.js'
@@ -199,10 +200,10 @@ function halfClosedAnswer(port: number, raw: string): Promise<{ status: number; 
   })
 }
 
-test('a client that half-closes once its request is sent gets its answer, however long the write takes', { timeout: 60_000 }, async () => {
+/** The CLI's server on a store whose writes and barriers take a while to apply, as a round of consensus does. */
+async function slowKvServer(): Promise<{ kv: KvServer; store: KvStore; port: number; enqueued: () => number }> {
   let enqueued = 0
   const store = new KvStore()
-  // A write and a barrier take a while, as a round of consensus does.
   const later = <T>(value: () => T): Promise<T> => new Promise((resolve) => setTimeout(() => resolve(value()), 200))
   const kv = createKvServer({
     store,
@@ -215,25 +216,39 @@ test('a client that half-closes once its request is sent gets its answer, howeve
     barrier: () => later(() => undefined),
   })
   const { port } = await kv.listen('127.0.0.1', 0)
+  return { kv, store, port, enqueued: () => enqueued }
+}
+
+/** Everything the server sends on one connection after `raw`, until it closes it (the client half-closes); bounded. */
+function allAnswers(port: number, raw: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true })
+    let text = ''
+    socket.setEncoding('utf8')
+    socket.on('data', (chunk: string) => (text += chunk))
+    socket.on('error', () => {})
+    const timer = setTimeout(() => socket.destroy(), WAIT_MS)
+    socket.once('close', () => {
+      clearTimeout(timer)
+      resolve(text)
+    })
+    socket.end(raw)
+  })
+}
+
+test('a client that half-closes once its request is sent gets its answer, however long the write takes', { timeout: 60_000 }, async () => {
+  const { kv, store, port, enqueued } = await slowKvServer()
   try {
     const put = await halfClosedAnswer(port, 'PUT /kv/a HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\ncontent-length: 3\r\n\r\nabc')
     assert.deepEqual(put, { status: 200, body: { key: 'a', value: 'abc', position: 1 } })
     const read = await halfClosedAnswer(port, 'GET /kv/a?consistent=1 HTTP/1.1\r\nhost: x\r\n\r\n')
     assert.deepEqual(read, { status: 200, body: { key: 'a', value: 'abc', position: 1 } })
     // Two requests, then the half-close: both are answered, in order.
-    const two = await new Promise<string>((resolve) => {
-      const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true })
-      let text = ''
-      socket.setEncoding('utf8')
-      socket.on('data', (chunk: string) => (text += chunk))
-      socket.on('error', () => {})
-      const timer = setTimeout(() => socket.destroy(), WAIT_MS)
-      socket.once('close', () => {
-        clearTimeout(timer)
-        resolve(text)
-      })
-      socket.end('PUT /kv/b HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\ncontent-length: 1\r\n\r\nBPUT /kv/c HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\ncontent-length: 1\r\n\r\nC')
-    })
+    const two = await allAnswers(
+      port,
+      'PUT /kv/b HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\ncontent-length: 1\r\n\r\nB' +
+        'PUT /kv/c HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\ncontent-length: 1\r\n\r\nC',
+    )
     assert.deepEqual(
       [...two.matchAll(/\{"key":"(\w)","value":"(\w)","position":(\d+)\}/g)].map((match) => match.slice(1).join('')),
       ['bB2', 'cC3'],
@@ -243,8 +258,23 @@ test('a client that half-closes once its request is sent gets its answer, howeve
     const cut = await halfClosedAnswer(port, 'PUT /kv/d HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\ncontent-length: 10\r\n\r\nabc')
     assert.equal(cut?.status, 400)
     assert.equal(cut?.body.error.code, 'MALFORMED_REQUEST')
-    assert.equal(enqueued, 3)
+    assert.equal(enqueued(), 3)
     assert.equal(store.get('d'), undefined)
+  } finally {
+    await kv.close(1_000)
+  }
+})
+
+test('pipelined requests are handled one at a time, in order: a read or delete behind a write sees it', { timeout: 60_000 }, async () => {
+  const { kv, store, port } = await slowKvServer()
+  const request = (method: string, key: string, body?: string): string =>
+    `${method} /kv/${key} HTTP/1.1\r\nhost: x\r\n` + (body === undefined ? '\r\n' : `content-type: text/plain\r\ncontent-length: ${body.length}\r\n\r\n${body}`)
+  try {
+    const text = await allAnswers(port, request('PUT', 'p', 'one') + request('GET', 'p') + request('DELETE', 'p') + request('GET', 'p') + request('PUT', 'p', 'two'))
+    const answers = [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]))
+    assert.deepEqual(answers, [200, 200, 200, 404, 200], text)
+    assert.match(text, /\{"key":"p","value":"one","position":1\}[^]*\{"key":"p","value":"one","position":1\}[^]*\{"key":"p","position":2\}/)
+    assert.deepEqual(store.get('p'), { value: 'two', position: 3 })
   } finally {
     await kv.close(1_000)
   }

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { closeServer } from '../colleague/close-server.js'
 import { requestTarget } from '../colleague/request-target.js'
-import { CONNECTIONS_CHECKING_INTERVAL_MS, limitServer, REQUEST_TIMEOUT_MS } from '../colleague/server-limits.js'
+import { CONNECTIONS_CHECKING_INTERVAL_MS, inOrder, limitServer, REQUEST_TIMEOUT_MS } from '../colleague/server-limits.js'
 import { createKvListener, isKvPath, type KvRoutesOptions, type RequestListener } from './kv-routes.js'
 
 export { REQUEST_TIMEOUT_MS }
@@ -22,14 +22,17 @@ export interface KvServer {
 export function createKvServer(options: KvRoutesOptions): KvServer {
   const kv = createKvListener(options)
   let colleague: RequestListener | null = null
-  const server = createServer({ connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS }, (request, response) => {
-    const pathname = requestTarget(request).split('?', 1)[0] ?? '/'
-    if (isKvPath(pathname)) return kv(request, response)
-    if (colleague !== null) return colleague(request, response)
-    const body = JSON.stringify({ error: { code: 'KV_UNAVAILABLE', message: 'the colleague is not started yet' } })
-    response.writeHead(503, { 'content-type': 'application/json; charset=utf-8' })
-    response.end(body)
-  })
+  const server = createServer(
+    { connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS },
+    inOrder((request, response) => {
+      const pathname = requestTarget(request).split('?', 1)[0] ?? '/'
+      if (isKvPath(pathname)) return kv(request, response)
+      if (colleague !== null) return colleague(request, response)
+      const body = JSON.stringify({ error: { code: 'KV_UNAVAILABLE', message: 'the colleague is not started yet' } })
+      response.writeHead(503, { 'content-type': 'application/json; charset=utf-8' })
+      response.end(body)
+    }),
+  )
   limitServer(server)
   return {
     server,

@@ -40,6 +40,27 @@ export function limitServer(server: Server, limits: ServerLimits = {}): Server {
   return server
 }
 
+type Listener = (request: IncomingMessage, response: ServerResponse) => void
+
+/**
+ * `listener` with the requests of one connection handled one at a time, in
+ * the order they came. node:http hands a client's pipelined requests to the
+ * listener at once; their answers leave in order, but a `GET` or `DELETE`
+ * pipelined behind a `PUT` read the store before the write was applied (a
+ * PUT, GET, DELETE, GET of one key answered 200, 404, 404, 404 and left the
+ * key written). HTTP/1.1 lets a server work on pipelined requests together
+ * only when all of them are safe (RFC 9112, 9.3.2). node:http gives a
+ * response its connection only once the answer before it has ended: a
+ * request whose response has none yet waits for it. A request queued on a
+ * connection that closes first is never handled, as no one could be told.
+ */
+export function inOrder(listener: Listener): Listener {
+  return (request, response) => {
+    if (response.socket !== null) listener(request, response)
+    else response.once('socket', () => listener(request, response))
+  }
+}
+
 /**
  * A request whose `Expect` header is not `100-continue` (which node:http
  * meets itself) never reaches the routes. Without this listener node answers
