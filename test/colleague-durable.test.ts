@@ -126,6 +126,35 @@ test('a one-member durable island restarts and elects itself again', async () =>
   await within(again.colleague.shutdown(), 'shutdown')
 })
 
+test('a durable member that would resume at another location is refused while still idle, and resumes where it was', async () => {
+  const dir = join(root, 'moved')
+  const first = await start('moved', dir, 0, { colleagueId: 'mover' })
+  await within(first.colleague.bootstrap(), 'bootstrap')
+  await within(first.colleague.enqueue('before the move'), 'enqueue')
+  await within(first.colleague.shutdown(), 'shutdown')
+  // Port 0 again: another port, so another location than the governments name.
+  const moved = await start('moved', dir, 0, { colleagueId: 'mover' })
+  try {
+    assert.notEqual(moved.url, first.url)
+    await assert.rejects(
+      within(moved.colleague.bootstrap(), 'a resume at another location'),
+      (error: unknown) => isColleagueError(error) && error.code === 'LOCATION_CHANGED' && error.message.includes(first.url),
+    )
+    assert.equal(moved.colleague.health().state, 'idle')
+    assert.deepEqual(moved.app.values, [], 'nothing was restored or applied')
+  } finally {
+    await within(moved.colleague.shutdown(), 'shutdown')
+  }
+  // Advertising the old URL (a proxy or a port forward there) resumes it.
+  const back = await start('moved', dir, 0, { colleagueId: 'mover', location: first.url })
+  try {
+    await within(back.colleague.bootstrap(), 'the resume at the old location')
+    assert.deepEqual(back.app.values, ['before the move'])
+  } finally {
+    await within(back.colleague.shutdown(), 'shutdown')
+  }
+})
+
 test('a snapshot records every submission applied up to it, so that a member restarted from it still knows them as applied', async () => {
   // A restarted member takes its submitter ledger from the snapshot: one that
   // missed the values applied since the last government would apply a

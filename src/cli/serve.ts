@@ -78,7 +78,11 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<number>
   if (first.kind === 'failed' && colleague.health().state !== 'crashed') {
     // Nothing was admitted: say why in one line (main prints it) rather than a logged stack.
     await stop(colleague, kvServer.close, logger)
-    const how = options.bootstrap ? 'could not bootstrap' : `could not join through ${(options.join ?? []).join(', ')}`
+    const how = colleague.recovered
+      ? `could not resume --data-dir ${options.dataDir ?? ''}`
+      : options.bootstrap
+        ? 'could not bootstrap'
+        : `could not join through ${(options.join ?? []).join(', ')}`
     throw new StartError(`${how}: ${reasonOf(first.error)}`)
   }
   if (first.kind === 'crashed' || first.kind === 'failed') {

@@ -463,6 +463,16 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     const durability = this.durability as Durability
     // Not the snapshot itself: its state is let go once restored, before the log is replayed.
     const { commit, position, government, identity } = durability.resumePoint()
+    // Peers send to the location the governments name; a member that listens elsewhere would
+    // never hear from them, and stall (as a member) until exiled. Refused while still idle.
+    const recorded = locationOf(this.legislator.properties(this.colleagueId))
+    if (recorded !== null && this.location !== null && recorded !== this.location) {
+      throw new ColleagueError(
+        'LOCATION_CHANGED',
+        `the island knows ${this.colleagueId} at ${recorded}, but it would now advertise ${this.location}: peers would not reach it. ` +
+          'Resume it where it was (the same port, or location set to the old URL), or start a new member without this directory',
+      )
+    }
     this.logger.info(
       { directory: durability.store.directory, snapshot: position, commit, tornBytes: durability.report.tornBytes, ignored: asked },
       `the storage directory holds this member: resuming it (${asked} ignored)`,

@@ -40,6 +40,8 @@ export const ERROR_STATUS = {
   STORAGE_MISMATCH: 409,
   /** The storage directory is in use by another living process, or another colleague of this one; the colleague refuses to start. */
   STORAGE_LOCKED: 409,
+  /** Durable mode: the island knows this member at another location than the one it would now advertise; it would not be reached. */
+  LOCATION_CHANGED: 409,
   /** The legislator refused: this member is not (or no longer) in the government. */
   NOT_A_MEMBER: 409,
   /** The id was exiled from the island and may never take part again. */
