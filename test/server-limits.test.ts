@@ -174,30 +174,15 @@ test("the CLI's server answers an Expect header other than 100-continue with a J
 })
 
 /** What the server answers to `raw` sent by a client that half-closes at once (its FIN follows the request); bounded. */
-function halfClosedAnswer(port: number, raw: string): Promise<{ status: number; body: any } | null> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true })
-    let text = ''
-    const timer = setTimeout(() => {
-      socket.destroy()
-      reject(new Error(`no end of the connection after ${WAIT_MS} ms; answer so far ${JSON.stringify(text.slice(0, 200))}`))
-    }, WAIT_MS)
-    socket.setEncoding('utf8')
-    socket.on('data', (chunk: string) => (text += chunk))
-    socket.on('error', () => {})
-    socket.once('end', () => {
-      clearTimeout(timer)
-      socket.destroy()
-      if (text === '') return resolve(null)
-      const [head = '', body = ''] = text.split('\r\n\r\n')
-      try {
-        resolve({ status: Number(head.split(' ')[1]), body: JSON.parse(body) })
-      } catch (error) {
-        reject(new Error(`answer ${JSON.stringify(text)}: ${String(error)}`))
-      }
-    })
-    socket.end(raw)
-  })
+async function halfClosedAnswer(port: number, raw: string): Promise<{ status: number; body: any } | null> {
+  const text = await allAnswers(port, raw)
+  if (text === '') return null
+  const [head = '', body = ''] = text.split('\r\n\r\n')
+  try {
+    return { status: Number(head.split(' ')[1]), body: JSON.parse(body) }
+  } catch (error) {
+    throw new Error(`answer ${JSON.stringify(text)}: ${String(error)}`)
+  }
 }
 
 /** The CLI's server on a store whose writes and barriers take a while to apply, as a round of consensus does. */
@@ -219,15 +204,18 @@ async function slowKvServer(): Promise<{ kv: KvServer; store: KvStore; port: num
   return { kv, store, port, enqueued: () => enqueued }
 }
 
-/** Everything the server sends on one connection after `raw`, until it closes it (the client half-closes); bounded. */
+/** Everything the server sends on one connection after `raw`, until it closes the connection (the client half-closes); bounded. */
 function allAnswers(port: number, raw: string): Promise<string> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true })
     let text = ''
     socket.setEncoding('utf8')
     socket.on('data', (chunk: string) => (text += chunk))
     socket.on('error', () => {})
-    const timer = setTimeout(() => socket.destroy(), WAIT_MS)
+    const timer = setTimeout(() => {
+      socket.destroy()
+      reject(new Error(`no end of the connection after ${WAIT_MS} ms; answers so far ${JSON.stringify(text.slice(0, 200))}`))
+    }, WAIT_MS)
     socket.once('close', () => {
       clearTimeout(timer)
       resolve(text)
