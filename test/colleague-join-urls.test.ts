@@ -107,3 +107,29 @@ test('join() refuses what is not one or more http URLs, and the colleague can jo
     await stopAll([...members, newcomer])
   }
 })
+
+test('a newcomer the island cannot reach at its location is admitted, exiled, and told so: ID_EXILED, not a join timeout', { timeout: 90_000 }, async () => {
+  const members = await startIsland(2, 'join-exiled')
+  const [founder] = members as [Member]
+  // It advertises a location where nothing listens: the island admits it, never reaches it, and exiles it.
+  const unreachable = await startMember('join-exiled', { colleagueId: 'lost', location: await deadUrl(), joinTimeoutMs: 600_000 })
+  const again = await startMember('join-exiled', { colleagueId: 'lost' })
+  try {
+    const failure = await Promise.race([
+      unreachable.colleague.join(founder.url).then(() => null, (error: unknown) => error),
+      new Promise((resolve) => setTimeout(() => resolve('still joining after 60 s'), 60_000).unref()),
+    ])
+    assert.ok(isColleagueError(failure), String(failure))
+    assert.equal(failure.code, 'ID_EXILED')
+    assert.equal(failure.status, 410)
+    assert.match(failure.message, /exiled it before it heard of its arrival: most often no member could reach it at http/)
+    assert.equal(unreachable.colleague.health().state, 'idle', 'the colleague stays idle')
+    const government = founder.colleague.health().government
+    assert.ok(government?.exiled.includes('lost'), 'the island exiled it')
+    // Exile is for good: the id is refused at once, whoever asks.
+    await assert.rejects(again.colleague.join(founder.url), (error: unknown) => isColleagueError(error) && error.code === 'ID_EXILED')
+    await founder.colleague.enqueue('still writing')
+  } finally {
+    await stopAll([...members, unreachable, again])
+  }
+})

@@ -125,6 +125,11 @@ test('leave({ signal }): a signal aborted before the call leaves nothing; an abo
     await stopAll(members.filter((member) => member !== follower))
     await assert.rejects(bounded(follower.colleague.leave({ signal: AbortSignal.timeout(500) }), 20_000, 'the aborted leave()'), { name: 'TimeoutError' })
     assert.equal(follower.colleague.health().state, 'member', 'only the wait ended')
+    // A shutdown cuts a leave short: it never left (the others would exile it), so leave() says so.
+    const cutShort = follower.colleague.leave()
+    await follower.colleague.shutdown()
+    await assert.rejects(bounded(cutShort, 20_000, 'the leave() cut short'), { code: 'SHUT_DOWN', message: /before it left the island/ })
+    assert.equal(follower.colleague.health().government?.exiled.includes(id), false, 'no government without it was chosen')
   } finally {
     await stopAll(members)
   }

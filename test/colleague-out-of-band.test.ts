@@ -326,3 +326,44 @@ test('the out-of-band request goes to the arrival leader, not to a later one', {
     await closeServer(gate)
   }
 })
+
+test("a leader's outOfBand answer JSON would not carry exactly fails the request (the newcomer crashes), not the leader", { timeout: 30_000 }, async () => {
+  let answerWith: unknown = new Map([['alice', 1]])
+  const leader = new Colleague({
+    islandName: 'oob-inexact',
+    colleagueId: 'leader',
+    host: '127.0.0.1',
+    port: 0,
+    ...TEST_TIMING,
+    application: { entry: () => {}, outOfBand: () => answerWith },
+  })
+  const newcomer = (id: string, received: unknown[]): Colleague =>
+    new Colleague({
+      islandName: 'oob-inexact',
+      colleagueId: id,
+      host: '127.0.0.1',
+      port: 0,
+      ...TEST_TIMING,
+      application: { entry: () => {}, join: async ({ outOfBand }) => void received.push(await outOfBand('users', null)) },
+    })
+  const received: unknown[] = []
+  const first = newcomer('first', received)
+  const second = newcomer('second', received)
+  try {
+    const { url } = await leader.listen()
+    await leader.bootstrap()
+    await first.listen()
+    await assert.rejects(first.join(url), { code: 'OUT_OF_BAND_FAILED' })
+    assert.equal(first.health().state, 'crashed')
+    assert.deepEqual(received, [], 'the newcomer never installed {} for the Map')
+    assert.equal(leader.health().state, 'member', 'the leader goes on')
+    await leader.enqueue('still writing')
+    // Nothing to answer (undefined) is null, as a snapshot() of undefined is.
+    answerWith = undefined
+    await second.listen()
+    await second.join(url)
+    assert.deepEqual(received, [null])
+  } finally {
+    await Promise.all([leader.shutdown(), first.shutdown(), second.shutdown()])
+  }
+})

@@ -32,6 +32,56 @@ function badValues(): Array<[string, unknown]> {
     ['undefined in an array', [1, undefined]],
     ['a boxed NaN', { n: new Number(NaN) }],
     ['a throwing toJSON', { toJSON: () => { throw new Error('no') } }],
+    // Objects whose text would be {} or lose what they hold.
+    ['a Map', new Map([['a', 1]])],
+    ['a nested Set', { s: new Set([1]) }],
+    ['a WeakMap', [new WeakMap()]],
+    ['a Promise', { p: Promise.resolve(1) }],
+    ['a RegExp', /x/],
+    ['an Error', { e: new Error('x') }],
+    ['a typed array', new Uint8Array([1, 2])],
+    ['an ArrayBuffer', { b: new ArrayBuffer(4) }],
+    ['a WeakRef', { r: new WeakRef({}) }],
+    ['a Blob', [new Blob(['x'])]],
+    ['a generator', { g: (function* () {})() }],
+    ['a boxed symbol', { s: Object(Symbol('s')) }],
+    ['an arguments object', (function (..._: unknown[]) { return arguments })(1, 2)],
+    ['Math', { m: Math }],
+    ['an invalid Date', new Date(Number.NaN)],
+    ['a nested invalid Date', { at: [new Date('not a date')] }],
+    ['nesting deeper than the stack allows', nested(200_000)],
+  ]
+}
+
+/** `[[[...]]]`, `depth` arrays deep. */
+function nested(depth: number): unknown {
+  let value: unknown = []
+  for (let index = 1; index < depth; index++) value = [value]
+  return value
+}
+
+/** Values JSON carries (as their own enumerable properties, or their toJSON), and the text each is. */
+function goodValues(): Array<[string, unknown, string]> {
+  class Point {
+    readonly x = 1
+    readonly y = 2
+    get sum(): number {
+      return this.x + this.y
+    }
+  }
+  const bare = Object.create(null) as Record<string, unknown>
+  bare.a = 1
+  return [
+    ['a class instance: its own fields', new Point(), '{"x":1,"y":2}'],
+    ['an object without a prototype', bare, '{"a":1}'],
+    ['boxed primitives', [new String('s'), new Boolean(false), new Number(2)], '["s",false,2]'],
+    ['a Date: its ISO string', { at: new Date(0) }, '{"at":"1970-01-01T00:00:00.000Z"}'],
+    ['a Buffer: its toJSON', Buffer.from('hi'), '{"type":"Buffer","data":[104,105]}'],
+    ['a URL: its toJSON', new URL('http://a.example/b'), '"http://a.example/b"'],
+    ['an object with toJSON', { v: { toJSON: () => 'own' } }, '{"v":"own"}'],
+    ['null inside', { a: null, b: [null] }, '{"a":null,"b":[null]}'],
+    ['-0, which JSON writes as 0', { z: -0 }, '{"z":0}'],
+    ['a deep value the stack allows', nested(1000), '['.repeat(1000) + ']'.repeat(1000)],
   ]
 }
 
@@ -40,8 +90,12 @@ test('encodeValue: JSON text, refusing what JSON would not carry exactly', () =>
   assert.equal(encodeValue({ a: undefined, b: 2 }, 1024), '{"b":2}')
   assert.equal(encodeValue(new Date(0), 1024), '"1970-01-01T00:00:00.000Z"')
   for (const [name, value] of badValues()) {
-    assert.throws(() => encodeValue(value, 1024), { name: 'ColleagueError', code: 'INVALID_VALUE' }, name)
+    assert.throws(() => encodeValue(value, 1024 * 1024), { name: 'ColleagueError', code: 'INVALID_VALUE' }, name)
   }
+  for (const [name, value, text] of goodValues()) assert.equal(encodeValue(value, 1024 * 1024), text, name)
+  assert.throws(() => encodeValue(new Map(), 1024), { message: /the value is a Map, which JSON would not carry/ })
+  assert.throws(() => encodeValue({ at: new Date(Number.NaN) }, 1024), { message: /the value at "at" is an invalid Date/ })
+  assert.throws(() => encodeValue(nested(200_000), 1024 * 1024), { message: /nested too deeply/ })
   assert.equal(encodeValue('é'.repeat(512), 1026), `"${'é'.repeat(512)}"`)
   assert.throws(() => encodeValue('é'.repeat(512), 1025), { code: 'VALUE_TOO_LARGE' }, 'counted in UTF-8 bytes')
 })

@@ -639,7 +639,10 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
       const onShutdown = (): void => {
         this.off('crash', onCrash)
         signal?.removeEventListener('abort', onAbort)
-        resolve()
+        // Shut down before a government without it was chosen (by shutdown(), POST /shutdown, a signal
+        // handler): it never left, and the others will exile it after their exile timeout.
+        if (this.leaveFinishing) resolve()
+        else reject(new ColleagueError('SHUT_DOWN', 'the colleague was shut down before it left the island'))
       }
       const onCrash = (error: ColleagueError): void => {
         this.off('shutdown', onShutdown)

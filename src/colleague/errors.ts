@@ -12,7 +12,7 @@ export const ERROR_STATUS = {
   INVALID_BODY: 400,
   /** The colleague's constructor options are invalid, or a call's (`enqueue`, `barrier`, `promoted`, `leave`: only `signal`, an AbortSignal). */
   INVALID_OPTIONS: 400,
-  /** `enqueue(value)`: the value is not JSON (undefined, a function, a symbol, a bigint, NaN, ±Infinity, a cycle). */
+  /** `enqueue(value)`: JSON would not carry the value exactly (undefined, a function, a symbol, a bigint, NaN, ±Infinity, an invalid Date, a cycle, a Map or other non-plain object, nesting too deep). */
   INVALID_VALUE: 400,
   /** A shared secret is configured and the request is unsigned, wrongly signed, stale or replayed. */
   UNAUTHORIZED: 401,
@@ -34,6 +34,8 @@ export const ERROR_STATUS = {
   ALREADY_JOINED: 409,
   /** `join(url)`: a living member already holds this colleagueId, at another location. */
   ID_IN_USE: 409,
+  /** `join(url)`: the island exiled this colleagueId (admitted, then exiled: no member could reach it at its location, or it was exiled before); it is never admitted again. */
+  ID_EXILED: 410,
   /** The colleague has no `location` to advertise: call `listen()` first or pass `location`. */
   NO_LOCATION: 409,
   /** The storage directory belongs to another island or another colleague. */

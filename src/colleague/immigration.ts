@@ -112,9 +112,24 @@ export class Immigration {
         () => null,
         (error: unknown) => error,
       )
-      if (isColleagueError(repeated) && repeated.code === 'ID_IN_USE') throw host.abandonJoin(repeated)
+      // Another process holds the id, or the island admitted this colleague and exiled it before it heard
+      // of its arrival (no member could reach it at its location): no member will admit it.
+      if (isColleagueError(repeated) && (repeated.code === 'ID_IN_USE' || repeated.code === 'ID_EXILED')) {
+        throw host.abandonJoin(this.exiledNewcomer(repeated, location))
+      }
       if (repeated !== null) host.logger.debug({ url, err: repeated }, 'repeated join request failed')
     }
+  }
+
+  /** A repeat refused with ID_EXILED: admitted, then exiled before this colleague heard of its arrival. */
+  private exiledNewcomer(refusal: ColleagueError, location: string): ColleagueError {
+    if (refusal.code !== 'ID_EXILED') return refusal
+    return new ColleagueError(
+      'ID_EXILED',
+      `the island admitted ${JSON.stringify(this.host.colleagueId)} and exiled it before it heard of its arrival: ` +
+        `most often no member could reach it at ${location} (check location, or --bind/--location); join with another id`,
+      { cause: refusal },
+    )
   }
 
   /**
@@ -158,9 +173,9 @@ export class Immigration {
           (answer) => settle({ answer, url }),
           (error: unknown) => {
             if (settled) return
-            // Another process holds the id: no member will admit this one. Any other refusal is one member's
-            // (not in the island yet, exiled, of another island): the next member may still admit it.
-            if (isColleagueError(error) && error.code === 'ID_IN_USE') return settle({ error })
+            // Another process holds the id, or the island exiled it: no member will admit this one. Any other
+            // refusal is one member's (not in the island yet, exiled itself, of another island): the next may still admit it.
+            if (isColleagueError(error) && (error.code === 'ID_IN_USE' || error.code === 'ID_EXILED')) return settle({ error })
             if (!first) return
             if (++failed === urls.length) return settle({ error })
             if (asked < urls.length && deadline - host.clock.now() > 0) {
@@ -203,7 +218,7 @@ export class Immigration {
     const parsed = parseJson(answer.text)
     if (answer.status < 200 || answer.status > 299) {
       const remote = remoteError(parsed)
-      const code = remote?.code === 'ID_IN_USE' ? 'ID_IN_USE' : answer.status < 500 ? 'JOIN_REFUSED' : 'JOIN_FAILED'
+      const code = remote?.code === 'ID_IN_USE' || remote?.code === 'ID_EXILED' ? remote.code : answer.status < 500 ? 'JOIN_REFUSED' : 'JOIN_FAILED'
       throw fail(
         new ColleagueError(code, `${url} refused the join (${answer.status} ${remote?.code ?? ''})`, { cause: remote ?? answer.text }),
       )
@@ -328,6 +343,11 @@ export class Immigration {
     if (holder !== undefined && holder !== properties.location) {
       throw new ColleagueError('ID_IN_USE', `${JSON.stringify(id)} is a living member's id (at ${String(holder)})`)
     }
+    // Exile is for good: the newcomer's own id in the exiled list is a definite answer (a plain
+    // EXILED would say that the member asked is exiled itself, and another may still admit it).
+    if (government !== null && government.exiled.includes(id)) {
+      throw new ColleagueError('ID_EXILED', `${JSON.stringify(id)} was exiled from the island and is never admitted again; join with another id`)
+    }
     const refusal = this.host.act((legislator) => legislator.immigrate(id, properties))
     if (refusal !== null) throw new ColleagueError(refusal, `the legislator refused: ${refusal}`)
     this.host.logger.debug({ newcomer: id, location: properties.location }, 'immigration forwarded')
@@ -356,12 +376,23 @@ export class Immigration {
     }
     const serve = host.application.outOfBand
     if (serve === undefined) throw new ColleagueError('OUT_OF_BAND_NOT_FOUND', `no out-of-band handler for ${oob.name}`)
+    let result: unknown
     try {
-      const result = await serve.call(host.application, oob.name, oob.post, { from: oob.from })
-      return { result: result ?? null }
+      result = await serve.call(host.application, oob.name, oob.post, { from: oob.from })
     } catch (error) {
       throw new ColleagueError('APPLICATION_FAILED', `outOfBand(${oob.name}) failed`, { cause: error })
     }
+    // The one rule for what a member hands on: an answer JSON cannot carry exactly would reach the
+    // newcomer as something else (a Map as {}, a NaN as null). The request fails; the newcomer crashes.
+    if (result === undefined) return { result: null }
+    try {
+      encodeValue(result, Number.POSITIVE_INFINITY)
+    } catch (error) {
+      throw new ColleagueError('APPLICATION_FAILED', `outOfBand(${oob.name}) answered a value JSON cannot carry: ${(error as Error).message}`, {
+        cause: error,
+      })
+    }
+    return { result }
   }
 
   /** A member applied `government`: keep what its newcomers will ask for, forget the rest. */

@@ -26,8 +26,10 @@ export function defaultValueBytesMax(bodyBytesMax: number): number {
 /**
  * The JSON text of `value`, or a `ColleagueError`: `INVALID_VALUE` for what
  * JSON cannot carry exactly (undefined, a function, a symbol, a bigint, NaN,
- * ±Infinity, a cycle, a Map, Set, Promise, RegExp, Error or typed array, at
- * any depth; a throwing `toJSON` or getter),
+ * ±Infinity, an invalid Date, a cycle, any object other than a plain object,
+ * an array or a boxed primitive (a Map, Set, Promise, RegExp, Error, typed
+ * array, WeakRef, Blob, ...) at any depth; a throwing `toJSON` or getter;
+ * nesting deeper than the stack allows),
  * `VALUE_TOO_LARGE` for a text over `bytesMax` bytes. As with JSON anywhere,
  * `toJSON` applies (a `Date` becomes its ISO string) and an object property
  * whose value is `undefined` is left out (`{ a: undefined }` is `{}`): the
@@ -40,6 +42,9 @@ export function encodeValue(value: unknown, bytesMax: number): string {
     text = isExactPrimitive(value) ? JSON.stringify(value) : JSON.stringify(value, refuseInexact)
   } catch (error) {
     if (error instanceof ColleagueError) throw error
+    if (error instanceof RangeError) {
+      throw new ColleagueError('INVALID_VALUE', `the value is nested too deeply to turn into JSON: ${error.message}`, { cause: error })
+    }
     // A cycle, or a toJSON or getter that threw.
     throw new ColleagueError('INVALID_VALUE', `the value is not JSON: ${(error as Error).message}`, { cause: error })
   }
@@ -105,33 +110,39 @@ function refuseInexact(this: unknown, key: string, value: unknown): unknown {
       // JSON leaves an undefined property out; anywhere else it would become null or nothing.
       if (key === '' || Array.isArray(this)) throw invalid(`${where(key)} is undefined`)
       return value
-    case 'object':
-      if (value instanceof Number && !Number.isFinite(value.valueOf())) throw invalid(`${where(key)} is ${String(value)}`)
-      if (value !== null && isLossy(value)) throw invalid(`${where(key)} is a ${value.constructor.name}, whose JSON text would be {} or an object of indexes`)
-      return value
+    case 'object': {
+      if (value === null) {
+        // A toJSON that gave null: an invalid Date's does (its text would be null, not a date).
+        const original = (this as Record<string, unknown>)[key]
+        if (original instanceof Date) throw invalid(`${where(key)} is an invalid Date`)
+        return value
+      }
+      if (Array.isArray(value)) return value
+      const tag = Object.prototype.toString.call(value)
+      if (tag === '[object Object]' || tag === '[object String]' || tag === '[object Boolean]') return value
+      if (tag === '[object Number]') {
+        if (!Number.isFinite(Number(value))) throw invalid(`${where(key)} is ${String(value)}`)
+        return value
+      }
+      throw invalid(`${where(key)} is ${describeObject(value, tag)}, which JSON would not carry (its text would be {} or lose what it holds)`)
+    }
     default:
       return value
   }
 }
 
 /**
- * Objects whose JSON text drops what they hold: a Map or Set (and their weak
- * kinds) become `{}`, as do a Promise, a RegExp and an Error; a typed array
- * or DataView an object of indexes. A value holding one would reach every
- * member as something else.
+ * What an object JSON would not carry is: one whose `Object.prototype.toString`
+ * tag is other than a plain object's, an array's or a boxed primitive's. A
+ * Map or Set (and their weak kinds), a Promise, RegExp, Error, WeakRef, Blob,
+ * generator or arguments object would become `{}` or an object of indexes; a
+ * typed array, DataView or ArrayBuffer an object of indexes or `{}`. Class
+ * instances are plain objects here (their own enumerable properties, or their
+ * `toJSON`), unless their class sets `Symbol.toStringTag`.
  */
-function isLossy(value: object): boolean {
-  return (
-    value instanceof Map ||
-    value instanceof Set ||
-    value instanceof WeakMap ||
-    value instanceof WeakSet ||
-    value instanceof Promise ||
-    value instanceof RegExp ||
-    value instanceof Error ||
-    ArrayBuffer.isView(value) ||
-    value instanceof ArrayBuffer
-  )
+function describeObject(value: object, tag: string): string {
+  const name = (value as { constructor?: { name?: unknown } }).constructor?.name
+  return `a ${typeof name === 'string' && name !== '' ? name : tag.slice('[object '.length, -1)}`
 }
 
 function where(key: string): string {
