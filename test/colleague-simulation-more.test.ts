@@ -20,7 +20,10 @@ import {
   bankStampingTime,
   bankWithRandomBonus,
   bankWritingThroughTimer,
+  bankHidingCountUnderSymbol,
+  bankStallingOnSeven,
   BankNotingWho,
+  historyServedThroughTimer,
   CounterForgettingPrivateTotal,
   CounterForgettingTotal,
   LedgerBank,
@@ -69,9 +72,9 @@ test(`an application whose entry is asynchronous keeps every invariant for ${APP
   }
 })
 
-test('an application that waits on real I/O in entry() and restore() keeps every invariant, and its seed replays the same', async () => {
+test('an application that waits on real I/O in entry(), snapshot() and restore() keeps every invariant, and its seed replays the same', async () => {
   // Each step waits, in real time, for the callbacks under way: where they end does not depend on this machine's speed.
-  for (let seed = 1; seed <= 3; seed++) {
+  for (let seed = 1; seed <= 5; seed++) {
     const first = await simulate({ seed, steps: 300, application: bankWritingThroughTimer, workload: deposits })
     assert.deepEqual(first.violations.map((violation) => describeViolation(violation)), [])
     assert.ok(first.stats.settled, `seed ${seed}: every pending enqueue settled`)
@@ -320,6 +323,49 @@ test('20,000 enqueues through one submitter across leader changes are each appli
   assert.ok(result.stats.leaderChanges >= 3, `leader changes ${result.stats.leaderChanges}`)
 })
 
+test("a leader's outOfBand() that waits on real I/O is waited for: the custom join keeps every invariant, and its seed replays the same", async () => {
+  for (let seed = 1; seed <= 3; seed++) {
+    const first = await simulate({ seed, steps: 300, application: historyServedThroughTimer, workload: deposits })
+    assert.deepEqual(first.violations.map((violation) => describeViolation(violation)), [])
+    const again = await simulate({ seed, steps: 300, application: historyServedThroughTimer, workload: deposits })
+    assert.deepEqual(again, first, `seed ${seed} replays the same`)
+  }
+})
+
+test('islands of 2, 4 and 6 members form their odd parliament: no liveness violation at setup', async () => {
+  for (const [members, parliamentSize] of [[2, 5], [4, 5], [6, 7]] as const) {
+    const { violations } = await simulate({ seed: 1, members, parliamentSize, steps: 50, faults: false })
+    assert.deepEqual(violations.map((violation) => describeViolation(violation)), [], `members ${members}, parliamentSize ${parliamentSize}`)
+  }
+})
+
+test('runs started together take turns: each gives what it gives alone, an application reading Math.random and Date included', async () => {
+  const seeds = [1, 2, 3]
+  for (const application of [bankWithRandomBonus, bankStampingTime]) {
+    const alone = []
+    for (const seed of seeds) alone.push(await simulate({ seed, steps: 150, application, workload: deposits }))
+    const together = await Promise.all(seeds.map((seed) => simulate({ seed, steps: 150, application, workload: deposits })))
+    assert.deepEqual(together, alone)
+  }
+})
+
+test('a field the snapshot forgets is caught under a symbol key and non-enumerable too', async () => {
+  const violation = await firstDivergence(bankHidingCountUnderSymbol)
+  assert.match(violation.detail, /\[count\]/)
+})
+
+test('an entry() that never settles is the violation liveness, naming its position, even where the faults cost the island its quorum', async () => {
+  // Seed 3 loses its quorum for good: without the stalled entry, liveness would not be required there.
+  const workload: Workload = (api, random) => {
+    if (api.members.length === 0 || !random.chance(0.3)) return
+    api.enqueue(random.pick(api.members), { deposit: random.pick(['a', 'b', 'c']), amount: random.int(100) }).catch(() => {})
+  }
+  const { violations } = await simulate({ seed: 3, application: bankStallingOnSeven, workload })
+  const liveness = violations.find((violation) => violation.invariant === 'liveness')
+  assert.ok(liveness !== undefined, violations.map((violation) => describeViolation(violation)).join('\n') || 'no violation')
+  assert.match(liveness.detail, /entry\(\) for position \d+ has not settled/)
+})
+
 test('options passed wrong to simulate() are refused before anything runs, naming the option', async () => {
   const wrong: ReadonlyArray<readonly [Record<string, unknown>, ErrorConstructor]> = [
     [{ members: 0 }, RangeError],
@@ -338,6 +384,10 @@ test('options passed wrong to simulate() are refused before anything runs, namin
     [{ durable: { snapshotEveryEntries: 0.5 } }, RangeError],
     [{ durable: { powerCutsInSync: 2 } }, RangeError],
     [{ durable: { mutant: 'no-such-mutant' } }, RangeError],
+    [{ stpes: 5 }, TypeError],
+    [{ seed: '1' }, TypeError],
+    [{ seed: Number.NaN }, RangeError],
+    [{ durable: { exileMS: 1_000 } }, TypeError],
   ]
   for (const [options, type] of wrong) {
     const durable = options.durable
@@ -346,6 +396,13 @@ test('options passed wrong to simulate() are refused before anything runs, namin
       simulate({ seed: 1, ...options } as unknown as Parameters<typeof simulate>[0]),
       (error: unknown) => error instanceof type && (error as Error).message.startsWith(name),
       JSON.stringify(options),
+    )
+  }
+  for (const built of [null, {}, 'bank']) {
+    await assert.rejects(
+      simulate({ seed: 1, application: () => built as unknown as Application }),
+      (error: unknown) => error instanceof TypeError && /^application\("m1"\) must return an application with an entry function/.test(error.message),
+      String(built),
     )
   }
   const { violations, stats } = await simulate({ seed: 1, members: 1, steps: 20 })

@@ -120,6 +120,22 @@ test('a segment missing in the middle of the log, emptied, cut short at a record
   assert.deepEqual(positionsAfterRestart(dir), all)
 })
 
+test('a member whose snapshot file is gone is STORAGE_CORRUPT, not a join that never completed: its log stays, and resumes once the file is back', () => {
+  for (const count of [0, 30]) {
+    const dir = directory()
+    member(dir, count).close()
+    const [snapshot] = readdirSync(dir).filter((name) => name.endsWith('.snap'))
+    assert.ok(snapshot !== undefined)
+    const kept = readFileSync(join(dir, snapshot))
+    const before = segments(dir)
+    rmSync(join(dir, snapshot))
+    refused(dir, 'STORAGE_CORRUPT', /no snapshot in the directory, but wal-\d+\.log was begun after the snapshot at position 0 .*the snapshot file is gone/)
+    assert.deepEqual(segments(dir), before, 'no segment was removed')
+    writeFileSync(join(dir, snapshot), kept)
+    assert.deepEqual(positionsAfterRestart(dir), Array.from({ length: count }, (_, index) => index + 1))
+  }
+})
+
 test('segments a snapshot replaced but a crash kept (any of them, not only the oldest) are removed at the restart', () => {
   const dir = directory()
   const store = member(dir, 30)

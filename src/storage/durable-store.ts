@@ -9,8 +9,11 @@
 //   wal-<index>.log            log segments. Each begins with a header record
 //                              (identity; the promise, commit and seq as of its
 //                              creation; the oldest segment the log still
-//                              needs, and the index and final size of the one
-//                              before it), then one record per flush.
+//                              needs, the index and final size of the one
+//                              before it, and the newest snapshot's position
+//                              once there is one), then one record per flush.
+//   RETIRED                    the member was exiled: the directory holds no
+//                              member, and the next start removes what is left.
 //   LOCK                       the process using the directory (see
 //                              file-system.ts): a second one refuses to start.
 //
@@ -152,6 +155,12 @@ interface SegmentHeader {
   readonly first?: number
   /** The segment this one follows, and its size when this one was begun (it never grows after). */
   readonly previous?: { readonly index: number; readonly bytes: number }
+  /**
+   * The position of the member's newest durable snapshot when this segment
+   * was begun; absent before its first. A log that names one is never that
+   * of a join that did not complete, whatever became of the snapshot file.
+   */
+  readonly snapshot?: number
 }
 
 /** A flush record as read back (binary, or JSON as `{ kind: 'flush', accepted: [[position, ballot, entry]] }`). */
@@ -186,6 +195,8 @@ interface ReadSegment extends Segment {
 const SEGMENT = /^wal-(\d{16})\.log$/
 const SNAPSHOT = /^snapshot-(\d{16})\.snap$/
 const TEMPORARY = /\.tmp$/
+/** Written (synced) before an exiled member's snapshots go: what is left is no member's, not a lost snapshot's log. */
+const RETIRED = 'RETIRED'
 
 export class DurableStore {
   readonly directory: string
@@ -432,6 +443,8 @@ export class DurableStore {
    */
   retire(): void {
     this.#guard('retire the storage directory', () => {
+      this.#fs.writeSynced(pathIn(this.directory, RETIRED), new TextEncoder().encode('exiled\n'))
+      this.#fs.syncDirectory(this.directory)
       for (const name of this.#fs.list(this.directory)) {
         if (SNAPSHOT.test(name)) this.#fs.remove(pathIn(this.directory, name))
       }
@@ -478,7 +491,29 @@ export class DurableStore {
     const snapshots = names.filter((name) => SNAPSHOT.test(name)).sort()
     const segmentNames = names.filter((name) => SEGMENT.test(name)).sort()
     const newest = snapshots.at(-1)
+    const retired = names.includes(RETIRED)
+    if (retired) {
+      // An exile's: it never takes part again. What is left goes, the marker last.
+      this.#guard('remove a retired member', () => {
+        for (const name of [...segmentNames, ...snapshots]) this.#fs.remove(pathIn(this.directory, name))
+        this.#fs.syncDirectory(this.directory)
+        this.#fs.remove(pathIn(this.directory, RETIRED))
+        this.#fs.syncDirectory(this.directory)
+      })
+      return { recovered: null, report: { tornBytes: 0, orphanSegments: segmentNames.length } }
+    }
     if (newest === undefined) {
+      // A log begun after a snapshot was durable is a member's whose snapshot file is gone, not an
+      // unfinished join's: removing it would start the member as a newcomer, or found a new island.
+      for (const name of segmentNames) {
+        const taken = this.#snapshotNamedBy(name)
+        if (taken !== null) {
+          throw corrupt(
+            `no snapshot in the directory, but ${name} was begun after the snapshot at position ${taken} (${snapshotName(taken)}): ` +
+              'the snapshot file is gone',
+          )
+        }
+      }
       // A member that never wrote its first snapshot never held the state: nothing here to resume.
       this.#guard('remove an unfinished log', () => {
         for (const name of segmentNames) this.#fs.remove(pathIn(this.directory, name))
@@ -629,6 +664,24 @@ export class DurableStore {
     return { ok: true, records: payloads.length, validBytes: decoded.validBytes, tornBytes: decoded.tornBytes }
   }
 
+  /** The snapshot position a segment's header names, or null (none named, or no header to read: a crash as it was begun). */
+  #snapshotNamedBy(name: string): number | null {
+    let header: SegmentHeader | null = null
+    let first = true
+    const found = this.#scan(name, true, scanBuffer(this.#fs.readAt === undefined ? 0 : SCAN_CHUNK_BYTES), (payload) => {
+      if (!first) return
+      first = false
+      try {
+        const record = parseRecord(payload, name)
+        if (record.kind === 'segment') header = record
+      } catch {
+        // An unreadable first record is no evidence of a snapshot.
+      }
+    })
+    if (!found.ok && header === null) return null
+    return (header as SegmentHeader | null)?.snapshot ?? null
+  }
+
   #absorbHeader(header: SegmentHeader): void {
     if (header.promised !== null) this.#promised = header.promised
     this.#commit = Math.max(this.#commit, header.commit)
@@ -666,6 +719,7 @@ export class DurableStore {
       seq: this.#seqReserved,
       first: first ?? this.#segments[0]?.index ?? index,
       ...(current !== undefined && { previous: { index: current.index, bytes: this.#fileBytes } }),
+      ...(this.#snapshotPosition >= 0 && { snapshot: this.#snapshotPosition }),
     }
     const bytes = encodeJsonRecord(header)
     this.#guard('start a log segment', () => {
@@ -797,8 +851,12 @@ function parseRecord(payload: Uint8Array, name: string): SegmentHeader | FlushRe
     if (!isIdentity(record.identity) || !Number.isSafeInteger(record.commit) || !Number.isSafeInteger(record.seq)) {
       throw corrupt(`${name}: a malformed segment header`)
     }
-    const { first, previous } = record
-    if ((first !== undefined && !isIndex(first)) || (previous !== undefined && !(isIndex(previous?.index) && isIndex(previous.bytes)))) {
+    const { first, previous, snapshot } = record
+    if (
+      (first !== undefined && !isIndex(first)) ||
+      (previous !== undefined && !(isIndex(previous?.index) && isIndex(previous.bytes))) ||
+      (snapshot !== undefined && !(Number.isSafeInteger(snapshot) && snapshot >= 0))
+    ) {
       throw corrupt(`${name}: a malformed segment header`)
     }
     if (record.promised !== null && !isBallot(record.promised)) throw corrupt(`${name}: a malformed promise`)

@@ -20,10 +20,10 @@ import type { Application, AppliedEntry, ColleagueOptions, JoinContext } from '.
 import type { JsonValue } from '../colleague/json.js'
 import type { PeerRoute, PostAnswer } from '../colleague/peer-client.js'
 import { MEMBERS_MAX, parliamentOf } from '../paxos/government.js'
-import { quorumSize } from '../paxos/quorum.js'
+import { parliamentSizeFor, quorumSize } from '../paxos/quorum.js'
 import type { Committed, Government } from '../paxos/types.js'
 import { closureState, privateFields } from './hidden-state.js'
-import { checkInteger, checkKind, checkObject, checkOneOf } from './options-check.js'
+import { checkInteger, checkKind, checkKnown, checkObject, checkOneOf, checkSeed } from './options-check.js'
 import { DURABLE_MUTANTS, DurableMembers, type DurableSimulateOptions, type DurableSimulationStats } from './durable-members.js'
 import { CALM, PeerNetwork, type PeerFaults, type PeerNetworkStats } from './peer-network.js'
 import { createRandom, type Random } from './prng.js'
@@ -386,9 +386,31 @@ interface LogRecord {
   readonly text: string
 }
 
-/** Runs one seeded island of real colleagues; the same options give the same result. */
-export async function simulate(options: ColleagueSimulateOptions): Promise<ColleagueSimulationResult> {
-  checkOptions(options)
+/**
+ * Runs one seeded island of real colleagues; the same options give the same
+ * result. Runs called together in one thread take turns, each starting once
+ * the one before ended: they share the process's Date, performance.now and
+ * Math.random, and one run's application reading them while another moves
+ * would not replay. (Worker threads each have their own.)
+ */
+export function simulate(options: ColleagueSimulateOptions): Promise<ColleagueSimulationResult> {
+  try {
+    checkOptions(options)
+  } catch (error) {
+    return Promise.reject(error)
+  }
+  const run = turns.then(() => runAlone(options))
+  turns = run.then(
+    () => undefined,
+    () => undefined,
+  )
+  return run
+}
+
+/** The run under way, or the last: the next starts once it ended. */
+let turns: Promise<void> = Promise.resolve()
+
+async function runAlone(options: ColleagueSimulateOptions): Promise<ColleagueSimulationResult> {
   const simulation = new ColleagueSimulation(options)
   const restore = options.virtualGlobals === false ? () => {} : virtualizeGlobals(simulation.globals)
   // A promise the application (or a colleague) let reject unhandled would end
@@ -412,9 +434,26 @@ export async function simulate(options: ColleagueSimulateOptions): Promise<Colle
 /** The virtual globals of the runs under way, to tell whose a rejection nobody handled is. */
 const underWay = new Set<VirtualGlobals>()
 
+const SIMULATE_OPTIONS: ReadonlyArray<keyof ColleagueSimulateOptions> = [
+  'seed', 'members', 'steps', 'application', 'workload', 'faults', 'spare', 'livenessSteps', 'parliamentSize',
+  'stopAtFirstViolation', 'virtualGlobals', 'hiddenState', 'memberOptions', 'onCrash', 'durable', 'mutant', 'trace',
+]
+const DURABLE_OPTIONS: ReadonlyArray<keyof DurableSimulateOptions> = ['exileMs', 'snapshotEveryEntries', 'islandCrashes', 'powerCutsInSync', 'mutant']
+
+/** What `application(id)` built: misuse, not a finding about the island, is refused as the options are. */
+function checkedApplication(id: string, application: unknown): Application {
+  if (application !== null && typeof application === 'object' && typeof (application as Application).entry === 'function') {
+    return application as Application
+  }
+  const got = application === null ? 'null' : typeof application === 'object' ? 'an object without entry()' : typeof application
+  throw new TypeError(`application(${JSON.stringify(id)}) must return an application with an entry function, got ${got}`)
+}
+
 /** Refuses options a program passed wrong, before anything runs (see options-check.ts). */
 function checkOptions(options: ColleagueSimulateOptions): void {
   checkObject(options, 'simulate()')
+  checkKnown(options, SIMULATE_OPTIONS, 'simulate()')
+  checkSeed(options)
   checkInteger(options, 'members', 1, MEMBERS_MAX)
   checkInteger(options, 'steps', 0, Number.MAX_SAFE_INTEGER)
   checkInteger(options, 'livenessSteps', 0, Number.MAX_SAFE_INTEGER)
@@ -428,6 +467,7 @@ function checkOptions(options: ColleagueSimulateOptions): void {
   }
   if (durable === undefined || typeof durable === 'boolean') return
   if (durable === null || typeof durable !== 'object') throw new TypeError(`durable must be true, false or its settings, got ${typeof durable}`)
+  checkKnown(durable, DURABLE_OPTIONS, 'durable')
   const { exileMs, powerCutsInSync } = durable
   if (exileMs !== undefined && !(typeof exileMs === 'number' && Number.isFinite(exileMs) && exileMs > 0)) {
     throw new RangeError(`exileMs must be a positive number of milliseconds, got ${String(exileMs)}`)
@@ -536,6 +576,8 @@ class ColleagueSimulation {
   readonly #states = new Map<string, { member: string; text: string }>()
   /** See `#noteSnapshot`. */
   readonly #snapshotReadings: SnapshotReading[] = []
+  /** Checks of a newcomer's restore under way: they call its snapshot(), which may wait on real I/O. */
+  #checking = 0
   #latest: Government | null = null
   /**
    * Governments seen proposed on the wire past the latest applied one: any
@@ -643,7 +685,8 @@ class ColleagueSimulation {
   #formed(): boolean {
     const government = this.#latest
     if (government === null) return false
-    const expected = Math.min(this.stats.members, this.#options.parliamentSize ?? DEFAULTS.parliamentSize)
+    // A parliament is odd: 2 members form one of 1, 4 of 3.
+    const expected = parliamentSizeFor(this.stats.members, this.#options.parliamentSize ?? DEFAULTS.parliamentSize)
     if (parliamentOf(government).length !== expected) return false
     return [...this.#members.values()].every((member) => member.running && member.colleague.naturalized())
   }
@@ -696,8 +739,10 @@ class ColleagueSimulation {
       this.#trace('liveness: every pending enqueue settled')
       return
     }
+    // An entry() that never settled is the application's own, whatever the island lost: never excused.
+    const stalled = this.#living().some((member) => member.colleague.health().applying !== null)
     // In durable mode every lost member is back: the island must go on, whatever it lost.
-    if (this.#durable === null && (!this.#quorumAlive(null) || !this.#chainAlive())) {
+    if (!stalled && this.#durable === null && (!this.#quorumAlive(null) || !this.#chainAlive())) {
       this.stats.quorumLost = true
       this.#trace(`liveness: quorum lost for good, not required (${unsettled})`)
       return
@@ -770,6 +815,7 @@ class ColleagueSimulation {
 
   /** Whether an application callback is still under way on a living member. */
   #applying(): boolean {
+    if (this.#checking > 0) return true
     for (const member of this.#members.values()) if (member.running && member.applying > 0) return true
     return false
   }
@@ -1210,7 +1256,7 @@ class ColleagueSimulation {
     const label = incarnation === 1 ? id : `${id}#${incarnation}`
     const stream = this.#random.fork(`colleague:${label}`)
     let member: Member | null = null
-    const application = this.#application(id)
+    const application = checkedApplication(id, this.#application(id))
     const endpoint = {
       id,
       clock,
@@ -1334,7 +1380,13 @@ class ColleagueSimulation {
           self.applying--
         }
         self.restored = true
-        await this.#checkRestored(self, state)
+        // The check calls snapshot(), which may wait on real I/O too: a step waits for it.
+        this.#checking++
+        try {
+          await this.#checkRestored(self, state)
+        } finally {
+          this.#checking--
+        }
       }
     } else {
       // Without restore there is nothing to wait for: the state is whatever the application starts with.
@@ -1348,7 +1400,18 @@ class ColleagueSimulation {
         member().restored = true
       }
     }
-    if (outOfBand !== undefined) observed.outOfBand = (name, post, context) => outOfBand.call(application, name, post, context)
+    if (outOfBand !== undefined) {
+      // Under way, as an entry is: a step waits for an answer that waits on real I/O.
+      observed.outOfBand = async (name, post, context) => {
+        const self = member()
+        self.applying++
+        try {
+          return await outOfBand.call(application, name, post, context)
+        } finally {
+          self.applying--
+        }
+      }
+    }
     return observed
   }
 
@@ -1834,12 +1897,16 @@ function stateText(application: Application, snapshot: unknown): string {
   }
 }
 
-/** The application object's own enumerable fields that are data (functions left out). */
+/**
+ * The application object's own fields that are data (functions and accessors
+ * left out), enumerable or not, under a string key or a symbol (as `[desc]`).
+ */
 function dataFields(application: Application): Record<string, unknown> {
   const fields: Record<string, unknown> = {}
-  for (const [key, value] of Object.entries(application)) {
-    if (typeof value === 'function') continue
-    fields[key] = value
+  for (const key of Reflect.ownKeys(application)) {
+    const descriptor = Object.getOwnPropertyDescriptor(application, key)
+    if (descriptor === undefined || !('value' in descriptor) || typeof descriptor.value === 'function') continue
+    fields[typeof key === 'symbol' ? `[${key.description ?? ''}]` : key] = descriptor.value
   }
   return fields
 }

@@ -28,7 +28,7 @@ import { HistoryChecker, submissionKey } from './checker.js'
 import type { MemberView, Violation } from './checker.js'
 import { NO_FAULTS, SimulatedNetwork } from './network.js'
 import type { NetworkStats } from './network.js'
-import { checkInteger, checkKind, checkObject, checkOneOf } from './options-check.js'
+import { checkInteger, checkKind, checkKnown, checkObject, checkOneOf, checkSeed } from './options-check.js'
 import { createRandom } from './prng.js'
 import type { Random } from './prng.js'
 
@@ -839,8 +839,15 @@ class IslandSimulation {
 }
 
 /** Runs one seeded island; the same options always give the same result. */
+const LEGISLATOR_SIMULATE_OPTIONS: ReadonlyArray<keyof SimulateOptions> = [
+  'seed', 'members', 'mutant', 'parliamentSize', 'steps', 'setupTicksMax', 'livenessTicksMax', 'enqueuesMax', 'newcomersMax',
+  'stopAtFirstViolation', 'trace', 'createLegislator',
+]
+
 export function simulate(options: SimulateOptions): SimulationResult {
   checkObject(options, 'simulateLegislators()')
+  checkKnown(options, LEGISLATOR_SIMULATE_OPTIONS, 'simulateLegislators()')
+  checkSeed(options)
   checkOneOf(options, 'members', [3, 5])
   checkInteger(options, 'parliamentSize', 1, MEMBERS_MAX, true)
   for (const name of ['steps', 'setupTicksMax', 'livenessTicksMax', 'enqueuesMax', 'newcomersMax']) checkInteger(options, name, 0, Number.MAX_SAFE_INTEGER)

@@ -8,6 +8,20 @@ export function checkObject(options: unknown, what: string): asserts options is 
   if (options === null || typeof options !== 'object') throw new TypeError(`${what} takes an options object`)
 }
 
+/** Only the options `known`: a misspelt one (`stpes`) would otherwise be ignored without a word. */
+export function checkKnown(options: object, known: readonly string[], what: string): void {
+  for (const name of Object.keys(options)) {
+    if (!known.includes(name)) throw new TypeError(`${name} is not an option of ${what}; its options are ${known.join(', ')}`)
+  }
+}
+
+/** The run's seed: a finite number. */
+export function checkSeed(options: object): void {
+  const { seed } = options as { seed?: unknown }
+  if (typeof seed !== 'number') throw new TypeError(`seed must be a number, got ${seed === null ? 'null' : typeof seed}`)
+  if (!Number.isFinite(seed)) throw new RangeError(`seed must be a finite number, got ${seed}`)
+}
+
 /** An integer from `low` to `high` (odd if asked), when present. */
 export function checkInteger(options: object, name: string, low: number, high: number, odd = false): void {
   const value = (options as Record<string, unknown>)[name]

@@ -34,22 +34,80 @@ export function bank(): Application {
 }
 
 /**
- * Correct, and waiting on real I/O: each deposit, and the restore, is
- * written through a timer of this machine's event loop, as an application
- * writing to a file or a database would wait, beyond any microtask turn.
+ * Correct, and waiting on real I/O: each deposit, the snapshot and the
+ * restore go through a timer of this machine's event loop, as an
+ * application writing to a file or a database would wait, beyond any
+ * microtask turn.
  */
 export function bankWritingThroughTimer(): Application {
   const applied = bank()
-  const io = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 1))
+  const io = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 3))
   return {
     ...applied,
     entry: async (entry: AppliedEntry) => {
       await io()
       return applied.entry(entry)
     },
+    snapshot: async () => {
+      await io()
+      return applied.snapshot?.() ?? null
+    },
     restore: async (state) => {
       await io()
       return applied.restore?.(state)
+    },
+  }
+}
+
+/**
+ * Correct, with its own immigration: the leader's `outOfBand()` reads the
+ * history up to the newcomer's arrival through a timer (a database read),
+ * and the newcomer's `join()` installs it.
+ */
+export function historyServedThroughTimer(): Application {
+  let history: JsonValue[] = []
+  return {
+    entry: ({ position, value }: AppliedEntry) => void history.push([position, value]),
+    government: (government: Government) => void history.push(['government', government.promise]),
+    snapshot: () => history,
+    outOfBand: async (_name, post) => {
+      await new Promise((resolve) => setTimeout(resolve, 2))
+      const arrival = (post as { arrival: string }).arrival
+      const at = history.findIndex((item) => Array.isArray(item) && item[0] === 'government' && item[1] === arrival)
+      if (at < 0) throw new Error(`arrival ${arrival} not applied here`)
+      return history.slice(0, at + 1)
+    },
+    join: async ({ arrival, outOfBand }) => {
+      history = (await outOfBand('history', { arrival })) as JsonValue[]
+    },
+  }
+}
+
+/** Broken: a count kept under a symbol key, non-enumerable, and left out of its snapshot. */
+export function bankHidingCountUnderSymbol(): Application {
+  const applied = bank()
+  const count = Symbol('count')
+  const application = {
+    entry: (entry: AppliedEntry) => {
+      applied.entry(entry)
+      const fields = application as unknown as Record<symbol, number>
+      fields[count] = (fields[count] ?? 0) + 1
+    },
+    snapshot: applied.snapshot,
+    restore: applied.restore,
+  } as Application
+  Object.defineProperty(application, count, { value: 0, writable: true, enumerable: false })
+  return application
+}
+
+/** Broken: an entry() that never settles once it meets a deposit of exactly 7. */
+export function bankStallingOnSeven(): Application {
+  const applied = bank()
+  return {
+    ...applied,
+    entry: (entry: AppliedEntry) => {
+      if (isDeposit(entry.value) && entry.value.amount === 7) return new Promise<void>(() => {})
+      return applied.entry(entry)
     },
   }
 }
