@@ -11,6 +11,7 @@ import { test } from 'node:test'
 import { createKvServer, type KvServer } from '../src/cli/kv-server.js'
 import { KvStore } from '../src/cli/kv-store.js'
 import { closeServer } from '../src/colleague/close-server.js'
+import { Colleague } from '../src/index.js'
 import { CONNECTIONS_CHECKING_INTERVAL_MS, IDLE_SOCKET_MS, limitServer, REQUEST_TIMEOUT_MS } from '../src/colleague/server-limits.js'
 
 const IDLE_MS = 1_000
@@ -170,6 +171,35 @@ test("the CLI's server answers an Expect header other than 100-continue with a J
     assert.equal(enqueued, 0)
   } finally {
     await kv.close(1_000)
+  }
+})
+
+test('an HTTP/1.1 request without a Host header gets the JSON 400 on both servers, and writes nothing; HTTP/1.0 needs none', { timeout: 60_000 }, async () => {
+  let enqueued = 0
+  const kv = createKvServer({
+    store: new KvStore(),
+    enqueue: async () => ({ position: ++enqueued }),
+    barrier: async () => undefined,
+  })
+  const { port } = await kv.listen('127.0.0.1', 0)
+  const colleague = new Colleague({ islandName: 'no-host', host: '127.0.0.1', port: 0, application: { entry: () => {} } })
+  const { url } = await colleague.listen()
+  try {
+    const refused = await answerTo(port, 'PUT /kv/h1 HTTP/1.1\r\ncontent-length: 1\r\n\r\nx')
+    assert.equal(refused.status, 400)
+    assert.equal(refused.body.error.code, 'MALFORMED_REQUEST')
+    assert.match(refused.body.error.message, /Host header/)
+    assert.match(refused.headers, /content-type: application\/json/)
+    assert.equal(enqueued, 0)
+    const peer = await answerTo(Number(new URL(url).port), 'GET /health HTTP/1.1\r\n\r\n')
+    assert.equal(peer.status, 400)
+    assert.equal(peer.body.error.code, 'MALFORMED_REQUEST')
+    const old = await allAnswers(port, 'PUT /kv/h2 HTTP/1.0\r\ncontent-length: 1\r\n\r\nx')
+    assert.match(old, /^HTTP\/1\.1 200 /)
+    assert.equal(enqueued, 1)
+  } finally {
+    await kv.close(1_000)
+    await colleague.shutdown()
   }
 })
 

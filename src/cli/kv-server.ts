@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { closeServer } from '../colleague/close-server.js'
 import { requestTarget } from '../colleague/request-target.js'
-import { CONNECTIONS_CHECKING_INTERVAL_MS, inOrder, limitServer, REQUEST_TIMEOUT_MS } from '../colleague/server-limits.js'
+import { limitServer, REQUEST_TIMEOUT_MS, served, SERVER_OPTIONS } from '../colleague/server-limits.js'
 import { createKvListener, isKvPath, type KvRoutesOptions, type RequestListener } from './kv-routes.js'
 
 export { REQUEST_TIMEOUT_MS }
@@ -23,8 +23,8 @@ export function createKvServer(options: KvRoutesOptions): KvServer {
   const kv = createKvListener(options)
   let colleague: RequestListener | null = null
   const server = createServer(
-    { connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS },
-    inOrder((request, response) => {
+    SERVER_OPTIONS,
+    served((request, response) => {
       const pathname = requestTarget(request).split('?', 1)[0] ?? '/'
       if (isKvPath(pathname)) return kv(request, response)
       if (colleague !== null) return colleague(request, response)

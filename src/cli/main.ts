@@ -2,34 +2,65 @@
 // The paxos-colleague binary: argument errors exit 2, failures and crashes 1.
 
 import { readFileSync } from 'node:fs'
-import { parseCommand, StartError, USAGE, usageOf, UsageError, type Command } from './args.js'
-import { demo } from './demo.js'
-import { health } from './health.js'
-import { tierUpSooner } from './tiering.js'
+import type { Command } from './args.js'
 
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const
+
+// A stop signal that comes while the command loads is kept for it, not left
+// to kill the process: `serve` stopped at once still exits 0.
+const early: string[] = []
+const keep = (signal: string): void => void early.push(signal)
+for (const signal of STOP_SIGNALS) process.on(signal, keep)
+
+const { parseCommand, StartError, USAGE, usageOf, UsageError } = await import('./args.js')
+
+/** The command takes the stop signals over: those kept so far are handed to `onStop`, later ones come to it. */
+function takeStopSignals(onStop: (signal: string) => void): void {
+  for (const signal of STOP_SIGNALS) {
+    process.off(signal, keep)
+    process.once(signal, () => onStop(signal))
+  }
+  const [first] = early
+  if (first !== undefined) onStop(first)
+}
+
+/** A command that does not stop gracefully: stop signals do what they do by default, one kept so far included. */
+function releaseStopSignals(): void {
+  for (const signal of STOP_SIGNALS) process.off(signal, keep)
+  const [first] = early
+  if (first !== undefined) process.kill(process.pid, first)
+}
 
 async function run(command: Command): Promise<number> {
   switch (command.command) {
     case 'help':
+      releaseStopSignals()
       process.stdout.write(`${usageOf(command.topic)}\n`)
       return 0
     case 'version':
+      releaseStopSignals()
       process.stdout.write(`${packageVersion()}\n`)
       return 0
-    case 'health':
+    case 'health': {
+      releaseStopSignals()
+      const { health } = await import('./health.js')
       return health(command.url, command.timeoutMs, process)
+    }
     case 'demo': {
       const controller = new AbortController()
-      for (const signal of STOP_SIGNALS) process.once(signal, () => controller.abort(new Error(signal)))
+      takeStopSignals((signal) => controller.abort(new Error(signal)))
+      const { demo } = await import('./demo.js')
       return demo(command.options, { stdout: process.stdout, stderr: process.stderr, signal: controller.signal })
     }
     case 'serve': {
+      // Taken over first: a SIGTERM while the library loads stops the member once it can, exit 0.
+      const stopped = stopRequested()
       // Before the library loads, so that its functions are optimized sooner (see tiering.ts).
+      const { tierUpSooner } = await import('./tiering.js')
       const v8Flags = tierUpSooner()
       // Loaded on demand: the other commands do not need the library itself.
       const { serve } = await import('./serve.js')
-      return serve(command.options, { stdout: process.stdout, stopped: stopRequested(), v8Flags })
+      return serve(command.options, { stdout: process.stdout, stopped, v8Flags })
     }
   }
 }
@@ -37,7 +68,7 @@ async function run(command: Command): Promise<number> {
 /** SIGTERM, SIGINT, or the loss of the parent that spawned us with an IPC channel (the demo, a test). */
 function stopRequested(): Promise<string> {
   return new Promise((resolve) => {
-    for (const signal of STOP_SIGNALS) process.once(signal, () => resolve(signal))
+    takeStopSignals(resolve)
     if (process.channel !== undefined) {
       process.channel.unref()
       process.once('disconnect', () => resolve('disconnect'))
@@ -51,7 +82,7 @@ function packageVersion(): string {
   return (JSON.parse(text) as { version: string }).version
 }
 
-function usageError(error: UsageError): number {
+function usageError(error: InstanceType<typeof UsageError>): number {
   process.stderr.write(`paxos-colleague: ${error.message}\n${USAGE}\n`)
   return 2
 }

@@ -76,7 +76,9 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<number>
     stopped.then((signal) => ({ kind: 'stopped', signal }) as const),
   ]).catch((error: unknown) => ({ kind: 'failed', error }) as const)
   if (first.kind === 'failed' && colleague.health().state !== 'crashed') {
-    // Nothing was admitted: say why in one line (main prints it) rather than a logged stack.
+    // Nothing was admitted: say why in one line (main prints it) rather than a logged stack,
+    // and nothing else (the colleague's own 'shutting down' line would come first).
+    logger.level = 'silent'
     await stop(colleague, kvServer.close, logger)
     const how = colleague.recovered
       ? `could not resume --data-dir ${options.dataDir ?? ''}`

@@ -35,7 +35,7 @@ import { PeerClient, type PeerTransport } from './peer-client.js'
 import { randomSeed, seededRandom } from './random.js'
 import { firstError, LOCATION_LENGTH_MAX, validators, type KibitzBody, type Validator } from './schemas.js'
 import { Signer } from './signature.js'
-import { CONNECTIONS_CHECKING_INTERVAL_MS, inOrder, limitServer } from './server-limits.js'
+import { limitServer, served, SERVER_OPTIONS } from './server-limits.js'
 import { decodeValue, defaultValueBytesMax, encodeValue, entryWireBytes, BODY_PER_VALUE_MIN } from './value-text.js'
 import { RefusalLog } from './refusal-log.js'
 import { StatusRoutes } from './status/status-routes.js'
@@ -383,7 +383,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   async listen(): Promise<{ url: string }> {
     this.assertAlive()
     if (this.server !== null) throw new ColleagueError('ALREADY_JOINED', 'already listening')
-    const server = limitServer(createServer({ connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS }, inOrder(this.handler)))
+    const server = limitServer(createServer(SERVER_OPTIONS, served(this.handler)))
     this.server = server
     const host = this.options.host ?? DEFAULTS.host
     const port = this.options.port ?? DEFAULTS.port

@@ -4,7 +4,7 @@
 
 /** Every error code a colleague can produce, mapped to the HTTP status that carries it. */
 export const ERROR_STATUS = {
-  /** node:http could not read the request as HTTP/1.1 (its parser's code in the message); the connection is closed. */
+  /** node:http could not read the request as HTTP/1.1 (its parser's code in the message), or one has no Host header; the connection is closed. */
   MALFORMED_REQUEST: 400,
   /** The request body is not UTF-8 JSON. */
   INVALID_JSON: 400,

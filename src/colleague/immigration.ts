@@ -127,7 +127,8 @@ export class Immigration {
     return new ColleagueError(
       'ID_EXILED',
       `the island admitted ${JSON.stringify(this.host.colleagueId)} and exiled it before it heard of its arrival: ` +
-        `most often no member could reach it at ${location} (check location, or --bind/--location); join with another id`,
+        `no member could reach it at ${location} (check location, or --bind/--location), or an earlier process with this id ` +
+        'was admitted and stopped before its join completed; join with another id',
       { cause: refusal },
     )
   }

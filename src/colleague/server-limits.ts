@@ -18,6 +18,13 @@ export const IDLE_SOCKET_MS = 30_000
  */
 export const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000
 
+/**
+ * What every server of the package is created with: the bounds checked every
+ * second, and a request without a Host header let through to `served`, which
+ * refuses it with the JSON error (node's own check answers a bare 400).
+ */
+export const SERVER_OPTIONS = { connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS, requireHostHeader: false } as const
+
 export interface ServerLimits {
   readonly requestTimeoutMs?: number
   readonly idleSocketMs?: number
@@ -59,6 +66,21 @@ export function inOrder(listener: Listener): Listener {
     if (response.socket !== null) listener(request, response)
     else response.once('socket', () => listener(request, response))
   }
+}
+
+/**
+ * The listener a server of the package runs: requests one at a time (see
+ * `inOrder`), and an HTTP/1.1 request without a Host header (RFC 9112, 3.2)
+ * refused with 400 MALFORMED_REQUEST and its JSON body, the connection closed.
+ */
+export function served(listener: Listener): Listener {
+  return inOrder((request, response) => {
+    if (request.headers.host !== undefined || request.httpVersionMajor !== 1 || request.httpVersionMinor === 0) return listener(request, response)
+    const refusal = new ColleagueError('MALFORMED_REQUEST', 'an HTTP/1.1 request needs a Host header')
+    const text = JSON.stringify(refusal.toBody())
+    response.writeHead(refusal.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), connection: 'close' })
+    response.end(text)
+  })
 }
 
 /**
