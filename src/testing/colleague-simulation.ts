@@ -58,7 +58,7 @@ export interface WorkloadApi {
  */
 export type WorkloadRandom = (() => number) & Random
 
-/** Called every step of the fault phase; what it returns is ignored. */
+/** Called every step of the fault and liveness phases; what it returns is ignored (a promise included). */
 export type Workload = (api: WorkloadApi, random: WorkloadRandom) => unknown
 
 function workloadRandom(random: Random): WorkloadRandom {
