@@ -3,6 +3,8 @@
 
 export { Colleague, SNAPSHOT_REQUEST } from './colleague/colleague.js'
 export type { ColleagueEvents, Enqueued, WaitOptions } from './colleague/colleague.js'
+export type { LeaderChange, MemberChange, MemberExiled, QuorumChange } from './colleague/observe.js'
+export type { PeerRoute, PeerTransport, PostAnswer } from './colleague/peer-client.js'
 export { ColleagueError, ERROR_CODES, ERROR_STATUS, isColleagueError } from './colleague/errors.js'
 export type { ColleagueErrorCode } from './colleague/errors.js'
 export type { Application, AppliedEntry, ColleagueOptions, JoinContext } from './colleague/options.js'

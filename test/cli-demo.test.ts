@@ -1,6 +1,9 @@
 import { strict as assert } from 'node:assert'
 import { spawn } from 'node:child_process'
+import { Writable } from 'node:stream'
 import { test } from 'node:test'
+import { parseCommand } from '../src/cli/args.js'
+import { demo } from '../src/cli/demo.js'
 import { MAIN_PATH } from '../src/cli/member-process.js'
 
 const DEMO_TIMEOUT_MS = 60_000
@@ -61,4 +64,22 @@ test('a demo past its deadline fails with exit 1 and leaves no member listening'
   for (const [, url] of stdout.matchAll(/ at (http:\/\/127\.0\.0\.1:\d+) in /g)) {
     await assert.rejects(fetch(`${url ?? ''}/health`, { signal: AbortSignal.timeout(2_000) }), `${url ?? ''} still answers`)
   }
+})
+
+test('a demo whose stop signal came while it loaded (its signal aborted already) starts nothing and returns 130', async () => {
+  const command = parseCommand(['demo', '--keys', '10'])
+  assert.ok(command.command === 'demo')
+  let printed = ''
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      printed += chunk.toString()
+      done()
+    },
+  })
+  const started = performance.now()
+  const code = await demo(command.options, { stdout: sink, stderr: sink, signal: AbortSignal.abort(new Error('SIGINT')) })
+  assert.equal(code, 130, printed)
+  assert.match(printed, /interrupted/)
+  assert.doesNotMatch(printed, /founded the island/)
+  assert.ok(performance.now() - started < DEMO_TIMEOUT_MS)
 })

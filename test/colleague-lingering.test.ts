@@ -60,7 +60,16 @@ class Network {
   }
 }
 
-test('a durable leader that left lingers, exiled and still a member, until a member of its successor government tells it', { timeout: 90_000 }, async () => {
+interface Lingering {
+  readonly network: Network
+  readonly colleagues: readonly [Colleague, Colleague, Colleague]
+  /** The leader's leave(), not settled yet. */
+  readonly leaving: Promise<void>
+  readonly root: string
+}
+
+/** A durable island of three whose leader a left and lingers, its exile committed and nobody's word of it let through. */
+async function leaderLingering(): Promise<Lingering> {
   const root = mkdtempSync(join(tmpdir(), 'paxos-linger-'))
   const network = new Network()
   let ids = 0
@@ -91,44 +100,73 @@ test('a durable leader that left lingers, exiled and still a member, until a mem
     network.colleagues.set(location, colleague)
     return colleague
   }
-  const [a, b, c] = [make('a'), make('b'), make('c')]
-  try {
-    await a.bootstrap()
-    await b.join('http://a.invalid')
-    await c.join('http://a.invalid')
-    await waitFor(
-      () => [a, b, c].every((colleague) => colleague.naturalized() && colleague.health().government?.majority.length === 2),
-      30_000,
-      'a parliament of three',
-    )
-    assert.equal(a.health().isLeader, true)
-    network.silence = 'http://a.invalid'
-    const leaving = a.leave()
-    let settled = false
-    leaving.then(
-      () => (settled = true),
-      () => (settled = true),
-    )
-    await waitFor(() => a.health().exiled, 30_000, 'the leader that left to commit its exile')
-    // It asks every timeout (1 s) and its successor told it on applying: both withheld, it lingers.
-    await waitFor(() => network.withheld >= 2, 30_000, 'two refusals withheld')
-    assert.equal(a.health().state, 'member')
-    assert.equal(settled, false, 'leave() waits while nobody has told it')
-    await assert.rejects(a.enqueue('from an exile'), (error: unknown) => isColleagueError(error) && error.code === 'EXILED')
-    assert.equal(b.health().exiled, false)
-    await b.enqueue('while it lingers')
+  const colleagues = [make('a'), make('b'), make('c')] as const
+  const [a, b, c] = colleagues
+  await a.bootstrap()
+  await b.join('http://a.invalid')
+  await c.join('http://a.invalid')
+  await waitFor(
+    () => [a, b, c].every((colleague) => colleague.naturalized() && colleague.health().government?.majority.length === 2),
+    30_000,
+    'a parliament of three',
+  )
+  assert.equal(a.health().isLeader, true)
+  network.silence = 'http://a.invalid'
+  const leaving = a.leave()
+  let settled = false
+  leaving.then(
+    () => (settled = true),
+    () => (settled = true),
+  )
+  await waitFor(() => a.health().exiled, 30_000, 'the leader that left to commit its exile')
+  // It asks every timeout (1 s) and its successor told it on applying: both withheld, it lingers.
+  await waitFor(() => network.withheld >= 2, 30_000, 'two refusals withheld')
+  assert.equal(a.health().state, 'member')
+  assert.equal(settled, false, 'leave() waits while nobody has told it')
+  await assert.rejects(a.enqueue('from an exile'), (error: unknown) => isColleagueError(error) && error.code === 'EXILED')
+  assert.equal(b.health().exiled, false)
+  await b.enqueue('while it lingers')
+  return { network, colleagues, leaving, root }
+}
 
-    network.silence = null
-    let timer: NodeJS.Timeout | undefined
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('leave() did not resolve within 30 s of the refusal getting through')), 30_000)
-    })
-    await Promise.race([leaving, late]).finally(() => clearTimeout(timer))
+/** `promise`, or a failure after 30 s. */
+function within30s<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within 30 s`)), 30_000)
+  })
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+}
+
+async function ended(lingering: Lingering): Promise<void> {
+  await Promise.all(lingering.colleagues.map((colleague) => colleague.shutdown()))
+  rmSync(lingering.root, { recursive: true, force: true })
+}
+
+test('a durable leader that left lingers, exiled and still a member, until a member of its successor government tells it', { timeout: 90_000 }, async () => {
+  const lingering = await leaderLingering()
+  const [a, , c] = lingering.colleagues
+  try {
+    lingering.network.silence = null
+    await within30s(lingering.leaving, 'leave() resolving once the refusal gets through')
     assert.equal(a.health().state, 'shut-down')
     assert.equal(a.health().exiled, true)
     await c.enqueue('after it left')
   } finally {
-    await Promise.all([a.shutdown(), b.shutdown(), c.shutdown()])
-    rmSync(root, { recursive: true, force: true })
+    await ended(lingering)
+  }
+})
+
+test('a durable leader shut down while it lingers did leave: its leave() resolves', { timeout: 90_000 }, async () => {
+  const lingering = await leaderLingering()
+  const [a, , c] = lingering.colleagues
+  try {
+    // A government without it was chosen (health().exiled); a signal handler stops it meanwhile.
+    await a.shutdown()
+    await within30s(lingering.leaving, 'leave() resolving after the shutdown')
+    assert.equal(a.health().exiled, true)
+    await c.enqueue('after it left')
+  } finally {
+    await ended(lingering)
   }
 })

@@ -70,6 +70,8 @@ test('the tarball holds the build, the sources, README, LICENSE; no tests', asyn
     'package/package.json', 'package/README.md', 'package/LICENSE',
     'package/dist/src/index.js', 'package/dist/src/index.d.ts', 'package/dist/src/index.js.map',
     'package/dist/src/testing/index.js', 'package/dist/src/cli/main.js', 'package/src/index.ts',
+    // What the README links to.
+    'package/docs/errors.md', 'package/docs/benchmarks.md', 'package/docs/status.png', 'package/examples/counter.ts',
   ]) {
     assert.ok(files.has(file), `the tarball lacks ${file}`)
   }
@@ -109,6 +111,17 @@ test('both entry points import from the installed package, and the binary runs',
   const imported = run(process.execPath, ['imports.mjs'], project, 30_000)
   assert.equal(imported.status, 0, imported.stderr)
   assert.equal(imported.stdout, 'imported true true\n')
+  // CommonJS: where node can require an ES module (20.19 on), both entry points load.
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number)
+  if (major > 20 || (major === 20 && minor >= 19)) {
+    await writeFile(
+      join(project, 'imports.cjs'),
+      "const { Colleague } = require('paxos-colleague'); const { simulate } = require('paxos-colleague/testing'); console.log(typeof Colleague, typeof simulate)\n",
+    )
+    const required = run(process.execPath, ['imports.cjs'], project, 30_000)
+    assert.equal(required.status, 0, required.stderr)
+    assert.equal(required.stdout, 'function function\n')
+  }
   const { version } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string }
   const bin = join(project, 'node_modules', '.bin', 'paxos-colleague')
   const printed = run(bin, ['--version'], project, 30_000)

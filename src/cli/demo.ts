@@ -58,7 +58,9 @@ class DemoRun {
     this.#options = options
     this.#io = io
     const abort = (): void => this.#controller.abort(new DemoFailure('interrupted'))
-    io.signal.addEventListener('abort', abort, { once: true })
+    // A stop signal may have come while the demo loaded: the signal is aborted already.
+    if (io.signal.aborted) abort()
+    else io.signal.addEventListener('abort', abort, { once: true })
     this.#deadline = setTimeout(() => {
       this.#controller.abort(new DemoFailure(`the whole demo took longer than ${options.deadlineMs} ms`))
     }, options.deadlineMs)

@@ -69,9 +69,12 @@ async function run(command: Command): Promise<number> {
 function stopRequested(): Promise<string> {
   return new Promise((resolve) => {
     takeStopSignals(resolve)
-    if (process.channel !== undefined) {
+    // A parent with an IPC channel may have gone while the command loaded: the channel is null then.
+    if (process.channel != null) {
       process.channel.unref()
       process.once('disconnect', () => resolve('disconnect'))
+    } else if (typeof process.send === 'function' && !process.connected) {
+      resolve('disconnect')
     }
   })
 }

@@ -77,8 +77,8 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<number>
   ]).catch((error: unknown) => ({ kind: 'failed', error }) as const)
   if (first.kind === 'failed' && colleague.health().state !== 'crashed') {
     // Nothing was admitted: say why in one line (main prints it) rather than a logged stack,
-    // and nothing else (the colleague's own 'shutting down' line would come first).
-    logger.level = 'silent'
+    // and nothing else at info (the colleague's own 'shutting down' line would come first).
+    logger.level = 'error'
     await stop(colleague, kvServer.close, logger)
     const how = colleague.recovered
       ? `could not resume --data-dir ${options.dataDir ?? ''}`

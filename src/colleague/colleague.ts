@@ -640,8 +640,9 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
         this.off('crash', onCrash)
         signal?.removeEventListener('abort', onAbort)
         // Shut down before a government without it was chosen (by shutdown(), POST /shutdown, a signal
-        // handler): it never left, and the others will exile it after their exile timeout.
-        if (this.leaveFinishing) resolve()
+        // handler): it never left, and the others will exile it after their exile timeout. One chosen
+        // already (durable mode: lingering as an acceptor until told) is a leave that happened.
+        if (this.leaveFinishing || this.lingering) resolve()
         else reject(new ColleagueError('SHUT_DOWN', 'the colleague was shut down before it left the island'))
       }
       const onCrash = (error: ColleagueError): void => {

@@ -3,7 +3,7 @@
 // same thing whether it comes back from `colleague.request()` or over HTTP.
 
 /** Every error code a colleague can produce, mapped to the HTTP status that carries it. */
-export const ERROR_STATUS = {
+export const ERROR_STATUS = Object.freeze({
   /** node:http could not read the request as HTTP/1.1 (its parser's code in the message), or one has no Host header; the connection is closed. */
   MALFORMED_REQUEST: 400,
   /** The request body is not UTF-8 JSON. */
@@ -34,7 +34,7 @@ export const ERROR_STATUS = {
   ALREADY_JOINED: 409,
   /** `join(url)`: a living member already holds this colleagueId, at another location. */
   ID_IN_USE: 409,
-  /** `join(url)`: the island exiled this colleagueId (admitted, then exiled: no member could reach it at its location, or it was exiled before); it is never admitted again. */
+  /** `join(url)`: the island exiled this colleagueId (admitted, then exiled: no member could reach it at its location, or it was exiled before); it is not admitted again. */
   ID_EXILED: 410,
   /** The colleague has no `location` to advertise: call `listen()` first or pass `location`. */
   NO_LOCATION: 409,
@@ -90,11 +90,11 @@ export const ERROR_STATUS = {
   CRASHED: 503,
   /** `join()` or `bootstrap()` did not complete within `joinTimeoutMs`; the colleague crashed. */
   JOIN_TIMEOUT: 504,
-} as const satisfies Record<string, number>
+} as const satisfies Record<string, number>)
 
 export type ColleagueErrorCode = keyof typeof ERROR_STATUS
 
-export const ERROR_CODES = Object.keys(ERROR_STATUS) as ColleagueErrorCode[]
+export const ERROR_CODES: readonly ColleagueErrorCode[] = Object.freeze(Object.keys(ERROR_STATUS) as ColleagueErrorCode[])
 
 export class ColleagueError extends Error {
   override readonly name = 'ColleagueError'

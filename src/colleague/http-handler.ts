@@ -14,7 +14,7 @@ import { HEAD_SIGNATURE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, type Signer 
 
 export type RequestType = 'health' | 'kibitz' | 'join' | 'bootstrap' | 'shutdown' | 'oob'
 
-export const REQUEST_TYPES: readonly RequestType[] = ['health', 'kibitz', 'join', 'bootstrap', 'shutdown', 'oob']
+export const REQUEST_TYPES: readonly RequestType[] = Object.freeze(['health', 'kibitz', 'join', 'bootstrap', 'shutdown', 'oob'] as const)
 
 interface Route {
   readonly method: 'GET' | 'POST'

@@ -347,7 +347,7 @@ export class Immigration {
     // Exile is for good: the newcomer's own id in the exiled list is a definite answer (a plain
     // EXILED would say that the member asked is exiled itself, and another may still admit it).
     if (government !== null && government.exiled.includes(id)) {
-      throw new ColleagueError('ID_EXILED', `${JSON.stringify(id)} was exiled from the island and is never admitted again; join with another id`)
+      throw new ColleagueError('ID_EXILED', `${JSON.stringify(id)} was exiled from the island and is not admitted again; join with another id`)
     }
     const refusal = this.host.act((legislator) => legislator.immigrate(id, properties))
     if (refusal !== null) throw new ColleagueError(refusal, `the legislator refused: ${refusal}`)

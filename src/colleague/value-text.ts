@@ -112,9 +112,10 @@ function refuseInexact(this: unknown, key: string, value: unknown): unknown {
       return value
     case 'object': {
       if (value === null) {
-        // A toJSON that gave null: an invalid Date's does (its text would be null, not a date).
-        const original = (this as Record<string, unknown>)[key]
-        if (original instanceof Date) throw invalid(`${where(key)} is an invalid Date`)
+        // A toJSON that gave null: an invalid Date's does (its text would be null, not a date). The
+        // holder's own property, not read again through a getter; a Date of any realm.
+        const original: unknown = Object.getOwnPropertyDescriptor(this, key)?.value
+        if (isInvalidDate(original)) throw invalid(`${where(key)} is an invalid Date`)
         return value
       }
       if (Array.isArray(value)) return value
@@ -140,6 +141,12 @@ function refuseInexact(this: unknown, key: string, value: unknown): unknown {
  * instances are plain objects here (their own enumerable properties, or their
  * `toJSON`), unless their class sets `Symbol.toStringTag`.
  */
+function isInvalidDate(value: unknown): boolean {
+  return (
+    typeof value === 'object' && value !== null && Object.prototype.toString.call(value) === '[object Date]' && Number.isNaN(Date.prototype.getTime.call(value))
+  )
+}
+
 function describeObject(value: object, tag: string): string {
   const name = (value as { constructor?: { name?: unknown } }).constructor?.name
   return `a ${typeof name === 'string' && name !== '' ? name : tag.slice('[object '.length, -1)}`

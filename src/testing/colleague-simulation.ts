@@ -719,6 +719,7 @@ class ColleagueSimulation {
     this.#network.setFaults(CALM)
     for (const member of this.#members.values()) member.clock.pausedUntil = 0
     this.#trace('liveness: healed')
+    const healedAt = this.#scheduler.now
     for (const member of this.#living()) {
       if (!member.joined) continue
       // A value of the simulator's own would reach a user's application, which must see only what its
@@ -739,8 +740,10 @@ class ColleagueSimulation {
       this.#trace('liveness: every pending enqueue settled')
       return
     }
-    // An entry() that never settled is the application's own, whatever the island lost: never excused.
-    const stalled = this.#living().some((member) => member.colleague.health().applying !== null)
+    // An entry() under way since before the faults healed, through the whole phase, is the
+    // application's own stall, whatever the island lost: never excused.
+    const stalledMs = this.#scheduler.now - healedAt
+    const stalled = this.#living().some((member) => (member.colleague.health().applying?.forMs ?? -1) >= stalledMs)
     // In durable mode every lost member is back: the island must go on, whatever it lost.
     if (!stalled && this.#durable === null && (!this.#quorumAlive(null) || !this.#chainAlive())) {
       this.stats.quorumLost = true
