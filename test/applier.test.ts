@@ -76,3 +76,17 @@ test('a stopped applier handles nothing, held or released', async () => {
   await turns()
   assert.deepEqual(handled, [])
 })
+
+test('the backlog counts the entry whose handling is awaited with those queued behind it: committed, not applied', async () => {
+  let finish: () => void = () => {}
+  const { applier, applied } = recording((position) => (position === 1 ? new Promise<void>((resolve) => (finish = resolve)) : undefined))
+  applier.push([committed(0), committed(1), committed(2)])
+  await turns()
+  assert.deepEqual(applied, [0])
+  assert.equal(applier.waiting?.position, 1)
+  assert.equal(applier.backlog, 2, 'position 1 (awaited) and 2 (queued)')
+  finish()
+  await turns()
+  assert.deepEqual(applied, [0, 1, 2])
+  assert.equal(applier.backlog, 0)
+})

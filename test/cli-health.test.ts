@@ -73,3 +73,15 @@ test('health of an unreachable member: one line on stderr, exit 1', () => {
   assert.equal(result.stdout, '')
   assert.match(result.stderr, /^paxos-colleague: GET http:\/\/127\.0\.0\.1:9\/health failed: .+\n$/)
 })
+
+test('formatHealth writes control characters in what the island sent as escapes: an id cannot forge or hide a line', () => {
+  const forged = 'x\n  leader         mallory\x1b[8m'
+  const government = { ...HEALTH.government, majority: ['a', forged], naturalized: ['a', forged] }
+  const text = formatHealth('http://127.0.0.1:2', { ...HEALTH, government, exiled: true, heardMs: { a: 12, [forged]: null } })
+  assert.doesNotMatch(text, /^ {2}leader +mallory/m, 'no forged line')
+  assert.doesNotMatch(text, /\x1b/, 'no terminal escape')
+  assert.match(text, /x\\u000a {2}leader {9}mallory\\u001b\[8m/)
+  assert.equal(text.match(/^ {2}exiled /gm)?.length, 1, 'the government list only; the member itself on its own line')
+  assert.match(text, /^ {2}this member +exiled/m)
+  assert.match(text, /^ {2}heard +a 12 ms ago, x\\u000a.* never$/m)
+})

@@ -84,8 +84,12 @@ test('GET /metrics: positions, government, leadership and enqueue latency in the
     // Every enqueue on the leader, and only those, is in its histogram.
     assert.equal(valueOf(samples, 'paxos_colleague_enqueue_duration_seconds_count', labels), enqueues)
     assert.equal(valueOf(samples, 'paxos_colleague_enqueue_duration_seconds_bucket', { ...labels, le: '+Inf' }), enqueues)
-    const followerScrape = await scrape(follower)
+    let followerScrape = await scrape(follower)
     assert.equal(valueOf(followerScrape.samples, 'paxos_colleague_is_leader', { colleague: 'm1' }), 0)
+    assert.equal(valueOf(followerScrape.samples, 'paxos_colleague_enqueue_duration_seconds_count', { colleague: 'm1' }), 1)
+    // A barrier (a consistent read) is no enqueue: the histogram does not count it.
+    for (let index = 0; index < 3; index++) await follower.colleague.barrier()
+    followerScrape = await scrape(follower)
     assert.equal(valueOf(followerScrape.samples, 'paxos_colleague_enqueue_duration_seconds_count', { colleague: 'm1' }), 1)
     // The transport's and the request counters, between what health() had just before the scrape and
     // just after it: heartbeats go on meanwhile (the scrape itself is no request type).
@@ -108,6 +112,26 @@ test('GET /metrics: positions, government, leadership and enqueue latency in the
     between('paxos_colleague_requests_total', { type: 'refused' }, before.requests['refused'], after.requests['refused'])
     const refused = await fetch(`${leader.url}/metrics`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(5_000) })
     assert.equal(refused.status, 405)
+  } finally {
+    await stopAll(members)
+  }
+})
+
+test('a logger that throws loses its lines, not the member: the leader admits a newcomer and writes go on', { timeout: 60_000 }, async () => {
+  let thrown = 0
+  const throwing = (): never => {
+    thrown++
+    throw new Error('the log sink is broken')
+  }
+  const logger = { trace: throwing, debug: throwing, info: throwing, warn: throwing, error: throwing, child: () => logger }
+  const members = await startIsland(3, 'throwing-logger', { logger })
+  try {
+    const [leader, , newcomer] = members as [Member, Member, Member]
+    assert.equal(newcomer.colleague.naturalized(), true)
+    await leader.colleague.enqueue('written')
+    await newcomer.colleague.enqueue('written too')
+    assert.ok(thrown > 0, 'the logger was called, and threw')
+    for (const member of members) assert.equal(member.colleague.health().state, 'member')
   } finally {
     await stopAll(members)
   }

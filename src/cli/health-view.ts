@@ -132,13 +132,27 @@ export function formatHealth(url: string, health: unknown): string {
   if (isObject(applying)) lines.push(`  applying       position ${String(applying['position'])}, awaited for ${String(applying['forMs'])} ms`)
   const crash = field(health, 'crash')
   if (isObject(crash)) lines.push(`  crashed        ${String(crash['code'])}: ${String(crash['message'])}`)
+  // This member's own exile (durable mode: lingering until told), apart from the government's list above.
+  if (field(health, 'exiled') === true) lines.push('  this member    exiled (answering as an acceptor until told)')
+  const heard = field(health, 'heardMs')
+  if (isObject(heard)) {
+    const pairs = Object.entries(heard).map(([id, ms]) => `${id} ${ms === null ? 'never' : `${String(ms)} ms ago`}`)
+    if (pairs.length > 0) lines.push(`  heard          ${pairs.join(', ')}`)
+  }
   const known = new Set([
     'islandName', 'islandId', 'colleagueId', 'state', 'location', 'leader', 'isLeader', 'naturalized',
-    'startedAt', 'pending', 'government', 'positions', 'applying', 'requests', 'transport', 'crash',
+    'startedAt', 'pending', 'government', 'positions', 'applying', 'requests', 'transport', 'crash', 'exiled', 'heardMs',
   ])
   for (const [name, value] of isObject(health) ? Object.entries(health) : []) {
     if (known.has(name)) continue
     lines.push(`  ${name.padEnd(14)} ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`)
   }
-  return lines.join('\n')
+  // Ids, locations and messages come from the island (without a secret, from anyone who can reach it):
+  // a newline or a terminal escape in one must not forge or hide a line.
+  return lines.map(printable).join('\n')
+}
+
+/** `line` with control, line-breaking and bidirectional-override characters written as \u escapes. */
+function printable(line: string): string {
+  return line.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }

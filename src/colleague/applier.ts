@@ -39,9 +39,9 @@ export class Applier {
     return this.last
   }
 
-  /** Entries waiting to be applied. */
+  /** Committed entries not applied yet: those queued, and the one whose handling is awaited. */
   get backlog(): number {
-    return this.queue.length - this.head
+    return this.queue.length - this.head + (this.awaited === null ? 0 : 1)
   }
 
   /**

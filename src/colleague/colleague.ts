@@ -18,6 +18,7 @@ import { isMessage } from '../paxos/validate.js'
 import type { Accepted, Committed, Government, LegislatorRefusal, Message, Ready, Submission } from '../paxos/types.js'
 import { Applier } from './applier.js'
 import { DURABLE_EXILE_MS, Durability, type StorageOptions } from './durability.js'
+import { STORAGE_MUTANTS } from '../storage/durable-store.js'
 import { ColleagueError, isColleagueError } from './errors.js'
 import type { ColleagueState, Health } from './health.js'
 import { HeardFrom } from './heard.js'
@@ -25,7 +26,7 @@ import { BodyBudget } from './read-body.js'
 import { createHandler, REQUEST_TYPES, type RequestListener, type RequestType } from './http-handler.js'
 import { closeServer } from './close-server.js'
 import { HttpTransport } from './http-transport.js'
-import { bindLogger, silentLogger, type PinoLikeLogger } from './logger.js'
+import { bindLogger, sheltered, silentLogger, type PinoLikeLogger } from './logger.js'
 import type { JsonValue } from './json.js'
 import { DEFAULTS, isHttpLocation, type Application, type ColleagueOptions } from './options.js'
 import { Immigration, locationOf } from './immigration.js'
@@ -212,7 +213,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
       this.location = options.location ?? null
       this.clock = options.clock ?? systemClock
       this.startedAt = new Date(this.clock.now()).toISOString()
-      this.logger = bindLogger(options.logger ?? silentLogger, { colleagueId: this.colleagueId })
+      this.logger = bindLogger(sheltered(options.logger ?? silentLogger), { colleagueId: this.colleagueId })
       this.timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs
       this.joinTimeoutMs = options.joinTimeoutMs ?? DEFAULTS.joinTimeoutMs
       this.outOfBandTimeoutMs = options.outOfBandTimeoutMs ?? DEFAULTS.outOfBandTimeoutMs
@@ -936,7 +937,8 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     const deferred = this.submissions.get(submission.seq)
     if (deferred === undefined) return
     this.submissions.delete(submission.seq)
-    this.metrics.enqueueApplied(deferred.startedMs)
+    // The histogram is of enqueues: a barrier (a consistent read) is not one.
+    if (!isBarrier(submission.value)) this.metrics.enqueueApplied(deferred.startedMs)
     deferred.resolve({ position: committed.position, promise: committed.promise })
   }
 
@@ -967,7 +969,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     else this.naturalizeWhenDurable = true
     this.immigrated = true
     this.state = 'member'
-    this.logger.info({ arrival }, 'naturalized')
+    this.logger.info({ arrival, government: this.appliedGovernment?.number ?? null }, 'naturalized')
     this.emit('naturalized')
   }
 
@@ -1255,6 +1257,14 @@ function validateOptions(options: ColleagueOptions): void {
     const { exileMs } = options.storage
     if (exileMs !== undefined && !(typeof exileMs === 'number' && exileMs > 0 && exileMs <= TIMER_MS_MAX)) {
       throw invalid(`storage.exileMs must be a number of milliseconds above 0 and at most ${TIMER_MS_MAX}`)
+    }
+    const { fileSystem, mutant } = options.storage
+    const required = ['makeDirectory', 'list', 'read', 'openAppend', 'writeSynced', 'rename', 'syncDirectory', 'remove', 'truncate']
+    if (fileSystem !== undefined && !hasMethods(fileSystem, required)) {
+      throw invalid(`storage.fileSystem must have ${required.join(', ')} functions (and readAt, writeSyncedAsync, lock when given)`)
+    }
+    if (mutant !== undefined && !(STORAGE_MUTANTS as readonly unknown[]).includes(mutant)) {
+      throw invalid(`storage.mutant must be one of ${STORAGE_MUTANTS.join(', ')} (a test hook), got ${describeOption(mutant)}`)
     }
     if (typeof options.application.snapshot !== 'function' || typeof options.application.restore !== 'function') {
       throw invalid('storage needs application.snapshot and application.restore: a restart rebuilds the state from them')

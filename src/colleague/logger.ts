@@ -26,3 +26,43 @@ export const silentLogger: PinoLikeLogger = {
 export function bindLogger(logger: PinoLikeLogger, bindings: Record<string, unknown>): PinoLikeLogger {
   return logger.child ? logger.child(bindings) : logger
 }
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const
+
+/**
+ * An application's logger that never throws into the colleague: its calls
+ * come from inside the code that applies entries, answers peers and ticks,
+ * where a throw would crash the member (and read as the application's
+ * fault). A call that throws is dropped; so is a child that cannot be made.
+ */
+export function sheltered(logger: PinoLikeLogger): PinoLikeLogger {
+  if (logger === silentLogger) return logger
+  const shelter = (level: (typeof LEVELS)[number]): LogFn => {
+    const log = logger[level]
+    return (object, message) => {
+      try {
+        log.call(logger, object, message)
+      } catch {
+        // A logger that fails loses its line, not the member.
+      }
+    }
+  }
+  const safe: PinoLikeLogger = {
+    trace: shelter('trace'),
+    debug: shelter('debug'),
+    info: shelter('info'),
+    warn: shelter('warn'),
+    error: shelter('error'),
+  }
+  const child = logger.child
+  if (child !== undefined) {
+    safe.child = (bindings) => {
+      try {
+        return sheltered(child.call(logger, bindings))
+      } catch {
+        return safe
+      }
+    }
+  }
+  return safe
+}
