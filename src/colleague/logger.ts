@@ -37,11 +37,11 @@ const LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const
  */
 export function sheltered(logger: PinoLikeLogger): PinoLikeLogger {
   if (logger === silentLogger) return logger
+  // Looked up at each call: pino swaps a level's method when its level changes.
   const shelter = (level: (typeof LEVELS)[number]): LogFn => {
-    const log = logger[level]
     return (object, message) => {
       try {
-        log.call(logger, object, message)
+        logger[level](object, message)
       } catch {
         // A logger that fails loses its line, not the member.
       }
