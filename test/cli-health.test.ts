@@ -84,4 +84,8 @@ test('formatHealth writes control characters in what the island sent as escapes:
   assert.equal(text.match(/^ {2}exiled /gm)?.length, 1, 'the government list only; the member itself on its own line')
   assert.match(text, /^ {2}this member +exiled/m)
   assert.match(text, /^ {2}heard +a 12 ms ago, x\\u000a.* never$/m)
+  // C1 controls, line and paragraph separators, bidi overrides and marks, invisible characters: all written as escapes.
+  const hidden = formatHealth('http://127.0.0.1:2', { ...HEALTH, location: 'a\u009bb\u2028c\u202ed\u200fe\ufefff\u200bg' })
+  assert.match(hidden, /a\\u009bb\\u2028c\\u202ed\\u200fe\\ufefff\\u200bg/)
+  assert.equal(formatHealth('http://127.0.0.1:2', { ...HEALTH, location: 'é数😀' }).includes('é数😀'), true, 'other text as it is')
 })

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { test } from 'node:test'
-import { ColleagueError, ERROR_CODES, ERROR_STATUS, isColleagueError } from '../src/index.js'
+import { ColleagueError, ERROR_CODES, ERROR_STATUS, isColleagueError, REQUEST_TYPES } from '../src/index.js'
 
 test('docs/errors.md lists every error code with its HTTP status, and nothing else', async () => {
   const docs = await readFile(new URL('../../docs/errors.md', import.meta.url), 'utf8')
@@ -9,6 +9,14 @@ test('docs/errors.md lists every error code with its HTTP status, and nothing el
   for (const match of docs.matchAll(/^\| `([A-Z_]+)` \| (\d{3}) \|/gm)) rows.set(match[1] as string, Number(match[2]))
   for (const code of ERROR_CODES) assert.equal(rows.get(code), ERROR_STATUS[code], `docs/errors.md row for ${code}`)
   assert.deepEqual([...rows.keys()].sort(), [...ERROR_CODES].sort())
+})
+
+test('the tables of codes and request types are frozen: changing one cannot change what every error says', () => {
+  for (const table of [ERROR_STATUS, ERROR_CODES, REQUEST_TYPES]) assert.ok(Object.isFrozen(table))
+  assert.throws(() => {
+    ;(ERROR_STATUS as Record<string, number>)['SHUT_DOWN'] = 200
+  }, TypeError)
+  assert.equal(new ColleagueError('SHUT_DOWN', 'x').status, 503)
 })
 
 test('ColleagueError carries its code, status, cause and JSON body', () => {

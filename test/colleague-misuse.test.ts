@@ -5,7 +5,8 @@
 
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { Colleague, isColleagueError, type ColleagueOptions } from '../src/index.js'
+import { Colleague, isColleagueError, type ColleagueOptions, type StorageFileSystem } from '../src/index.js'
+import { nodeFileSystem } from '../src/storage/file-system.js'
 import { startIsland, startMember, stopAll, TEST_TIMING, waitFor, type Member } from './colleague-island.js'
 import { linesAt, recordingLogger, type Line } from './support/logger.js'
 import { ManualClock } from './support/manual-clock.js'
@@ -41,6 +42,11 @@ test('options of the wrong shape are INVALID_OPTIONS from the constructor, not a
   }
   refusedOptions({ ...base, pingMs: '100' }, /pingMs .* got the string "100"/)
   refusedOptions({ ...base, storage: { directory: '/tmp/x', exileMs: 3e9 } }, /storage\.exileMs/)
+  // A file system of the wrong shape is refused here, not met as STORAGE_FAILED when first used.
+  const partial = { makeDirectory: () => {}, list: () => [] } as unknown as StorageFileSystem
+  refusedOptions({ ...base, storage: { directory: '/tmp/x', fileSystem: partial } }, /storage\.fileSystem must have makeDirectory, list, read/)
+  refusedOptions({ ...base, storage: { directory: '/tmp/x', fileSystem: { ...nodeFileSystem, lock: true } as unknown as StorageFileSystem } }, /storage\.fileSystem/)
+  refusedOptions({ ...base, storage: { directory: '/tmp/x', mutant: 'nope' as never } }, /storage\.mutant must be one of/)
   // Ids a colleague mints are held to the rules a given one is.
   refusedOptions({ ...base, randomId: () => 'constructor' }, /randomId\(\) returned "constructor"/)
   refusedOptions({ ...base, randomId: () => '' }, /randomId\(\) returned ""/)

@@ -49,6 +49,7 @@ function badValues(): Array<[string, unknown]> {
     ['Math', { m: Math }],
     ['an invalid Date', new Date(Number.NaN)],
     ['a nested invalid Date', { at: [new Date('not a date')] }],
+    ['an invalid Date behind a getter', Object.defineProperty({}, 'when', { enumerable: true, get: () => new Date(Number.NaN) })],
     ['nesting deeper than the stack allows', nested(200_000)],
   ]
 }

@@ -104,7 +104,7 @@ export function formatHealth(url: string, health: unknown): string {
     lines.push('  members (* is the member that answered):')
     const answered = colleagueIdOf(health)
     const rows = [...membersOf(government), ...government.exiled]
-    const width = Math.max(12, ...rows.map((id) => id.length))
+    const width = Math.max(12, ...rows.map((id) => printable(id).length))
     for (const id of rows) {
       const role = government.exiled.includes(id)
         ? 'exiled'
@@ -115,7 +115,7 @@ export function formatHealth(url: string, health: unknown): string {
             : 'constituent'
       const mark = id === answered ? '*' : ' '
       const naturalized = role === 'exiled' || government.naturalized.includes(id) ? '' : ' (not naturalized)'
-      lines.push(`  ${mark} ${id.padEnd(width)} ${role.padEnd(11)} ${government.locations[id] ?? '-'}${naturalized}`)
+      lines.push(`  ${mark} ${printable(id).padEnd(width)} ${role.padEnd(11)} ${government.locations[id] ?? '-'}${naturalized}`)
     }
     if (government.exiled.length > 0) lines.push(`  exiled         ${government.exiled.join(' ')}`)
   }
@@ -152,7 +152,13 @@ export function formatHealth(url: string, health: unknown): string {
   return lines.map(printable).join('\n')
 }
 
-/** `line` with control, line-breaking and bidirectional-override characters written as \u escapes. */
-function printable(line: string): string {
-  return line.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
+/**
+ * `text` with control, line-breaking, invisible and bidirectional characters
+ * written as \u escapes (applied again, it changes nothing).
+ */
+export function printable(text: string): string {
+  return text.replace(
+    /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
 }

@@ -1,7 +1,7 @@
 // `paxos-colleague health URL`: one member's health, readable.
 
 import { callJson, describeFailure } from './http-client.js'
-import { formatHealth } from './health-view.js'
+import { formatHealth, printable } from './health-view.js'
 
 export interface HealthIo {
   readonly stdout: NodeJS.WritableStream
@@ -14,13 +14,13 @@ export async function health(url: string, timeoutMs: number, io: HealthIo): Prom
   try {
     const answer = await callJson(target, { timeoutMs })
     if (answer.status !== 200) {
-      io.stderr.write(`paxos-colleague: GET ${target} answered ${answer.status}: ${JSON.stringify(answer.body)}\n`)
+      io.stderr.write(`paxos-colleague: GET ${target} answered ${answer.status}: ${printable(JSON.stringify(answer.body) ?? '')}\n`)
       return 1
     }
     io.stdout.write(`${formatHealth(base, answer.body)}\n`)
     return 0
   } catch (error) {
-    io.stderr.write(`paxos-colleague: GET ${target} failed: ${describeFailure(error)}\n`)
+    io.stderr.write(`paxos-colleague: GET ${target} failed: ${printable(describeFailure(error))}\n`)
     return 1
   }
 }

@@ -81,6 +81,7 @@ export class Applier {
     this.stopped = true
     this.queue = []
     this.head = 0
+    this.awaited = null
   }
 
   private async drain(): Promise<void> {

@@ -1260,8 +1260,10 @@ function validateOptions(options: ColleagueOptions): void {
     }
     const { fileSystem, mutant } = options.storage
     const required = ['makeDirectory', 'list', 'read', 'openAppend', 'writeSynced', 'rename', 'syncDirectory', 'remove', 'truncate']
-    if (fileSystem !== undefined && !hasMethods(fileSystem, required)) {
-      throw invalid(`storage.fileSystem must have ${required.join(', ')} functions (and readAt, writeSyncedAsync, lock when given)`)
+    const optional = ['readAt', 'writeSyncedAsync', 'lock']
+    const given = fileSystem as unknown as Record<string, unknown> | undefined
+    if (fileSystem !== undefined && (!hasMethods(fileSystem, required) || optional.some((name) => given?.[name] !== undefined && typeof given[name] !== 'function'))) {
+      throw invalid(`storage.fileSystem must have ${required.join(', ')} functions (and ${optional.join(', ')} functions when given)`)
     }
     if (mutant !== undefined && !(STORAGE_MUTANTS as readonly unknown[]).includes(mutant)) {
       throw invalid(`storage.mutant must be one of ${STORAGE_MUTANTS.join(', ')} (a test hook), got ${describeOption(mutant)}`)

@@ -41,7 +41,9 @@ export function sheltered(logger: PinoLikeLogger): PinoLikeLogger {
   const shelter = (level: (typeof LEVELS)[number]): LogFn => {
     return (object, message) => {
       try {
-        logger[level](object, message)
+        // An async logger's rejection would end the process as an unhandled one.
+        const returned: unknown = logger[level](object, message)
+        if (typeof (returned as PromiseLike<unknown> | null)?.then === 'function') (returned as PromiseLike<unknown>).then(undefined, () => {})
       } catch {
         // A logger that fails loses its line, not the member.
       }

@@ -114,7 +114,8 @@ function refuseInexact(this: unknown, key: string, value: unknown): unknown {
       if (value === null) {
         // A toJSON that gave null: an invalid Date's does (its text would be null, not a date). The
         // holder's own property, not read again through a getter; a Date of any realm.
-        const original: unknown = Object.getOwnPropertyDescriptor(this, key)?.value
+        const own = Object.getOwnPropertyDescriptor(this, key)
+        const original: unknown = own === undefined || 'value' in own ? own?.value : (this as Record<string, unknown>)[key]
         if (isInvalidDate(original)) throw invalid(`${where(key)} is an invalid Date`)
         return value
       }
