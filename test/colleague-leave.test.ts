@@ -80,6 +80,16 @@ test('a durable leader leaves: it learns at once that it is out (the first of it
     await bounded(leaving.colleague.leave(), 30_000, 'leave()')
     assert.equal(leaving.colleague.health().state, 'shut-down')
     for (const member of others) await bounded(member.colleague.enqueue(`after ${member.colleague.colleagueId}`), 30_000, 'a write after the leave')
+    // Gone for good: its directory no longer holds a member, so a start on it is a newcomer's, not a resumption.
+    const again = new Colleague({
+      islandName: 'leave-durable',
+      colleagueId: leaving.colleague.colleagueId,
+      location: leaving.url,
+      storage: { directory: join(root, leaving.colleague.colleagueId) },
+      application: { entry: () => {}, snapshot: () => null, restore: () => {} },
+    })
+    assert.equal(again.recovered, false)
+    await again.shutdown()
   } finally {
     await stopAll(members)
     rmSync(root, { recursive: true, force: true })

@@ -136,6 +136,22 @@ test('a member whose snapshot file is gone is STORAGE_CORRUPT, not a join that n
   }
 })
 
+test('a file named as a segment, with no header, that does not follow the newest segment is STORAGE_CORRUPT, not a torn one', () => {
+  const dir = directory()
+  member(dir, 10).close()
+  const names = segments(dir)
+  const after = Number(/(\d+)/.exec(names.at(-1) as string)?.[1]) + 1
+  const stray = join(dir, `wal-${String(after + 90).padStart(16, '0')}.log`)
+  writeFileSync(stray, 'hello')
+  refused(dir, 'STORAGE_CORRUPT', /has no header and does not follow/)
+  assert.ok(existsSync(stray), 'left where it was')
+  rmSync(stray)
+  // Right after the newest, the same bytes are a segment a crash left begun: removed, and the member resumes.
+  writeFileSync(join(dir, `wal-${String(after).padStart(16, '0')}.log`), 'hello')
+  assert.deepEqual(positionsAfterRestart(dir), Array.from({ length: 10 }, (_, index) => index + 1))
+  assert.deepEqual(segments(dir), names)
+})
+
 test('segments a snapshot replaced but a crash kept (any of them, not only the oldest) are removed at the restart', () => {
   const dir = directory()
   const store = member(dir, 30)

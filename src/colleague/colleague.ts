@@ -667,6 +667,8 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     if (this.leaveFinishing) return
     this.leaveFinishing = true
     this.logger.info({}, 'left the island')
+    // Gone for good, as an exile is: the next start on this directory is a newcomer, not this member.
+    this.retireStorage()
     void this.drainedWithin(this.timeoutMs).then(() => this.shutdown())
   }
 
@@ -1036,19 +1038,23 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     this.crash(error)
   }
 
+  /** Durable mode: the directory no longer holds this member (it was exiled, or left). */
+  private retireStorage(): void {
+    if (this.durability === null) return
+    try {
+      this.durability.store.retire()
+    } catch (cause) {
+      this.logger.error({ err: cause }, 'could not retire the storage of a member that is gone for good')
+    }
+  }
+
   /** Stops for good: the colleague never recovers; a supervisor starts a new one. */
   private crash(error: ColleagueError): ColleagueError {
     if (this.state === 'crashed' || this.state === 'shut-down') return error
     this.state = 'crashed'
     this.failure = error
-    if (error.code === 'EXILED' && this.durability !== null) {
-      // An exile never takes part again: the next start with this directory begins as a newcomer.
-      try {
-        this.durability.store.retire()
-      } catch (cause) {
-        this.logger.error({ err: cause }, 'could not retire the storage of an exiled member')
-      }
-    }
+    // An exile never takes part again: the next start with this directory begins as a newcomer.
+    if (error.code === 'EXILED') this.retireStorage()
     this.logger.error({ err: error, code: error.code }, 'crashed')
     // Pending calls fail with the crash itself; later calls get CRASHED.
     const end = (): Promise<void> => {

@@ -567,8 +567,14 @@ export class DurableStore {
       // Created, then the crash took its header: nothing in it. Durable
       // before anything is appended to the segment before it: were the empty
       // one back after another crash, that segment's torn tail would sit in
-      // the middle of the log and refuse the start.
-      const empty = read.pop() as ReadSegment
+      // the middle of the log and refuse the start. Only the segment right
+      // after the one before it can be that; another file is no crash's.
+      const empty = read.at(-1) as ReadSegment
+      const before = read.at(-2)
+      if (before !== undefined && empty.index !== before.index + 1) {
+        throw corrupt(`${empty.name} has no header and does not follow ${before.name}: it is no segment a crash left begun`)
+      }
+      read.pop()
       this.#guard('remove an empty log segment', () => {
         this.#fs.remove(pathIn(this.directory, empty.name))
         this.#syncDirectory()
