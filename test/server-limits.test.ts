@@ -155,7 +155,8 @@ test('what node:http cannot read as a request gets a JSON error with its code, a
   }
 })
 
-test("the CLI's server answers an Expect header other than 100-continue with a JSON 417, closes the connection, and writes nothing", { timeout: 60_000 }, async () => {
+/** The CLI's server over a store whose writes only count: how many reached it. */
+async function countingKvServer(): Promise<{ kv: KvServer; port: number; enqueued: () => number }> {
   let enqueued = 0
   const kv = createKvServer({
     store: new KvStore(),
@@ -163,25 +164,24 @@ test("the CLI's server answers an Expect header other than 100-continue with a J
     barrier: async () => undefined,
   })
   const { port } = await kv.listen('127.0.0.1', 0)
+  return { kv, port, enqueued: () => enqueued }
+}
+
+test("the CLI's server answers an Expect header other than 100-continue with a JSON 417, closes the connection, and writes nothing", { timeout: 60_000 }, async () => {
+  const { kv, port, enqueued } = await countingKvServer()
   try {
     const refused = await answerTo(port, 'PUT /kv/e1 HTTP/1.1\r\nhost: x\r\nexpect: bogus\r\ncontent-length: 1\r\n\r\nx')
     assert.equal(refused.status, 417)
     assert.equal(refused.body.error.code, 'EXPECTATION_FAILED')
     assert.match(refused.headers, /content-type: application\/json/)
-    assert.equal(enqueued, 0)
+    assert.equal(enqueued(), 0)
   } finally {
     await kv.close(1_000)
   }
 })
 
 test('an HTTP/1.1 request without a Host header gets the JSON 400 on both servers, and writes nothing; HTTP/1.0 needs none', { timeout: 60_000 }, async () => {
-  let enqueued = 0
-  const kv = createKvServer({
-    store: new KvStore(),
-    enqueue: async () => ({ position: ++enqueued }),
-    barrier: async () => undefined,
-  })
-  const { port } = await kv.listen('127.0.0.1', 0)
+  const { kv, port, enqueued } = await countingKvServer()
   const colleague = new Colleague({ islandName: 'no-host', host: '127.0.0.1', port: 0, application: { entry: () => {} } })
   const { url } = await colleague.listen()
   try {
@@ -190,13 +190,13 @@ test('an HTTP/1.1 request without a Host header gets the JSON 400 on both server
     assert.equal(refused.body.error.code, 'MALFORMED_REQUEST')
     assert.match(refused.body.error.message, /Host header/)
     assert.match(refused.headers, /content-type: application\/json/)
-    assert.equal(enqueued, 0)
+    assert.equal(enqueued(), 0)
     const peer = await answerTo(Number(new URL(url).port), 'GET /health HTTP/1.1\r\n\r\n')
     assert.equal(peer.status, 400)
     assert.equal(peer.body.error.code, 'MALFORMED_REQUEST')
     const old = await allAnswers(port, 'PUT /kv/h2 HTTP/1.0\r\ncontent-length: 1\r\n\r\nx')
     assert.match(old, /^HTTP\/1\.1 200 /)
-    assert.equal(enqueued, 1)
+    assert.equal(enqueued(), 1)
   } finally {
     await kv.close(1_000)
     await colleague.shutdown()
