@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert'
-import { spawn, spawnSync } from 'node:child_process'
+import { fork, spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
 import { closeSync, constants, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -351,4 +352,17 @@ test('--help prints the usage on stdout and exits 0', () => {
   assert.equal(result.status, 0)
   assert.match(result.stdout, /^usage:\n {2}paxos-colleague serve --island NAME --bind HOST:PORT/)
   assert.equal(result.stderr, '')
+})
+
+test('serve whose IPC parent goes while it loads stops as on a stop signal: exit 0, no stack trace', { timeout: 60_000 }, async () => {
+  const child = fork(MAIN_PATH, ['serve', '--island', 'orphan', '--bind', '127.0.0.1:0', '--bootstrap', '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+  let stderr = ''
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+  // At once: long before the command has loaded and listens for the parent going.
+  child.once('spawn', () => child.disconnect())
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null]
+  clearTimeout(timer)
+  assert.deepEqual({ code, signal }, { code: 0, signal: null }, stderr)
+  assert.doesNotMatch(stderr, /TypeError|\n\s+at /)
 })

@@ -1,6 +1,10 @@
 import { strict as assert } from 'node:assert'
 import { spawnSync } from 'node:child_process'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { Writable } from 'node:stream'
 import { test } from 'node:test'
+import { health } from '../src/cli/health.js'
 import { describeGovernment, formatHealth, governmentOf } from '../src/cli/health-view.js'
 import { MAIN_PATH } from '../src/cli/member-process.js'
 
@@ -88,4 +92,28 @@ test('formatHealth writes control characters in what the island sent as escapes:
   const hidden = formatHealth('http://127.0.0.1:2', { ...HEALTH, location: 'a\u009bb\u2028c\u202ed\u200fe\ufefff\u200bg' })
   assert.match(hidden, /a\\u009bb\\u2028c\\u202ed\\u200fe\\ufefff\\u200bg/)
   assert.equal(formatHealth('http://127.0.0.1:2', { ...HEALTH, location: 'é数😀' }).includes('é数😀'), true, 'other text as it is')
+})
+
+test('health: an error answer is printed on one line with what it carries escaped', async () => {
+  const server = createServer((_request, response) => {
+    response.writeHead(500, { 'content-type': 'application/json' })
+    response.end(JSON.stringify({ error: { code: 'INTERNAL', message: 'a\u009b[2Jb\u2028c\u202ed' } }))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  try {
+    let stderr = ''
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        stderr += chunk.toString()
+        done()
+      },
+    })
+    const code = await health(`http://127.0.0.1:${port}`, 5_000, { stdout: sink, stderr: sink })
+    assert.equal(code, 1)
+    assert.match(stderr, /^paxos-colleague: GET http:\/\/127\.0\.0\.1:\d+\/health answered 500: .*a\\u009b\[2Jb\\u2028c\\u202ed.*\n$/)
+    assert.doesNotMatch(stderr, /[\u0080-\u009f\u2028\u202e]/)
+  } finally {
+    await new Promise((resolve) => server.close(resolve))
+  }
 })
