@@ -49,13 +49,7 @@ export function sheltered(logger: PinoLikeLogger): PinoLikeLogger {
       }
     }
   }
-  const safe: PinoLikeLogger = {
-    trace: shelter('trace'),
-    debug: shelter('debug'),
-    info: shelter('info'),
-    warn: shelter('warn'),
-    error: shelter('error'),
-  }
+  const safe = Object.fromEntries(LEVELS.map((level) => [level, shelter(level)])) as unknown as PinoLikeLogger
   const child = logger.child
   if (child !== undefined) {
     safe.child = (bindings) => {

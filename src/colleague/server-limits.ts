@@ -76,11 +76,15 @@ export function inOrder(listener: Listener): Listener {
 export function served(listener: Listener): Listener {
   return inOrder((request, response) => {
     if (request.headers.host !== undefined || request.httpVersionMajor !== 1 || request.httpVersionMinor === 0) return listener(request, response)
-    const refusal = new ColleagueError('MALFORMED_REQUEST', 'an HTTP/1.1 request needs a Host header')
-    const text = JSON.stringify(refusal.toBody())
-    response.writeHead(refusal.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), connection: 'close' })
-    response.end(text)
+    refuseAndClose(response, new ColleagueError('MALFORMED_REQUEST', 'an HTTP/1.1 request needs a Host header'))
   })
+}
+
+/** Answers `refusal` with its JSON body and closes the connection: the rest of the request is not read. */
+function refuseAndClose(response: ServerResponse, refusal: ColleagueError): void {
+  const text = JSON.stringify(refusal.toBody())
+  response.writeHead(refusal.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), connection: 'close' })
+  response.end(text)
 }
 
 /**
@@ -90,14 +94,7 @@ export function served(listener: Listener): Listener {
  * closes the connection, since the body, sent or held back, is not read.
  */
 function refuseExpectation(_request: IncomingMessage, response: ServerResponse): void {
-  const refusal = new ColleagueError('EXPECTATION_FAILED', 'this server meets no Expect header but 100-continue')
-  const text = JSON.stringify(refusal.toBody())
-  response.writeHead(refusal.status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    connection: 'close',
-  })
-  response.end(text)
+  refuseAndClose(response, new ColleagueError('EXPECTATION_FAILED', 'this server meets no Expect header but 100-continue'))
 }
 
 /**

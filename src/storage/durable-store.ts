@@ -12,8 +12,9 @@
 //                              needs, the index and final size of the one
 //                              before it, and the newest snapshot's position
 //                              once there is one), then one record per flush.
-//   RETIRED                    the member was exiled: the directory holds no
-//                              member, and the next start removes what is left.
+//   RETIRED                    the member is gone for good (exiled, or left):
+//                              the directory holds no member, and the next
+//                              start removes what is left.
 //   LOCK                       the process using the directory (see
 //                              file-system.ts): a second one refuses to start.
 //
@@ -195,7 +196,7 @@ interface ReadSegment extends Segment {
 const SEGMENT = /^wal-(\d{16})\.log$/
 const SNAPSHOT = /^snapshot-(\d{16})\.snap$/
 const TEMPORARY = /\.tmp$/
-/** Written (synced) before an exiled member's snapshots go: what is left is no member's, not a lost snapshot's log. */
+/** Written (synced) before the snapshots of a member gone for good go: what is left is no member's, not a lost snapshot's log. */
 const RETIRED = 'RETIRED'
 
 export class DurableStore {
@@ -493,7 +494,7 @@ export class DurableStore {
     const newest = snapshots.at(-1)
     const retired = names.includes(RETIRED)
     if (retired) {
-      // An exile's: it never takes part again. What is left goes, the marker last.
+      // A member gone for good never takes part again. What is left goes, the marker last.
       this.#guard('remove a retired member', () => {
         for (const name of [...segmentNames, ...snapshots]) this.#fs.remove(pathIn(this.directory, name))
         this.#fs.syncDirectory(this.directory)
@@ -674,7 +675,7 @@ export class DurableStore {
   #snapshotNamedBy(name: string): number | null {
     let header: SegmentHeader | null = null
     let first = true
-    const found = this.#scan(name, true, scanBuffer(this.#fs.readAt === undefined ? 0 : SCAN_CHUNK_BYTES), (payload) => {
+    this.#scan(name, true, scanBuffer(this.#fs.readAt === undefined ? 0 : SCAN_CHUNK_BYTES), (payload) => {
       if (!first) return
       first = false
       try {
@@ -684,7 +685,6 @@ export class DurableStore {
         // An unreadable first record is no evidence of a snapshot.
       }
     })
-    if (!found.ok && header === null) return null
     return (header as SegmentHeader | null)?.snapshot ?? null
   }
 
