@@ -1,9 +1,10 @@
 // `npm run bench`: our island against etcd on this machine, side by side,
 // with the embedded case, the loopback HTTP limit, a CPU hog, failover and
 // memory. etcd is driven by its own Go client (on tmpfs and on disk) and by
-// the etcd3 npm client (on disk).
+// the etcd3 npm client (on disk); ours through undici and, in the `ours-go`
+// rows, by the same closed loop written in Go (net/http).
 // Usage: npm run bench -- [--quick] [--runs N] [--window-ms N] [--warmup-ms N]
-//          [--only ours,ours-disk,etcd-go,etcd-go-disk,etcd,limit,relay,embedded-leader,embedded-follower,restart]
+//          [--only ours,ours-go,ours-disk,etcd-go,etcd-go-disk,etcd,limit,relay,embedded-leader,embedded-follower,restart]
 //          [--concurrency 1,16,64] [--hog-concurrency 1,64] [--no-hog]
 //          [--no-cells] [--no-failover] [--no-memory] [--profile]
 //          [--restart-entries N] [--restart-snapshot-mb N]
@@ -24,6 +25,7 @@ import { restartTime } from './restart.js'
 import { median, ratio, sleep, totalCpuMicros } from './stats.js'
 import {
   buildEtcdGoClient,
+  buildHttpGoClient,
   etcdVersion,
   GO_CLIENT_INSTALL,
   startEmbedded,
@@ -40,13 +42,14 @@ import {
   type Timeouts,
 } from './systems.js'
 
-const SYSTEMS = ['ours', 'ours-disk', 'etcd-go', 'etcd-go-disk', 'etcd', 'limit', 'relay', 'embedded-leader', 'embedded-follower'] as const
+const SYSTEMS = ['ours', 'ours-go', 'ours-disk', 'etcd-go', 'etcd-go-disk', 'etcd', 'limit', 'relay', 'embedded-leader', 'embedded-follower'] as const
 type System = (typeof SYSTEMS)[number]
 /** What runs again with the CPU hog: ours against the fair anchor. */
-const HOG_SYSTEMS: readonly System[] = ['ours', 'etcd-go']
+const HOG_SYSTEMS: readonly System[] = ['ours', 'ours-go', 'etcd-go']
 
 const LABELS: Record<System, string> = {
   ours: 'ours PUT /kv',
+  'ours-go': 'ours PUT /kv (Go client)',
   'ours-disk': 'ours PUT /kv (--data-dir)',
   'etcd-go': 'etcd put (Go, tmpfs)',
   'etcd-go-disk': 'etcd put (Go, disk)',
@@ -190,7 +193,10 @@ interface Targets {
   /** The relay, then its two peers. */
   relay: Started[] | null
   embedded: EmbeddedIsland | null
+  /** etcd's clientv3 closed loop (bench/etcd-put). */
   goClient: string | null
+  /** Go's net/http closed loop against PUT /kv (bench/http-put). */
+  httpGoClient: string | null
 }
 
 async function runCell(targets: Targets, system: System, concurrency: number, run: number, hog: boolean): Promise<Cell> {
@@ -198,12 +204,14 @@ async function runCell(targets: Targets, system: System, concurrency: number, ru
   let measured: { result: LoadResult; serverCpuMicros: number }
   switch (system) {
     case 'ours':
+    case 'ours-go':
     case 'ours-disk': {
-      const island = (system === 'ours' ? targets.island : targets.islandDisk) as Island
+      const island = (system === 'ours-disk' ? targets.islandDisk : targets.island) as Island
       const leader = await island.leader()
       measured = await driveChild(
         { ...spec, target: 'http', url: leader.url, prefix: '/kv/', timeoutMs: OP_TIMEOUT_MS },
         island.members.map((member) => member.child.pid as number),
+        system === 'ours-go' ? targets.httpGoClient : null,
       )
       break
     }
@@ -486,7 +494,7 @@ async function main(): Promise<number> {
     say('etcd is not installed: skipping it. To compare, install it (Debian/Ubuntu: sudo apt-get install -y etcd-server) and run again.')
   }
   if (etcdInstalled && !tmpfs) say('no tmpfs at /dev/shm: skipping etcd on tmpfs.')
-  const targets: Targets = { island: null, islandDisk: null, etcd: null, etcdTmpfs: null, limit: null, relay: null, embedded: null, goClient: null }
+  const targets: Targets = { island: null, islandDisk: null, etcd: null, etcdTmpfs: null, limit: null, relay: null, embedded: null, goClient: null, httpGoClient: null }
   if (wanted.has('etcd-go') || wanted.has('etcd-go-disk')) {
     const built = buildEtcdGoClient()
     if ('path' in built) targets.goClient = built.path
@@ -496,7 +504,15 @@ async function main(): Promise<number> {
       wanted.delete('etcd-go-disk')
     }
   }
-  if (wanted.has('ours')) targets.island = await startIsland(TIMEOUTS, nodeFlags)
+  if (wanted.has('ours-go')) {
+    const built = buildHttpGoClient()
+    if ('path' in built) targets.httpGoClient = built.path
+    else {
+      say(`the Go HTTP client could not be built (${built.missing}): skipping the ours-go rows. To add them, install Go (Debian/Ubuntu: sudo apt-get install -y golang-go) and run again.`)
+      wanted.delete('ours-go')
+    }
+  }
+  if (wanted.has('ours') || wanted.has('ours-go')) targets.island = await startIsland(TIMEOUTS, nodeFlags)
   if (wanted.has('ours-disk')) targets.islandDisk = await startIsland(TIMEOUTS, nodeFlags, 3, 'disk')
   if (wanted.has('etcd') || wanted.has('etcd-go-disk')) targets.etcd = await startEtcd(TIMEOUTS, 'disk')
   if (wanted.has('etcd-go')) targets.etcdTmpfs = await startEtcd(TIMEOUTS, 'tmpfs')
@@ -580,6 +596,7 @@ async function main(): Promise<number> {
   lines.push('client µs/op: CPU of the process issuing the operations, per operation (embedded: the member itself).')
   lines.push('servers µs/op: CPU of all serving processes together, per operation (embedded: all three members).')
   lines.push(`etcd-go: etcd on tmpfs driven by its own Go client (clientv3), the fair anchor; ${HOG_SUFFIX.trim()}: with a for(;;) process keeping one core busy.`)
+  lines.push('ours PUT /kv is driven through undici (Node); ours PUT /kv (Go client) by the same closed loop in Go (net/http), the language of etcd\'s client.')
   for (const report of failovers) {
     if (report.trials.length === 0) continue
     const times = report.trials.map((trial) => trial.firstWriteMs ?? Number.NaN)
@@ -679,19 +696,20 @@ function targetLines(rows: readonly Row[], cells: readonly Cell[], failovers: re
   const ms = (row: Row | undefined): string => fixed(row?.p50Ms ?? Number.NaN, 3)
   const ops = (row: Row | undefined): string => thousands(row?.opsPerSecond ?? Number.NaN)
   const lines = ['Targets (against etcd on tmpfs with its Go client, same run):']
-  for (const hog of [false, true]) {
-    const suffix = hog ? ` with the CPU hog` : ''
-    const ours1 = find('ours', 1, hog)
+  for (const [hog, client] of [[false, 'ours'], [true, 'ours'], [false, 'ours-go'], [true, 'ours-go']] as const) {
+    if (client === 'ours-go' && find(client, 1, hog) === undefined && find(client, 64, hog) === undefined) continue
+    const suffix = `${client === 'ours-go' ? ', both driven from Go' : ''}${hog ? ' with the CPU hog' : ''}`
+    const ours1 = find(client, 1, hog)
     const etcd1 = find('etcd-go', 1, hog)
     const p50 = ratio(ours1?.p50Ms ?? Number.NaN, etcd1?.p50Ms ?? Number.NaN)
     const p50Bound = hog ? 1 : 0.6
-    const p50Runs = runByRun(cells, 'ours', 'etcd-go', 1, hog, (cell) => cell.p50Ms)
+    const p50Runs = runByRun(cells, client, 'etcd-go', 1, hog, (cell) => cell.p50Ms)
     lines.push(`  ${check(p50, (value) => value <= p50Bound)} PUT /kv c=1 p50 <= ${p50Bound}x etcd${suffix}: ${fixed(p50, 2)}x (${ms(ours1)} vs ${ms(etcd1)} ms${p50Runs})`)
-    const ours64 = find('ours', 64, hog)
+    const ours64 = find(client, 64, hog)
     const etcd64 = find('etcd-go', 64, hog)
     const put64 = ratio(ours64?.opsPerSecond ?? Number.NaN, etcd64?.opsPerSecond ?? Number.NaN)
     const put64Bound = hog ? 1 : 1.5
-    const put64Runs = runByRun(cells, 'ours', 'etcd-go', 64, hog, (cell) => cell.opsPerSecond)
+    const put64Runs = runByRun(cells, client, 'etcd-go', 64, hog, (cell) => cell.opsPerSecond)
     lines.push(`  ${check(put64, (value) => value >= put64Bound)} PUT /kv c=64 ops/s >= ${put64Bound}x etcd${suffix}: ${fixed(put64, 2)}x (${ops(ours64)} vs ${ops(etcd64)}/s${put64Runs})`)
   }
   // Not targets: a write that crosses the same two hops, batched the same way, with no consensus at

@@ -240,14 +240,32 @@ export async function startEtcd(timeouts: Timeouts, storage: EtcdStorage = 'disk
   return { members, dataDir, leader }
 }
 
-// -------------------------------------------------------------------- etcd's Go client
+// -------------------------------------------------------------------- the Go clients
 
-const GO_SOURCE_DIR = fileURLToPath(new URL('../../bench/etcd-put/', import.meta.url))
-const GO_BINARY_PATH = fileURLToPath(new URL('./etcd-put', import.meta.url))
+const ETCD_GO_SOURCE_DIR = fileURLToPath(new URL('../../bench/etcd-put/', import.meta.url))
+const ETCD_GO_BINARY_PATH = fileURLToPath(new URL('./etcd-put', import.meta.url))
+const HTTP_GO_SOURCE_DIR = fileURLToPath(new URL('../../bench/http-put/', import.meta.url))
+const HTTP_GO_BINARY_PATH = fileURLToPath(new URL('./http-put', import.meta.url))
 /** Debian's golang-etcd-server-dev puts etcd's Go sources (clientv3 among them) in this GOPATH. */
 const GO_PATH = '/usr/share/gocode'
 const GO_BUILD_TIMEOUT_MS = 600_000
 export const GO_CLIENT_INSTALL = 'sudo apt-get install -y golang-go golang-etcd-server-dev'
+
+/** Builds the Go program in `sourceDir` offline (GOPATH mode, no module proxy); its path, or why it could not. */
+function buildGo(sourceDir: string, binaryPath: string): { path: string } | { missing: string } {
+  try {
+    execFileSync('go', ['build', '-o', binaryPath, '.'], {
+      cwd: sourceDir,
+      env: { ...process.env, GO111MODULE: 'off', GOPATH: GO_PATH, GOFLAGS: '', GOPROXY: 'off' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: GO_BUILD_TIMEOUT_MS,
+    })
+    return { path: binaryPath }
+  } catch (error) {
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim()
+    return { missing: `go build failed: ${stderr || (error as Error).message}` }
+  }
+}
 
 /**
  * Builds bench/etcd-put (etcd's clientv3 driving the closed loop) offline
@@ -255,18 +273,15 @@ export const GO_CLIENT_INSTALL = 'sudo apt-get install -y golang-go golang-etcd-
  */
 export function buildEtcdGoClient(): { path: string } | { missing: string } {
   if (!existsSync(join(GO_PATH, 'src', 'go.etcd.io', 'etcd', 'clientv3'))) return { missing: `no clientv3 under ${GO_PATH}/src` }
-  try {
-    execFileSync('go', ['build', '-o', GO_BINARY_PATH, '.'], {
-      cwd: GO_SOURCE_DIR,
-      env: { ...process.env, GO111MODULE: 'off', GOPATH: GO_PATH, GOFLAGS: '', GOPROXY: 'off' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-      timeout: GO_BUILD_TIMEOUT_MS,
-    })
-    return { path: GO_BINARY_PATH }
-  } catch (error) {
-    const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim()
-    return { missing: `go build failed: ${stderr || (error as Error).message}` }
-  }
+  return buildGo(ETCD_GO_SOURCE_DIR, ETCD_GO_BINARY_PATH)
+}
+
+/**
+ * Builds bench/http-put (Go's net/http client driving the same closed loop
+ * against an HTTP PUT route), from Go's standard library alone.
+ */
+export function buildHttpGoClient(): { path: string } | { missing: string } {
+  return buildGo(HTTP_GO_SOURCE_DIR, HTTP_GO_BINARY_PATH)
 }
 
 // -------------------------------------------------------------------- limit
