@@ -128,7 +128,7 @@ function say(line: string): void {
 
 // ------------------------------------------------------------------ cells
 
-/** Runs one client process (ours: bench/drive.ts; etcd's Go client: bench/etcd-put) and samples the servers' CPU over its window. */
+/** Runs one client process (bench/drive.ts, or `goClient`: a build of bench/go-put) and samples the servers' CPU over its window. */
 function driveChild(spec: DriveSpec, serverPids: readonly number[], goClient: string | null = null): Promise<{ result: LoadResult; serverCpuMicros: number }> {
   return new Promise((resolve, reject) => {
     const child =
@@ -193,9 +193,9 @@ interface Targets {
   /** The relay, then its two peers. */
   relay: Started[] | null
   embedded: EmbeddedIsland | null
-  /** etcd's clientv3 closed loop (bench/etcd-put). */
+  /** bench/go-put built with its etcd target (clientv3). */
   goClient: string | null
-  /** Go's net/http closed loop against PUT /kv (bench/http-put). */
+  /** bench/go-put built with its http target alone (net/http). */
   httpGoClient: string | null
 }
 

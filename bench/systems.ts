@@ -242,20 +242,19 @@ export async function startEtcd(timeouts: Timeouts, storage: EtcdStorage = 'disk
 
 // -------------------------------------------------------------------- the Go clients
 
-const ETCD_GO_SOURCE_DIR = fileURLToPath(new URL('../../bench/etcd-put/', import.meta.url))
-const ETCD_GO_BINARY_PATH = fileURLToPath(new URL('./etcd-put', import.meta.url))
-const HTTP_GO_SOURCE_DIR = fileURLToPath(new URL('../../bench/http-put/', import.meta.url))
-const HTTP_GO_BINARY_PATH = fileURLToPath(new URL('./http-put', import.meta.url))
+const GO_SOURCE_DIR = fileURLToPath(new URL('../../bench/go-put/', import.meta.url))
+const ETCD_GO_BINARY_PATH = fileURLToPath(new URL('./go-put-etcd', import.meta.url))
+const HTTP_GO_BINARY_PATH = fileURLToPath(new URL('./go-put-http', import.meta.url))
 /** Debian's golang-etcd-server-dev puts etcd's Go sources (clientv3 among them) in this GOPATH. */
 const GO_PATH = '/usr/share/gocode'
 const GO_BUILD_TIMEOUT_MS = 600_000
 export const GO_CLIENT_INSTALL = 'sudo apt-get install -y golang-go golang-etcd-server-dev'
 
-/** Builds the Go program in `sourceDir` offline (GOPATH mode, no module proxy); its path, or why it could not. */
-function buildGo(sourceDir: string, binaryPath: string): { path: string } | { missing: string } {
+/** Builds bench/go-put offline (GOPATH mode, no module proxy) with `tags`; the binary's path, or why it could not. */
+function buildGoPut(binaryPath: string, tags: readonly string[]): { path: string } | { missing: string } {
   try {
-    execFileSync('go', ['build', '-o', binaryPath, '.'], {
-      cwd: sourceDir,
+    execFileSync('go', ['build', ...(tags.length > 0 ? ['-tags', tags.join(',')] : []), '-o', binaryPath, '.'], {
+      cwd: GO_SOURCE_DIR,
       env: { ...process.env, GO111MODULE: 'off', GOPATH: GO_PATH, GOFLAGS: '', GOPROXY: 'off' },
       stdio: ['ignore', 'ignore', 'pipe'],
       timeout: GO_BUILD_TIMEOUT_MS,
@@ -268,20 +267,18 @@ function buildGo(sourceDir: string, binaryPath: string): { path: string } | { mi
 }
 
 /**
- * Builds bench/etcd-put (etcd's clientv3 driving the closed loop) offline
- * against the Debian sources; returns the binary's path, or why it could not.
+ * Builds bench/go-put with its etcd target (etcd's clientv3 driving the
+ * closed loop) offline against the Debian sources; returns the binary's
+ * path, or why it could not.
  */
 export function buildEtcdGoClient(): { path: string } | { missing: string } {
   if (!existsSync(join(GO_PATH, 'src', 'go.etcd.io', 'etcd', 'clientv3'))) return { missing: `no clientv3 under ${GO_PATH}/src` }
-  return buildGo(ETCD_GO_SOURCE_DIR, ETCD_GO_BINARY_PATH)
+  return buildGoPut(ETCD_GO_BINARY_PATH, ['etcd'])
 }
 
-/**
- * Builds bench/http-put (Go's net/http client driving the same closed loop
- * against an HTTP PUT route), from Go's standard library alone.
- */
+/** Builds bench/go-put with its http target alone (Go's net/http against a PUT route): Go's standard library only. */
 export function buildHttpGoClient(): { path: string } | { missing: string } {
-  return buildGo(HTTP_GO_SOURCE_DIR, HTTP_GO_BINARY_PATH)
+  return buildGoPut(HTTP_GO_BINARY_PATH, [])
 }
 
 // -------------------------------------------------------------------- limit

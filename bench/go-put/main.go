@@ -1,15 +1,20 @@
-// The etcd cell's client in etcd's own language: drives `Put` through the Go
-// clientv3 with the same closed loop as bench/load.ts (N goroutines sharing one
-// client, each issuing its next put as soon as the last one ended; a warm-up,
-// then one measured window) and prints the same lines as bench/drive.ts: one
-// at the start and at the end of the window, then one JSON LoadResult.
-// Built by the benchmark at run time, offline, against Debian's
-// golang-etcd-server-dev sources (GO111MODULE=off, GOPATH=/usr/share/gocode).
-// Usage: etcd-put '{"url":"http://127.0.0.1:2379","concurrency":64,"warmupMs":2000,"windowMs":10000,"timeoutMs":10000}'
+// A cell's client in Go: the same closed loop as bench/load.ts (N goroutines
+// sharing one client, each issuing its next put as soon as the last one
+// ended; a warm-up, then one measured window), printing the same lines as
+// bench/drive.ts: one at the start and at the end of the window, then one
+// JSON LoadResult. Targets, as drive.ts's:
+//
+//	http  PUT <url><prefix><key> with a 100-byte text body through net/http
+//	      (http.go, Go's standard library alone)
+//	etcd  Put through etcd's own clientv3 (etcd.go, built with -tags etcd)
+//
+// Built by the benchmark at run time, offline: the etcd binary against
+// Debian's golang-etcd-server-dev sources (GO111MODULE=off,
+// GOPATH=/usr/share/gocode).
+// Usage: go-put '{"target":"etcd","url":"http://127.0.0.1:2379","concurrency":64,"warmupMs":2000,"windowMs":10000,"timeoutMs":10000}'
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -19,12 +24,12 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"go.etcd.io/etcd/clientv3"
 )
 
 type spec struct {
+	Target      string  `json:"target"`
 	URL         string  `json:"url"`
+	Prefix      string  `json:"prefix"`
 	Concurrency int     `json:"concurrency"`
 	WarmupMs    float64 `json:"warmupMs"`
 	WindowMs    float64 `json:"windowMs"`
@@ -45,6 +50,14 @@ type result struct {
 	CPUMicros      float64 `json:"cpuMicros"`
 	CPUMicrosPerOp float64 `json:"cpuMicrosPerOp"`
 }
+
+// One put of the value for `index`; every goroutine calls it on the one client.
+type operation func(index int64) error
+
+// How a target's client is made; the targets this binary was built with register here.
+type target func(s spec) (op operation, close func(), err error)
+
+var targets = map[string]target{}
 
 // The same keys and values as bench/load.ts: 1024 keys, 100-byte values.
 const keysMax = 1024
@@ -77,14 +90,7 @@ func percentile(sorted []time.Duration, p float64) float64 {
 	return float64(sorted[index]) / 1e6
 }
 
-func run(s spec) (result, error) {
-	client, err := clientv3.New(clientv3.Config{Endpoints: []string{s.URL}, DialTimeout: 5 * time.Second})
-	if err != nil {
-		return result{}, err
-	}
-	defer client.Close()
-	timeout := time.Duration(s.TimeoutMs * float64(time.Millisecond))
-
+func run(s spec, put operation) result {
 	var measuring, stopped int32
 	var issued int64
 	var mutex sync.Mutex
@@ -99,9 +105,7 @@ func run(s spec) (result, error) {
 			for atomic.LoadInt32(&stopped) == 0 {
 				index := atomic.AddInt64(&issued, 1) - 1
 				start := time.Now()
-				ctx, cancel := context.WithTimeout(context.Background(), timeout)
-				_, err := client.Put(ctx, keyOf(index), valueOf(index))
-				cancel()
+				err := put(index)
 				elapsed := time.Since(start)
 				if err != nil {
 					if atomic.LoadInt32(&measuring) == 1 {
@@ -154,20 +158,27 @@ func run(s spec) (result, error) {
 		out.MeanMs = float64(sum) / float64(ops) / 1e6
 		out.CPUMicrosPerOp = cpu / float64(ops)
 	}
-	return out, nil
+	return out
 }
 
 func main() {
 	var s spec
-	if len(os.Args) < 2 || json.Unmarshal([]byte(os.Args[1]), &s) != nil || s.Concurrency < 1 || s.WindowMs <= 0 {
-		fmt.Fprintln(os.Stderr, `usage: etcd-put '{"url":"http://127.0.0.1:2379","concurrency":1,"warmupMs":1000,"windowMs":3000,"timeoutMs":10000}'`)
+	if len(os.Args) < 2 || json.Unmarshal([]byte(os.Args[1]), &s) != nil || s.Concurrency < 1 || s.WindowMs <= 0 || s.URL == "" {
+		fmt.Fprintln(os.Stderr, `usage: go-put '{"target":"http","url":"http://127.0.0.1:8080","prefix":"/kv/","concurrency":1,"warmupMs":1000,"windowMs":3000,"timeoutMs":10000}'`)
 		os.Exit(2)
 	}
-	out, err := run(s)
+	makeClient, ok := targets[s.Target]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "go-put: target %q is not built into this binary\n", s.Target)
+		os.Exit(2)
+	}
+	put, closeClient, err := makeClient(s)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "etcd-put failed:", err)
+		fmt.Fprintln(os.Stderr, "go-put failed:", err)
 		os.Exit(1)
 	}
+	out := run(s, put)
+	closeClient()
 	text, _ := json.Marshal(out)
 	fmt.Println(string(text))
 }
