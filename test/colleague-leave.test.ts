@@ -118,6 +118,21 @@ test('a follower leaves: the leader exiles it and the island goes on', { timeout
   }
 })
 
+for (const size of [2, 3]) {
+  test(`all ${size} members leave at once: each leave() resolves, the one the others left alone shutting down as the last member does`, { timeout: 90_000 }, async () => {
+    const members = await startIsland(size, `leave-all-${size}`)
+    try {
+      await settle(members)
+      await (members[0] as Member).colleague.enqueue('before')
+      const leaves = members.map((member) => bounded(member.colleague.leave(), 30_000, `${member.colleague.colleagueId}'s leave()`))
+      await Promise.all(leaves)
+      for (const member of members) assert.equal(member.colleague.health().state, 'shut-down', `${member.colleague.colleagueId} shut down`)
+    } finally {
+      await stopAll(members)
+    }
+  })
+}
+
 test('leave({ signal }): a signal aborted before the call leaves nothing; an abort ends the wait of a leave that cannot finish', { timeout: 90_000 }, async () => {
   const members = await startIsland(3, 'leave-signal')
   try {

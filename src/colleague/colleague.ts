@@ -611,7 +611,8 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
    * other member asks the leader, which exiles it in its next government.
    * Resolves once a government without this colleague is chosen and this
    * colleague has shut down (its last messages sent). The last member of an
-   * island just shuts down. Rejects with `NOT_JOINED` before bootstrap or
+   * island just shuts down, and so does a leaving colleague that the others'
+   * leaving (or exile) leaves alone. Rejects with `NOT_JOINED` before bootstrap or
    * join completed, `SHUT_DOWN` or `CRASHED` after either, and with the crash
    * if the colleague crashes first. Values still pending here are rejected
    * with `SHUT_DOWN`. It waits as long as the island takes: bound it with a
@@ -669,6 +670,19 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     this.logger.info({}, 'left the island')
     // Gone for good, as an exile is: the next start on this directory is a newcomer, not this member.
     this.retireStorage()
+    void this.drainedWithin(this.timeoutMs).then(() => this.shutdown())
+  }
+
+  /**
+   * The others left (or were exiled) while this colleague was leaving: alone
+   * in its island it just shuts down, as `leave()` does for the last member
+   * (its last messages, telling the others they are out, sent first). Durable
+   * mode keeps its directory: the island lives on there.
+   */
+  private leaveAsLast(): void {
+    if (this.leaveFinishing) return
+    this.leaveFinishing = true
+    this.logger.info({}, 'left alone while leaving: the last member shuts down')
     void this.drainedWithin(this.timeoutMs).then(() => this.shutdown())
   }
 
@@ -960,6 +974,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     this.observer.government(government)
     this.observer.start()
     this.application.government?.(government)
+    if (this.leaving && membersOf(government).length === 1) this.leaveAsLast()
     if (arrival) await this.immigration.immigrate(government)
     else await this.immigration.applied(government)
   }
