@@ -220,8 +220,10 @@ export class Immigration {
     if (answer.status < 200 || answer.status > 299) {
       const remote = remoteError(parsed)
       const code = remote?.code === 'ID_IN_USE' || remote?.code === 'ID_EXILED' ? remote.code : answer.status < 500 ? 'JOIN_REFUSED' : 'JOIN_FAILED'
+      // A signed island tells a stranger nothing of why: the likely causes are named here instead.
+      const why = remote?.code === 'UNAUTHORIZED' ? ': a secret other than the island\'s, or a clock more than signatureWindowMs off the member\'s' : ''
       throw fail(
-        new ColleagueError(code, `${url} refused the join (${answer.status} ${remote?.code ?? ''})`, { cause: remote ?? answer.text }),
+        new ColleagueError(code, `${url} refused the join (${answer.status} ${remote?.code ?? ''})${why}`, { cause: remote ?? answer.text }),
       )
     }
     if (!validators.joinAnswer.Check(parsed) || parsed.islandName !== host.islandName) {
