@@ -6,6 +6,7 @@ import { strict as assert } from 'node:assert'
 import { spawnSync } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { isDeepStrictEqual } from 'node:util'
@@ -183,6 +184,40 @@ test('a member that cannot join exits 1 without printing a URL', { timeout: 120_
   assert.equal(member.url, null)
   // One plain line saying why, and nothing else: no stack trace, no log line.
   assert.match(member.stderrTail(), /^paxos-colleague: could not join through http:\/\/127\.0\.0\.1:9: .*connection refused[^\n]*$/)
+})
+
+test('a member still joining answers its kv routes 503 KV_UNAVAILABLE rather than from its empty store', { timeout: 120_000 }, async () => {
+  // A "member" that takes the join's connection and never answers: the join waits (joinTimeoutMs).
+  const sockets: Socket[] = []
+  const silent = createNetServer((socket) => void sockets.push(socket))
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  // The joining member prints its URL only once joined: it gets a port known beforehand.
+  const probe = createNetServer()
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+  const port = (probe.address() as AddressInfo).port
+  await new Promise((resolve) => probe.close(resolve))
+  const member = spawnMember({
+    name: 'joining',
+    readyTimeoutMs: 60_000,
+    args: ['--island', 'test', '--bind', `127.0.0.1:${port}`, '--id', 'joining', '--log-level', 'warn', '--join', `http://127.0.0.1:${(silent.address() as AddressInfo).port}`],
+  })
+  started.push(member)
+  member.ready.catch(() => {})
+  try {
+    const url = `http://127.0.0.1:${port}`
+    const first = await poll('an answer from the joining member', () => get(`${url}/kv/anything`))
+    assert.equal(first.status, 503, JSON.stringify(first.body))
+    assert.equal((first.body as { error: { code: string } }).error.code, 'KV_UNAVAILABLE')
+    const whole = await get(`${url}/kv`)
+    assert.equal(whole.status, 503, JSON.stringify(whole.body))
+    const write = await callJson(`${url}/kv/anything`, { method: 'PUT', body: 'x', timeoutMs: CALL_TIMEOUT_MS })
+    assert.equal(write.status, 503, JSON.stringify(write.body))
+    assert.equal(((await health(url)) as { state: string }).state, 'joining')
+  } finally {
+    await member.stop(2_000)
+    for (const socket of sockets) socket.destroy()
+    await new Promise((resolve) => silent.close(resolve))
+  }
 })
 
 test('a newcomer whose out-of-band request fails crashes and exits 1', { timeout: 120_000 }, async () => {

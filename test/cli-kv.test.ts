@@ -216,6 +216,26 @@ test('a colleague error keeps its code and answers 503', async () => {
   }
 })
 
+test('until the store holds its island\'s state, every kv route answers 503 KV_UNAVAILABLE and writes nothing', async () => {
+  let available = false
+  const joining = createKvServer({ store, enqueue, barrier: () => enqueue({ kv: 'barrier' }), available: () => available })
+  const { url: joiningUrl } = await joining.listen('127.0.0.1', 0)
+  try {
+    await call('PUT', '/kv/held', 'known elsewhere', 'text/plain')
+    const logged = enqueued.length
+    for (const [method, path] of [['GET', '/kv/held'], ['GET', '/kv'], ['GET', '/kv/held?consistent=1'], ['PUT', '/kv/held'], ['DELETE', '/kv/held']] as const) {
+      const answer = await callJson(`${joiningUrl}${path}`, { method, ...(method === 'PUT' && { body: 'x' }), timeoutMs: 5_000 })
+      assert.equal(answer.status, 503, `${method} ${path}`)
+      assert.equal((answer.body as { error: { code: string } }).error.code, 'KV_UNAVAILABLE', `${method} ${path}`)
+    }
+    assert.equal(enqueued.length, logged, 'nothing was written')
+    available = true
+    assert.deepEqual((await callJson(`${joiningUrl}/kv/held`, { timeoutMs: 5_000 })).status, 200)
+  } finally {
+    await joining.close(1_000)
+  }
+})
+
 test('other paths go to the colleague once mounted, 503 before', async () => {
   const early = await callJson(`${url}/health`, { timeoutMs: 5_000 })
   assert.equal(early.status, 503)

@@ -20,6 +20,13 @@ export interface KvRoutesOptions {
   readonly bodyBytesMax?: number
   /** Bytes of bodies held while read, all connections together; past it a write answers 503 KV_BUSY. */
   readonly bodiesBytesMax?: number
+  /**
+   * Whether the store holds its island's state (the member founded or joined
+   * its island, or resumed from its directory). Until then every route
+   * answers 503 KV_UNAVAILABLE rather than read an empty store as the
+   * island's. Always, when left out.
+   */
+  readonly available?: () => boolean
 }
 
 export type KvErrorCode =
@@ -102,6 +109,10 @@ export function createKvListener(options: KvRoutesOptions): RequestListener {
   }
 
   async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (options.available?.() === false) {
+      response.setHeader('retry-after', '1')
+      throw new KvHttpError('KV_UNAVAILABLE', "this member has not joined its island yet: its store does not hold the island's state; retry, or ask another member")
+    }
     // The target as sent, as the server chose this route by: dot segments are
     // not resolved, so `/kv/../x` is no key rather than another route's path.
     const target = requestTarget(request)

@@ -33,8 +33,11 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<number>
   )
   const store = new KvStore()
   let colleague: Colleague | null = null
+  // Until the colleague founded or joined its island (or resumed it), the store is not the island's.
+  let available = false
   const kvServer = createKvServer({
     store,
+    available: () => available,
     enqueue: async (operation) => {
       if (colleague === null) throw Object.assign(new Error('not started'), { code: 'KV_UNAVAILABLE' })
       return colleague.enqueue(operation)
@@ -93,6 +96,7 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<number>
     return 1
   }
   if (first.kind === 'started') {
+    available = true
     io.stdout.write(`listening ${address.url}\n`)
     logger.info({ url: address.url, location, bootstrap: options.bootstrap, v8Flags: io.v8Flags ?? [] }, 'serving')
   }

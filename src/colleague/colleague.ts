@@ -682,7 +682,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   private leaveAsLast(): void {
     if (this.leaveFinishing) return
     this.leaveFinishing = true
-    this.logger.info({}, 'left alone while leaving: the last member shuts down')
+    this.logger.info({ last: true }, 'left the island')
     void this.drainedWithin(this.timeoutMs).then(() => this.shutdown())
   }
 
@@ -1251,7 +1251,7 @@ function validateOptions(options: ColleagueOptions): void {
   if (typeof options.application?.entry !== 'function') throw invalid('application.entry must be a function')
   const { parliamentSize, port, host } = options
   if (parliamentSize !== undefined && !(Number.isSafeInteger(parliamentSize) && parliamentSize >= 1 && parliamentSize % 2 === 1 && parliamentSize <= MEMBERS_MAX)) {
-    throw invalid(`parliamentSize must be an odd integer from 1 to ${MEMBERS_MAX}, got ${String(parliamentSize)}`)
+    throw invalid(`parliamentSize must be an odd integer from 1 to ${MEMBERS_MAX - 1 + (MEMBERS_MAX % 2)}, got ${String(parliamentSize)}`)
   }
   if (port !== undefined && !(Number.isSafeInteger(port) && port >= 0 && port <= 65_535)) throw invalid(`port must be an integer from 0 to 65535, got ${String(port)}`)
   if (host !== undefined && (typeof host !== 'string' || host.length === 0)) throw invalid('host must be a non-empty string')
