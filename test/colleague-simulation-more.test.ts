@@ -181,6 +181,101 @@ test(`an application whose closures hold its id and shared variables keeps every
   assert.ok(shared.built > APPLICATION_SEEDS * 3, 'every member built its application through the shared builder')
 })
 
+/** Correct applications written in ways the hidden state must not take for state a snapshot forgets. */
+const toldTwoWays: ReadonlyArray<readonly [string, (id: string) => Application]> = [
+  // The object refers to itself through the variable entry() closes over, and holds its id (nested too).
+  [
+    'an object that refers to itself and holds its own id',
+    (id) => {
+      const app = {
+        id,
+        meta: { id, role: 'member' },
+        balances: {} as Record<string, number>,
+        entry({ value }: { value: unknown }) {
+          const { deposit, amount } = value as { deposit: string; amount: number }
+          app.balances[deposit] = (app.balances[deposit] ?? 0) + amount
+        },
+        snapshot: () => app.balances,
+        restore(state: unknown) {
+          app.balances = { ...(state as Record<string, number>) }
+        },
+      }
+      return app as unknown as Application
+    },
+  ],
+  // State created on first use: nothing yet is undefined or null here, empty once restored there.
+  [
+    'state created on first use',
+    () => {
+      let history: number[] | undefined
+      let last: Map<string, number> | null = null
+      return {
+        entry: ({ value }) => {
+          const { deposit, amount } = value as { deposit: string; amount: number }
+          ;(history ??= []).push(amount)
+          ;(last ??= new Map()).set(deposit, amount)
+        },
+        snapshot: () => ({ history: history ?? [], last: last === null ? [] : [...last] }),
+        restore: (state) => {
+          const { history: kept, last: lastKept } = state as { history: number[]; last: [string, number][] }
+          history = [...kept]
+          last = new Map(lastKept)
+        },
+      }
+    },
+  ],
+  // The snapshot is sorted: a newcomer's object and Map hold their keys in another order than the leader's.
+  [
+    'state rebuilt sorted',
+    () => {
+      let totals: Record<string, number> = {}
+      let counts = new Map<string, number>()
+      return {
+        entry: ({ value }) => {
+          const { deposit, amount } = value as { deposit: string; amount: number }
+          totals[deposit] = (totals[deposit] ?? 0) + amount
+          counts.set(deposit, (counts.get(deposit) ?? 0) + 1)
+        },
+        snapshot: () => ({ totals: Object.fromEntries(Object.entries(totals).sort()), counts: [...counts].sort() }),
+        restore: (state) => {
+          const kept = state as { totals: Record<string, number>; counts: [string, number][] }
+          totals = { ...kept.totals }
+          counts = new Map(kept.counts)
+        },
+      }
+    },
+  ],
+]
+
+for (const [name, application] of toldTwoWays) {
+  test(`an application whose hidden state is ${name} keeps every invariant for ${APPLICATION_SEEDS} seeds`, async () => {
+    for (let seed = 1; seed <= APPLICATION_SEEDS; seed++) {
+      const { violations } = await simulate({ seed, steps: 300, application, workload: deposits })
+      assert.deepEqual(violations.map((violation) => describeViolation(violation)), [])
+    }
+  })
+}
+
+test('state created on first use that the snapshot forgets is still caught: empty on the newcomer, held on the leader', async () => {
+  const violation = await firstDivergence(() => {
+    let balances: Record<string, number> | undefined
+    let deposits = 0
+    return {
+      entry: ({ value }) => {
+        const { deposit, amount } = value as { deposit: string; amount: number }
+        balances ??= {}
+        balances[deposit] = (balances[deposit] ?? 0) + amount
+        deposits++
+      },
+      snapshot: () => deposits,
+      restore: (state) => {
+        deposits = state as number
+      },
+    }
+  })
+  assert.match(violation.detail, /balances/)
+})
+
 test(`an application whose fields hold its own id, the last depositor's and the leader's keeps every invariant for ${APPLICATION_SEEDS} seeds`, async () => {
   // The depositor is at times the member itself, the leader too: such a field is state, the same on every member.
   let ownDepositor = 0

@@ -1915,21 +1915,92 @@ function dataFields(application: Application): Record<string, unknown> {
 }
 
 /**
- * Whether two states (texts of `stateText`) of members \`a\` and \`b\` differ
- * only in fields where each holds its own id (an application that keeps
- * its id in a field): the snapshots are the same, and so is every field
- * but those.
+ * Whether two states (texts of `stateText`) of members \`a\` and \`b\` are
+ * the same state told two ways: the snapshots are the same text, and the
+ * fields hold the same state by `sameState` (each its own id, "nothing yet"
+ * in another form, keys in another order).
  */
 function sameUpToOwnIds(aText: string, a: string, bText: string, b: string): boolean {
   type State = { snapshot?: unknown; fields?: Record<string, unknown> }
   const first = JSON.parse(aText) as State
   const second = JSON.parse(bText) as State
   if (JSON.stringify(first.snapshot) !== JSON.stringify(second.snapshot)) return false
-  const aFields = first.fields ?? {}
-  const bFields = second.fields ?? {}
-  for (const name of new Set([...Object.keys(aFields), ...Object.keys(bFields)])) {
-    if (aFields[name] === a && bFields[name] === b) continue
-    if (JSON.stringify(aFields[name]) !== JSON.stringify(bFields[name])) return false
+  return sameState(first.fields ?? {}, second.fields ?? {}, a, b)
+}
+
+/** Elements of one object, array, Map or Set that `sameState` compares at most, one by one; past it, texts only. */
+const SAME_STATE_ITEMS_MAX = 10_000
+
+/**
+ * Whether two members' readings of one variable or field (JSON values, with
+ * Maps and Sets as `replacer` writes them) hold the same state, though they
+ * differ as text. Where each member holds its own id, at any depth, they
+ * agree (an application that keeps its id, or an object holding it, beside
+ * its state); "nothing yet" has one meaning in all its forms (undefined,
+ * null, an empty array, object, Map or Set: a state created on first use on
+ * one member and restored empty on the other); an object's keys, a Map's
+ * entries and a Set's values may come in another order (a state rebuilt
+ * sorted). Anything else must be the same.
+ */
+function sameState(a: unknown, b: unknown, aId: string, bId: string): boolean {
+  if (a === b) return true
+  if (typeof a === 'string' || typeof b === 'string') return a === aId && b === bId
+  if (isNothing(a) && isNothing(b)) return true
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length || a.length > SAME_STATE_ITEMS_MAX) return false
+    return a.every((item, index) => sameState(item, b[index], aId, bId))
+  }
+  const aEntries = collection(a, 'Map')
+  const bEntries = collection(b, 'Map')
+  if (aEntries !== null && bEntries !== null) return sameEntries(aEntries, bEntries, aId, bId)
+  const aValues = collection(a, 'Set')
+  const bValues = collection(b, 'Set')
+  if (aValues !== null && bValues !== null) {
+    const sorted = (values: unknown[]): unknown[] => values.map((value) => [JSON.stringify(value), value] as const).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).map(([, value]) => value)
+    return sameState(sorted(aValues), sorted(bValues), aId, bId)
+  }
+  const aRecord = a as Record<string, unknown>
+  const bRecord = b as Record<string, unknown>
+  const keys = new Set([...Object.keys(aRecord), ...Object.keys(bRecord)])
+  if (keys.size > SAME_STATE_ITEMS_MAX) return false
+  // A key one of them lacks reads as undefined: "nothing yet", as null or an empty value is.
+  for (const key of keys) if (!sameState(aRecord[key], bRecord[key], aId, bId)) return false
+  return true
+}
+
+/** Undefined, null, or an empty array, object, Map or Set (as `replacer` writes them). */
+function isNothing(value: unknown): boolean {
+  if (value === undefined || value === null) return true
+  if (typeof value !== 'object') return false
+  if (Array.isArray(value)) return value.length === 0
+  const items = collection(value, 'Map') ?? collection(value, 'Set')
+  if (items !== null) return items.length === 0
+  for (const _ in value) return false
+  return true
+}
+
+/** The items of a Map or Set as `replacer` writes it (`{ Map: [[key, value], ...] }`, `{ Set: [...] }`), else null. */
+function collection(value: object, kind: 'Map' | 'Set'): unknown[] | null {
+  const items = (value as Record<string, unknown>)[kind]
+  if (!Array.isArray(items)) return null
+  for (const key in value) if (key !== kind) return null
+  if (kind === 'Map' && !items.every((entry) => Array.isArray(entry) && entry.length === 2)) return null
+  return items
+}
+
+/** Map entries, in any order: a key is the same text on both, or each member's own id. */
+function sameEntries(aEntries: unknown[], bEntries: unknown[], aId: string, bId: string): boolean {
+  if (aEntries.length !== bEntries.length || aEntries.length > SAME_STATE_ITEMS_MAX) return false
+  const byKey = new Map<string, unknown>()
+  for (const entry of bEntries) {
+    const [key, value] = entry as [unknown, unknown]
+    byKey.set(JSON.stringify(key === bId ? aId : key), value)
+  }
+  for (const entry of aEntries) {
+    const [key, value] = entry as [unknown, unknown]
+    const text = JSON.stringify(key)
+    if (!byKey.has(text) || !sameState(value, byKey.get(text), aId, bId)) return false
   }
   return true
 }
@@ -1974,11 +2045,13 @@ function hiddenReading(scopes: readonly Record<string, unknown>[], shared: Reado
       else if (value !== null && typeof value === 'object') objects.set(key, value)
     }
   }
-  return { texts, ownIds, objects }
+  return { id, texts, ownIds, objects }
 }
 
 /** One member's reading of the state its application hides, by name. */
 interface HiddenReading {
+  /** The member read. */
+  readonly id: string
   readonly texts: ReadonlyMap<string, string>
   /** The names where it holds its own id: two members that each hold their own id there agree. */
   readonly ownIds: ReadonlySet<string>
@@ -1986,12 +2059,15 @@ interface HiddenReading {
   readonly objects: ReadonlyMap<string, object>
 }
 
-/** The names where two readings disagree: neither holding its own id there, nor one object they both hold. */
+/** The names where two readings disagree: neither the same state (`sameState`), nor one object they both hold. */
 function differingNames(a: HiddenReading, b: HiddenReading): string[] {
   const aHeld = new Set(a.objects.values())
   const bHeld = new Set(b.objects.values())
   return [...new Set([...a.texts.keys(), ...b.texts.keys()])].filter((name) => {
-    if (a.texts.get(name) === b.texts.get(name) || (a.ownIds.has(name) && b.ownIds.has(name))) return false
+    const aText = a.texts.get(name)
+    const bText = b.texts.get(name)
+    if (aText === bText || (a.ownIds.has(name) && b.ownIds.has(name))) return false
+    if (sameState(parsedReading(aText), parsedReading(bText), a.id, b.id)) return false
     const mine = b.objects.get(name)
     const theirs = a.objects.get(name)
     return !((mine !== undefined && aHeld.has(mine)) || (theirs !== undefined && bHeld.has(theirs)))
@@ -1999,6 +2075,16 @@ function differingNames(a: HiddenReading, b: HiddenReading): string[] {
 }
 
 const NOTHING_SHARED: ReadonlySet<object> = new Set()
+
+/** A reading's text as a value: absent and undefined as undefined; one that is not JSON as its text, compared as such. */
+function parsedReading(text: string | undefined): unknown {
+  if (text === undefined || text === 'undefined') return undefined
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    return { unreadable: text }
+  }
+}
 
 /** What a leader's application held, beside the snapshot it took for its newcomers, when it took it. */
 interface SnapshotReading extends HiddenReading {
