@@ -18,7 +18,7 @@ async function post(url: string, route: string, body: string | Buffer, headers: 
     body,
   })
   const text = await response.text()
-  return { status: response.status, body: text.length > 0 ? (JSON.parse(text) as { error?: { code: string } }) : null }
+  return { status: response.status, body: text.length > 0 ? (JSON.parse(text) as { error?: { code: string; message: string } }) : null }
 }
 
 /** GET with the target in absolute form (`GET http://host:port/route`), as a client sends through a proxy. */
@@ -308,6 +308,118 @@ test('a shared-secret island refuses unsigned, wrongly signed and replayed reque
     await (members[1] as Member).colleague.enqueue('still writable')
   } finally {
     await stopAll([...members, outsider, impostor])
+  }
+})
+
+test('on a signed island a request names its recipient: one captured for a member and replayed to another is refused MISADDRESSED and changes nothing', { timeout: 30_000 }, async () => {
+  const members = await startIsland(3, 'addressed', { secret: 's3cret' })
+  const [first, second, third] = members as [Member, Member, Member]
+  try {
+    // The newcomers joined, their state fetched out of band from the leader (each /oob names it).
+    await first.colleague.enqueue('addressed')
+    await settle(members)
+    assert.deepEqual(third.app.values, ['addressed'])
+    const islandId = first.colleague.health().islandId as string
+    const signer = new Signer('s3cret', { now: () => Date.now() })
+    // A /shutdown for the third member, captured and replayed to the other two within its window.
+    const shutdown = JSON.stringify({ islandName: 'addressed', islandId, to: 'm2' })
+    const captured = signer.sign('POST', '/shutdown', shutdown)
+    for (const member of [second, first]) {
+      const before = snapshotOf(member)
+      const replayed = await post(member.url, '/shutdown', shutdown, captured)
+      assert.equal(replayed.status, 409, JSON.stringify(replayed.body))
+      assert.equal(replayed.body?.error?.code, 'MISADDRESSED')
+      assert.equal(member.colleague.health().state, 'member')
+      assert.deepEqual(snapshotOf(member), before)
+    }
+    // So are a /bootstrap and an /oob signed for another member.
+    const bootstrap = JSON.stringify({ islandName: 'addressed', to: 'm2' })
+    const founding = await post(second.url, '/bootstrap', bootstrap, signer.sign('POST', '/bootstrap', bootstrap))
+    assert.equal(founding.body?.error?.code, 'MISADDRESSED')
+    const oob = JSON.stringify({ islandName: 'addressed', islandId, from: 'm2', to: 'm0', arrival: null, name: 'snapshot', post: null })
+    const outOfBand = await post(second.url, '/oob', oob, signer.sign('POST', '/oob', oob))
+    assert.equal(outOfBand.status, 409, JSON.stringify(outOfBand.body))
+    assert.equal(outOfBand.body?.error?.code, 'MISADDRESSED')
+    // The member it names takes it.
+    const stopped = await post(third.url, '/shutdown', shutdown, signer.sign('POST', '/shutdown', shutdown))
+    assert.equal(stopped.status, 200, JSON.stringify(stopped.body))
+    await third.colleague.shutdown()
+    assert.equal(third.colleague.health().state, 'shut-down')
+    assert.deepEqual([first, second].map((member) => member.colleague.health().state), ['member', 'member'])
+    await second.colleague.enqueue('still writable')
+  } finally {
+    await stopAll(members)
+  }
+})
+
+test('on a signed island a /shutdown or /bootstrap body without a recipient is refused INVALID_BODY and changes nothing', { timeout: 30_000 }, async () => {
+  const members = await startIsland(2, 'unnamed', { secret: 's3cret' })
+  const [first] = members as [Member]
+  const idle = await startMember('unnamed', { colleagueId: 'idle', secret: 's3cret' })
+  try {
+    await settle(members)
+    const islandId = first.colleague.health().islandId as string
+    const signer = new Signer('s3cret', { now: () => Date.now() })
+    const before = snapshotOf(first)
+    const cases: [Member, string, string][] = [
+      [first, '/shutdown', JSON.stringify({ islandName: 'unnamed', islandId })],
+      [first, '/shutdown', JSON.stringify({ islandName: 'unnamed' })],
+      [idle, '/shutdown', JSON.stringify({ islandName: 'unnamed' })],
+      [idle, '/bootstrap', JSON.stringify({ islandName: 'unnamed' })],
+    ]
+    for (const [member, route, body] of cases) {
+      const answer = await post(member.url, route, body, signer.sign('POST', route, body))
+      assert.equal(answer.status, 400, `${route} ${body}: ${JSON.stringify(answer.body)}`)
+      assert.equal(answer.body?.error?.code, 'INVALID_BODY')
+      assert.match(answer.body?.error?.message ?? '', new RegExp(`^${route}: .*"to"`))
+    }
+    assert.equal(first.colleague.health().state, 'member')
+    assert.deepEqual(snapshotOf(first), before)
+    assert.equal(idle.colleague.health().state, 'idle', 'no island founded')
+    assert.equal(idle.colleague.health().islandId, null)
+    // Named, the same requests are taken.
+    const bootstrap = JSON.stringify({ islandName: 'unnamed', to: 'idle' })
+    const founded = await post(idle.url, '/bootstrap', bootstrap, signer.sign('POST', '/bootstrap', bootstrap))
+    assert.equal(founded.status, 200, JSON.stringify(founded.body))
+    assert.equal(idle.colleague.health().state, 'member')
+    const shutdown = JSON.stringify({ islandName: 'unnamed', islandId, to: 'm0' })
+    assert.equal((await post(first.url, '/shutdown', shutdown, signer.sign('POST', '/shutdown', shutdown))).status, 200)
+    await first.colleague.shutdown()
+    assert.equal(first.colleague.health().state, 'shut-down')
+  } finally {
+    await stopAll([...members, idle])
+  }
+})
+
+test('without a secret a recipient is optional, and a body naming another colleague is still refused MISADDRESSED', { timeout: 30_000 }, async () => {
+  const members = await startIsland(2, 'open')
+  const [first, second] = members as [Member, Member]
+  const idle = await startMember('open', { colleagueId: 'idle' })
+  try {
+    await first.colleague.enqueue('open')
+    await settle(members)
+    const islandId = first.colleague.health().islandId as string
+    const before = snapshotOf(first)
+    const cases: [Member, string, string][] = [
+      [first, '/shutdown', JSON.stringify({ islandName: 'open', islandId, to: 'm1' })],
+      [first, '/oob', JSON.stringify({ islandName: 'open', islandId, from: 'm1', to: 'm1', arrival: null, name: 'snapshot', post: null })],
+      [idle, '/bootstrap', JSON.stringify({ islandName: 'open', to: 'm0' })],
+    ]
+    for (const [member, route, body] of cases) {
+      const answer = await post(member.url, route, body)
+      assert.equal(answer.status, 409, `${route} ${body}: ${JSON.stringify(answer.body)}`)
+      assert.equal(answer.body?.error?.code, 'MISADDRESSED')
+    }
+    assert.equal(first.colleague.health().state, 'member')
+    assert.deepEqual(snapshotOf(first), before)
+    assert.equal(idle.colleague.health().state, 'idle')
+    // An old client's body, without `to`, works as before.
+    const stopped = await post(second.url, '/shutdown', JSON.stringify({ islandName: 'open', islandId }))
+    assert.equal(stopped.status, 200, JSON.stringify(stopped.body))
+    await second.colleague.shutdown()
+    assert.equal(second.colleague.health().state, 'shut-down')
+  } finally {
+    await stopAll([...members, idle])
   }
 })
 

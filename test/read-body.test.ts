@@ -212,7 +212,7 @@ test('on a signed island a body whose head is not signed is refused before it is
     for (const answer of answers) assert.match(answer, /^HTTP\/1\.1 401 [^]*"code":"UNAUTHORIZED"/, 'answered 401 with the body unfinished, and the connection closed')
     // A member's signed request is still read whole, and acted on: POST /bootstrap founds the island.
     const peer = new Signer(secret, { now: () => Date.now() })
-    const body = JSON.stringify({ islandName: 'bodies' })
+    const body = JSON.stringify({ islandName: 'bodies', to: colleague.colleagueId })
     const response = await fetch(`${url}/bootstrap`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...peer.sign('POST', '/bootstrap', body) } })
     assert.equal(response.status, 200, await response.text())
   } finally {

@@ -62,3 +62,17 @@ test('a forward is taken with and without a probe\'s commit point and the chosen
   assert.equal(validators.kibitz.Check(body([{ ...forward, commit: 1.5 }])), false, 'the commit point is still checked')
   assert.equal(validators.kibitz.Check(body([{ ...forward, chosen: [{ position: 7, ballot }] }])), false, 'the entries are still checked')
 })
+
+test('a /bootstrap, /shutdown or /oob body is taken with and without its recipient, so both versions read each other', () => {
+  const bodies: [typeof validators.shutdown | typeof validators.bootstrap | typeof validators.oob, Record<string, unknown>][] = [
+    [validators.bootstrap, { islandName: 'isle' }],
+    [validators.shutdown, { islandName: 'isle', islandId: 'island' }],
+    [validators.oob, { islandName: 'isle', islandId: 'island', from: 'm4', arrival: '2/0', name: 'snapshot', post: null }],
+  ]
+  for (const [check, value] of bodies) {
+    assert.ok(check.Check(value), firstError(check, value))
+    assert.ok(check.Check({ ...value, to: 'm1' }), firstError(check, { ...value, to: 'm1' }))
+    assert.equal(check.Check({ ...value, to: '' }), false, 'the recipient is still checked')
+    assert.equal(check.Check({ ...value, to: '__proto__' }), false, 'a reserved id is no recipient')
+  }
+})

@@ -165,6 +165,8 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
    * travel as signed requests of their own.
    */
   private readonly answering: boolean
+  /** Whether the island has a `secret`: the bodies that change a colleague must then name it in `to`. */
+  private readonly signed: boolean
 
   private state: ColleagueState = 'idle'
   private founder = false
@@ -316,6 +318,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
         onExile: () => this.metrics.exile(),
       })
       this.answering = signer === null
+      this.signed = options.secret !== undefined
       this.handler = createHandler({
         metrics: async () => ({ contentType: this.metrics.contentType, text: this.metrics.text() }),
         dispatch: (type, body) => this.request(type, body),
@@ -818,9 +821,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     const kibitz: KibitzBody = validate(validators.kibitz, body)
     this.assertAlive()
     this.assertIsland(kibitz.islandName, kibitz.islandId, this.state === 'joining')
-    if (kibitz.to !== this.colleagueId) {
-      throw new ColleagueError('MISADDRESSED', `a body for ${JSON.stringify(kibitz.to)} reached ${JSON.stringify(this.colleagueId)}`)
-    }
+    this.assertAddressed('kibitz', kibitz.to)
     this.takeKibitz(kibitz)
     const islandId = this.currentIslandId()
     if (!this.answering || islandId === null) {
@@ -852,9 +853,23 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     return { islandName: this.islandName, islandId }
   }
 
+  /**
+   * A body names its receiver in `to`, signed with it: one captured on its way to a member and
+   * replayed to another is refused, and changes nothing there. On a signed island every body that
+   * changes a colleague must name it (/join need not: admission is the island's, asked of any member).
+   */
+  private assertAddressed(type: RequestType, to: string | undefined): void {
+    if (to === undefined) {
+      if (!this.signed) return
+      throw new ColleagueError('INVALID_BODY', `/${type}: a signed island's body names its recipient in "to" (the colleagueId of the member meant)`)
+    }
+    if (to !== this.colleagueId) throw new ColleagueError('MISADDRESSED', `a body for ${JSON.stringify(to)} reached ${JSON.stringify(this.colleagueId)}`)
+  }
+
   private async receiveBootstrap(body: unknown): Promise<{ islandName: string; islandId: string }> {
     const bootstrap = validate(validators.bootstrap, body)
     if (bootstrap.islandName !== this.islandName) throw wrongIsland(bootstrap.islandName)
+    this.assertAddressed('bootstrap', bootstrap.to)
     await this.bootstrap()
     return { islandName: this.islandName, islandId: this.islandId as string }
   }
@@ -866,6 +881,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     if (shutdown.islandId !== undefined && islandId !== null && shutdown.islandId !== islandId) {
       throw wrongIsland(shutdown.islandId)
     }
+    this.assertAddressed('shutdown', shutdown.to)
     // Not awaited: an HTTP caller gets its answer while the server closes behind it.
     void this.shutdown()
     return { shuttingDown: true }
@@ -876,6 +892,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     const oob = validate(validators.oob, body)
     this.assertAlive()
     this.assertIsland(oob.islandName, oob.islandId, false)
+    this.assertAddressed('oob', oob.to)
     return this.immigration.receiveOutOfBand(oob)
   }
 

@@ -290,6 +290,8 @@ export class Immigration {
       islandName: host.islandName,
       islandId: government.islandId,
       from: host.colleagueId,
+      // Signed with the body: a captured request cannot fetch the state from another member.
+      to: leader,
       arrival: host.legislator.arrival,
       name,
       post: post ?? null,

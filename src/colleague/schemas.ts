@@ -151,14 +151,23 @@ export const JoinBody = Type.Object({
   properties: Type.Intersect([WireProperties, Type.Object({ location: Location })]),
 })
 
-export const BootstrapBody = Type.Object({ islandName: Name })
+/**
+ * The receiver of a body that changes it (bootstrap, shutdown, out of band): signed with the body,
+ * so that a captured request cannot be replayed to another member. A signed island requires it
+ * (the colleague refuses a body without it there); without a secret it may be left out.
+ */
+const To = Type.Optional(Id)
 
-export const ShutdownBody = Type.Object({ islandName: Name, islandId: Type.Optional(Id) })
+export const BootstrapBody = Type.Object({ islandName: Name, to: To })
+
+export const ShutdownBody = Type.Object({ islandName: Name, islandId: Type.Optional(Id), to: To })
 
 export const OutOfBandBody = Type.Object({
   islandName: Name,
   islandId: Id,
   from: Id,
+  /** The arrival leader asked (see `To`). */
+  to: To,
   /** The asker's arrival promise: the server answers only once it applied that government. */
   arrival: Type.Union([Label, Type.Null()]),
   name: Name,

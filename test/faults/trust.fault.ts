@@ -2,7 +2,8 @@
 // their headers (or body) while real traffic keeps committing; each must be
 // cut within the server's configured timeout. With an island secret: unsigned,
 // wrongly signed, altered, replayed, other-island and exiled-member requests,
-// and a join without credentials, are all refused and change nothing.
+// rightly signed ones for another member (or naming none), and a join without
+// credentials, are all refused and change nothing.
 
 import { strict as assert } from 'node:assert'
 import { createHash } from 'node:crypto'
@@ -126,6 +127,10 @@ test('trust: with a secret, forged, altered, replayed, foreign and exiled reques
       JSON.stringify({ islandName: island, islandId: id, from, to: target, messages: [{ type: 'naturalize', id: from }] })
     const join = (id: string): string => JSON.stringify({ islandName: 'faults', id, properties: { location: 'http://127.0.0.1:9' } })
     const replay = captured[0] as { body: Buffer; headers: Record<string, string> }
+    // Rightly signed, but for another of the island's members: what a request captured on its way there would be.
+    const another = (): string => ['a', 'b', 'c'].find((id) => id !== target) as string
+    const shutdown = (to?: string): string => JSON.stringify({ islandName: 'faults', islandId, ...(to !== undefined && { to }) })
+    const bootstrap = (to?: string): string => JSON.stringify({ islandName: 'faults', ...(to !== undefined && { to }) })
     const signed = (signer: Signer, route: string, body: string, sent = body): { body: Buffer; headers: Array<[string, string]> } => ({
       body: Buffer.from(sent),
       headers: [['content-type', 'application/json'], ...Object.entries(signer.sign('POST', route, body))],
@@ -162,6 +167,16 @@ test('trust: with a secret, forged, altered, replayed, foreign and exiled reques
       { name: 'join without credentials', route: '/join', request: () => ({ body: Buffer.from(join('intruder')), headers: [['content-type', 'application/json']] }), expect: [401] },
       { name: 'join signed with a wrong key', route: '/join', request: () => signed(wrong, '/join', join('intruder')), expect: [401] },
       { name: 'unsigned shutdown', route: '/shutdown', request: () => ({ body: Buffer.from(JSON.stringify({ islandName: 'faults' })), headers: [['content-type', 'application/json']] }), expect: [401] },
+      { name: 'signed shutdown for another member', route: '/shutdown', request: () => signed(right, '/shutdown', shutdown(another())), expect: [409] },
+      { name: 'signed shutdown naming no member', route: '/shutdown', request: () => signed(right, '/shutdown', shutdown()), expect: [400] },
+      { name: 'signed bootstrap for another member', route: '/bootstrap', request: () => signed(right, '/bootstrap', bootstrap(another())), expect: [409] },
+      { name: 'signed bootstrap naming no member', route: '/bootstrap', request: () => signed(right, '/bootstrap', bootstrap()), expect: [400] },
+      {
+        name: 'signed oob for another member',
+        route: '/oob',
+        request: () => signed(right, '/oob', JSON.stringify({ islandName: 'faults', islandId, from: 'x', to: another(), arrival: null, name: 'snapshot', post: null })),
+        expect: [409],
+      },
       { name: 'unsigned oob', route: '/oob', request: () => ({ body: Buffer.from(JSON.stringify({ islandName: 'faults', islandId, from: 'x', arrival: null, name: 'snapshot', post: null })), headers: [['content-type', 'application/json']] }), expect: [401] },
     ]
     const hashOf = async (member: Member): Promise<string> => {
