@@ -256,6 +256,39 @@ for (const [name, application] of toldTwoWays) {
   })
 }
 
+/** A ledger of deposits by `bucket()` of when entry() ran: a clock read in entry, at whatever grain. */
+function bankByTime(bucket: () => string): (id: string) => Application {
+  return () => {
+    let byTime: Record<string, number> = {}
+    return {
+      entry: ({ value }) => {
+        const key = bucket()
+        byTime[key] = (byTime[key] ?? 0) + (value as { amount: number }).amount
+      },
+      snapshot: () => byTime,
+      restore: (state) => {
+        byTime = { ...(state as Record<string, number>) }
+      },
+    }
+  }
+}
+
+test("a clock read in entry() at a day's grain, or through Intl with no date, is caught and replays: the simulated clock crosses a new year and each member's is a little off", async () => {
+  for (const [what, bucket] of [
+    ['the day', () => new Date().toISOString().slice(0, 10)],
+    ['the minute', () => String(Math.floor(Date.now() / 60_000))],
+    ['Intl.DateTimeFormat#format()', () => new Intl.DateTimeFormat('en', { dateStyle: 'short', timeStyle: 'short', timeZone: 'UTC' }).format()],
+    ['Intl.DateTimeFormat#formatToParts()', () => new Intl.DateTimeFormat('en', { hour: 'numeric', minute: 'numeric', timeZone: 'UTC' }).formatToParts().map((part) => part.value).join('')],
+  ] as const) {
+    const violation = await firstDivergence(bankByTime(bucket))
+    const again = (await simulate({ seed: violation.seed, steps: 300, application: bankByTime(bucket), workload: deposits })).violations[0]
+    assert.deepEqual(again, violation, `${what}: the seed replays the same`)
+  }
+  // Outside a run, Intl formats the machine's time again.
+  const year = new Date().getUTCFullYear()
+  assert.ok(new Intl.DateTimeFormat('en', { year: 'numeric', timeZone: 'UTC' }).format().includes(String(year)))
+})
+
 test('state created on first use that the snapshot forgets is still caught: empty on the newcomer, held on the leader', async () => {
   const violation = await firstDivergence(() => {
     let balances: Record<string, number> | undefined

@@ -167,9 +167,12 @@ export interface ColleagueSimulateOptions {
   /** Stop at the first violation (default true). */
   readonly stopAtFirstViolation?: boolean
   /**
-   * While the run lasts, `Date.now()`, `new Date()`, `performance.now()` and `Math.random()` read
-   * the simulated clock and the seed (default true), so an application that
-   * reads them in `entry` diverges, and the seed replays it.
+   * While the run lasts, `Date.now()`, `new Date()`, `performance.now()`,
+   * `Intl.DateTimeFormat`'s `format()`/`formatToParts()` given no date and
+   * `Math.random()` read the simulated clock and the seed (default true), so
+   * an application that reads them in `entry` diverges, and the seed replays
+   * it. The wall clock starts a few seconds before a new year, and each
+   * member's is a little off while its `entry()` runs.
    */
   readonly virtualGlobals?: boolean
   /**
@@ -379,6 +382,8 @@ interface Member {
   readonly pending: Set<Pending>
   /** The JSON texts of its own values this process handed its application: an enqueue may resolve once its value is here. */
   readonly ownApplied: Set<string>
+  /** How far its clock is off the simulated time, read while its `entry()` runs. */
+  readonly skewMs: number
 }
 
 interface LogRecord {
@@ -481,9 +486,21 @@ function checkOptions(options: ColleagueSimulateOptions): void {
 }
 
 interface VirtualGlobals {
+  /** Simulated milliseconds since the run began. */
   now(): number
   random(): number
+  /** The wall time the run began at, in milliseconds since the epoch: a few seconds before a new year (from the seed). */
+  readonly epoch: number
+  /** The clock error of the member whose `entry()` runs now (0 outside one): machines' clocks differ a little. */
+  skewMs: number
 }
+
+/** The simulated wall clock starts this long, at least, before a new year... */
+const EPOCH_LEAD_MS_MIN = 1_000
+/** ...and less than this: the first seconds of a run cross a second, minute, hour, day, month and year. */
+const EPOCH_LEAD_MS_SPAN = 3_000
+/** A member's clock is off the simulated time by up to this much either way, while its `entry()` runs. */
+const CLOCK_SKEW_MS_MAX = 50
 
 /** Runs under way that read the virtual globals, and the one that moved last (runs may interleave). */
 let virtualized = 0
@@ -500,26 +517,50 @@ function virtualizeGlobals(globals: VirtualGlobals): () => void {
     const RealDate = Date
     const realRandom = Math.random
     const ownNow = Object.getOwnPropertyDescriptor(performance, 'now')
-    const epoch = Date.UTC(2030, 0, 1)
-    const now = (): number => moving?.now() ?? 0
+    const format = Object.getOwnPropertyDescriptor(Intl.DateTimeFormat.prototype, 'format')
+    const formatToParts = Object.getOwnPropertyDescriptor(Intl.DateTimeFormat.prototype, 'formatToParts')
+    const now = (): number => (moving === null ? 0 : moving.now() + moving.skewMs)
+    const wallNow = (): number => (moving?.epoch ?? 0) + now()
     class SimulatedDate extends RealDate {
       constructor(...args: unknown[]) {
-        if (args.length === 0) super(epoch + now())
+        if (args.length === 0) super(wallNow())
         else super(...(args as [string]))
       }
       static override now(): number {
-        return epoch + now()
+        return Math.floor(wallNow())
       }
     }
     // Called without `new`, Date() gives the time as text; a class alone would throw there.
-    globalThis.Date = new Proxy(SimulatedDate, { apply: () => new RealDate(epoch + now()).toString() }) as DateConstructor
+    globalThis.Date = new Proxy(SimulatedDate, { apply: () => new RealDate(wallNow()).toString() }) as DateConstructor
     Math.random = () => moving?.random() ?? realRandom()
     Object.defineProperty(performance, 'now', { value: now, configurable: true, writable: true })
+    // Intl formats "now" from the machine's own clock when given no date: it is told the simulated one.
+    const getFormat = format?.get
+    if (format !== undefined && getFormat !== undefined) {
+      Object.defineProperty(Intl.DateTimeFormat.prototype, 'format', {
+        ...format,
+        get(this: Intl.DateTimeFormat) {
+          const bound = getFormat.call(this) as (date?: Date | number) => string
+          return (date?: Date | number) => bound(date === undefined ? wallNow() : date)
+        },
+      })
+    }
+    const realFormatToParts = formatToParts?.value as ((this: Intl.DateTimeFormat, date?: Date | number) => Intl.DateTimeFormatPart[]) | undefined
+    if (formatToParts !== undefined && realFormatToParts !== undefined) {
+      Object.defineProperty(Intl.DateTimeFormat.prototype, 'formatToParts', {
+        ...formatToParts,
+        value: function formatToParts(this: Intl.DateTimeFormat, date?: Date | number) {
+          return realFormatToParts.call(this, date === undefined ? wallNow() : date)
+        },
+      })
+    }
     undoGlobals = () => {
       globalThis.Date = RealDate
       Math.random = realRandom
       if (ownNow !== undefined) Object.defineProperty(performance, 'now', ownNow)
       else delete (performance as { now?: unknown }).now
+      if (format !== undefined) Object.defineProperty(Intl.DateTimeFormat.prototype, 'format', format)
+      if (formatToParts !== undefined) Object.defineProperty(Intl.DateTimeFormat.prototype, 'formatToParts', formatToParts)
     }
   }
   let undone = false
@@ -605,7 +646,8 @@ class ColleagueSimulation {
     this.#abortRandom = this.#random.fork('aborts')
     this.#network = new PeerNetwork(this.#scheduler, this.#random.fork('network'))
     const globalRandom = this.#random.fork('globals')
-    this.globals = { now: () => this.#scheduler.now, random: () => globalRandom.next() }
+    const epoch = Date.UTC(2031, 0, 1) - EPOCH_LEAD_MS_MIN - this.#random.fork('epoch').int(EPOCH_LEAD_MS_SPAN)
+    this.globals = { now: () => this.#scheduler.now, random: () => globalRandom.next(), epoch, skewMs: 0 }
     this.#network.observer = { posted: (from, to, route, body) => this.#onPosted(from, to, route, body) }
     this.#application = options.application ?? counterApplication
     this.#userApplication = options.application !== undefined
@@ -1309,6 +1351,7 @@ class ColleagueSimulation {
       outOfBandFailed: false,
       pending: new Set(),
       ownApplied: new Set(),
+      skewMs: this.#random.fork(`clock:${label}`).int(2 * CLOCK_SKEW_MS_MAX + 1) - CLOCK_SKEW_MS_MAX,
     }
     const added = member
     colleague.on('crash', (error) => {
@@ -1458,11 +1501,15 @@ class ColleagueSimulation {
       member.applied = Math.max(member.applied, entry.position)
     }
     let result: void | Promise<void>
+    // Its own clock, while entry() runs (what it reads after an await is the island's).
+    this.globals.skewMs = member.skewMs
     try {
       result = application.entry(entry)
     } catch (error) {
       member.applying--
       throw error
+    } finally {
+      this.globals.skewMs = 0
     }
     if (isThenable(result)) {
       return result.then(done, (error: unknown) => {
