@@ -494,6 +494,24 @@ test('an entry() that never settles is the violation liveness, naming its positi
   assert.match(liveness.detail, /entry\(\) for position \d+ has not settled/)
 })
 
+test('an application factory that hands two members one object rejects the run, saying so; a snapshot() that throws is named as such', async () => {
+  const one: Application = { entry: () => {}, snapshot: () => 0, restore: () => {} }
+  await assert.rejects(simulate({ seed: 1, steps: 50, application: () => one }), {
+    name: 'TypeError',
+    message: 'application("m2") returned the object application("m1") returned: each member needs an application of its own (its state is that member\'s)',
+  })
+  const throwing = (): Application => ({
+    entry: () => {},
+    snapshot: () => {
+      throw new Error('snapshot broke')
+    },
+    restore: () => {},
+  })
+  const [violation] = (await simulate({ seed: 1, steps: 50, application: throwing })).violations
+  assert.equal(violation?.invariant, 'exception', violation && describeViolation(violation))
+  assert.match(violation?.detail ?? '', /snapshot\(\) failed, taken for m2, m3 at their arrival [^:]*: snapshot broke/)
+})
+
 test('options passed wrong to simulate() are refused before anything runs, naming the option', async () => {
   const wrong: ReadonlyArray<readonly [Record<string, unknown>, ErrorConstructor]> = [
     [{ members: 0 }, RangeError],

@@ -417,7 +417,16 @@ export class Immigration {
     // A newcomer that asks meanwhile waits for it (see `receiveOutOfBand`).
     this.taking.add(government.promise)
     try {
-      const state = host.application.snapshot === undefined ? null : await host.application.snapshot()
+      let state: unknown
+      try {
+        state = host.application.snapshot === undefined ? null : await host.application.snapshot()
+      } catch (error) {
+        throw new ColleagueError(
+          'APPLICATION_FAILED',
+          `snapshot() failed, taken for ${newcomers.join(', ')} at their arrival ${government.promise}: ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error },
+        )
+      }
       this.snapshots.keep(government.promise, newcomers, state)
     } finally {
       this.taking.delete(government.promise)

@@ -1175,7 +1175,7 @@ class ColleagueSimulation {
     const { reading } = differing
     this.#report(
       'divergence',
-      `${newcomer.id} restored the snapshot ${reading.member} took after position ${reading.position} (step ${reading.step}); then ${name}, ` +
+      `${newcomer.id} restored the snapshot ${reading.member} took ${reading.position < 0 ? 'before it applied any value' : `after position ${reading.position}`} (step ${reading.step}); then ${name}, ` +
         `which ${newcomer.id}'s application keeps beside its snapshot (a variable entry() closes over, a private field, or a field, ` +
         `with the private fields of the objects in it), is ${clip(mine.texts.get(name) ?? 'absent')} on ${newcomer.id} and was ` +
         `${clip(reading.texts.get(name) ?? 'absent')} on ${reading.member} when it took the snapshot: does snapshot() leave it out?`,
@@ -1302,6 +1302,13 @@ class ColleagueSimulation {
     const stream = this.#random.fork(`colleague:${label}`)
     let member: Member | null = null
     const application = checkedApplication(id, this.#application(id))
+    for (const other of this.#members.values()) {
+      if (other.application === application && other.id !== id && other.running) {
+        throw new TypeError(
+          `application(${JSON.stringify(id)}) returned the object application(${JSON.stringify(other.id)}) returned: each member needs an application of its own (its state is that member's)`,
+        )
+      }
+    }
     const endpoint = {
       id,
       clock,
