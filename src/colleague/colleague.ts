@@ -1013,14 +1013,14 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     // The snapshots durable mode writes after an entry fail as STORAGE_FAILED: the disk's failure, not the application's.
     const failure =
       isColleagueError(error) &&
-      (error.code === 'EXILED' ||
-        error.code === 'INTERNAL' ||
-        error.code === 'OUT_OF_BAND_FAILED' ||
-        error.code === 'STORAGE_FAILED' ||
-        // Named already where it failed (a snapshot() taken for newcomers).
-        error.code === 'APPLICATION_FAILED')
+      (error.code === 'EXILED' || error.code === 'INTERNAL' || error.code === 'OUT_OF_BAND_FAILED' || error.code === 'STORAGE_FAILED')
         ? error
-        : new ColleagueError('APPLICATION_FAILED', `applying position ${committed.position} failed`, { cause: error })
+        : new ColleagueError(
+            'APPLICATION_FAILED',
+            // One the colleague named where it failed (a snapshot() taken for newcomers, or for the disk) says what.
+            `applying position ${committed.position} failed${isColleagueError(error) && error.code === 'APPLICATION_FAILED' ? `: ${error.message}` : ''}`,
+            { cause: error },
+          )
     this.crash(failure)
   }
 
