@@ -133,6 +133,35 @@ for (const size of [2, 3]) {
   })
 }
 
+test('a leaving leader whose only peer was lost (exiled for its silence) waits alone for a member to hand on to: a newcomer gets the state, then the leave completes', { timeout: 90_000 }, async () => {
+  const members = await startIsland(2, 'leave-peer-lost', { pingMs: 100, timeoutMs: 1_000 })
+  const [first, second] = members as [Member, Member]
+  const leaving = leaderOf(members)
+  const lost = leaving === first ? second : first
+  let replacement: Member | null = null
+  try {
+    await settle(members)
+    await leaving.colleague.enqueue('precious')
+    await lost.colleague.shutdown()
+    // Past a timeout of silence (short of the exile, two timeouts): the lost member is no longer a live one to hand on to.
+    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    let settled = false
+    const left = leaving.colleague.leave().then(() => {
+      settled = true
+    })
+    await waitFor(() => leaving.colleague.health().government?.exiled.includes(lost.colleague.colleagueId) === true, 20_000, 'the lost member to be exiled')
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    assert.equal(settled, false, 'alone after an exile for silence, the leaver waits')
+    assert.equal(leaving.colleague.health().state, 'member')
+    replacement = await startMember('leave-peer-lost', { colleagueId: 'newcomer', pingMs: 100, timeoutMs: 1_000 })
+    await bounded(replacement.colleague.join(leaving.url), 30_000, 'the newcomer joining through the leaver')
+    await bounded(left, 30_000, 'leave() once it had a member to hand on to')
+    assert.deepEqual(replacement.app.values, ['precious'], 'the state lives on in the newcomer')
+  } finally {
+    await stopAll(replacement === null ? members : [...members, replacement])
+  }
+})
+
 test('leave({ signal }): a signal aborted before the call leaves nothing; an abort ends the wait of a leave that cannot finish', { timeout: 90_000 }, async () => {
   const members = await startIsland(3, 'leave-signal')
   try {

@@ -188,6 +188,8 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   /** `leave()` was called: a government without this colleague ends it with a shutdown, not a crash. */
   private leaving = false
   private leaveFinishing = false
+  /** While leaving, the island lost a member (exiled for its silence): alone, this colleague waits for one to hand on to. */
+  private lostWhileLeaving = false
   /** Durable mode: exiled, and still answering as an acceptor until told (see `exiled`). */
   private lingering = false
 
@@ -615,7 +617,8 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
    * Resolves once a government without this colleague is chosen and this
    * colleague has shut down (its last messages sent). The last member of an
    * island just shuts down, and so does a leaving colleague that the others'
-   * leaving (or exile) leaves alone. Rejects with `NOT_JOINED` before bootstrap or
+   * own leaving leaves alone (not one a member exiled for its silence left
+   * alone: that one waits for a member to hand on to). Rejects with `NOT_JOINED` before bootstrap or
    * join completed, `SHUT_DOWN` or `CRASHED` after either, and with the crash
    * if the colleague crashes first. Values still pending here are rejected
    * with `SHUT_DOWN`. It waits as long as the island takes: bound it with a
@@ -677,10 +680,26 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   }
 
   /**
-   * The others left (or were exiled) while this colleague was leaving: alone
-   * in its island it just shuts down, as `leave()` does for the last member
-   * (its last messages, telling the others they are out, sent first). Durable
-   * mode keeps its directory: the island lives on there.
+   * A member the island removed while this colleague was leaving, and not
+   * heard from within a timeout then, was lost (exiled for its silence), not
+   * gone by its own leave: this colleague then waits, alone if need be, for
+   * a member to hand on to, as `leave()` says, rather than end the island.
+   */
+  private noteRemovedWhileLeaving(previous: Government | null, government: Government): void {
+    if (previous === null) return
+    const ages = this.heard.ages(membersOf(previous))
+    for (const id of membersOf(previous)) {
+      if (id === this.colleagueId || isMember(government, id)) continue
+      if (!((ages[id] ?? Number.POSITIVE_INFINITY) <= this.timeoutMs)) this.lostWhileLeaving = true
+    }
+  }
+
+  /**
+   * The others left while this colleague was leaving, and none was lost
+   * (`noteRemovedWhileLeaving`): alone in its island it just shuts down, as
+   * `leave()` does for the last member (its last messages, telling the others
+   * they are out, sent first). Durable mode keeps its directory: the island
+   * lives on there.
    */
   private leaveAsLast(): void {
     if (this.leaveFinishing) return
@@ -983,6 +1002,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     if (!isMember(government, this.colleagueId)) {
       throw new ColleagueError('EXILED', `government ${government.promise} no longer names this colleague`)
     }
+    if (this.leaving) this.noteRemovedWhileLeaving(this.appliedGovernment, government)
     // Handed to listeners, the application and health() as it is: frozen, so
     // that none of them can change what the island holds.
     this.appliedGovernment = deepFreeze(government)
@@ -991,7 +1011,7 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
     this.observer.government(government)
     this.observer.start()
     this.application.government?.(government)
-    if (this.leaving && membersOf(government).length === 1) this.leaveAsLast()
+    if (this.leaving && !this.lostWhileLeaving && membersOf(government).length === 1) this.leaveAsLast()
     if (arrival) await this.immigration.immigrate(government)
     else await this.immigration.applied(government)
   }
