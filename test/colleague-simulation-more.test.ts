@@ -224,6 +224,20 @@ const toldTwoWays: ReadonlyArray<readonly [string, (id: string) => Application]>
       }
     },
   ],
+  // Counts by submitter, snapshot sorted: a Map holding every member's id as a key, in another order on a newcomer.
+  [
+    'a Map keyed by the members that submitted, rebuilt sorted',
+    () => {
+      let bySubmitter = new Map<string, number>()
+      return {
+        entry: ({ from }) => void bySubmitter.set(from, (bySubmitter.get(from) ?? 0) + 1),
+        snapshot: () => [...bySubmitter].sort(([x], [y]) => (x < y ? -1 : 1)),
+        restore: (state) => {
+          bySubmitter = new Map(state as [string, number][])
+        },
+      }
+    },
+  ],
   // The snapshot is sorted: a newcomer's object and Map hold their keys in another order than the leader's.
   [
     'state rebuilt sorted',
@@ -287,6 +301,47 @@ test("a clock read in entry() at a day's grain, or through Intl with no date, is
   // Outside a run, Intl formats the machine's time again.
   const year = new Date().getUTCFullYear()
   assert.ok(new Intl.DateTimeFormat('en', { year: 'numeric', timeZone: 'UTC' }).format().includes(String(year)))
+})
+
+test("an id the application writes as state is state: a lock every member gives itself, held beside the snapshot, is caught", async () => {
+  const violation = await firstDivergence((id) => {
+    let lock: { holder: string | null } = { holder: null }
+    let grants = 0
+    return {
+      entry: ({ value }) => {
+        // The bug: the holder should be the submitter (entry.from), not whoever applies it.
+        if ((value as { amount: number }).amount % 2 === 0) lock = { holder: null }
+        else if (lock.holder === null) {
+          lock = { holder: id }
+          grants++
+        }
+      },
+      snapshot: () => ({ grants, held: lock.holder !== null }),
+      restore: (state) => {
+        const kept = state as { grants: number; held: boolean }
+        grants = kept.grants
+        lock = { holder: kept.held ? id : null }
+      },
+    }
+  })
+  assert.match(violation.detail, /lock/)
+})
+
+test('a key that holds an empty value is not one that is absent: a snapshot that drops empty accounts is caught', async () => {
+  const violation = await firstDivergence(() => {
+    let accounts: Record<string, number[]> = { alice: [], bob: [], carol: [] }
+    return {
+      entry: ({ value }) => {
+        const { deposit, amount } = value as { deposit: string; amount: number }
+        if (amount > 50) accounts[deposit]?.push(amount)
+      },
+      snapshot: () => Object.fromEntries(Object.entries(accounts).filter(([, history]) => history.length > 0)),
+      restore: (state) => {
+        accounts = { ...(state as Record<string, number[]>) }
+      },
+    }
+  })
+  assert.match(violation.detail, /accounts/)
 })
 
 test('state created on first use that the snapshot forgets is still caught: empty on the newcomer, held on the leader', async () => {

@@ -384,6 +384,8 @@ interface Member {
   readonly ownApplied: Set<string>
   /** How far its clock is off the simulated time, read while its `entry()` runs. */
   readonly skewMs: number
+  /** Where its application held its own id when it was built (see `idMarks`): there, each member's own id is the same state. */
+  readonly marks: ReadonlySet<string>
 }
 
 interface LogRecord {
@@ -518,9 +520,11 @@ function virtualizeGlobals(globals: VirtualGlobals): () => void {
     const realRandom = Math.random
     const ownNow = Object.getOwnPropertyDescriptor(performance, 'now')
     const format = Object.getOwnPropertyDescriptor(Intl.DateTimeFormat.prototype, 'format')
+    const formatsNow = new WeakMap<Intl.DateTimeFormat, (date?: Date | number) => string>()
     const formatToParts = Object.getOwnPropertyDescriptor(Intl.DateTimeFormat.prototype, 'formatToParts')
-    const now = (): number => (moving === null ? 0 : moving.now() + moving.skewMs)
-    const wallNow = (): number => (moving?.epoch ?? 0) + now()
+    const now = (): number => moving?.now() ?? 0
+    // The wall clock of the member whose entry() runs: off by its skew (performance.now() stays the island's, monotonic).
+    const wallNow = (): number => (moving === null ? 0 : moving.epoch + moving.now() + moving.skewMs)
     class SimulatedDate extends RealDate {
       constructor(...args: unknown[]) {
         if (args.length === 0) super(wallNow())
@@ -540,8 +544,14 @@ function virtualizeGlobals(globals: VirtualGlobals): () => void {
       Object.defineProperty(Intl.DateTimeFormat.prototype, 'format', {
         ...format,
         get(this: Intl.DateTimeFormat) {
-          const bound = getFormat.call(this) as (date?: Date | number) => string
-          return (date?: Date | number) => bound(date === undefined ? wallNow() : date)
+          // One function per formatter, as the getter gives natively.
+          let formatNow = formatsNow.get(this)
+          if (formatNow === undefined) {
+            const bound = getFormat.call(this) as (date?: Date | number) => string
+            formatNow = (date?: Date | number) => bound(date === undefined ? wallNow() : date)
+            formatsNow.set(this, formatNow)
+          }
+          return formatNow
         },
       })
     }
@@ -614,7 +624,7 @@ class ColleagueSimulation {
   #acknowledgedMax = -1
   readonly #durable: DurableMembers | null
   /** What a member applied (`stateAt`) to the application state (fingerprint) first seen there. */
-  readonly #states = new Map<string, { member: string; text: string }>()
+  readonly #states = new Map<string, { member: string; text: string; marks: ReadonlySet<string> }>()
   /** See `#noteSnapshot`. */
   readonly #snapshotReadings: SnapshotReading[] = []
   /** Checks of a newcomer's restore under way: they call its snapshot(), which may wait on real I/O. */
@@ -1081,16 +1091,36 @@ class ColleagueSimulation {
    * scope by scope, read now; null (and no more reading this run) where the
    * inspector cannot be used.
    */
-  #hiddenVariables(member: Member): Record<string, unknown>[] | null {
-    const scopes = closureState(member.application.entry)
-    const fields = privateFields(member.application)
+  #hiddenVariables(application: Application): Record<string, unknown>[] | null {
+    const scopes = closureState(application.entry)
+    const fields = privateFields(application)
     if (scopes === null || fields === null) {
       this.#hidden = false
       this.#trace('hidden state: the inspector cannot be used on this thread; not compared')
       return null
     }
     // Its own fields too: plain, they are compared at every step already, but a helper object there may keep private fields.
-    return [...scopes, fields, dataFields(member.application)].map((scope) => (scope ?? {}) as Record<string, unknown>)
+    return [...scopes, fields, dataFields(application)].map((scope) => (scope ?? {}) as Record<string, unknown>)
+  }
+
+  /**
+   * Where a just-built application holds its own id (see `idMarks`): in its
+   * fields, and (with the hidden state read) in what its `entry` closes over
+   * and its private fields. Read before it applied anything, so that an id
+   * it writes later as state (a lock's holder) is state.
+   */
+  #birthMarks(id: string, application: Application): ReadonlySet<string> {
+    const marks = new Set<string>()
+    try {
+      idMarks((JSON.parse(stateText(application, null)) as { fields?: unknown }).fields, FIELDS_ROOT, id, marks)
+    } catch {
+      // Fields JSON cannot carry: compared as they are.
+    }
+    if (!this.#hidden) return marks
+    const variables = this.#hiddenVariables(application)
+    if (variables === null) return marks
+    for (const [name, text] of hiddenReading(variables, NOTHING_SHARED, id, marks).texts) idMarks(parsedReading(text), name, id, marks)
+    return marks
   }
 
   /**
@@ -1098,8 +1128,8 @@ class ColleagueSimulation {
    * to tell shared objects by (`differingNames` tells them pair by pair).
    */
   #readAlone(member: Member): HiddenReading | null {
-    const variables = this.#hiddenVariables(member)
-    return variables === null ? null : hiddenReading(variables, NOTHING_SHARED, member.id)
+    const variables = this.#hiddenVariables(member.application)
+    return variables === null ? null : hiddenReading(variables, NOTHING_SHARED, member.id, member.marks)
   }
 
   /**
@@ -1197,7 +1227,7 @@ class ColleagueSimulation {
   #compareHiddenState(): void {
     const read: { member: Member; variables: Record<string, unknown>[] }[] = []
     for (const member of this.#comparable()) {
-      const variables = this.#hiddenVariables(member)
+      const variables = this.#hiddenVariables(member.application)
       if (variables === null) return
       read.push({ member, variables })
     }
@@ -1216,7 +1246,7 @@ class ColleagueSimulation {
     const seen = new Map<string, { member: string; reading: HiddenReading }>()
     for (const { member, variables } of read) {
       if (member.applied < 0) continue
-      const reading = hiddenReading(variables, shared, member.id)
+      const reading = hiddenReading(variables, shared, member.id, member.marks)
       const known = seen.get(stateAt(member))
       if (known === undefined) {
         seen.set(stateAt(member), { member: member.id, reading })
@@ -1260,11 +1290,11 @@ class ColleagueSimulation {
     member.comparedAt = at
     const known = this.#states.get(at)
     if (known === undefined) {
-      this.#states.set(at, { member: member.id, text: fingerprint })
+      this.#states.set(at, { member: member.id, text: fingerprint, marks: member.marks })
       if (this.#states.size > DEFAULTS.statesMax) this.#states.delete(this.#states.keys().next().value as string)
       return
     }
-    if (known.text !== fingerprint && !sameUpToOwnIds(known.text, known.member, fingerprint, member.id)) {
+    if (known.text !== fingerprint && !sameUpToOwnIds(known.text, known.member, known.marks, fingerprint, member.id, member.marks)) {
       const why = this.#startedEmpty(member.id, known.member)
       this.#report(
         'divergence',
@@ -1359,6 +1389,7 @@ class ColleagueSimulation {
       pending: new Set(),
       ownApplied: new Set(),
       skewMs: this.#random.fork(`clock:${label}`).int(2 * CLOCK_SKEW_MS_MAX + 1) - CLOCK_SKEW_MS_MAX,
+      marks: this.#birthMarks(id, application),
     }
     const added = member
     colleague.on('crash', (error) => {
@@ -1971,55 +2002,147 @@ function dataFields(application: Application): Record<string, unknown> {
 /**
  * Whether two states (texts of `stateText`) of members \`a\` and \`b\` are
  * the same state told two ways: the snapshots are the same text, and the
- * fields hold the same state by `sameState` (each its own id, "nothing yet"
- * in another form, keys in another order).
+ * fields hold the same state by `sameState`, each member's own id where its
+ * application held it when built (`marks`) being the same.
  */
-function sameUpToOwnIds(aText: string, a: string, bText: string, b: string): boolean {
-  type State = { snapshot?: unknown; fields?: Record<string, unknown> }
+function sameUpToOwnIds(aText: string, a: string, aMarks: ReadonlySet<string>, bText: string, b: string, bMarks: ReadonlySet<string>): boolean {
+  type State = { snapshot?: unknown; fields?: unknown }
   const first = JSON.parse(aText) as State
   const second = JSON.parse(bText) as State
   if (JSON.stringify(first.snapshot) !== JSON.stringify(second.snapshot)) return false
-  return sameState(first.fields ?? {}, second.fields ?? {}, a, b)
+  // Each field is a value of its own, as a variable is.
+  return sameState(canonical(first.fields ?? {}, FIELDS_ROOT, a, aMarks), canonical(second.fields ?? {}, FIELDS_ROOT, b, bMarks), 2)
 }
 
-/** Elements of one object, array, Map or Set that `sameState` compares at most, one by one; past it, texts only. */
-const SAME_STATE_ITEMS_MAX = 10_000
+/** The path under which `idMarks` notes the application object's own fields (no variable's name starts with a space). */
+const FIELDS_ROOT = ' fields'
+/** What a member's own id becomes where it is its identity, not state: the same for every member. */
+const OWN_ID = '\u0000own id'
+/** Items one walk of `idMarks` or `canonical` visits at most; past it, the rest is taken as it is. */
+const WALK_ITEMS_MAX = 100_000
+
+/**
+ * Notes in `marks` where `value` (a reading's value as JSON, Maps and Sets as
+ * `replacer` writes them) holds the id `id`: a string holding it (`v path`),
+ * an object or Map with it as a key (`k path`). Paths name object keys and
+ * Map keys (the id itself as OWN_ID), and not array or Set positions. Read
+ * from an application just built, these are where it keeps its identity (its
+ * id, a `{ id, role }`, a logger's `[m1]` prefix, a Map keyed by itself):
+ * there each member's own id is the same state.
+ */
+function idMarks(value: unknown, path: string, id: string, marks: Set<string>, budget = { left: WALK_ITEMS_MAX }): void {
+  if (budget.left-- <= 0) return
+  if (typeof value === 'string') {
+    if (idIn(id).test(value)) marks.add(`v ${path}`)
+    return
+  }
+  if (value === null || typeof value !== 'object') return
+  if (Array.isArray(value)) {
+    for (const item of value) idMarks(item, `${path}[]`, id, marks, budget)
+    return
+  }
+  const entries = collection(value, 'Map')
+  if (entries !== null) {
+    for (const entry of entries) {
+      const [key, item] = entry as [unknown, unknown]
+      if (key === id) marks.add(`k ${path}`)
+      idMarks(item, `${path}.get(${key === id ? OWN_ID : JSON.stringify(key)})`, id, marks, budget)
+    }
+    return
+  }
+  const values = collection(value, 'Set')
+  if (values !== null) {
+    for (const item of values) idMarks(item, `${path}{}`, id, marks, budget)
+    return
+  }
+  for (const [key, item] of Object.entries(value)) {
+    if (key === id) marks.add(`k ${path}`)
+    idMarks(item, `${path}.${key === id ? OWN_ID : key}`, id, marks, budget)
+  }
+}
+
+/** The id as a word of a text (`m1` in `[m1]` or `node-m1`, not in `m10`), each time it is there. */
+function idIn(id: string): RegExp {
+  let pattern = idPatterns.get(id)
+  if (pattern === undefined) {
+    pattern = new RegExp(`(?<![A-Za-z0-9])${id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![A-Za-z0-9])`, 'g')
+    if (idPatterns.size >= ID_PATTERNS_MAX) idPatterns.clear()
+    idPatterns.set(id, pattern)
+  }
+  pattern.lastIndex = 0
+  return pattern
+}
+
+const idPatterns = new Map<string, RegExp>()
+const ID_PATTERNS_MAX = 256
+
+/** `value` with member `id`'s own id made OWN_ID where `marks` (its `idMarks`) say it is its identity; the rest as it is. */
+function canonical(value: unknown, path: string, id: string, marks: ReadonlySet<string>, budget = { left: WALK_ITEMS_MAX }): unknown {
+  if (marks.size === 0 || budget.left-- <= 0) return value
+  if (typeof value === 'string') return marks.has(`v ${path}`) ? value.replace(idIn(id), OWN_ID) : value
+  if (value === null || typeof value !== 'object') return value
+  if (Array.isArray(value)) return value.map((item) => canonical(item, `${path}[]`, id, marks, budget))
+  const ownKey = marks.has(`k ${path}`)
+  const entries = collection(value, 'Map')
+  if (entries !== null) {
+    return {
+      Map: entries.map((entry) => {
+        const [key, item] = entry as [unknown, unknown]
+        return [ownKey && key === id ? OWN_ID : key, canonical(item, `${path}.get(${key === id ? OWN_ID : JSON.stringify(key)})`, id, marks, budget)]
+      }),
+    }
+  }
+  const values = collection(value, 'Set')
+  if (values !== null) return { Set: values.map((item) => canonical(item, `${path}{}`, id, marks, budget)) }
+  const copy: Record<string, unknown> = {}
+  for (const [key, item] of Object.entries(value)) {
+    copy[ownKey && key === id ? OWN_ID : key] = canonical(item, `${path}.${key === id ? OWN_ID : key}`, id, marks, budget)
+  }
+  return copy
+}
 
 /**
  * Whether two members' readings of one variable or field (JSON values, with
- * Maps and Sets as `replacer` writes them) hold the same state, though they
- * differ as text. Where each member holds its own id, at any depth, they
- * agree (an application that keeps its id, or an object holding it, beside
- * its state); "nothing yet" has one meaning in all its forms (undefined,
- * null, an empty array, object, Map or Set: a state created on first use on
- * one member and restored empty on the other); an object's keys, a Map's
- * entries and a Set's values may come in another order (a state rebuilt
- * sorted). Anything else must be the same.
+ * Maps and Sets as `replacer` writes them, each member's identity made one by
+ * `canonical`) hold the same state, though they differ as text. At the
+ * value itself (and `lenient` levels in all: the fields of an application
+ * object), "nothing yet" has one meaning in all its forms (undefined, null,
+ * an empty array, object, Map or Set: a variable or field created on first
+ * use on one member and restored empty on the other); deeper, a key that
+ * holds an empty value is not one that is absent. An object's keys, a Map's
+ * entries and a Set's values may come in any order (a state rebuilt sorted).
+ * Anything else must be the same. Past WALK_ITEMS_MAX items compared, the
+ * rest differs.
  */
-function sameState(a: unknown, b: unknown, aId: string, bId: string): boolean {
+function sameState(a: unknown, b: unknown, lenient = 1, budget = { left: WALK_ITEMS_MAX }): boolean {
   if (a === b) return true
-  if (typeof a === 'string' || typeof b === 'string') return a === aId && b === bId
-  if (isNothing(a) && isNothing(b)) return true
+  if (budget.left-- <= 0) return false
+  if (lenient > 0 && isNothing(a) && isNothing(b)) return true
   if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false
+  const deeper = lenient - 1
   if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length || a.length > SAME_STATE_ITEMS_MAX) return false
-    return a.every((item, index) => sameState(item, b[index], aId, bId))
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false
+    return a.every((item, index) => sameState(item, b[index], deeper, budget))
   }
   const aEntries = collection(a, 'Map')
   const bEntries = collection(b, 'Map')
-  if (aEntries !== null && bEntries !== null) return sameEntries(aEntries, bEntries, aId, bId)
+  if (aEntries !== null && bEntries !== null) return sameEntries(aEntries, bEntries, deeper, budget)
   const aValues = collection(a, 'Set')
   const bValues = collection(b, 'Set')
   if (aValues !== null && bValues !== null) {
-    const sorted = (values: unknown[]): unknown[] => values.map((value) => [JSON.stringify(value), value] as const).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).map(([, value]) => value)
-    return sameState(sorted(aValues), sorted(bValues), aId, bId)
+    const sorted = (values: unknown[]): unknown[] =>
+      values
+        .map((value) => [JSON.stringify(value), value] as const)
+        .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
+        .map(([, value]) => value)
+    return sameState(sorted(aValues), sorted(bValues), lenient, budget)
   }
   const aRecord = a as Record<string, unknown>
   const bRecord = b as Record<string, unknown>
-  const keys = new Set([...Object.keys(aRecord), ...Object.keys(bRecord)])
-  if (keys.size > SAME_STATE_ITEMS_MAX) return false
-  // A key one of them lacks reads as undefined: "nothing yet", as null or an empty value is.
-  for (const key of keys) if (!sameState(aRecord[key], bRecord[key], aId, bId)) return false
+  for (const key of new Set([...Object.keys(aRecord), ...Object.keys(bRecord)])) {
+    if (deeper <= 0 && Object.hasOwn(aRecord, key) !== Object.hasOwn(bRecord, key)) return false
+    if (!sameState(aRecord[key], bRecord[key], deeper, budget)) return false
+  }
   return true
 }
 
@@ -2043,18 +2166,18 @@ function collection(value: object, kind: 'Map' | 'Set'): unknown[] | null {
   return items
 }
 
-/** Map entries, in any order: a key is the same text on both, or each member's own id. */
-function sameEntries(aEntries: unknown[], bEntries: unknown[], aId: string, bId: string): boolean {
-  if (aEntries.length !== bEntries.length || aEntries.length > SAME_STATE_ITEMS_MAX) return false
+/** Map entries, in any order: each key the same text on both, with the same state. */
+function sameEntries(aEntries: unknown[], bEntries: unknown[], lenient: number, budget: { left: number }): boolean {
+  if (aEntries.length !== bEntries.length) return false
   const byKey = new Map<string, unknown>()
   for (const entry of bEntries) {
     const [key, value] = entry as [unknown, unknown]
-    byKey.set(JSON.stringify(key === bId ? aId : key), value)
+    byKey.set(JSON.stringify(key), value)
   }
   for (const entry of aEntries) {
     const [key, value] = entry as [unknown, unknown]
     const text = JSON.stringify(key)
-    if (!byKey.has(text) || !sameState(value, byKey.get(text), aId, bId)) return false
+    if (!byKey.has(text) || !sameState(value, byKey.get(text), lenient, budget)) return false
   }
   return true
 }
@@ -2079,9 +2202,9 @@ function holdsSettledState(member: Member): boolean {
  * out, each value that cannot be made text marked as such, and the names
  * where the member holds its own id noted.
  */
-function hiddenReading(scopes: readonly Record<string, unknown>[], shared: ReadonlySet<object>, id: string): HiddenReading {
+function hiddenReading(scopes: readonly Record<string, unknown>[], shared: ReadonlySet<object>, id: string, marks: ReadonlySet<string>): HiddenReading {
   const texts = new Map<string, string>()
-  const ownIds = new Set<string>()
+  const selves = new Set<string>()
   const objects = new Map<string, object>()
   const withPrivate = privateReplacer()
   for (const [index, scope] of scopes.entries()) {
@@ -2095,33 +2218,39 @@ function hiddenReading(scopes: readonly Record<string, unknown>[], shared: Reado
       }
       const key = texts.has(name) ? `${name} (scope ${index})` : name
       texts.set(key, text ?? 'undefined')
-      if (value === id) ownIds.add(key)
-      else if (value !== null && typeof value === 'object') objects.set(key, value)
+      if (value !== null && typeof value === 'object') {
+        objects.set(key, value)
+        if (typeof (value as { entry?: unknown }).entry === 'function') selves.add(key)
+      }
     }
   }
-  return { id, texts, ownIds, objects }
+  return { id, marks, texts, selves, objects }
 }
 
 /** One member's reading of the state its application hides, by name. */
 interface HiddenReading {
   /** The member read. */
   readonly id: string
+  /** Where its application held its own id when built (`idMarks`): its identity there, not state. */
+  readonly marks: ReadonlySet<string>
   readonly texts: ReadonlyMap<string, string>
-  /** The names where it holds its own id: two members that each hold their own id there agree. */
-  readonly ownIds: ReadonlySet<string>
+  /** The names that hold an application object itself (one whose `entry` is a function): its fields are state as variables are. */
+  readonly selves: ReadonlySet<string>
   /** The objects among the values, by name: one that two members hold is shared, not state of either. */
   readonly objects: ReadonlyMap<string, object>
 }
 
-/** The names where two readings disagree: neither the same state (`sameState`), nor one object they both hold. */
+/** The names where two readings disagree: neither the same state (`sameState`, each one's identity made one), nor one object they both hold. */
 function differingNames(a: HiddenReading, b: HiddenReading): string[] {
   const aHeld = new Set(a.objects.values())
   const bHeld = new Set(b.objects.values())
   return [...new Set([...a.texts.keys(), ...b.texts.keys()])].filter((name) => {
     const aText = a.texts.get(name)
     const bText = b.texts.get(name)
-    if (aText === bText || (a.ownIds.has(name) && b.ownIds.has(name))) return false
-    if (sameState(parsedReading(aText), parsedReading(bText), a.id, b.id)) return false
+    if (aText === bText) return false
+    // An application object that entry() reaches through a variable of its own: its fields are its variables.
+    const lenient = a.selves.has(name) || b.selves.has(name) ? 2 : 1
+    if (sameState(canonical(parsedReading(aText), name, a.id, a.marks), canonical(parsedReading(bText), name, b.id, b.marks), lenient)) return false
     const mine = b.objects.get(name)
     const theirs = a.objects.get(name)
     return !((mine !== undefined && aHeld.has(mine)) || (theirs !== undefined && bHeld.has(theirs)))
