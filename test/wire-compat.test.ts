@@ -63,7 +63,7 @@ test('a forward is taken with and without a probe\'s commit point and the chosen
   assert.equal(validators.kibitz.Check(body([{ ...forward, chosen: [{ position: 7, ballot }] }])), false, 'the entries are still checked')
 })
 
-test('a /bootstrap, /shutdown or /oob body is taken with and without its recipient, so both versions read each other', () => {
+test('a /bootstrap, /shutdown or /oob body passes the schema with and without its recipient (a colleague without a secret takes both; one with a secret needs the recipient)', () => {
   const bodies: [typeof validators.shutdown | typeof validators.bootstrap | typeof validators.oob, Record<string, unknown>][] = [
     [validators.bootstrap, { islandName: 'isle' }],
     [validators.shutdown, { islandName: 'isle', islandId: 'island' }],
