@@ -423,7 +423,7 @@ export class Immigration {
       } catch (error) {
         throw new ColleagueError(
           'APPLICATION_FAILED',
-          `snapshot() failed, taken for ${newcomers.join(', ')} at their arrival ${government.promise}: ${error instanceof Error ? error.message : String(error)}`,
+          `snapshot() failed, taken for ${newcomers.join(', ')} at their arrival ${government.promise}: ${describe(error)}`,
           { cause: error },
         )
       }
@@ -474,4 +474,14 @@ type FirstAnswer = { readonly answer: JoinAnswer; readonly url: string } | { rea
 /** The URLs asked, for a message: the first three, and how many more. */
 function listed(urls: readonly string[]): string {
   return urls.length <= 3 ? urls.join(', ') : `${urls.slice(0, 3).join(', ')} and ${urls.length - 3} more`
+}
+
+/** What a thrown value says, whatever it is (an object without a prototype has no toString). */
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.message
+  try {
+    return String(error)
+  } catch {
+    return Object.prototype.toString.call(error)
+  }
 }
