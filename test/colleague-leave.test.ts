@@ -133,6 +133,39 @@ for (const size of [2, 3]) {
   })
 }
 
+test('members that all leave at once while their applying lags more than a timeout behind still each leave', { timeout: 90_000 }, async () => {
+  const build = (colleagueId: string): Colleague =>
+    new Colleague({
+      islandName: 'leave-lagging',
+      colleagueId,
+      host: '127.0.0.1',
+      port: 0,
+      pingMs: 100,
+      timeoutMs: 1_000,
+      application: {
+        // Each entry takes 300 ms: ten of them keep applying three timeouts behind what is chosen.
+        entry: () => new Promise((resolve) => setTimeout(resolve, 300)),
+        snapshot: () => null,
+        restore: () => {},
+      },
+    })
+  const first = build('a')
+  const second = build('b')
+  try {
+    const { url } = await first.listen()
+    await first.bootstrap()
+    await second.listen()
+    await second.join(url)
+    for (let index = 0; index < 10; index++) first.enqueue(`v${index}`).catch(() => {})
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    await bounded(Promise.all([first.leave(), second.leave()]), 60_000, 'both leave()s')
+    assert.equal(first.health().state, 'shut-down')
+    assert.equal(second.health().state, 'shut-down')
+  } finally {
+    await Promise.all([first.shutdown(), second.shutdown()])
+  }
+})
+
 test('a leaving leader whose only peer was lost (exiled for its silence) waits alone for a member to hand on to: a newcomer gets the state, then the leave completes', { timeout: 90_000 }, async () => {
   const members = await startIsland(2, 'leave-peer-lost', { pingMs: 100, timeoutMs: 1_000 })
   const [first, second] = members as [Member, Member]

@@ -680,17 +680,15 @@ export class Colleague<T extends JsonValue = JsonValue, S extends JsonValue = Js
   }
 
   /**
-   * A member the island removed while this colleague was leaving, and not
-   * heard from within a timeout then, was lost (exiled for its silence), not
-   * gone by its own leave: this colleague then waits, alone if need be, for
-   * a member to hand on to, as `leave()` says, rather than end the island.
+   * A member this colleague, as leader, exiled while it was leaving, for its
+   * silence or for lagging behind the trim (not on its own leave), was lost:
+   * alone, this colleague then waits for a member to hand on to, as
+   * `leave()` says, rather than end the island.
    */
   private noteRemovedWhileLeaving(previous: Government | null, government: Government): void {
     if (previous === null) return
-    const ages = this.heard.ages(membersOf(previous))
     for (const id of membersOf(previous)) {
-      if (id === this.colleagueId || isMember(government, id)) continue
-      if (!((ages[id] ?? Number.POSITIVE_INFINITY) <= this.timeoutMs)) this.lostWhileLeaving = true
+      if (id !== this.colleagueId && !isMember(government, id) && this.legislator.exiledAsLost(id)) this.lostWhileLeaving = true
     }
   }
 

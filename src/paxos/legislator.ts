@@ -193,6 +193,9 @@ export const CATCH_UP_SILENT_PINGS = 8
  * handles it (`#stepFollower`, `#stepCandidate`, `#stepLeader`,
  * `#stepExiled`).
  */
+/** Ids `exiledAsLost` remembers: more than any island holds members. */
+const LOST_REMEMBERED = 1024
+
 export class Legislator {
   readonly id: string
   readonly #random: () => number
@@ -248,6 +251,8 @@ export class Legislator {
   #membershipTick = 0
   /** This member asked to leave: it wants a government without it. */
   #leaving = false
+  /** Ids this legislator, as leader, exiled against their will (see `exiledAsLost`); the oldest forgotten past LOST_REMEMBERED. */
+  readonly #lost = new Set<string>()
   /** A member that applied a government exiling this one said so (see `exileTold`). */
   #exileTold = false
 
@@ -315,6 +320,16 @@ export class Legislator {
    * of the change: until then, a durable exile keeps answering as an
    * acceptor (see `#stepExiled`).
    */
+  /**
+   * Whether this legislator, as leader, exiled `id` against its will (silent,
+   * or behind the trim, for an exile timeout) rather than on its own leave:
+   * a leaving colleague left alone by such an exile waits for a member to
+   * hand on to instead of ending the island.
+   */
+  exiledAsLost(id: string): boolean {
+    return this.#lost.has(id)
+  }
+
   get exileTold(): boolean {
     return this.#exileTold
   }
@@ -754,7 +769,7 @@ export class Legislator {
     for (const id of membersOf(government)) {
       if (id === this.id) continue
       const progress = this.#progressOf(leader, id)
-      if (this.#now - progress.heardTick > this.#exileTicks) leader.exile.add(id)
+      if (this.#now - progress.heardTick > this.#exileTicks) this.#exileLost(leader, id)
       // It needs entries this leader does not hold: the leader arrived later,
       // or resumed from a snapshot past them. Another member may still hold
       // them (it asks them, see `#maybeCatchUpFromPeers`). One still behind
@@ -762,7 +777,7 @@ export class Legislator {
       // start helps it.
       if (progress.answered && progress.commit < this.#log.trim) {
         if (progress.behindTrimTick < 0) progress.behindTrimTick = this.#now
-        else if (this.#now - progress.behindTrimTick > this.#exileTicks) leader.exile.add(id)
+        else if (this.#now - progress.behindTrimTick > this.#exileTicks) this.#exileLost(leader, id)
       } else {
         progress.behindTrimTick = -1
       }
@@ -1681,6 +1696,14 @@ export class Legislator {
       bytes += size
     }
     if (submissions.length > first) this.#send(leader, { type: 'forward', submissions: first === 0 ? submissions : submissions.slice(first) })
+  }
+
+  /** Exiles `id`, silent or behind the trim for an exile timeout: lost, not gone by its own leave. */
+  #exileLost(leader: Leader, id: string): void {
+    leader.exile.add(id)
+    this.#lost.delete(id)
+    this.#lost.add(id)
+    if (this.#lost.size > LOST_REMEMBERED) this.#lost.delete(this.#lost.values().next().value as string)
   }
 
   #sendLeave(): void {
