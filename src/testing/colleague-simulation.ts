@@ -2010,8 +2010,7 @@ function sameUpToOwnIds(aText: string, a: string, aMarks: ReadonlySet<string>, b
   const first = JSON.parse(aText) as State
   const second = JSON.parse(bText) as State
   if (JSON.stringify(first.snapshot) !== JSON.stringify(second.snapshot)) return false
-  // Each field is a value of its own, as a variable is.
-  return sameState(canonical(first.fields ?? {}, FIELDS_ROOT, a, aMarks), canonical(second.fields ?? {}, FIELDS_ROOT, b, bMarks), 2)
+  return sameState(canonical(first.fields ?? {}, FIELDS_ROOT, a, aMarks), canonical(second.fields ?? {}, FIELDS_ROOT, b, bMarks))
 }
 
 /** The path under which `idMarks` notes the application object's own fields (no variable's name starts with a space). */
@@ -2094,7 +2093,8 @@ function canonical(value: unknown, path: string, id: string, marks: ReadonlySet<
   }
   const values = collection(value, 'Set')
   if (values !== null) return { Set: values.map((item) => canonical(item, `${path}{}`, id, marks, budget)) }
-  const copy: Record<string, unknown> = {}
+  // No prototype: a `__proto__` key a reading holds stays a key.
+  const copy = Object.create(null) as Record<string, unknown>
   for (const [key, item] of Object.entries(value)) {
     copy[ownKey && key === id ? OWN_ID : key] = canonical(item, `${path}.${key === id ? OWN_ID : key}`, id, marks, budget)
   }
@@ -2104,29 +2104,26 @@ function canonical(value: unknown, path: string, id: string, marks: ReadonlySet<
 /**
  * Whether two members' readings of one variable or field (JSON values, with
  * Maps and Sets as `replacer` writes them, each member's identity made one by
- * `canonical`) hold the same state, though they differ as text. At the
- * value itself (and `lenient` levels in all: the fields of an application
- * object), "nothing yet" has one meaning in all its forms (undefined, null,
- * an empty array, object, Map or Set: a variable or field created on first
- * use on one member and restored empty on the other); deeper, a key that
- * holds an empty value is not one that is absent. An object's keys, a Map's
- * entries and a Set's values may come in any order (a state rebuilt sorted).
- * Anything else must be the same. Past WALK_ITEMS_MAX items compared, the
- * rest differs.
+ * `canonical`) hold the same state, though they differ as text. "Nothing
+ * yet" has one meaning in all its forms, at any depth (undefined or absent,
+ * null, an empty array, object, Map or Set: state created on first use on
+ * one member and restored empty on the other, a helper's field included); an
+ * object's keys, a Map's entries and a Set's values may come in any order (a
+ * state rebuilt sorted). Anything else must be the same. Past WALK_ITEMS_MAX
+ * items compared, the rest is compared as text.
  */
-function sameState(a: unknown, b: unknown, lenient = 1, budget = { left: WALK_ITEMS_MAX }): boolean {
+function sameState(a: unknown, b: unknown, budget = { left: WALK_ITEMS_MAX }): boolean {
   if (a === b) return true
-  if (budget.left-- <= 0) return false
-  if (lenient > 0 && isNothing(a) && isNothing(b)) return true
+  if (budget.left-- <= 0) return JSON.stringify(a) === JSON.stringify(b)
+  if (isNothing(a) && isNothing(b)) return true
   if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false
-  const deeper = lenient - 1
   if (Array.isArray(a) || Array.isArray(b)) {
     if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false
-    return a.every((item, index) => sameState(item, b[index], deeper, budget))
+    return a.every((item, index) => sameState(item, b[index], budget))
   }
   const aEntries = collection(a, 'Map')
   const bEntries = collection(b, 'Map')
-  if (aEntries !== null && bEntries !== null) return sameEntries(aEntries, bEntries, deeper, budget)
+  if (aEntries !== null && bEntries !== null) return sameEntries(aEntries, bEntries, budget)
   const aValues = collection(a, 'Set')
   const bValues = collection(b, 'Set')
   if (aValues !== null && bValues !== null) {
@@ -2135,13 +2132,13 @@ function sameState(a: unknown, b: unknown, lenient = 1, budget = { left: WALK_IT
         .map((value) => [JSON.stringify(value), value] as const)
         .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
         .map(([, value]) => value)
-    return sameState(sorted(aValues), sorted(bValues), lenient, budget)
+    return sameState(sorted(aValues), sorted(bValues), budget)
   }
   const aRecord = a as Record<string, unknown>
   const bRecord = b as Record<string, unknown>
+  // A key one of them lacks reads as undefined: "nothing yet", as null or an empty value is.
   for (const key of new Set([...Object.keys(aRecord), ...Object.keys(bRecord)])) {
-    if (deeper <= 0 && Object.hasOwn(aRecord, key) !== Object.hasOwn(bRecord, key)) return false
-    if (!sameState(aRecord[key], bRecord[key], deeper, budget)) return false
+    if (!sameState(Object.hasOwn(aRecord, key) ? aRecord[key] : undefined, Object.hasOwn(bRecord, key) ? bRecord[key] : undefined, budget)) return false
   }
   return true
 }
@@ -2167,7 +2164,7 @@ function collection(value: object, kind: 'Map' | 'Set'): unknown[] | null {
 }
 
 /** Map entries, in any order: each key the same text on both, with the same state. */
-function sameEntries(aEntries: unknown[], bEntries: unknown[], lenient: number, budget: { left: number }): boolean {
+function sameEntries(aEntries: unknown[], bEntries: unknown[], budget: { left: number }): boolean {
   if (aEntries.length !== bEntries.length) return false
   const byKey = new Map<string, unknown>()
   for (const entry of bEntries) {
@@ -2177,7 +2174,7 @@ function sameEntries(aEntries: unknown[], bEntries: unknown[], lenient: number, 
   for (const entry of aEntries) {
     const [key, value] = entry as [unknown, unknown]
     const text = JSON.stringify(key)
-    if (!byKey.has(text) || !sameState(value, byKey.get(text), lenient, budget)) return false
+    if (!byKey.has(text) || !sameState(value, byKey.get(text), budget)) return false
   }
   return true
 }
@@ -2204,7 +2201,6 @@ function holdsSettledState(member: Member): boolean {
  */
 function hiddenReading(scopes: readonly Record<string, unknown>[], shared: ReadonlySet<object>, id: string, marks: ReadonlySet<string>): HiddenReading {
   const texts = new Map<string, string>()
-  const selves = new Set<string>()
   const objects = new Map<string, object>()
   const withPrivate = privateReplacer()
   for (const [index, scope] of scopes.entries()) {
@@ -2218,13 +2214,10 @@ function hiddenReading(scopes: readonly Record<string, unknown>[], shared: Reado
       }
       const key = texts.has(name) ? `${name} (scope ${index})` : name
       texts.set(key, text ?? 'undefined')
-      if (value !== null && typeof value === 'object') {
-        objects.set(key, value)
-        if (typeof (value as { entry?: unknown }).entry === 'function') selves.add(key)
-      }
+      if (value !== null && typeof value === 'object') objects.set(key, value)
     }
   }
-  return { id, marks, texts, selves, objects }
+  return { id, marks, texts, objects }
 }
 
 /** One member's reading of the state its application hides, by name. */
@@ -2234,8 +2227,6 @@ interface HiddenReading {
   /** Where its application held its own id when built (`idMarks`): its identity there, not state. */
   readonly marks: ReadonlySet<string>
   readonly texts: ReadonlyMap<string, string>
-  /** The names that hold an application object itself (one whose `entry` is a function): its fields are state as variables are. */
-  readonly selves: ReadonlySet<string>
   /** The objects among the values, by name: one that two members hold is shared, not state of either. */
   readonly objects: ReadonlyMap<string, object>
 }
@@ -2248,9 +2239,7 @@ function differingNames(a: HiddenReading, b: HiddenReading): string[] {
     const aText = a.texts.get(name)
     const bText = b.texts.get(name)
     if (aText === bText) return false
-    // An application object that entry() reaches through a variable of its own: its fields are its variables.
-    const lenient = a.selves.has(name) || b.selves.has(name) ? 2 : 1
-    if (sameState(canonical(parsedReading(aText), name, a.id, a.marks), canonical(parsedReading(bText), name, b.id, b.marks), lenient)) return false
+    if (sameState(canonical(parsedReading(aText), name, a.id, a.marks), canonical(parsedReading(bText), name, b.id, b.marks))) return false
     const mine = b.objects.get(name)
     const theirs = a.objects.get(name)
     return !((mine !== undefined && aHeld.has(mine)) || (theirs !== undefined && bHeld.has(theirs)))
